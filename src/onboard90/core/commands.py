@@ -1,0 +1,39 @@
+"""Shared plumbing for the CLI's management commands: JSON output and clean user-facing errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def to_json(document: Any) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2, default=_default)
+
+
+class OnboardCommand(BaseCommand):
+    """Base command: `ValueError`s from services become one-line errors on stderr with exit code 1."""
+
+    requires_system_checks: list[str] = []
+
+    def emit_json(self, document: Any) -> None:
+        sys.stdout.write(to_json(document) + "\n")
+        sys.stdout.flush()
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        try:
+            return super().execute(*args, **options)
+        except (ValueError, LookupError) as exc:
+            raise CommandError(str(exc).strip("'\"")) from exc

@@ -1,0 +1,31 @@
+"""Customer vocabularies."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Product(models.TextChoices):
+    POSTPAID = "postpaid", _("后付费")
+    PREPAID = "prepaid", _("预付费")
+
+
+class FirstMonth(models.TextChoices):
+    """入网当月资费: the three first-month options on the acceptance form."""
+
+    FULL = "full", _("全月")
+    HALF = "half", _("减半")
+    OUTSIDE = "outside", _("包外")
+
+
+class CustomerStatus(models.TextChoices):
+    ACTIVE = "active", _("在网")
+    CANCELLED = "cancelled", _("已离网")
+
+
+class EventType(models.TextChoices):
+    ACTIVATION = "activation", _("入网")
+    CUSTOMER_UPDATED = "customer_updated", _("资料变更")
+    VIP_RATED = "vip_rated", _("VIP评级")
+    BILL_ISSUED = "bill_issued", _("出账")
+    NUMBER_CHANGED = "number_changed", _("换号")
+    CANCELLATION = "cancellation", _("离网")

@@ -1,0 +1,150 @@
+"""The engine's state: a journey per subscriber, its actions (one row per opened act), tasks, escalations."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from onboard90.journeys.enums import (
+    ActionStatus,
+    AttemptOutcome,
+    CycleStatus,
+    JourneyStatus,
+    TaskKind,
+)
+
+
+class Journey(models.Model):
+    """导入期旅程: one subscriber's 90 days, on the playbook version it started with."""
+
+    customer = models.OneToOneField("customers.Customer", on_delete=models.CASCADE, related_name="journey")
+    playbook_version = models.ForeignKey("playbook.PlaybookVersion", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(_("状态"), max_length=16, choices=JourneyStatus.choices, default=JourneyStatus.ACTIVE)
+    started_at = models.DateTimeField(_("开始时间"))
+    closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("导入期旅程")
+        verbose_name_plural = _("导入期旅程")
+        indexes = [models.Index(fields=["status", "playbook_version"])]
+
+    def __str__(self) -> str:
+        return f"journey {self.customer_id} ({self.status})"
+
+
+class JourneyAction(models.Model):
+    """One mandated act (规定动作) opened for one journey: its window, owner and outcome."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="actions")
+    action_code = models.CharField(_("动作"), max_length=48)
+    occurrence = models.PositiveSmallIntegerField(default=0)
+    stage = models.PositiveSmallIntegerField(_("阶段"))
+    status = models.CharField(_("状态"), max_length=16, choices=ActionStatus.choices)
+    window_start = models.DateField(_("窗口开始"))
+    window_end = models.DateField(_("窗口结束"))
+    due_at = models.DateTimeField(_("截止时间"))
+    opened_at = models.DateTimeField(_("开启时间"))
+    closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True)
+    owner_unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(_("说明"), max_length=128, blank=True)
+
+    class Meta:
+        verbose_name = _("服务动作")
+        verbose_name_plural = _("服务动作")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["journey", "action_code", "occurrence"], name="journeys_action_once_per_journey"
+            )
+        ]
+        indexes = [models.Index(fields=["action_code", "status"]), models.Index(fields=["status", "window_end"])]
+
+    def __str__(self) -> str:
+        return f"{self.action_code}#{self.occurrence} of journey {self.journey_id}: {self.status}"
+
+
+class Task(models.Model):
+    """A piece of human work on someone's worklist, created when an action with a staff delivery opens."""
+
+    action = models.OneToOneField(JourneyAction, on_delete=models.CASCADE, related_name="task")
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="tasks")
+    kind = models.CharField(_("类型"), max_length=32, choices=TaskKind.choices, default=TaskKind.ACT)
+    owner_unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="tasks")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+    )
+    status = models.CharField(_("状态"), max_length=16, choices=ActionStatus.choices, default=ActionStatus.OPEN)
+    due_at = models.DateTimeField(_("截止时间"))
+    created_at = models.DateTimeField(_("创建时间"))
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    max_attempts = models.PositiveSmallIntegerField(_("最多尝试"), default=1)
+    outcome = models.CharField(_("结果"), max_length=16, choices=AttemptOutcome.choices, blank=True)
+    note = models.TextField(_("备注"), blank=True)
+    checklist = models.JSONField(_("核对清单"), default=dict, blank=True)
+    completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("任务")
+        verbose_name_plural = _("任务")
+        indexes = [
+            models.Index(fields=["status", "due_at"]),
+            models.Index(fields=["owner_unit", "status"]),
+            models.Index(fields=["assignee", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.pk} ({self.status})"
+
+
+class TaskAttempt(models.Model):
+    """One contact attempt on a task (a call that was answered, not answered, busy…)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField(_("时间"))
+    outcome = models.CharField(_("结果"), max_length=16, choices=AttemptOutcome.choices)
+    note = models.TextField(_("备注"), blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("联系记录")
+        verbose_name_plural = _("联系记录")
+        ordering = ["at", "id"]
+
+
+class Escalation(models.Model):
+    """升级: an overdue (or unassignable) task put before the supervisor of the unit that owns it."""
+
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="escalation")
+    at = models.DateTimeField(_("时间"))
+    unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="+")
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="escalations"
+    )
+    reason = models.CharField(_("原因"), max_length=64)
+
+    class Meta:
+        verbose_name = _("升级记录")
+        verbose_name_plural = _("升级记录")
+
+
+class CycleRun(models.Model):
+    """A record of one daily cycle: when it ran, as of when, and what it did."""
+
+    as_of = models.DateTimeField(_("业务时间"), db_index=True)
+    started_at = models.DateTimeField(_("开始"))
+    finished_at = models.DateTimeField(_("结束"), null=True, blank=True)
+    status = models.CharField(_("状态"), max_length=16, choices=CycleStatus.choices, default=CycleStatus.RUNNING)
+    counts = models.JSONField(_("计数"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("日处理记录")
+        verbose_name_plural = _("日处理记录")
+        ordering = ["-as_of", "-id"]

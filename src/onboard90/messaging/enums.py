@@ -1,0 +1,17 @@
+"""Outbox states and message classes."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class MessageClass(models.TextChoices):
+    SERVICE = "service", _("服务类")
+    MARKETING = "marketing", _("营销类")
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", _("待发送")
+    SENT = "sent", _("已发送")
+    FAILED = "failed", _("发送失败")
+    MISSED = "missed", _("已过期未发")
+    CANCELLED = "cancelled", _("已取消")

@@ -1,0 +1,37 @@
+"""SMS templates: operator-written Jinja2 text, rendered in a sandbox (no attribute games, no I/O)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, Template
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
+
+
+def _money(value: Any) -> str:
+    """12.50 -> '12.5', 66.00 -> '66' (how prices read in an SMS)."""
+    text = f"{float(value):.2f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+_env.filters["money"] = _money
+
+
+@lru_cache(maxsize=512)
+def compile_template(source: str) -> Template:
+    """Parse once; raises jinja2.TemplateSyntaxError for a broken template."""
+    return _env.from_string(source)
+
+
+def render(source: str, context: dict[str, Any]) -> str:
+    return compile_template(source).render(**context).strip()
+
+
+def segments(text: str) -> int:
+    """SMS parts: 70 UCS-2 characters fit one; longer texts are concatenated 67 per part."""
+    if len(text) <= 70:
+        return 1
+    return -(-len(text) // 67)

@@ -1,0 +1,109 @@
+"""Django settings: one module, configured from the environment (DATABASE_URL, ONBOARD90_*)."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("ONBOARD90_VAR", Path.cwd() / "var")).resolve()
+
+SECRET_KEY = os.environ.get("ONBOARD90_SECRET_KEY", "onboard90-development-key-change-me-in-production")
+DEBUG = os.environ.get("ONBOARD90_DEBUG", "") == "1"
+ALLOWED_HOSTS = os.environ.get("ONBOARD90_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "onboard90.core",
+    "onboard90.org",
+    "onboard90.catalog",
+    "onboard90.customers",
+    "onboard90.playbook",
+    "onboard90.journeys",
+    "onboard90.messaging",
+    "onboard90.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "onboard90.urls"
+WSGI_APPLICATION = "onboard90.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+
+def _database() -> dict:
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'onboard90.sqlite3'}"
+    config = dj_database_url.parse(url, conn_max_age=0)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets the web app read while a cycle writes; IMMEDIATE avoids lock-upgrade deadlocks.
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        }
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {"onboard90": {"handlers": ["stderr"], "level": os.environ.get("ONBOARD90_LOG_LEVEL", "WARNING")}},
+}
+
+# The product's own knobs. Everything the operator may want to change about the plan itself lives in
+# the playbook (data); these are deployment settings.
+ONBOARD90 = {
+    # The daily cycle "as of a date" runs at this local hour (messages are queued from then on).
+    "CYCLE_HOUR": int(os.environ.get("ONBOARD90_CYCLE_HOUR", "9")),
+    # SMS gateway: "file" (JSON lines under var/sms/) or "console" (stderr).
+    "SMS_GATEWAY": os.environ.get("ONBOARD90_SMS_GATEWAY", "file"),
+    "SMS_FILE": os.environ.get("ONBOARD90_SMS_FILE", str(VAR_DIR / "sms" / "sent.jsonl")),
+}
