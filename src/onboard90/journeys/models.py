@@ -40,18 +40,12 @@ class JourneyAction(models.Model):
     occurrence = models.PositiveSmallIntegerField(default=0)
     stage = models.PositiveSmallIntegerField(_("阶段"))
     status = models.CharField(_("状态"), max_length=16, choices=ActionStatus.choices)
-    window_start = models.DateField(_("窗口开始"))
-    window_end = models.DateField(_("窗口结束"))
-    due_at = models.DateTimeField(_("截止时间"))
+    # Rows recorded for acts that never opened (not_applicable / cancelled at close) have no window.
+    window_start = models.DateField(_("窗口开始"), null=True, blank=True)
+    window_end = models.DateField(_("窗口结束"), null=True, blank=True)
+    due_at = models.DateTimeField(_("截止时间"), null=True, blank=True)
     opened_at = models.DateTimeField(_("开启时间"))
     closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True)
-    owner_unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    done_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
     reason = models.CharField(_("说明"), max_length=128, blank=True)
 
     class Meta:

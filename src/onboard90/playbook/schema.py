@@ -81,6 +81,10 @@ class TaskSpec(_Strict):
     script_en: str = ""
     checklist: list[ChecklistItem] = []
     max_attempts: int = Field(default=1, ge=1, le=10)
+    # The task is created only for customers this holds for (e.g. the survey's call goes to VIPs only).
+    audience: str = "true"
+
+    _audience_ok = field_validator("audience")(_check_audience)
 
 
 class SmsSpec(_Strict):

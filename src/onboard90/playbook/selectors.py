@@ -30,7 +30,6 @@ def playbook_of(version: PlaybookVersion) -> schema.Playbook:
 def versions_in_use() -> list[PlaybookVersion]:
     """Versions that active journeys run on (the cycle works through each)."""
     from onboard90.journeys.enums import JourneyStatus
-
     from onboard90.journeys.models import Journey
 
     used = Journey.objects.filter(status=JourneyStatus.ACTIVE).values_list("playbook_version_id", flat=True).distinct()

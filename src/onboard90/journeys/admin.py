@@ -1,0 +1,60 @@
+"""Admin views of the engine's records (read-mostly: the engine and the services write them)."""
+
+from django.contrib import admin
+
+from onboard90.journeys.models import CycleRun, Escalation, Journey, JourneyAction, Task, TaskAttempt
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Engine state is changed through services (which audit), never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class JourneyActionInline(admin.TabularInline):
+    model = JourneyAction
+    extra = 0
+    fields = ["action_code", "stage", "status", "window_start", "window_end", "due_at", "closed_at", "reason"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Journey)
+class JourneyAdmin(ReadOnlyAdmin):
+    list_display = ["customer", "status", "playbook_version", "started_at", "closed_at"]
+    list_filter = ["status", "playbook_version", "customer__city"]
+    search_fields = ["customer__msisdn"]
+    inlines = [JourneyActionInline]
+    list_select_related = ["customer", "playbook_version"]
+
+
+@admin.register(Task)
+class TaskAdmin(ReadOnlyAdmin):
+    list_display = ["id", "action", "status", "owner_unit", "assignee", "due_at", "attempts", "completed_by"]
+    list_filter = ["status", "kind", "owner_unit__city", "action__action_code"]
+    search_fields = ["journey__customer__msisdn"]
+    list_select_related = ["action", "owner_unit", "assignee", "completed_by"]
+
+
+@admin.register(TaskAttempt)
+class TaskAttemptAdmin(ReadOnlyAdmin):
+    list_display = ["task", "at", "outcome", "by"]
+    list_filter = ["outcome"]
+
+
+@admin.register(Escalation)
+class EscalationAdmin(ReadOnlyAdmin):
+    list_display = ["task", "at", "unit", "supervisor", "reason"]
+    list_filter = ["reason", "unit__city"]
+
+
+@admin.register(CycleRun)
+class CycleRunAdmin(ReadOnlyAdmin):
+    list_display = ["as_of", "status", "started_at", "finished_at", "counts"]

@@ -1,0 +1,409 @@
+"""The set-based machinery of the daily cycle: each step is a few INSERT…SELECT / UPDATE statements.
+
+Nothing here loads journeys into Python. An action's window becomes a date range on the indexed anchor
+column of the customer, its audience a `Q` (see `audience_sql`), and the due rows are inserted in bulk
+against the unique `(journey, action, occurrence)` key, so a rerun or a crash never doubles anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    DateField,
+    DateTimeField,
+    Exists,
+    F,
+    IntegerField,
+    JSONField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from onboard90.core import clock
+from onboard90.journeys import audience_sql
+from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
+from onboard90.journeys.models import Escalation, Journey, JourneyAction, Task
+from onboard90.messaging.enums import MessageStatus
+from onboard90.messaging.models import OutboxMessage
+from onboard90.org.enums import Role, UnitKind
+from onboard90.org.models import StaffProfile, Unit
+from onboard90.playbook import schema
+from onboard90.playbook.models import PlaybookVersion
+
+# Anchor name -> the customer's indexed local-date column. `data_surge` has no column yet: usage
+# insights feed it in a later release, so until then that act is simply never due.
+ANCHOR_COLUMNS = {
+    "activation": "activated_on",
+    "vip_rated": "vip_rated_on",
+    "manager_assigned": "manager_assigned_on",
+    "bill_issued": "first_bill_on",
+}
+
+CHANNEL_UNIT_KIND = {
+    "club": UnitKind.CLUB,
+    "call_centre": UnitKind.CALL_CENTRE,
+    "account_manager": UnitKind.ACCOUNT_MANAGER_TEAM,
+    "supervisor": UnitKind.ACCOUNT_MANAGER_TEAM,
+}
+
+
+def insert_select(model, columns: Sequence[str], queryset: QuerySet) -> int:
+    """INSERT INTO model(columns) SELECT … — `queryset` must be a values_list in the same column order.
+
+    ON CONFLICT DO NOTHING makes a concurrent or repeated insert of the same key harmless.
+    """
+    sql, params = queryset.query.get_compiler(connection=connection).as_sql()
+    table = connection.ops.quote_name(model._meta.db_table)
+    cols = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) for c in columns)
+    # The outer SELECT … WHERE 1=1 keeps SQLite from reading ON CONFLICT as part of a join.
+    statement = f"INSERT INTO {table} ({cols}) SELECT * FROM ({sql}) AS due WHERE 1=1 ON CONFLICT DO NOTHING"
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return max(cursor.rowcount, 0)
+
+
+def _anchor_field(anchor: str, prefix: str = "customer__") -> str | None:
+    column = ANCHOR_COLUMNS.get(anchor)
+    return f"{prefix}{column}" if column else None
+
+
+def _window_columns(anchor_field: str, window: schema.Window, anchors: Iterable[dt.date]):
+    """CASE expressions giving window start, end and due instant for each possible anchor date."""
+    anchors = sorted(set(anchors))
+    starts, ends, dues = [], [], []
+    for anchor_on in anchors:
+        start = anchor_on + dt.timedelta(days=window.start)
+        end = anchor_on + dt.timedelta(days=window.end)
+        cond = {anchor_field: anchor_on}
+        starts.append(When(**cond, then=Value(start, output_field=DateField())))
+        ends.append(When(**cond, then=Value(end, output_field=DateField())))
+        dues.append(When(**cond, then=Value(clock.end_of_day(end), output_field=DateTimeField())))
+    return (
+        Case(*starts, output_field=DateField()),
+        Case(*ends, output_field=DateField()),
+        Case(*dues, output_field=DateTimeField()),
+    )
+
+
+def _not_recorded(code: str):
+    return ~Exists(JourneyAction.objects.filter(journey=OuterRef("pk"), action_code=code, occurrence=0))
+
+
+ACTION_COLUMNS = [
+    "journey",
+    "action_code",
+    "occurrence",
+    "stage",
+    "status",
+    "window_start",
+    "window_end",
+    "due_at",
+    "opened_at",
+    "closed_at",
+    "reason",
+]
+
+
+def open_due_actions(
+    *,
+    version: PlaybookVersion,
+    playbook: schema.Playbook,
+    action: schema.Action,
+    today: dt.date,
+    as_of: dt.datetime,
+    missed_since: dt.date | None,
+    new_since: dt.datetime | None,
+) -> dict[str, int]:
+    """Open `action` for every active journey on `version` that is due today; record the unseen as missed.
+
+    `missed_since`/`new_since` bound the catch-up scan: only windows that ended after the previous cycle,
+    or journeys created since it, can have gone by unseen. None means scan everything (first cycle).
+    """
+    anchor_field = _anchor_field(action.window.anchor)
+    if anchor_field is None:
+        return {"opened": 0, "missed": 0}
+    window = action.window
+    stage = playbook.stage_of(action.code).number
+    base = (
+        Journey.objects.filter(status=JourneyStatus.ACTIVE, playbook_version=version)
+        .filter(audience_sql.to_q(action.audience))
+        .filter(_not_recorded(action.code))
+    )
+    if window.latest_day is not None:
+        base = base.filter(customer__activated_on__gte=today - dt.timedelta(days=window.latest_day))
+
+    # Due today: anchor + start <= today <= anchor + end.
+    lo, hi = today - dt.timedelta(days=window.end), today - dt.timedelta(days=window.start)
+    due = base.filter(**{f"{anchor_field}__range": (lo, hi)})
+    opened = _insert_actions(due, action, stage, anchor_field, _dates(lo, hi), ActionStatus.OPEN, as_of)
+
+    # Gone by unseen: anchor + end < today.
+    passed = base.filter(**{f"{anchor_field}__lt": lo})
+    if missed_since is not None:
+        recent = Q(**{f"{anchor_field}__gte": missed_since - dt.timedelta(days=window.end + 1)})
+        if new_since is not None:
+            recent |= Q(created_at__gte=new_since)
+        passed = passed.filter(recent)
+    # Few distinct dates (one per activation day at most): the window CASE lists each of them.
+    candidates = sorted(set(passed.values_list(anchor_field, flat=True).distinct()))
+    missed = _insert_actions(passed, action, stage, anchor_field, candidates, ActionStatus.MISSED, as_of)
+    return {"opened": opened, "missed": missed}
+
+
+def _dates(lo: dt.date, hi: dt.date) -> list[dt.date]:
+    return [lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)]
+
+
+def _insert_actions(qs, action, stage, anchor_field, anchors, status, as_of) -> int:
+    anchors = list(anchors)
+    if not anchors:
+        return 0
+    start, end, due = _window_columns(anchor_field, action.window, anchors)
+    closed = Value(as_of if status != ActionStatus.OPEN else None, output_field=DateTimeField())
+    reason = "window_passed_unseen" if status == ActionStatus.MISSED else ""
+    rows = qs.values_list(
+        "pk",
+        Value(action.code),
+        Value(0, output_field=IntegerField()),
+        Value(stage, output_field=IntegerField()),
+        Value(str(status)),
+        start,
+        end,
+        due,
+        Value(as_of, output_field=DateTimeField()),
+        closed,
+        Value(reason),
+    )
+    return insert_select(JourneyAction, ACTION_COLUMNS, rows)
+
+
+TASK_COLUMNS = [
+    "action",
+    "journey",
+    "kind",
+    "owner_unit",
+    "assignee",
+    "status",
+    "due_at",
+    "created_at",
+    "attempts",
+    "max_attempts",
+    "outcome",
+    "note",
+    "checklist",
+]
+
+
+def _city_unit(kind: str, city_ref: str):
+    return Subquery(Unit.objects.filter(city_id=OuterRef(city_ref), kind=kind).order_by("-is_main", "id").values("id")[:1])
+
+
+def owner_unit_expression(channel: str, prefix: str = "journey__customer__"):
+    """Assignment rule: store work → the activating store; club/call-centre/VIP work → that unit of the city."""
+    store = F(f"{prefix}store_id")
+    if channel == "store":
+        return store
+    return Coalesce(_city_unit(CHANNEL_UNIT_KIND[channel], f"{prefix}city_id"), store)
+
+
+def create_tasks(*, version: PlaybookVersion, action: schema.Action, as_of: dt.datetime) -> int:
+    """A task on the right worklist for every open instance of `action` that has none yet."""
+    spec = action.task
+    if spec is None:
+        return 0
+    assignee = (
+        F("journey__customer__account_manager_id")
+        if spec.channel == "account_manager"
+        else Value(None, output_field=IntegerField())
+    )
+    rows = (
+        JourneyAction.objects.filter(
+            action_code=action.code, status__in=RUNNING, journey__playbook_version=version
+        )
+        .filter(audience_sql.to_q(spec.audience, prefix="journey__customer__"))
+        .filter(~Exists(Task.objects.filter(action=OuterRef("pk"))))
+        .values_list(
+            "pk",
+            "journey_id",
+            Value(TaskKind.ACT.value),
+            owner_unit_expression(spec.channel),
+            assignee,
+            Value(ActionStatus.OPEN.value),
+            "due_at",
+            Value(as_of, output_field=DateTimeField()),
+            Value(0, output_field=IntegerField()),
+            Value(spec.max_attempts, output_field=IntegerField()),
+            Value(""),
+            Value(""),
+            Value({}, output_field=JSONField()),
+        )
+    )
+    return insert_select(Task, TASK_COLUMNS, rows)
+
+
+SMS_COLUMNS = [
+    "action",
+    "customer",
+    "msisdn",
+    "message_class",
+    "text",
+    "segments",
+    "status",
+    "scheduled_at",
+    "not_after",
+    "attempts",
+    "gateway",
+    "gateway_ref",
+    "last_error",
+    "created_at",
+]
+
+
+def queue_messages(
+    *, version: PlaybookVersion, action: schema.Action, send_from: dt.datetime, as_of: dt.datetime
+) -> int:
+    """An outbox row (text rendered afterwards) for every open instance of `action` that has none yet."""
+    spec = action.sms
+    if spec is None:
+        return 0
+    qs = JourneyAction.objects.filter(
+        action_code=action.code, status__in=RUNNING, journey__playbook_version=version
+    ).filter(~Exists(OutboxMessage.objects.filter(action=OuterRef("pk"))))
+    if spec.message_class == "marketing":
+        qs = qs.filter(journey__customer__marketing_opt_out=False)
+    rows = qs.values_list(
+        "pk",
+        "journey__customer_id",
+        "journey__customer__msisdn",
+        Value(spec.message_class),
+        Value(""),
+        Value(0, output_field=IntegerField()),
+        Value(MessageStatus.QUEUED.value),
+        Value(send_from, output_field=DateTimeField()),
+        "due_at",
+        Value(0, output_field=IntegerField()),
+        Value(""),
+        Value(""),
+        Value(""),
+        Value(as_of, output_field=DateTimeField()),
+    )
+    return insert_select(OutboxMessage, SMS_COLUMNS, rows)
+
+
+def supersede(*, version: PlaybookVersion, action: schema.Action, as_of: dt.datetime) -> int:
+    """Close running instances whose customer now matches `supersede_when` (e.g. rated VIP mid-callback)."""
+    if not action.supersede_when:
+        return 0
+    running = JourneyAction.objects.filter(
+        action_code=action.code, status__in=RUNNING, journey__playbook_version=version
+    ).filter(audience_sql.to_q(action.supersede_when, prefix="journey__customer__"))
+    ids = list(running.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    with transaction.atomic():
+        Task.objects.filter(action_id__in=ids, status__in=RUNNING).update(
+            status=ActionStatus.SUPERSEDED, completed_at=as_of
+        )
+        OutboxMessage.objects.filter(action_id__in=ids, status=MessageStatus.QUEUED).update(
+            status=MessageStatus.CANCELLED, last_error="superseded"
+        )
+        return JourneyAction.objects.filter(pk__in=ids, status__in=RUNNING).update(
+            status=ActionStatus.SUPERSEDED, closed_at=as_of, reason=f"superseded_by:{action.superseded_by}"
+        )
+
+
+def _supervisor_of_unit():
+    """The supervisor an escalation goes to: one posted to the unit itself first, else one of its city."""
+    supervisors = StaffProfile.objects.filter(role=Role.SUPERVISOR, active=True).order_by("id").values("user_id")
+    return Coalesce(
+        Subquery(supervisors.filter(unit_id=OuterRef("owner_unit_id"))[:1]),
+        Subquery(supervisors.filter(city_id=OuterRef("owner_unit__city_id"))[:1]),
+    )
+
+
+def mark_overdue(*, as_of: dt.datetime) -> dict[str, int]:
+    """Tasks past their due time become overdue and are escalated once to the owning unit's supervisor."""
+    with transaction.atomic():
+        late = Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of)
+        JourneyAction.objects.filter(status=ActionStatus.OPEN, task__in=late).update(status=ActionStatus.OVERDUE)
+        overdue = late.update(status=ActionStatus.OVERDUE)
+    escalated = escalate(
+        Task.objects.filter(status=ActionStatus.OVERDUE), reason="overdue", at=as_of
+    )
+    return {"overdue": overdue, "escalated": escalated}
+
+
+def escalate(tasks: QuerySet, *, reason: str, at: dt.datetime) -> int:
+    rows = tasks.filter(~Exists(Escalation.objects.filter(task=OuterRef("pk")))).values_list(
+        "pk", Value(at, output_field=DateTimeField()), "owner_unit_id", _supervisor_of_unit(), Value(reason)
+    )
+    return insert_select(Escalation, ["task", "at", "unit", "supervisor", "reason"], rows)
+
+
+def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at: dt.datetime, journeys=None) -> int:
+    """At a journey's end, give every act that never opened its outcome (not_applicable or cancelled)."""
+    journeys = journeys if journeys is not None else Journey.objects.filter(pk__in=list(journey_ids or []))
+    total = 0
+    for version in PlaybookVersion.objects.filter(pk__in=journeys.values("playbook_version_id").distinct()):
+        from onboard90.playbook.selectors import playbook_of
+
+        playbook = playbook_of(version)
+        for stage in playbook.stages:
+            for action in stage.actions:
+                rows = (
+                    journeys.filter(playbook_version=version)
+                    .filter(_not_recorded(action.code))
+                    .values_list(
+                        "pk",
+                        Value(action.code),
+                        Value(0, output_field=IntegerField()),
+                        Value(stage.number, output_field=IntegerField()),
+                        Value(str(status)),
+                        Value(None, output_field=DateField()),
+                        Value(None, output_field=DateField()),
+                        Value(None, output_field=DateTimeField()),
+                        Value(at, output_field=DateTimeField()),
+                        Value(at, output_field=DateTimeField()),
+                        Value("never_opened"),
+                    )
+                )
+                total += insert_select(JourneyAction, ACTION_COLUMNS, rows)
+    return total
+
+
+def close_finished_journeys(*, version: PlaybookVersion, playbook: schema.Playbook, today: dt.date, as_of) -> int:
+    """Journeys past their last day (day 90) complete; work still running then is missed."""
+    last_activation = today - dt.timedelta(days=playbook.journey_days + 1)
+    finished = Journey.objects.filter(
+        status=JourneyStatus.ACTIVE, playbook_version=version, customer__activated_on__lte=last_activation
+    )
+    ids = list(finished.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    closed = 0
+    for chunk_start in range(0, len(ids), 5000):
+        chunk = ids[chunk_start : chunk_start + 5000]
+        with transaction.atomic():
+            Task.objects.filter(journey_id__in=chunk, status__in=RUNNING).update(
+                status=ActionStatus.MISSED, completed_at=as_of
+            )
+            OutboxMessage.objects.filter(action__journey_id__in=chunk, status=MessageStatus.QUEUED).update(
+                status=MessageStatus.CANCELLED, last_error="journey_completed"
+            )
+            JourneyAction.objects.filter(journey_id__in=chunk, status__in=RUNNING).update(
+                status=ActionStatus.MISSED, closed_at=as_of, reason="journey_ended"
+            )
+            record_unopened(journey_ids=chunk, status=ActionStatus.NOT_APPLICABLE, at=as_of)
+            closed += Journey.objects.filter(pk__in=chunk, status=JourneyStatus.ACTIVE).update(
+                status=JourneyStatus.COMPLETED, closed_at=as_of
+            )
+    return closed

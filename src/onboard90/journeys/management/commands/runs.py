@@ -1,0 +1,35 @@
+"""`onboard90 runs [--json]`: the record of daily cycles (as of, when, how long, what they did)."""
+
+from __future__ import annotations
+
+from onboard90.core import clock
+from onboard90.core.commands import OnboardCommand
+from onboard90.journeys import selectors
+
+
+class Command(OnboardCommand):
+    help = "日处理记录 / list daily cycle runs"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--limit", type=int, default=30)
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **options):
+        runs = [
+            {
+                "id": run.pk,
+                "as_of": run.as_of.astimezone(clock.OPERATOR_TZ).isoformat(),
+                "started_at": run.started_at.isoformat(),
+                "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+                "seconds": round((run.finished_at - run.started_at).total_seconds(), 3) if run.finished_at else None,
+                "status": run.status,
+                "counts": run.counts,
+            }
+            for run in selectors.cycle_runs(options["limit"])
+        ]
+        if options["json"]:
+            self.emit_json(runs)
+            return
+        for run in runs:
+            counts = " ".join(f"{k}={v}" for k, v in run["counts"].items())
+            self.stdout.write(f"{run['id']:>6} {run['as_of'][:10]} {run['status']:<9} {run['seconds']}s {counts}")

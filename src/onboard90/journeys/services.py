@@ -1,0 +1,301 @@
+"""Writes of the journey engine: start and end journeys, the daily cycle, task outcomes, assignment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+
+from onboard90.core import clock
+from onboard90.journeys.enums import RUNNING, ActionStatus, CycleStatus, JourneyStatus, TaskKind
+from onboard90.journeys.models import CycleRun, Journey, JourneyAction, Task
+from onboard90.messaging.enums import MessageStatus
+from onboard90.messaging.models import OutboxMessage
+
+log = logging.getLogger("onboard90.journeys")
+
+
+def journeys_start(*, customer_ids: list[int], at: dt.datetime) -> int:
+    """Open a journey on the current playbook for each customer that has none; returns how many opened."""
+    from onboard90.playbook.selectors import current_version
+
+    if not customer_ids:
+        return 0
+    version = current_version()
+    with transaction.atomic():
+        existing = set(Journey.objects.filter(customer_id__in=customer_ids).values_list("customer_id", flat=True))
+        new = [
+            Journey(customer_id=cid, playbook_version=version, started_at=at)
+            for cid in dict.fromkeys(customer_ids)
+            if cid not in existing
+        ]
+        Journey.objects.bulk_create(new, batch_size=2000)
+    return len(new)
+
+
+def journey_exit(*, customer, at: dt.datetime, reason: str = "cancellation") -> bool:
+    """The customer left (离网): the journey exits, open work is cancelled, no further SMS goes out."""
+    with transaction.atomic():
+        journey = Journey.objects.select_for_update().filter(customer=customer).first()
+        if journey is None or journey.status != JourneyStatus.ACTIVE:
+            return False
+        running = JourneyAction.objects.filter(journey=journey, status__in=RUNNING)
+        Task.objects.filter(journey=journey, status__in=RUNNING).update(status=ActionStatus.CANCELLED, completed_at=at)
+        OutboxMessage.objects.filter(action__journey=journey, status=MessageStatus.QUEUED).update(
+            status=MessageStatus.CANCELLED, last_error=reason
+        )
+        running.update(status=ActionStatus.CANCELLED, closed_at=at, reason=reason)
+        journey.status = JourneyStatus.EXITED
+        journey.closed_at = at
+        journey.save(update_fields=["status", "closed_at"])
+        from onboard90.journeys.engine import record_unopened
+
+        record_unopened(journey_ids=[journey.pk], status=ActionStatus.CANCELLED, at=at)
+    log.info("journey %s exited (%s)", journey.pk, reason)
+    return True
+
+
+# --- the daily cycle ----------------------------------------------------------------------------------
+
+
+def cycle_run(*, as_of: dt.datetime, gateway=None) -> CycleRun:
+    """日处理: the daily cycle as of `as_of`. Idempotent: the same instant twice changes nothing.
+
+    Order matters only within a day: supersede before opening (a fresh VIP never gets both calls),
+    system acts (VIP manager assignment) before the acts anchored on them, deliveries after opening,
+    then overdue/escalation, the outbox, and finally journeys that reached their last day.
+    """
+    from onboard90.journeys import engine
+    from onboard90.messaging.services import next_send_time, outbox_dispatch, outbox_render
+    from onboard90.playbook.selectors import current_version, playbook_of, versions_in_use
+
+    today = clock.local_date(as_of)
+    previous = (
+        CycleRun.objects.filter(status=CycleStatus.FINISHED, as_of__lt=as_of).order_by("-as_of").first()
+    )
+    run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING)
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    missed_since = clock.local_date(previous.as_of) if previous else None
+    new_since = previous.started_at if previous else None
+    try:
+        for version in versions_in_use():
+            playbook = playbook_of(version)
+            ordered = sorted(playbook.actions, key=lambda a: a.system is None)  # system acts first
+            for action in ordered:
+                counts["superseded"] += engine.supersede(version=version, action=action, as_of=as_of)
+            send_from = next_send_time(as_of, playbook.quiet_hours.start, playbook.quiet_hours.end)
+            for action in ordered:
+                with transaction.atomic():
+                    opened = engine.open_due_actions(
+                        version=version, playbook=playbook, action=action, today=today, as_of=as_of,
+                        missed_since=missed_since, new_since=new_since,
+                    )
+                    counts["opened"] += opened["opened"]
+                    counts["missed"] += opened["missed"]
+                    if action.system == "assign_account_manager":
+                        assigned = assign_due_account_managers(version=version, action=action, as_of=as_of)
+                        counts["assigned"] += assigned["assigned"]
+                        counts["escalated"] += assigned["escalated"]
+                    counts["tasks_created"] += engine.create_tasks(version=version, action=action, as_of=as_of)
+                    counts["sms_queued"] += engine.queue_messages(
+                        version=version, action=action, send_from=send_from, as_of=as_of
+                    )
+                outbox_render(version=version, playbook=playbook, action=action)
+        overdue = engine.mark_overdue(as_of=as_of)
+        counts["overdue"] += overdue["overdue"]
+        counts["escalated"] += overdue["escalated"]
+        quiet = playbook_of(current_version()).quiet_hours
+        dispatched = outbox_dispatch(as_of=as_of, quiet_hours=(quiet.start, quiet.end), gateway=gateway)
+        counts["sms_sent"] += dispatched["sms_sent"]
+        counts["missed"] += dispatched["sms_missed"]
+        for version in versions_in_use():
+            counts["closed"] += engine.close_finished_journeys(
+                version=version, playbook=playbook_of(version), today=today, as_of=as_of
+            )
+    except BaseException:
+        run.status = CycleStatus.FAILED
+        run.finished_at = clock.now()
+        run.counts = counts
+        run.save(update_fields=["status", "finished_at", "counts"])
+        raise
+    run.status = CycleStatus.FINISHED
+    run.finished_at = clock.now()
+    run.counts = counts
+    run.save(update_fields=["status", "finished_at", "counts"])
+    log.info(
+        "cycle %s: " + " ".join(f"{key}=%d" for key in COUNT_KEYS), today.isoformat(), *(counts[k] for k in COUNT_KEYS)
+    )
+    return run
+
+
+COUNT_KEYS = (
+    "opened", "sms_queued", "tasks_created", "overdue", "escalated", "missed",
+    "closed", "superseded", "assigned", "sms_sent",
+)
+
+
+# --- VIP account managers -----------------------------------------------------------------------------
+
+
+def assign_due_account_managers(*, version, action, as_of: dt.datetime) -> dict[str, int]:
+    """客户经理分配: give each newly rated VIP the city's account manager with the fewest open VIP customers.
+
+    Runs over the VIPs whose assignment is open (a handful a day), not over all customers. With no
+    manager in the city, the act becomes a task on the supervisor's desk, escalated at once; the next
+    cycle retries, so adding a manager (`onboard90 staff add`) resolves it automatically.
+    """
+    from onboard90.journeys.rules.assignment import pick_least_loaded
+
+    due = list(
+        JourneyAction.objects.filter(
+            action_code=action.code, status__in=RUNNING, journey__playbook_version=version
+        ).select_related("journey__customer")
+    )
+    if not due:
+        return {"assigned": 0, "escalated": 0}
+    city_ids = {row.journey.customer.city_id for row in due}
+    loads = account_manager_loads(city_ids=city_ids)
+    assigned = escalated = 0
+    for row in due:
+        customer = row.journey.customer
+        if customer.account_manager_id is None:
+            manager_id = pick_least_loaded(loads.get(customer.city_id, {}))
+            if manager_id is None:
+                escalated += _raise_assignment_task(row=row, as_of=as_of)
+                continue
+            loads[customer.city_id][manager_id] += 1
+            account_manager_assign(customer=customer, manager_id=manager_id, at=as_of, assigned_by=None)
+        _finish_action(row=row, at=as_of, by=None)
+        assigned += 1
+    return {"assigned": assigned, "escalated": escalated}
+
+
+def account_manager_loads(*, city_ids) -> dict[int, dict[int, int]]:
+    """{city: {manager user id: open VIP customers}} for the active account managers of those cities."""
+    from django.db.models import Count, Q
+
+    from onboard90.org.enums import Role
+    from onboard90.org.models import StaffProfile
+
+    loads: dict[int, dict[int, int]] = {}
+    managers = StaffProfile.objects.filter(role=Role.ACCOUNT_MANAGER, active=True, city_id__in=city_ids).annotate(
+        load=Count(
+            "user__vip_customers",
+            filter=Q(user__vip_customers__journey__status=JourneyStatus.ACTIVE),
+        )
+    )
+    for profile in managers.values("city_id", "user_id", "load"):
+        loads.setdefault(profile["city_id"], {})[profile["user_id"]] = profile["load"]
+    return loads
+
+
+def account_manager_assign(*, customer, manager_id: int, at: dt.datetime, assigned_by=None) -> None:
+    """One-to-one: the customer gets this account manager; their open VIP tasks follow."""
+    from onboard90.core.services import audit_record
+    from onboard90.customers.models import Customer
+
+    Customer.objects.filter(pk=customer.pk).update(
+        account_manager_id=manager_id, manager_assigned_at=at, manager_assigned_on=clock.local_date(at)
+    )
+    customer.account_manager_id = manager_id
+    customer.manager_assigned_at = at
+    customer.manager_assigned_on = clock.local_date(at)
+    Task.objects.filter(
+        journey__customer=customer, status__in=RUNNING, assignee__isnull=True, owner_unit__kind="account_manager_team"
+    ).exclude(kind=TaskKind.MANUAL_ASSIGNMENT).update(assignee_id=manager_id)
+    if assigned_by is not None:
+        audit_record(actor=assigned_by, verb="customer.assign_account_manager", obj=customer, after={"manager": manager_id})
+
+
+def _raise_assignment_task(*, row, as_of) -> int:
+    """No manager in the city: put the assignment on the supervisor's desk (once) and escalate it."""
+    from onboard90.journeys import engine
+    from onboard90.org.enums import UnitKind
+    from onboard90.org.models import Unit
+
+    if Task.objects.filter(action=row).exists():
+        return 0
+    customer = row.journey.customer
+    unit = (
+        Unit.objects.filter(city_id=customer.city_id, kind=UnitKind.ACCOUNT_MANAGER_TEAM).order_by("id").first()
+        or customer.store
+    )
+    task = Task.objects.create(
+        action=row, journey_id=row.journey_id, kind=TaskKind.MANUAL_ASSIGNMENT, owner_unit=unit,
+        status=ActionStatus.OPEN, due_at=row.due_at, created_at=as_of, max_attempts=1,
+    )
+    return engine.escalate(Task.objects.filter(pk=task.pk), reason="no_account_manager", at=as_of)
+
+
+def _finish_action(*, row, at: dt.datetime, by) -> str:
+    status = ActionStatus.DONE if row.due_at is None or at <= row.due_at else ActionStatus.DONE_LATE
+    JourneyAction.objects.filter(pk=row.pk, status__in=RUNNING).update(status=status, closed_at=at)
+    Task.objects.filter(action=row, status__in=RUNNING).update(status=status, completed_at=at, completed_by=by)
+    return status
+
+
+# --- tasks --------------------------------------------------------------------------------------------
+
+
+def task_complete(*, task: Task, outcome: str, note: str = "", completed_by=None, at: dt.datetime) -> Task:
+    """Record what happened on a task. Reached/refused closes it; no answer/busy retries until spent.
+
+    A wrong number, or the last unanswered attempt, closes the act as missed: the customer never got it.
+    """
+    from onboard90.core.services import audit_record
+    from onboard90.journeys.enums import RETRYABLE, AttemptOutcome
+    from onboard90.journeys.models import TaskAttempt
+
+    if outcome not in AttemptOutcome.values:
+        raise ValueError(f"未知结果 / unknown outcome {outcome!r} (choose: {', '.join(AttemptOutcome.values)})")
+    with transaction.atomic():
+        task = Task.objects.select_for_update().select_related("action").get(pk=task.pk)
+        if task.status not in RUNNING:
+            raise ValueError(f"任务已关闭 / task {task.pk} is already closed ({task.status})")
+        if task.kind == TaskKind.MANUAL_ASSIGNMENT:
+            raise ValueError(
+                f"任务 {task.pk} 需要指定客户经理 / task {task.pk} is a manual account-manager assignment: "
+                "add an account manager in the city (`onboard90 staff add … --role account_manager`); "
+                "the next cycle assigns automatically"
+            )
+        before = {"status": task.status, "attempts": task.attempts}
+        TaskAttempt.objects.create(task=task, at=at, outcome=outcome, note=note, by=completed_by)
+        task.attempts += 1
+        task.outcome = outcome
+        if note:
+            task.note = f"{task.note}\n{note}".strip()
+        if outcome in RETRYABLE and task.attempts < task.max_attempts:
+            task.save(update_fields=["attempts", "outcome", "note"])
+        else:
+            if outcome in (AttemptOutcome.REACHED, AttemptOutcome.REFUSED):
+                status = ActionStatus.DONE if at <= task.due_at else ActionStatus.DONE_LATE
+                reason = ""
+            else:
+                status = ActionStatus.MISSED
+                reason = "wrong_number" if outcome == AttemptOutcome.WRONG_NUMBER else "unreachable"
+            task.status, task.completed_at, task.completed_by = status, at, completed_by
+            task.save(update_fields=["attempts", "outcome", "note", "status", "completed_at", "completed_by"])
+            JourneyAction.objects.filter(pk=task.action_id).update(status=status, closed_at=at, reason=reason)
+        audit_record(
+            actor=completed_by, verb="task.complete", obj=task, before=before,
+            after={"status": task.status, "attempts": task.attempts, "outcome": outcome}, at=at,
+            actor_label="" if completed_by else "cli",
+        )
+    return task
+
+
+def can_act_on(*, user, task: Task) -> bool:
+    """Scope: the assignee, staff of the owning unit, the city's supervisor, or a province admin."""
+    from onboard90.org.enums import Role
+
+    profile = getattr(user, "staff", None)
+    if user.is_superuser or (profile and profile.role == Role.PROVINCE_ADMIN):
+        return True
+    if profile is None or not profile.active:
+        return False
+    if task.assignee_id == user.pk:
+        return True
+    if profile.role == Role.SUPERVISOR:
+        return profile.city_id == task.owner_unit.city_id
+    return profile.unit_id == task.owner_unit_id and (task.assignee_id is None)

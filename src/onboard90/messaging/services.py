@@ -1,0 +1,146 @@
+"""Writes of the outbox: render queued messages, dispatch due ones through the gateway, expire late ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from onboard90.core import clock
+from onboard90.customers.models import Bill
+from onboard90.journeys.enums import RUNNING, ActionStatus
+from onboard90.journeys.models import JourneyAction, Task
+from onboard90.messaging import templating
+from onboard90.messaging.context import customer_context, reference_lists
+from onboard90.messaging.enums import MessageStatus
+from onboard90.messaging.gateways import SmsGateway, gateway_from_settings
+from onboard90.messaging.models import OutboxMessage
+
+log = logging.getLogger("onboard90.messaging")
+
+MAX_SEND_ATTEMPTS = 3
+
+
+def _hhmm(text: str) -> dt.time:
+    hours, minutes = text.split(":")
+    return dt.time(int(hours), int(minutes))
+
+
+def next_send_time(as_of: dt.datetime, quiet_start: str, quiet_end: str) -> dt.datetime:
+    """The first instant at or after `as_of` inside the allowed sending hours (local time)."""
+    local = as_of.astimezone(clock.OPERATOR_TZ)
+    start, end = _hhmm(quiet_start), _hhmm(quiet_end)
+    if local.time() < start:
+        return clock.at_local(local.date(), start.hour, start.minute)
+    if local.time() >= end:
+        return clock.at_local(local.date() + dt.timedelta(days=1), start.hour, start.minute)
+    return as_of
+
+
+def outbox_render(*, version, playbook, action, batch: int = 2000) -> int:
+    """Personalise the queued, not yet rendered messages of one action (from the customer's real package)."""
+    from onboard90.playbook.content import locals_for, sms_template_for
+
+    pending = (
+        OutboxMessage.objects.filter(
+            status=MessageStatus.QUEUED, text="", action__action_code=action.code,
+            action__journey__playbook_version=version,
+        )
+        .select_related(
+            "customer__package", "customer__city", "customer__store", "customer__vip_tier",
+            "customer__account_manager__staff",
+        )
+        .order_by("pk")
+    )
+    refs = reference_lists()
+    rendered = 0
+    while True:
+        messages = list(pending[:batch])
+        if not messages:
+            return rendered
+        bills = {}
+        if "bill" in (action.sms.template if action.sms else ""):
+            for bill in Bill.objects.filter(customer_id__in=[m.customer_id for m in messages]).order_by("-issued_at"):
+                bills.setdefault(bill.customer_id, bill)
+        for message in messages:
+            city = message.customer.city.code
+            source = sms_template_for(playbook, action, city) or ""
+            context = customer_context(
+                message.customer, bill=bills.get(message.customer_id), local=locals_for(playbook, city), refs=refs
+            )
+            try:
+                body = templating.render(source, context)
+            except Exception as exc:  # a template that fails for one customer must not stop the cycle
+                message.status = MessageStatus.FAILED
+                message.last_error = f"render: {exc}"[:255]
+                message.text = "-"
+                log.warning("sms %s for %s failed to render: %s", message.pk, action.code, exc)
+                continue
+            text = f"{playbook.sms_signature}{body}"
+            if message.message_class == "marketing" and playbook.opt_out_suffix:
+                text = f"{text}{playbook.opt_out_suffix}"
+            message.text = text
+            message.segments = templating.segments(text)
+            rendered += 1
+        OutboxMessage.objects.bulk_update(messages, ["text", "segments", "status", "last_error"])
+
+
+def outbox_dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway: SmsGateway | None = None) -> dict:
+    """Send what is due now; a message whose window has closed is never sent: it is recorded missed."""
+    gateway = gateway or gateway_from_settings()
+    with transaction.atomic():
+        expired = OutboxMessage.objects.filter(status=MessageStatus.QUEUED, not_after__lt=as_of)
+        expired_ids = list(expired.values_list("action_id", flat=True))
+        missed_sms = expired.update(status=MessageStatus.MISSED, last_error="window closed before sending")
+        _close_sms_only_actions(expired_ids, ActionStatus.MISSED, as_of, reason="sms_window_closed")
+        failed_ids = list(
+            OutboxMessage.objects.filter(status=MessageStatus.FAILED, action__status__in=RUNNING).values_list(
+                "action_id", flat=True
+            )
+        )
+        _close_sms_only_actions(failed_ids, ActionStatus.MISSED, as_of, reason="sms_failed")
+    counts = {"sms_sent": 0, "sms_failed": 0, "sms_missed": missed_sms}
+    if next_send_time(as_of, *quiet_hours) != as_of:
+        return counts  # quiet hours: nothing goes out now
+    due = OutboxMessage.objects.filter(
+        status=MessageStatus.QUEUED, scheduled_at__lte=as_of, not_after__gte=as_of
+    ).exclude(text="").order_by("scheduled_at", "pk")
+    while True:
+        batch = list(due[:500])
+        if not batch:
+            break
+        sent_actions = []
+        for message in batch:
+            result = gateway.send(msisdn=message.msisdn, text=message.text, message_id=message.pk)
+            message.attempts += 1
+            message.gateway = gateway.name
+            if result.ok:
+                message.status, message.sent_at, message.gateway_ref = MessageStatus.SENT, as_of, result.ref
+                sent_actions.append(message.action_id)
+                counts["sms_sent"] += 1
+            else:
+                message.last_error = result.error[:255]
+                if message.attempts >= MAX_SEND_ATTEMPTS:
+                    message.status = MessageStatus.FAILED
+                    counts["sms_failed"] += 1
+        with transaction.atomic():
+            OutboxMessage.objects.bulk_update(
+                batch, ["attempts", "gateway", "status", "sent_at", "gateway_ref", "last_error"]
+            )
+            _close_sms_only_actions(sent_actions, ActionStatus.DONE, as_of)
+        if all(m.status == MessageStatus.QUEUED for m in batch):
+            break  # every send failed and will be retried by the next dispatch
+    return counts
+
+
+def _close_sms_only_actions(action_ids, status, at, reason: str = "") -> int:
+    """An act delivered by SMS alone (no staff task) is done when its SMS is sent, missed when it expires."""
+    if not action_ids:
+        return 0
+    return (
+        JourneyAction.objects.filter(pk__in=action_ids, status__in=RUNNING)
+        .filter(~Exists(Task.objects.filter(action=OuterRef("pk"))))
+        .update(status=status, closed_at=at, reason=reason)
+    )

@@ -1,0 +1,144 @@
+"""Builders for tests: small, explicit objects instead of fixture files.
+
+    city = builders.city()                       # 济南, with its four units
+    customer = builders.customer(city=city, activated_on=date(2012, 3, 1))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from onboard90.core import clock
+
+_seq = itertools.count(1)
+
+CITY_NAMES = {
+    "jinan": ("济南", "Jinan", "0531"),
+    "qingdao": ("青岛", "Qingdao", "0532"),
+    "zibo": ("淄博", "Zibo", "0533"),
+}
+
+
+def city(code: str = "jinan", **fields: Any):
+    """A city branch with a main store, a club, an account-manager team and a call centre."""
+    from onboard90.org.enums import UnitKind
+    from onboard90.org.models import City, Unit
+
+    name, name_en, area = CITY_NAMES.get(code, (f"城{code}", code.title(), f"09{next(_seq):02d}"))
+    obj, created = City.objects.get_or_create(
+        code=code, defaults={"name": name, "name_en": name_en, "area_code": area, **fields}
+    )
+    if created:
+        for kind, suffix, label in [
+            (UnitKind.STORE, "store-1", "营业厅"),
+            (UnitKind.CLUB, "club", "3G客户俱乐部"),
+            (UnitKind.ACCOUNT_MANAGER_TEAM, "am", "客户经理团队"),
+            (UnitKind.CALL_CENTRE, "cc", "10010客服中心"),
+        ]:
+            Unit.objects.create(
+                code=f"{code}-{suffix}", city=obj, kind=kind, name=f"{obj.name}{label}", is_main=suffix == "store-1"
+            )
+    return obj
+
+
+def unit(city_obj, kind: str):
+    return city_obj.units.filter(kind=kind).order_by("-is_main", "id").first()
+
+
+def package(code: str = "A66", **fields: Any):
+    from onboard90.catalog.models import Package
+
+    defaults = dict(
+        name=f"沃3G基本套餐{code}",
+        family=code[0] if code[0] in "ABC" else "prepaid",
+        product="prepaid" if code.startswith("P") else "postpaid",
+        monthly_fee=Decimal("66"),
+        voice_min=50,
+        data_mb=300,
+        sms=240,
+        voice_rate=Decimal("0.20"),
+        data_rate=Decimal("0.30"),
+        sms_rate=Decimal("0.10"),
+    )
+    defaults.update(fields)
+    obj, _ = Package.objects.get_or_create(code=code, defaults=defaults)
+    return obj
+
+
+def vip_tier(code: str = "gold"):
+    from onboard90.catalog.models import VipTier
+
+    tiers = {"diamond": ("钻石卡", 1), "platinum": ("白金卡", 2), "gold": ("金卡", 3), "silver": ("银卡", 4)}
+    name, rank = tiers[code]
+    obj, _ = VipTier.objects.get_or_create(code=code, defaults={"name": name, "rank": rank, "enabled": code != "platinum"})
+    return obj
+
+
+def staff(username: str | None = None, *, role: str, city_obj=None, unit_obj=None):
+    from django.contrib.auth import get_user_model
+
+    from onboard90.org.enums import ROLE_UNIT_KIND
+    from onboard90.org.models import StaffProfile
+
+    username = username or f"{role}{next(_seq)}"
+    user = get_user_model().objects.create_user(username=username)
+    if unit_obj is None and city_obj is not None and role in ROLE_UNIT_KIND:
+        unit_obj = unit(city_obj, ROLE_UNIT_KIND[role])
+    StaffProfile.objects.create(user=user, role=role, city=city_obj, unit=unit_obj)
+    return user
+
+
+def msisdn() -> str:
+    return f"186{next(_seq):08d}"
+
+
+def playbook_version(document: dict | None = None):
+    """Publish a playbook (the shipped default unless a document is given) and return the version."""
+    from onboard90.playbook import schema
+    from onboard90.playbook.models import PlaybookVersion
+    from onboard90.playbook.services import default_document, document_checksum
+
+    document = document or default_document()
+    validated = schema.validate(document).model_dump(mode="json")
+    number = (PlaybookVersion.objects.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    return PlaybookVersion.objects.create(
+        number=number,
+        name=validated["name"],
+        document=validated,
+        checksum=document_checksum(validated),
+        published_at=clock.now(),
+    )
+
+
+def customer(
+    *,
+    city_obj=None,
+    activated_on: dt.date = dt.date(2012, 3, 1),
+    product: str = "postpaid",
+    package_code: str = "A66",
+    start_journey: bool = True,
+    **fields: Any,
+):
+    """A customer activated at 10:00 local on `activated_on`, with a journey on the current playbook."""
+    from onboard90.customers.models import Customer
+
+    city_obj = city_obj or city()
+    activated_at = clock.at_local(activated_on, 10)
+    obj = Customer.objects.create(
+        msisdn=fields.pop("msisdn", None) or msisdn(),
+        city=city_obj,
+        store=fields.pop("store", None) or unit(city_obj, "store"),
+        activated_at=activated_at,
+        activated_on=activated_on,
+        product=product,
+        package=package(package_code),
+        **fields,
+    )
+    if start_journey:
+        from onboard90.journeys.services import journeys_start
+
+        journeys_start(customer_ids=[obj.pk], at=activated_at)
+    return obj
