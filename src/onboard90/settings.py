@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "onboard90.journeys",
     "onboard90.messaging",
     "onboard90.web",
+    "onboard90.demo",
 ]
 
 MIDDLEWARE = [

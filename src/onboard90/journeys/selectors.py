@@ -29,6 +29,16 @@ def today_figures() -> dict:
     }
 
 
+def default_as_of() -> dt.datetime:
+    """What "now" means for views of the engine's state: the last finished cycle, else the wall clock.
+
+    Between cycles the records only change by people's work, so a journey "as of the last cycle" shows the
+    same day and stage the worklists were built for (and a history loaded for past dates reads sensibly).
+    """
+    last = CycleRun.objects.filter(status="finished").order_by("-as_of").values_list("as_of", flat=True).first()
+    return last or clock.now()
+
+
 def customer_by_msisdn(msisdn: str):
     from onboard90.customers.models import Customer
 
@@ -78,9 +88,8 @@ def journey_document(*, msisdn: str, as_of: dt.datetime) -> dict:
             row = rows.pop((action.code, 0), None)
             if row is not None:
                 actions.append(_action_entry(row, stage.number))
-                for (code, occurrence), extra in list(rows.items()):
-                    if code == action.code:
-                        actions.append(_action_entry(rows.pop((code, occurrence)), stage.number))
+                for code, occurrence in [key for key in rows if key[0] == action.code]:
+                    actions.append(_action_entry(rows.pop((code, occurrence)), stage.number))
                 continue
             if journey.status != JourneyStatus.ACTIVE:
                 continue

@@ -39,18 +39,20 @@ def next_send_time(as_of: dt.datetime, quiet_start: str, quiet_end: str) -> dt.d
     return as_of
 
 
-def outbox_render(*, version, playbook, action, batch: int = 2000) -> int:
-    """Personalise the queued, not yet rendered messages of one action (from the customer's real package)."""
+def outbox_render(*, batch: int = 2000) -> int:
+    """Personalise queued messages not yet rendered, from each customer's real package and city content.
+
+    Rendering is the one step that must run per message (a template per customer); it belongs to the
+    dispatcher, not the set-based cycle, and works through the backlog in batches.
+    """
     from onboard90.playbook.content import locals_for, sms_template_for
+    from onboard90.playbook.selectors import playbook_of
 
     pending = (
-        OutboxMessage.objects.filter(
-            status=MessageStatus.QUEUED, text="", action__action_code=action.code,
-            action__journey__playbook_version=version,
-        )
+        OutboxMessage.objects.filter(status=MessageStatus.QUEUED, text="")
         .select_related(
-            "customer__package", "customer__city", "customer__store", "customer__vip_tier",
-            "customer__account_manager__staff",
+            "action__journey__playbook_version", "customer__package", "customer__city", "customer__store",
+            "customer__vip_tier", "customer__account_manager__staff",
         )
         .order_by("pk")
     )
@@ -60,19 +62,19 @@ def outbox_render(*, version, playbook, action, batch: int = 2000) -> int:
         messages = list(pending[:batch])
         if not messages:
             return rendered
-        bills = {}
-        if "bill" in (action.sms.template if action.sms else ""):
-            for bill in Bill.objects.filter(customer_id__in=[m.customer_id for m in messages]).order_by("-issued_at"):
-                bills.setdefault(bill.customer_id, bill)
+        bills: dict[int, Bill] = {}
+        for bill in Bill.objects.filter(customer_id__in=[m.customer_id for m in messages]).order_by("-issued_at"):
+            bills.setdefault(bill.customer_id, bill)
         for message in messages:
+            playbook = playbook_of(message.action.journey.playbook_version)
+            action = playbook.action(message.action.action_code)
             city = message.customer.city.code
-            source = sms_template_for(playbook, action, city) or ""
             context = customer_context(
                 message.customer, bill=bills.get(message.customer_id), local=locals_for(playbook, city), refs=refs
             )
             try:
-                body = templating.render(source, context)
-            except Exception as exc:  # a template that fails for one customer must not stop the cycle
+                body = templating.render(sms_template_for(playbook, action, city) or "", context)
+            except Exception as exc:  # a template that fails for one customer must not stop the others
                 message.status = MessageStatus.FAILED
                 message.last_error = f"render: {exc}"[:255]
                 message.text = "-"
@@ -90,6 +92,7 @@ def outbox_render(*, version, playbook, action, batch: int = 2000) -> int:
 def outbox_dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway: SmsGateway | None = None) -> dict:
     """Send what is due now; a message whose window has closed is never sent: it is recorded missed."""
     gateway = gateway or gateway_from_settings()
+    outbox_render()
     with transaction.atomic():
         expired = OutboxMessage.objects.filter(status=MessageStatus.QUEUED, not_after__lt=as_of)
         expired_ids = list(expired.values_list("action_id", flat=True))

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 # The facts an audience may name, with their type. `facts_of(customer)` provides exactly these.
 FACTS: dict[str, Literal["bool", "str", "num"]] = {
@@ -88,7 +88,7 @@ class Or:
     operands: tuple[Node, ...]
 
 
-Node = Union[Const, Flag, Compare, In, Not, And, Or]
+Node = Const | Flag | Compare | In | Not | And | Or
 
 _TOKEN = re.compile(
     r"""\s*(?:

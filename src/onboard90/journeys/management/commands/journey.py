@@ -14,10 +14,10 @@ class Command(OnboardCommand):
     def add_arguments(self, parser):
         parser.add_argument("msisdn")
         parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
-        parser.add_argument("--date", help="按此日期查看 / as of this date (default: today)")
+        parser.add_argument("--date", help="按此日期查看 / as of this date (default: the last cycle)")
 
     def handle(self, *args, **options):
-        as_of = clock.cycle_instant(clock.parse_date(options["date"])) if options["date"] else clock.now()
+        as_of = clock.cycle_instant(clock.parse_date(options["date"])) if options["date"] else selectors.default_as_of()
         doc = selectors.journey_document(msisdn=options["msisdn"], as_of=as_of)
         if options["json"]:
             self.emit_json(doc)

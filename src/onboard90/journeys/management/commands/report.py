@@ -18,10 +18,10 @@ class Command(OnboardCommand):
         parser.add_argument("--by", default="city", choices=list(selectors.REPORT_KEYS))
         parser.add_argument("--json", action="store_true")
         parser.add_argument("--xlsx", metavar="PATH", help="write an Excel workbook")
-        parser.add_argument("--date", help="as of this date (default: now)")
+        parser.add_argument("--date", help="as of this date (default: the last cycle)")
 
     def handle(self, *args, **options):
-        as_of = clock.cycle_instant(clock.parse_date(options["date"])) if options["date"] else clock.now()
+        as_of = clock.cycle_instant(clock.parse_date(options["date"])) if options["date"] else selectors.default_as_of()
         report = selectors.compliance_report(by=options["by"], as_of=as_of)
         by = report["by"]
         if options["xlsx"]:
