@@ -26,7 +26,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 
 from onboard90.core import clock
 from onboard90.journeys import audience_sql
@@ -92,6 +92,11 @@ def _window_columns(anchor_field: str, window: schema.Window, anchors: Iterable[
         Case(*ends, output_field=DateField()),
         Case(*dues, output_field=DateTimeField()),
     )
+
+
+def _null(field):
+    """A typed NULL: PostgreSQL reads a bare NULL in a derived table as text, which a date column refuses."""
+    return Cast(Value(None), output_field=field)
 
 
 def _not_recorded(code: str):
@@ -168,7 +173,7 @@ def _insert_actions(qs, action, stage, anchor_field, anchors, status, as_of) -> 
     if not anchors:
         return 0
     start, end, due = _window_columns(anchor_field, action.window, anchors)
-    closed = Value(as_of if status != ActionStatus.OPEN else None, output_field=DateTimeField())
+    closed = _null(DateTimeField()) if status == ActionStatus.OPEN else Value(as_of, output_field=DateTimeField())
     reason = "window_passed_unseen" if status == ActionStatus.MISSED else ""
     rows = qs.values_list(
         "pk",
@@ -223,7 +228,7 @@ def create_tasks(*, version: PlaybookVersion, action: schema.Action, as_of: dt.d
     assignee = (
         F("journey__customer__account_manager_id")
         if spec.channel == "account_manager"
-        else Value(None, output_field=IntegerField())
+        else _null(IntegerField())
     )
     rows = (
         JourneyAction.objects.filter(
@@ -368,9 +373,9 @@ def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at
                         Value(0, output_field=IntegerField()),
                         Value(stage.number, output_field=IntegerField()),
                         Value(str(status)),
-                        Value(None, output_field=DateField()),
-                        Value(None, output_field=DateField()),
-                        Value(None, output_field=DateTimeField()),
+                        _null(DateField()),
+                        _null(DateField()),
+                        _null(DateTimeField()),
                         Value(at, output_field=DateTimeField()),
                         Value(at, output_field=DateTimeField()),
                         Value("never_opened"),

@@ -1,0 +1,79 @@
+"""`onboard90 import customers|vip|bills|events PATH [--json]`: bulk import with an error file per run.
+
+Exit codes: 0 every row imported, 3 some rows rejected (see the error file), 2 the file is unusable.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from typing import Any
+
+from onboard90.core.commands import OnboardCommand
+from onboard90.customers.services import IMPORT_KINDS, IMPORTERS, ImportResult, UnusableFile
+
+TITLES = {"customers": "客户", "vip": "VIP评级", "bills": "账单", "events": "事件"}
+
+
+class Command(OnboardCommand):
+    help = "导入客户/VIP评级/账单/事件 / import customers, VIP ratings, bills or events (CSV, XLSX or JSON lines)"
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("kind", help="customers | vip | bills | events")
+        parser.add_argument("path", help="CSV (UTF-8 or GBK) or XLSX; events: JSON lines")
+        parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        kind, path, as_json = options["kind"].strip().lower(), options["path"], options["json"]
+        if kind not in IMPORTERS:
+            self._unusable(
+                kind, path, as_json,
+                f"未知导入类型 / unknown import kind: {kind} (expected {', '.join(IMPORT_KINDS)})",
+            )
+        with ExitStack() as stack:
+            on_progress = self._progress(stack, kind) if sys.stderr.isatty() and not as_json else None
+            try:
+                result = IMPORTERS[kind](path=path, on_progress=on_progress)
+            except UnusableFile as exc:
+                self._unusable(kind, path, as_json, str(exc))
+        if as_json:
+            self.emit_json(result.as_dict())
+        else:
+            self.stdout.write(summary(result))
+        sys.exit(result.exit_code)
+
+    def _unusable(self, kind: str, path: str, as_json: bool, reason: str) -> None:
+        sys.stderr.write(f"无法导入 / cannot import: {reason}\n")
+        if as_json:
+            self.emit_json({"kind": kind, "path": path, "error": reason, "exit_code": 2})
+        sys.exit(2)
+
+    def _progress(self, stack: ExitStack, kind: str) -> Any:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = stack.enter_context(
+            Progress(
+                TextColumn(f"导入{TITLES[kind]} / importing {kind}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+            )
+        )
+        task = progress.add_task(kind, total=None)
+
+        def advance(done: int, total: int | None) -> None:
+            progress.update(task, completed=done, total=max(total, done) if total else None)
+
+        return advance
+
+
+def summary(result: ImportResult) -> str:
+    lines = [
+        f"导入{TITLES[result.kind]} / import {result.kind}: {result.path}",
+        f"  共 {result.total} 行 / rows: {result.total}",
+        f"  新增 / created: {result.created}   更新 / updated: {result.updated}   "
+        f"未变 / unchanged: {result.unchanged}   重复 / duplicates: {result.duplicates}   "
+        f"拒绝 / rejected: {result.rejected}",
+    ]
+    if result.error_path:
+        lines.append(f"  错误文件 / error file: {result.error_path}")
+    return "\n".join(lines)

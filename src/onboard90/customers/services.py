@@ -1,0 +1,713 @@
+"""Writes of customers: the bulk imports (customers, VIP ratings, bills, events) and the single acts
+(rate VIP, record a bill, change number, cancel, apply a pushed event) that the imports and the API share."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from django.db import transaction
+from django.utils import timezone
+
+from onboard90.core import clock
+from onboard90.core.services import audit_record
+from onboard90.customers import importing, selectors, validation
+from onboard90.customers.enums import CustomerStatus, EventType, Product
+from onboard90.customers.importing import UnusableFile
+from onboard90.customers.models import Bill, Customer, CustomerEvent
+from onboard90.customers.validation import Lookups, RowError, TierRef
+
+__all__ = [
+    "CHUNK", "IMPORTERS", "IMPORT_KINDS", "ImportResult", "RowError", "UnusableFile", "bills_import", "customer_cancel",
+    "customer_change_number", "customer_event_apply", "customer_rate_vip", "customer_record_bill",
+    "customers_import", "events_import", "vip_import",
+]
+
+CHUNK = 2000
+CREATED, UPDATED, UNCHANGED, DUPLICATE = "created", "updated", "unchanged", "duplicate"
+IMPORT_KINDS = ("customers", "vip", "bills", "events")
+
+Progress = Callable[[int, int | None], None]
+T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class ImportResult:
+    """What one import run did. `duplicates` counts events whose idempotency key was already known."""
+
+    kind: str
+    path: str
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    error_path: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.rejected else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "exit_code": self.exit_code}
+
+
+# --- the shared write path -----------------------------------------------------------------------------
+
+# Model attribute -> the name the change payload and reasons use.
+_SHOWN = {"city_id": "city", "store_id": "store", "package_id": "package", "vip_tier_id": "vip_tier"}
+# Fields a customers row may change directly; store and VIP have rules of their own (see _diff).
+_PLAIN_FIELDS = (
+    "name", "city_id", "activated_at", "product", "package_id", "contract_plan", "previous_msisdn",
+    "handset_os", "first_month", "marketing_opt_out",
+)
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(clock.OPERATOR_TZ).isoformat()
+
+
+class _Batch:
+    """Facts for a set of customers applied in memory, in order, then written in bulk in one transaction.
+
+    One batch holds a chunk of an import (or a single act); it prefetches everything it may need, so
+    applying a row costs no query, and `flush` writes with a handful of bulk statements.
+    """
+
+    def __init__(
+        self,
+        *,
+        now: dt.datetime,
+        source: str,
+        msisdns: Iterable[str] = (),
+        keys: Iterable[str] = (),
+        bill_months: Iterable[str] = (),
+        customers: Iterable[Customer] | None = None,
+        lookups: Lookups | None = None,
+    ):
+        self.now = now
+        self.source = source[:64]
+        if customers is not None:
+            self.customers = {customer.msisdn: customer for customer in customers}
+        else:
+            self.customers = selectors.customers_by_msisdn(msisdns)
+        self.known_keys = selectors.known_event_keys(keys)
+        number_of = {customer.pk: msisdn for msisdn, customer in self.customers.items() if customer.pk}
+        self.bills = {
+            (number_of[customer_id], month): bill
+            for (customer_id, month), bill in selectors.bills_of(customer_ids=number_of, months=bill_months).items()
+        }
+        self._lookups = lookups
+        self.created: list[Customer] = []
+        self.dirty: dict[str, Customer] = {}
+        self.dirty_fields: set[str] = set()
+        self.new_bills: list[Bill] = []
+        self.dirty_bills: dict[int, Bill] = {}
+        self.events: list[CustomerEvent] = []
+        self.exits: list[tuple[Customer, dt.datetime]] = []
+
+    @property
+    def lookups(self) -> Lookups:
+        if self._lookups is None:
+            self._lookups = selectors.import_lookups()
+        return self._lookups
+
+    # -- helpers
+
+    def _customer(self, msisdn: str) -> Customer:
+        customer = self.customers.get(msisdn)
+        if customer is None:
+            raise RowError(f"未知号码(客户不存在) / unknown customer: {msisdn}")
+        return customer
+
+    def _seen(self, key: str, explicit: bool) -> str | None:
+        # A key the sender chose is a duplicate delivery; one we derived just means "already imported".
+        if key in self.known_keys:
+            return DUPLICATE if explicit else UNCHANGED
+        return None
+
+    def _record(
+        self, customer: Customer, kind: str, at: dt.datetime, key: str, payload: dict, extra: dict | None = None
+    ) -> None:
+        self.known_keys.add(key)
+        self.events.append(
+            CustomerEvent(
+                customer=customer, msisdn=customer.msisdn, type=kind, at=at, idempotency_key=key,
+                payload={**(extra or {}), **payload}, source=self.source,
+            )
+        )
+
+    def _changed(self, customer: Customer, fields: Iterable[str]) -> None:
+        if customer.pk is not None:  # a customer created in this batch is inserted whole
+            self.dirty[customer.msisdn] = customer
+            self.dirty_fields.update(fields)
+
+    def _show(self, attname: str, value: Any) -> Any:
+        if value is None:
+            return None
+        lookups = self.lookups
+        by_id: dict[str, dict[int, Any]] = {
+            "city_id": lookups.city_by_id, "store_id": lookups.store_by_id,
+            "package_id": lookups.package_by_id, "vip_tier_id": lookups.tier_by_id,
+        }
+        if attname in by_id:
+            ref = by_id[attname].get(value)
+            return ref.code if ref else value
+        if isinstance(value, dt.datetime):
+            return _iso(value)
+        if isinstance(value, (dt.date, Decimal)):
+            return str(value)
+        return value
+
+    # -- the acts
+
+    def activate(
+        self, clean: dict[str, Any], *, key: str | None = None, at: dt.datetime | None = None, extra: dict | None = None
+    ) -> str:
+        """A customers row or activation event: create the customer, or bring it up to date."""
+        explicit = key is not None
+        msisdn = clean["msisdn"]
+        if explicit and key in self.known_keys:
+            return DUPLICATE
+        customer = self.customers.get(msisdn)
+        if customer is None:
+            fields = {name: value for name, value in clean.items() if name != "given"}
+            customer = Customer(**fields, status=CustomerStatus.ACTIVE)
+            self.customers[msisdn] = customer
+            self.created.append(customer)
+            key = key or f"activation:{msisdn}"
+            if key not in self.known_keys:
+                shown = {_SHOWN.get(name, name): self._show(name, clean[name]) for name in sorted(clean["given"])}
+                self._record(customer, EventType.ACTIVATION, clean["activated_at"], key, shown, extra)
+            if clean["vip_tier_id"] is not None:
+                vip_key = f"vip_rated:{msisdn}:{_iso(clean['vip_rated_at'])}"
+                if vip_key not in self.known_keys:
+                    payload = {"vip_level": self._show("vip_tier_id", clean["vip_tier_id"])}
+                    self._record(customer, EventType.VIP_RATED, clean["vip_rated_at"], vip_key, payload)
+            return CREATED
+
+        changes = self._diff(customer, clean)
+        if not changes:
+            return UNCHANGED
+        newly_rated = "vip_rated_at" in changes
+        if key is None:
+            basis = [msisdn, customer.updated_at.isoformat() if customer.updated_at else "",
+                     sorted((name, self._show(name, new)) for name, (_old, new) in changes.items())]
+            digest = hashlib.sha256(json.dumps(basis, ensure_ascii=False, default=str).encode()).hexdigest()
+            key = f"customer_updated:{msisdn}:{digest[:32]}"
+        payload = {
+            _SHOWN.get(name, name): [self._show(name, old), self._show(name, new)] for name, (old, new) in changes.items()
+        }
+        for name, (_old, new) in changes.items():
+            setattr(customer, name, new)
+        self._changed(customer, changes)
+        self._record(customer, EventType.CUSTOMER_UPDATED, at or self.now, key, payload, extra)
+        if newly_rated:
+            vip_key = f"vip_rated:{msisdn}:{_iso(customer.vip_rated_at)}"
+            if vip_key not in self.known_keys:
+                payload = {"vip_level": self._show("vip_tier_id", customer.vip_tier_id)}
+                self._record(customer, EventType.VIP_RATED, customer.vip_rated_at, vip_key, payload)
+        return UPDATED
+
+    def _diff(self, customer: Customer, clean: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+        """Model attribute -> (old, new) for what a row changes. An empty optional cell changes nothing."""
+        given = clean["given"]
+        changes: dict[str, tuple[Any, Any]] = {}
+        for name in _PLAIN_FIELDS:
+            if name in given and getattr(customer, name) != clean[name]:
+                changes[name] = (getattr(customer, name), clean[name])
+        if "activated_at" in changes and customer.activated_on != clean["activated_on"]:
+            changes["activated_on"] = (customer.activated_on, clean["activated_on"])
+        if "number_changed" in given and not customer.number_changed:
+            changes["number_changed"] = (False, True)
+        store_id = clean["store_id"]
+        if "store_id" not in given:
+            # A defaulted store does not move a customer already at another store of the same city.
+            current = self.lookups.store_by_id.get(customer.store_id)
+            if current is not None and current.city_id == clean["city_id"]:
+                store_id = customer.store_id
+        if store_id != customer.store_id:
+            changes["store_id"] = (customer.store_id, store_id)
+        tier_id = customer.vip_tier_id
+        if "vip_tier_id" in given:
+            tier_id = clean["vip_tier_id"]
+            if customer.vip_tier_id != tier_id:
+                changes["vip_tier_id"] = (customer.vip_tier_id, tier_id)
+            if customer.vip_rated_at is None:  # the first rating is the anchor; later ones keep it
+                changes["vip_rated_at"] = (None, clean["vip_rated_at"])
+                changes["vip_rated_on"] = (None, clean["vip_rated_on"])
+        if clean["product"] == Product.PREPAID and tier_id is not None:
+            raise RowError("预付费客户不参与VIP评级 / prepaid customers are not VIP-rated (the customer is VIP)")
+        return changes
+
+    def rate_vip(
+        self, msisdn: str, tier: TierRef, rated_at: dt.datetime, *, key: str | None = None, extra: dict | None = None
+    ) -> str:
+        explicit = key is not None
+        key = key or f"vip_rated:{msisdn}:{_iso(rated_at)}"
+        if seen := self._seen(key, explicit):
+            return seen
+        customer = self._customer(msisdn)
+        if customer.product == Product.PREPAID:
+            raise RowError("预付费客户不参与VIP评级 / prepaid customers are not VIP-rated")
+        if validation.local_date(rated_at) < customer.activated_on:
+            raise RowError(f"VIP评级早于入网 / rated_at is before activation: {_iso(rated_at)}")
+        previous = self._show("vip_tier_id", customer.vip_tier_id)
+        fields = []
+        if customer.vip_tier_id is None:
+            status = CREATED
+            customer.vip_rated_at, customer.vip_rated_on = rated_at, validation.local_date(rated_at)
+            fields += ["vip_tier_id", "vip_rated_at", "vip_rated_on"]
+        else:
+            status = UPDATED if customer.vip_tier_id != tier.id else UNCHANGED
+            fields.append("vip_tier_id")
+            if customer.vip_rated_at is None:
+                status = UPDATED
+                customer.vip_rated_at, customer.vip_rated_on = rated_at, validation.local_date(rated_at)
+                fields += ["vip_rated_at", "vip_rated_on"]
+        if status == UNCHANGED and not explicit:
+            return UNCHANGED
+        customer.vip_tier_id = tier.id
+        if status != UNCHANGED:
+            self._changed(customer, fields)
+        self._record(customer, EventType.VIP_RATED, rated_at, key, {"vip_level": tier.code, "previous": previous}, extra)
+        return status
+
+    def record_bill(
+        self, msisdn: str, month: str, issued_at: dt.datetime, amount: Decimal, *, key: str | None = None,
+        extra: dict | None = None,
+    ) -> str:
+        explicit = key is not None
+        key = key or f"bill_issued:{msisdn}:{month}:{_iso(issued_at)}:{amount}"
+        if seen := self._seen(key, explicit):
+            return seen
+        customer = self._customer(msisdn)
+        if customer.product == Product.PREPAID:
+            raise RowError("预付费客户没有账单 / prepaid customers have no bills")
+        bill = self.bills.get((msisdn, month))
+        previous = None
+        if bill is None:
+            status = CREATED
+            bill = Bill(customer=customer, bill_month=month, issued_at=issued_at, amount=amount)
+            self.bills[(msisdn, month)] = bill
+            self.new_bills.append(bill)
+        elif bill.amount != amount:
+            status, previous = UPDATED, str(bill.amount)
+            bill.amount, bill.issued_at = amount, issued_at
+            if bill.pk is not None:
+                self.dirty_bills[bill.pk] = bill
+        else:
+            status = UNCHANGED
+        if status == UNCHANGED and not explicit:
+            return UNCHANGED
+        if customer.first_bill_at is None or issued_at < customer.first_bill_at:
+            customer.first_bill_at, customer.first_bill_on = issued_at, validation.local_date(issued_at)
+            self._changed(customer, ["first_bill_at", "first_bill_on"])
+        payload: dict[str, Any] = {"bill_month": month, "amount": str(amount)}
+        if previous is not None:
+            payload["previous_amount"] = previous
+        self._record(customer, EventType.BILL_ISSUED, issued_at, key, payload, extra)
+        return status
+
+    def change_number(
+        self, msisdn: str, previous_msisdn: str, at: dt.datetime, *, key: str | None = None, extra: dict | None = None
+    ) -> str:
+        explicit = key is not None
+        key = key or f"number_changed:{msisdn}:{previous_msisdn}"
+        if seen := self._seen(key, explicit):
+            return seen
+        customer = self._customer(msisdn)
+        if customer.number_changed and customer.previous_msisdn == previous_msisdn:
+            if not explicit:
+                return UNCHANGED
+            status = UNCHANGED
+        else:
+            status = UPDATED
+            old = customer.previous_msisdn
+            customer.previous_msisdn, customer.number_changed = previous_msisdn, True
+            self._changed(customer, ["previous_msisdn", "number_changed"])
+            extra = {**(extra or {}), "replaced": old} if old and old != previous_msisdn else extra
+        self._record(customer, EventType.NUMBER_CHANGED, at, key, {"previous_msisdn": previous_msisdn}, extra)
+        return status
+
+    def cancel(self, msisdn: str, at: dt.datetime, *, key: str | None = None, extra: dict | None = None) -> str:
+        explicit = key is not None
+        key = key or f"cancellation:{msisdn}"
+        if seen := self._seen(key, explicit):
+            return seen
+        customer = self._customer(msisdn)
+        if customer.status == CustomerStatus.CANCELLED:
+            if not explicit:
+                return UNCHANGED
+            status = UNCHANGED
+        else:
+            status = UPDATED
+            customer.status, customer.cancelled_at = CustomerStatus.CANCELLED, at
+            self._changed(customer, ["status", "cancelled_at"])
+            self.exits.append((customer, at))
+        self._record(customer, EventType.CANCELLATION, at, key, {}, extra)
+        return status
+
+    def apply_event(self, event: dict[str, Any]) -> str:
+        """A clean event (see validation.clean_event) through the act of its type."""
+        kind, key, at, extra = event["type"], event["idempotency_key"], event["at"], event["payload"]
+        if kind == EventType.ACTIVATION:
+            return self.activate(event["customer"], key=key, at=at, extra=extra)
+        if kind == EventType.VIP_RATED:
+            return self.rate_vip(event["msisdn"], event["tier"], at, key=key, extra=extra)
+        if kind == EventType.BILL_ISSUED:
+            return self.record_bill(event["msisdn"], event["bill_month"], at, event["amount"], key=key, extra=extra)
+        if kind == EventType.NUMBER_CHANGED:
+            return self.change_number(event["msisdn"], event["previous_msisdn"], at, key=key, extra=extra)
+        return self.cancel(event["msisdn"], at, key=key, extra=extra)
+
+    # -- writing
+
+    def flush(self) -> None:
+        from onboard90.journeys.services import journey_exit, journeys_start
+
+        with transaction.atomic():
+            if self.created:
+                Customer.objects.bulk_create(self.created, batch_size=CHUNK)
+                unnumbered = [customer for customer in self.created if customer.pk is None]
+                if unnumbered:  # backends that cannot return ids from a bulk insert
+                    ids = dict(
+                        Customer.objects.filter(msisdn__in=[c.msisdn for c in unnumbered]).values_list("msisdn", "id")
+                    )
+                    for customer in unnumbered:
+                        customer.pk = ids[customer.msisdn]
+                        customer._state.adding = False
+            if self.dirty:
+                stamp = timezone.now()
+                for customer in self.dirty.values():
+                    customer.updated_at = stamp
+                fields = sorted({_SHOWN.get(name, name) for name in self.dirty_fields} | {"updated_at"})
+                Customer.objects.bulk_update(list(self.dirty.values()), fields, batch_size=CHUNK)
+            if self.new_bills:
+                Bill.objects.bulk_create(self.new_bills, batch_size=CHUNK)
+            if self.dirty_bills:
+                Bill.objects.bulk_update(list(self.dirty_bills.values()), ["amount", "issued_at"], batch_size=CHUNK)
+            if self.events:
+                # A concurrent run may have stored the same fact a moment ago; its key then wins.
+                CustomerEvent.objects.bulk_create(self.events, batch_size=CHUNK, ignore_conflicts=True)
+            if self.created:
+                journeys_start(customer_ids=[customer.pk for customer in self.created], at=self.now)
+            for customer, at in self.exits:
+                journey_exit(customer=customer, at=at, reason="cancellation")
+        self.created, self.dirty, self.new_bills, self.dirty_bills, self.events, self.exits = [], {}, [], {}, [], []
+        self.dirty_fields = set()
+
+
+# --- import runs ---------------------------------------------------------------------------------------
+
+
+def _chunked(items: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
+    size = size or CHUNK
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Run:
+    """Counting, error file and progress of one import run."""
+
+    def __init__(self, kind: str, path: Path, writer: Any, on_progress: Progress | None, estimate: int | None):
+        self.result = ImportResult(kind=kind, path=str(path))
+        self.writer = writer
+        self.on_progress = on_progress
+        self.estimate = estimate
+        self.done = 0
+
+    def process(
+        self,
+        items: Iterable[Any],
+        *,
+        clean: Callable[[Any], dict[str, Any]],
+        batch_for: Callable[[list[dict[str, Any]]], _Batch],
+        apply: Callable[[_Batch, dict[str, Any]], str],
+    ) -> None:
+        for chunk in _chunked(items):
+            good, rejected = [], []
+            for position, item in enumerate(chunk):
+                self.result.total += 1
+                try:
+                    good.append((position, item, clean(item)))
+                except RowError as exc:
+                    rejected.append((position, item, exc.reason))
+            if good:
+                batch = batch_for([values for _position, _item, values in good])
+                for position, item, values in good:
+                    try:
+                        status = apply(batch, values)
+                    except RowError as exc:
+                        rejected.append((position, item, exc.reason))
+                        continue
+                    self.count(status)
+                batch.flush()
+            for _position, item, reason in sorted(rejected, key=lambda entry: entry[0]):  # in file order
+                self.reject(item, reason)
+            self.done += len(chunk)
+            if self.on_progress is not None:
+                self.on_progress(self.done, self.estimate)
+
+    def reject(self, item: Any, reason: str) -> None:
+        self.writer.write(item, reason)
+        self.result.rejected += 1
+
+    def count(self, status: str) -> None:
+        field = "duplicates" if status == DUPLICATE else status
+        setattr(self.result, field, getattr(self.result, field) + 1)
+
+    def finish(self, *, actor: Any, now: dt.datetime) -> ImportResult:
+        error_path = self.writer.close()
+        self.result.error_path = str(error_path) if error_path else None
+        audit_record(
+            actor=actor,
+            verb=f"import.{self.result.kind}",
+            object_type="customers.import",
+            object_id=Path(self.result.path).name[:64],
+            after=self.result.as_dict(),
+            at=now,
+        )
+        return self.result
+
+
+def _source(kind: str, path: Path) -> str:
+    return f"import:{kind}:{path.name}"[:64]
+
+
+def customers_import(
+    *, path: str | Path, imported_by: Any = None, now: dt.datetime | None = None, on_progress: Progress | None = None
+) -> ImportResult:
+    """Import a customers file (CSV/XLSX): new customers get their journey; changed rows update the customer.
+
+    Raises UnusableFile (the file as a whole) and LookupError (no playbook published yet).
+    """
+    from onboard90.playbook.selectors import current_version
+
+    now = now or clock.now()
+    table = importing.open_table(path, required=validation.CUSTOMER_REQUIRED)
+    current_version()  # fail before writing anything: new customers need a playbook to start on
+    lookups = selectors.import_lookups()
+    source = _source("customers", table.path)
+    first_line: dict[str, int] = {}
+
+    def clean(row: importing.Row) -> dict[str, Any]:
+        values = validation.clean_customer(row.values, lookups, now=now)
+        first = first_line.setdefault(values["msisdn"], row.line)
+        if first != row.line:
+            raise RowError(f"文件中号码重复(首次在第{first}行) / msisdn repeated in this file (first on line {first})")
+        return values
+
+    def batch_for(items: list[dict[str, Any]]) -> _Batch:
+        numbers = [item["msisdn"] for item in items]
+        keys = [f"activation:{number}" for number in numbers]
+        return _Batch(now=now, source=source, msisdns=numbers, keys=keys, lookups=lookups)
+
+    run = _Run("customers", table.path, importing.CsvErrorWriter(table), on_progress, table.estimated_rows)
+    run.process(table.rows(), clean=clean, batch_for=batch_for, apply=lambda batch, item: batch.activate(item))
+    return run.finish(actor=imported_by, now=now)
+
+
+def vip_import(
+    *, path: str | Path, imported_by: Any = None, now: dt.datetime | None = None, on_progress: Progress | None = None
+) -> ImportResult:
+    """Import VIP ratings (msisdn, vip_level, rated_at): the first rating anchors the VIP clocks."""
+    now = now or clock.now()
+    table = importing.open_table(path, required=validation.VIP_REQUIRED)
+    lookups = selectors.import_lookups()
+    source = _source("vip", table.path)
+
+    def key_of(item: dict[str, Any]) -> str:
+        return item["idempotency_key"] or f"vip_rated:{item['msisdn']}:{_iso(item['rated_at'])}"
+
+    def batch_for(items: list[dict[str, Any]]) -> _Batch:
+        numbers = [item["msisdn"] for item in items]
+        return _Batch(now=now, source=source, msisdns=numbers, keys=map(key_of, items), lookups=lookups)
+
+    def apply(batch: _Batch, item: dict[str, Any]) -> str:
+        return batch.rate_vip(item["msisdn"], item["tier"], item["rated_at"], key=item["idempotency_key"])
+
+    run = _Run("vip", table.path, importing.CsvErrorWriter(table), on_progress, table.estimated_rows)
+    run.process(
+        table.rows(), clean=lambda row: validation.clean_vip(row.values, lookups, now=now), batch_for=batch_for,
+        apply=apply,
+    )
+    return run.finish(actor=imported_by, now=now)
+
+
+def bills_import(
+    *, path: str | Path, imported_by: Any = None, now: dt.datetime | None = None, on_progress: Progress | None = None
+) -> ImportResult:
+    """Import bills (msisdn, bill_month, issued_at, amount): one per customer and month; the earliest
+    sets the first-bill anchor."""
+    now = now or clock.now()
+    table = importing.open_table(path, required=validation.BILL_REQUIRED)
+    source = _source("bills", table.path)
+
+    def key_of(item: dict[str, Any]) -> str:
+        return item["idempotency_key"] or (
+            f"bill_issued:{item['msisdn']}:{item['bill_month']}:{_iso(item['issued_at'])}:{item['amount']}"
+        )
+
+    def batch_for(items: list[dict[str, Any]]) -> _Batch:
+        return _Batch(
+            now=now, source=source, msisdns=[item["msisdn"] for item in items], keys=map(key_of, items),
+            bill_months=[item["bill_month"] for item in items],
+        )
+
+    def apply(batch: _Batch, item: dict[str, Any]) -> str:
+        return batch.record_bill(
+            item["msisdn"], item["bill_month"], item["issued_at"], item["amount"], key=item["idempotency_key"]
+        )
+
+    run = _Run("bills", table.path, importing.CsvErrorWriter(table), on_progress, table.estimated_rows)
+    run.process(table.rows(), clean=lambda row: validation.clean_bill(row.values, now=now), batch_for=batch_for,
+                apply=apply)
+    return run.finish(actor=imported_by, now=now)
+
+
+def events_import(
+    *, path: str | Path, imported_by: Any = None, now: dt.datetime | None = None, on_progress: Progress | None = None
+) -> ImportResult:
+    """Import JSON-lines events `{type, msisdn, at, idempotency_key, …}`, applied in file order; a known
+    idempotency key is ignored (counted as a duplicate)."""
+    now = now or clock.now()
+    estimate, lines = importing.open_json_lines(path)
+    lookups = selectors.import_lookups()
+    source = _source("events", Path(path))
+
+    def clean(item: importing.JsonLine) -> dict[str, Any]:
+        if item.error:
+            raise RowError(f"不是有效的JSON / not valid JSON: {item.error}")
+        return validation.clean_event(item.obj, lookups, now=now)
+
+    def batch_for(items: list[dict[str, Any]]) -> _Batch:
+        return _Batch(
+            now=now, source=source, msisdns=[item["msisdn"] for item in items],
+            keys=[item["idempotency_key"] for item in items],
+            bill_months=[item["bill_month"] for item in items if "bill_month" in item], lookups=lookups,
+        )
+
+    run = _Run("events", Path(path), importing.JsonErrorWriter(path), on_progress, estimate)
+    run.process(lines, clean=clean, batch_for=batch_for, apply=lambda batch, item: batch.apply_event(item))
+    return run.finish(actor=imported_by, now=now)
+
+
+IMPORTERS: dict[str, Callable[..., ImportResult]] = {
+    "customers": customers_import,
+    "vip": vip_import,
+    "bills": bills_import,
+    "events": events_import,
+}
+
+
+# --- single acts (the API calls these) -----------------------------------------------------------------
+
+
+def _single(customer: Customer, *, source: str, key: str, bill_months: Iterable[str] = ()) -> _Batch:
+    return _Batch(now=clock.now(), source=source, customers=[customer], keys=[key], bill_months=bill_months)
+
+
+def _audit_act(actor: Any, verb: str, customer: Customer, status: str, after: dict[str, Any]) -> None:
+    if status in (CREATED, UPDATED):
+        audit_record(actor=actor, verb=verb, obj=customer, after={"status": status, **after})
+
+
+def _tier_ref(tier: Any) -> TierRef:
+    if isinstance(tier, TierRef):
+        return tier
+    return TierRef(tier.pk, tier.code, tier.name, tier.rank, tier.enabled)
+
+
+def customer_rate_vip(
+    *, customer: Customer, tier: Any, rated_at: dt.datetime, idempotency_key: str | None = None,
+    source: str = "api", actor: Any = None,
+) -> str:
+    """The customer was rated VIP (or re-rated): the first rating anchors the VIP clocks, later ones only
+    change the tier. Returns created/updated/unchanged/duplicate; raises RowError when not allowed."""
+    ref = _tier_ref(tier)
+    if not ref.enabled:
+        raise RowError(f"VIP等级已停用 / VIP tier {ref.name} ({ref.code}) is disabled")
+    batch = _single(customer, source=source, key=idempotency_key or f"vip_rated:{customer.msisdn}:{_iso(rated_at)}")
+    status = batch.rate_vip(customer.msisdn, ref, rated_at, key=idempotency_key)
+    batch.flush()
+    _audit_act(actor, "customer.rate_vip", customer, status, {"vip_level": ref.code, "rated_at": _iso(rated_at)})
+    return status
+
+
+def customer_record_bill(
+    *, customer: Customer, bill_month: str, amount: Decimal | str, issued_at: dt.datetime,
+    idempotency_key: str | None = None, source: str = "api", actor: Any = None,
+) -> str:
+    """A bill was issued (one per customer and month; a changed amount updates it). The earliest bill sets
+    the first-bill anchor."""
+    month = validation.parse_bill_month(str(bill_month))
+    value = validation.parse_amount(str(amount))
+    key = idempotency_key or f"bill_issued:{customer.msisdn}:{month}:{_iso(issued_at)}:{value}"
+    batch = _single(customer, source=source, key=key, bill_months=[month])
+    status = batch.record_bill(customer.msisdn, month, issued_at, value, key=idempotency_key)
+    batch.flush()
+    _audit_act(actor, "customer.record_bill", customer, status, {"bill_month": month, "amount": str(value)})
+    return status
+
+
+def customer_change_number(
+    *, customer: Customer, previous_msisdn: str, at: dt.datetime, idempotency_key: str | None = None,
+    source: str = "api", actor: Any = None,
+) -> str:
+    """The customer came over from another number (换号入网): the number-change coaching applies."""
+    previous = validation.parse_mobile(previous_msisdn)
+    if previous == customer.msisdn:
+        raise RowError("原号码与号码相同 / previous_msisdn equals msisdn")
+    batch = _single(customer, source=source, key=idempotency_key or f"number_changed:{customer.msisdn}:{previous}")
+    status = batch.change_number(customer.msisdn, previous, at, key=idempotency_key)
+    batch.flush()
+    _audit_act(actor, "customer.change_number", customer, status, {"previous_msisdn": previous})
+    return status
+
+
+def customer_cancel(
+    *, customer: Customer, at: dt.datetime, idempotency_key: str | None = None, source: str = "api",
+    actor: Any = None,
+) -> str:
+    """The customer left (离网): status cancelled, the journey exits and its open work is cancelled."""
+    batch = _single(customer, source=source, key=idempotency_key or f"cancellation:{customer.msisdn}")
+    status = batch.cancel(customer.msisdn, at, key=idempotency_key)
+    batch.flush()
+    _audit_act(actor, "customer.cancel", customer, status, {"cancelled_at": _iso(at)})
+    return status
+
+
+def customer_event_apply(
+    *, event: dict[str, Any], source: str = "api", actor: Any = None, now: dt.datetime | None = None
+) -> str:
+    """One pushed event, as a line of an events file: validated, then applied through its act.
+
+    Returns created/updated/unchanged/duplicate; raises RowError (a ValueError) with the reason.
+    """
+    now = now or clock.now()
+    lookups = selectors.import_lookups()
+    clean = validation.clean_event(event, lookups, now=now)
+    batch = _Batch(
+        now=now, source=source, msisdns=[clean["msisdn"]], keys=[clean["idempotency_key"]],
+        bill_months=[clean["bill_month"]] if "bill_month" in clean else [], lookups=lookups,
+    )
+    status = batch.apply_event(clean)
+    batch.flush()
+    customer = batch.customers.get(clean["msisdn"])
+    if customer is not None:
+        _audit_act(actor, f"customer.event.{clean['type']}", customer, status, {"idempotency_key": clean["idempotency_key"]})
+    return status
