@@ -10,7 +10,8 @@ class AuditEntry(models.Model):
 
     at = models.DateTimeField(_("时间"), db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("操作者账号"),
     )
     actor_label = models.CharField(_("操作者"), max_length=150)
     verb = models.CharField(_("动作"), max_length=64, db_index=True)

@@ -16,12 +16,16 @@ from onboard90.journeys.enums import (
 class Journey(models.Model):
     """导入期旅程: one subscriber's 90 days, on the playbook version it started with."""
 
-    customer = models.OneToOneField("customers.Customer", on_delete=models.CASCADE, related_name="journey")
-    playbook_version = models.ForeignKey("playbook.PlaybookVersion", on_delete=models.PROTECT, related_name="+")
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="journey", verbose_name=_("客户")
+    )
+    playbook_version = models.ForeignKey(
+        "playbook.PlaybookVersion", on_delete=models.PROTECT, related_name="+", verbose_name=_("服务方案版本")
+    )
     status = models.CharField(_("状态"), max_length=16, choices=JourneyStatus.choices, default=JourneyStatus.ACTIVE)
     started_at = models.DateTimeField(_("开始时间"))
     closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("导入期旅程")
@@ -29,15 +33,15 @@ class Journey(models.Model):
         indexes = [models.Index(fields=["status", "playbook_version"])]
 
     def __str__(self) -> str:
-        return f"journey {self.customer_id} ({self.status})"
+        return f"{self.customer} {self.get_status_display()}"
 
 
 class JourneyAction(models.Model):
     """One mandated act (规定动作) opened for one journey: its window, owner and outcome."""
 
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="actions")
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="actions", verbose_name=_("导入期旅程"))
     action_code = models.CharField(_("动作"), max_length=48)
-    occurrence = models.PositiveSmallIntegerField(default=0)
+    occurrence = models.PositiveSmallIntegerField(_("次序"), default=0)
     stage = models.PositiveSmallIntegerField(_("阶段"))
     status = models.CharField(_("状态"), max_length=16, choices=ActionStatus.choices)
     # Rows recorded for acts that never opened (not_applicable / cancelled at close) have no window.
@@ -59,18 +63,19 @@ class JourneyAction(models.Model):
         indexes = [models.Index(fields=["action_code", "status"]), models.Index(fields=["status", "window_end"])]
 
     def __str__(self) -> str:
-        return f"{self.action_code}#{self.occurrence} of journey {self.journey_id}: {self.status}"
+        return f"{self.action_code} {self.get_status_display()}"
 
 
 class Task(models.Model):
     """A piece of human work on someone's worklist, created when an action with a staff delivery opens."""
 
-    action = models.OneToOneField(JourneyAction, on_delete=models.CASCADE, related_name="task")
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="tasks")
+    action = models.OneToOneField(JourneyAction, on_delete=models.CASCADE, related_name="task", verbose_name=_("服务动作"))
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="tasks", verbose_name=_("导入期旅程"))
     kind = models.CharField(_("类型"), max_length=32, choices=TaskKind.choices, default=TaskKind.ACT)
-    owner_unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="tasks")
+    owner_unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="tasks", verbose_name=_("责任单位"))
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks",
+        verbose_name=_("负责人"),
     )
     status = models.CharField(_("状态"), max_length=16, choices=ActionStatus.choices, default=ActionStatus.OPEN)
     due_at = models.DateTimeField(_("截止时间"))
@@ -82,7 +87,8 @@ class Task(models.Model):
     checklist = models.JSONField(_("核对清单"), default=dict, blank=True)
     completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
     completed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("完成人"),
     )
 
     class Meta:
@@ -95,17 +101,20 @@ class Task(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"task {self.pk} ({self.status})"
+        return f"任务 {self.pk} {self.get_status_display()}"
 
 
 class TaskAttempt(models.Model):
     """One contact attempt on a task (a call that was answered, not answered, busy…)."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="attempt_log")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("任务"))
     at = models.DateTimeField(_("时间"))
     outcome = models.CharField(_("结果"), max_length=16, choices=AttemptOutcome.choices)
     note = models.TextField(_("备注"), blank=True)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("联系人"),
+    )
 
     class Meta:
         verbose_name = _("联系记录")
@@ -116,11 +125,12 @@ class TaskAttempt(models.Model):
 class Escalation(models.Model):
     """升级: an overdue (or unassignable) task put before the supervisor of the unit that owns it."""
 
-    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="escalation")
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="escalation", verbose_name=_("任务"))
     at = models.DateTimeField(_("时间"))
-    unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="+", verbose_name=_("责任单位"))
     supervisor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="escalations"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="escalations",
+        verbose_name=_("主管"),
     )
     reason = models.CharField(_("原因"), max_length=64)
 

@@ -9,8 +9,12 @@ from onboard90.messaging.enums import MessageClass, MessageStatus
 class OutboxMessage(models.Model):
     """短信发件箱: a message the engine queued; the dispatcher claims, sends and records it."""
 
-    action = models.OneToOneField("journeys.JourneyAction", on_delete=models.CASCADE, related_name="sms")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="messages")
+    action = models.OneToOneField(
+        "journeys.JourneyAction", on_delete=models.CASCADE, related_name="sms", verbose_name=_("服务动作")
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="messages", verbose_name=_("客户")
+    )
     msisdn = models.CharField(_("号码"), max_length=11)
     message_class = models.CharField(_("类别"), max_length=16, choices=MessageClass.choices)
     text = models.TextField(_("内容"), blank=True)
@@ -31,4 +35,4 @@ class OutboxMessage(models.Model):
         indexes = [models.Index(fields=["status", "scheduled_at"])]
 
     def __str__(self) -> str:
-        return f"sms {self.pk} to {self.msisdn[:3]}****{self.msisdn[-4:]} ({self.status})"
+        return f"短信 {self.pk} → {self.msisdn[:3]}****{self.msisdn[-4:]} {self.get_status_display()}"

@@ -15,7 +15,8 @@ class PlaybookVersion(models.Model):
     source = models.CharField(_("来源文件"), max_length=255, blank=True)
     published_at = models.DateTimeField(_("发布时间"))
     published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("发布人"),
     )
 
     class Meta:
