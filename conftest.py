@@ -1,0 +1,63 @@
+"""Suite-wide test rules: what the `postgres` marker means, and that nothing may skip in CI (CI=true).
+
+A test marked `postgres` runs only when the default database is PostgreSQL and skips with a visible
+reason otherwise. Under CI every skipped test fails the session, so a silently skipped pass can never
+look green.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+POSTGRES_REASON = "needs PostgreSQL (DATABASE_URL=postgres://…)"
+
+pytest_plugins = ["pytester"]
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres") is None:
+        return
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip(POSTGRES_REASON)
+
+
+# (node id, reason) of every test or module skipped in this session.
+_skipped: list[tuple[str, str]] = []
+
+
+def _note_skip(report: pytest.CollectReport | pytest.TestReport) -> None:
+    if not report.skipped or hasattr(report, "wasxfail"):  # an xfail is reported as skipped but is not one
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    _skipped.append((report.nodeid, reason))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _note_skip(report)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    _note_skip(report)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _in_ci() and _skipped and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    skipped = _skipped
+    if not (_in_ci() and skipped):
+        return
+    terminalreporter.section("CI: skipped tests fail the run", sep="=", red=True, bold=True)
+    for nodeid, reason in skipped:
+        terminalreporter.line(f"SKIPPED (not allowed in CI): {nodeid} — {reason}", red=True)
+    terminalreporter.line(f"{len(skipped)} test(s) skipped; in CI nothing may skip.", red=True, bold=True)
