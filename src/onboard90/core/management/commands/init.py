@@ -1,0 +1,98 @@
+"""`onboard90 init`: create or migrate the database and install the reference data, catalogue and playbook.
+
+Safe to rerun: it applies only missing migrations and creates only missing rows, never overwriting an
+operator's edits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+
+from onboard90.catalog.services import catalog_install
+from onboard90.core.commands import OnboardCommand
+from onboard90.org.services import reference_data_install
+from onboard90.playbook.services import playbook_install_default
+
+LABELS = {
+    "cities": "地市 / cities",
+    "units": "服务单位 / units",
+    "packages": "套餐 / packages",
+    "vip_tiers": "VIP等级 / VIP tiers",
+    "reference_items": "参考信息 / reference items",
+}
+
+
+def database_label() -> dict[str, Any]:
+    """Which database this is, without its password."""
+    config = settings.DATABASES[DEFAULT_DB_ALIAS]
+    vendor = connections[DEFAULT_DB_ALIAS].vendor
+    if vendor == "sqlite":
+        return {"vendor": vendor, "location": str(config["NAME"])}
+    host = config.get("HOST") or "localhost"
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    return {"vendor": vendor, "location": f"{host}{port}/{config['NAME']}"}
+
+
+def _prepare_storage() -> None:
+    Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
+    config = settings.DATABASES[DEFAULT_DB_ALIAS]
+    if connections[DEFAULT_DB_ALIAS].vendor == "sqlite" and str(config["NAME"]) != ":memory:":
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _migrate() -> int:
+    """Apply pending migrations quietly; return how many were applied."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    executor = MigrationExecutor(connection)
+    pending = len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+    if pending:
+        call_command("migrate", interactive=False, verbosity=0)
+    return pending
+
+
+class Command(OnboardCommand):
+    help = "初始化数据库、地市、套餐目录与默认服务方案 / create or migrate the database and load the defaults"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="JSON 输出 / print the summary as JSON")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        _prepare_storage()
+        applied = _migrate()
+        counts = {**reference_data_install(), **catalog_install()}
+        version, published = playbook_install_default()
+        summary = {
+            "database": database_label(),
+            "migrations_applied": applied,
+            **counts,
+            "playbook": {"version": version.number, "name": version.name, "published": published},
+        }
+        if options["json"]:
+            self.emit_json(summary)
+            return
+        self._print(summary)
+
+    def _print(self, summary: dict[str, Any]) -> None:
+        db = summary["database"]
+        write = self.stdout.write
+        write("onboard90 初始化完成 / initialised")
+        write(
+            f"  数据库 / database: {db['vendor']} {db['location']} "
+            f"(本次迁移 / migrations applied: {summary['migrations_applied']})"
+        )
+        for key, label in LABELS.items():
+            counts = summary[key]
+            line = f"  {label}: 新建 / created {counts['created']}, 已有 / already present {counts['unchanged']}"
+            if counts["edited"]:
+                line += f" (其中 {counts['edited']} 条已被修改，予以保留 / {counts['edited']} edited, kept)"
+            write(line)
+        playbook = summary["playbook"]
+        state = "已发布 / published" if playbook["published"] else "沿用当前版本 / current version kept"
+        write(f"  服务方案 / playbook: v{playbook['version']} {playbook['name']} — {state}")
+        write("下一步 / next: onboard90 staff add … ; onboard90 serve")
