@@ -20,7 +20,6 @@ from django.db.models import (
     IntegerField,
     JSONField,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Value,
@@ -151,16 +150,21 @@ def open_due_actions(
     due = base.filter(**{f"{anchor_field}__range": (lo, hi)})
     opened = _insert_actions(due, action, stage, anchor_field, _dates(lo, hi), ActionStatus.OPEN, as_of)
 
-    # Gone by unseen: anchor + end < today.
+    # Gone by unseen: anchor + end < today. Two index-friendly scans rather than one OR: windows that
+    # ended since the previous cycle, and journeys created since it (loaded late, with old anchors).
     passed = base.filter(**{f"{anchor_field}__lt": lo})
-    if missed_since is not None:
-        recent = Q(**{f"{anchor_field}__gte": missed_since - dt.timedelta(days=window.end + 1)})
+    if missed_since is None:
+        scans = [passed]
+    else:
+        first = missed_since - dt.timedelta(days=window.end + 1)
+        scans = [passed.filter(**{f"{anchor_field}__gte": first})]
         if new_since is not None:
-            recent |= Q(created_at__gte=new_since)
-        passed = passed.filter(recent)
-    # Few distinct dates (one per activation day at most): the window CASE lists each of them.
-    candidates = sorted(set(passed.values_list(anchor_field, flat=True).distinct()))
-    missed = _insert_actions(passed, action, stage, anchor_field, candidates, ActionStatus.MISSED, as_of)
+            scans.append(passed.filter(**{f"{anchor_field}__lt": first}, created_at__gte=new_since))
+    missed = 0
+    for scan in scans:
+        # Few distinct dates (one per activation day at most): the window CASE lists each of them.
+        candidates = sorted(set(scan.values_list(anchor_field, flat=True).distinct()))
+        missed += _insert_actions(scan, action, stage, anchor_field, candidates, ActionStatus.MISSED, as_of)
     return {"opened": opened, "missed": missed}
 
 
