@@ -389,11 +389,11 @@ class _Batch:
                 for customer in self.dirty.values():
                     customer.updated_at = stamp
                 fields = sorted({_SHOWN.get(name, name) for name in self.dirty_fields} | {"updated_at"})
-                Customer.objects.bulk_update(list(self.dirty.values()), fields, batch_size=CHUNK)
+                _update(Customer, list(self.dirty.values()), fields)
             if self.new_bills:
                 Bill.objects.bulk_create(self.new_bills, batch_size=CHUNK)
             if self.dirty_bills:
-                Bill.objects.bulk_update(list(self.dirty_bills.values()), ["amount", "issued_at"], batch_size=CHUNK)
+                _update(Bill, list(self.dirty_bills.values()), ["amount", "issued_at"])
             if self.events:
                 # A concurrent run may have stored the same fact a moment ago; its key then wins.
                 CustomerEvent.objects.bulk_create(self.events, batch_size=CHUNK, ignore_conflicts=True)
@@ -403,6 +403,14 @@ class _Batch:
                 journey_exit(customer=customer, at=at, reason="cancellation")
         self.created, self.dirty, self.new_bills, self.dirty_bills, self.events, self.exits = [], {}, [], {}, [], []
         self.dirty_fields = set()
+
+
+def _update(model, objects: list, fields: list[str]) -> None:
+    """Write these fields of already-loaded rows back, one prepared UPDATE per row (see core.bulk)."""
+    from onboard90.core.bulk import update_rows
+
+    attnames = [model._meta.get_field(name).attname for name in fields]
+    update_rows(model, fields, ((obj.pk, *(getattr(obj, a) for a in attnames)) for obj in objects))
 
 
 # --- import runs ---------------------------------------------------------------------------------------

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 
 from onboard90.core import clock
+from onboard90.core.bulk import update_rows
 from onboard90.customers.models import Bill
 from onboard90.journeys.enums import RUNNING, ActionStatus
 from onboard90.journeys.models import JourneyAction, Task
@@ -46,16 +48,20 @@ def outbox_render(*, batch: int = 2000) -> int:
     dispatcher, not the set-based cycle, and works through the backlog in batches.
     """
     from onboard90.playbook.content import locals_for, sms_template_for
+    from onboard90.playbook.models import PlaybookVersion
     from onboard90.playbook.selectors import playbook_of
 
+    # The playbook document is a large JSON value: read each version once, not once per message.
     pending = (
         OutboxMessage.objects.filter(status=MessageStatus.QUEUED, text="")
         .select_related(
-            "action__journey__playbook_version", "customer__package", "customer__city", "customer__store",
+            "action", "customer__package", "customer__city", "customer__store",
             "customer__vip_tier", "customer__account_manager__staff",
         )
+        .annotate(version_id=F("action__journey__playbook_version_id"))
         .order_by("pk")
     )
+    playbooks: dict[int, Any] = {}
     refs = reference_lists()
     rendered = 0
     while True:
@@ -66,7 +72,9 @@ def outbox_render(*, batch: int = 2000) -> int:
         for bill in Bill.objects.filter(customer_id__in=[m.customer_id for m in messages]).order_by("-issued_at"):
             bills.setdefault(bill.customer_id, bill)
         for message in messages:
-            playbook = playbook_of(message.action.journey.playbook_version)
+            if message.version_id not in playbooks:
+                playbooks[message.version_id] = playbook_of(PlaybookVersion.objects.get(pk=message.version_id))
+            playbook = playbooks[message.version_id]
             action = playbook.action(message.action.action_code)
             city = message.customer.city.code
             context = customer_context(
@@ -86,7 +94,10 @@ def outbox_render(*, batch: int = 2000) -> int:
             message.text = text
             message.segments = templating.segments(text)
             rendered += 1
-        OutboxMessage.objects.bulk_update(messages, ["text", "segments", "status", "last_error"])
+        update_rows(
+            OutboxMessage, ["text", "segments", "status", "last_error"],
+            ((m.pk, m.text, m.segments, m.status, m.last_error) for m in messages),
+        )
 
 
 def outbox_dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway: SmsGateway | None = None) -> dict:
@@ -129,8 +140,9 @@ def outbox_dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway
                     message.status = MessageStatus.FAILED
                     counts["sms_failed"] += 1
         with transaction.atomic():
-            OutboxMessage.objects.bulk_update(
-                batch, ["attempts", "gateway", "status", "sent_at", "gateway_ref", "last_error"]
+            update_rows(
+                OutboxMessage, ["attempts", "gateway", "status", "sent_at", "gateway_ref", "last_error"],
+                ((m.pk, m.attempts, m.gateway, m.status, m.sent_at, m.gateway_ref, m.last_error) for m in batch),
             )
             _close_sms_only_actions(sent_actions, ActionStatus.DONE, as_of)
         if all(m.status == MessageStatus.QUEUED for m in batch):
