@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> None:
         from django.core.management import execute_from_command_line
 
         execute_from_command_line(argv)
+    except BrokenPipeError:
+        # The reader went away (`onboard90 tasks | head`): nothing more to say, and nothing to flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except KeyboardInterrupt:
         print("已中断 / interrupted", file=sys.stderr)
         sys.exit(130)
