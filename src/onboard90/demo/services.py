@@ -1,0 +1,476 @@
+"""Build (and tear down) the demo province: synthetic BSS files through the real imports, staff through
+`staff_add`, and the history simulated by the real daily cycle with simulated staff working the tasks."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.db import connection, transaction
+from django.db.models import Count, Exists, OuterRef
+
+from onboard90.core import clock
+from onboard90.core.models import AuditEntry
+from onboard90.core.services import audit_record
+from onboard90.demo import generator
+from onboard90.demo.generator import Activation, Event, Province, StaffSpec
+
+DEMO_PASSWORD = "onboard90-demo"
+ADMIN_USERNAME = "admin"
+# Every customers file the demo writes is named demo-customers-*.csv; the import records that name as
+# the activation event's source, which is how a reset tells demo customers from real ones.
+CUSTOMERS_SOURCE_PREFIX = "import:customers:demo-customers-"
+BUILD_VERB = "demo.build"
+
+# (label, done, total): the command turns these into a progress bar, or ignores them when piped.
+Progress = Callable[[str, int, int], None]
+
+
+class DemoRefused(ValueError):
+    """The demo will not build on this database as it is (the message says what to do)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoOptions:
+    customers: int = 20000
+    days: int = 120
+    seed: int = 2012
+    today: dt.date | None = None
+
+
+# --- reading the installed reference data --------------------------------------------------------------
+
+
+def _province() -> Province:
+    from onboard90.catalog.models import Package, VipTier
+    from onboard90.org.models import City, Unit
+
+    units = defaultdict(list)
+    for code, city_id, kind, is_main in Unit.objects.order_by("code").values_list("code", "city_id", "kind", "is_main"):
+        units[city_id].append(generator.UnitSpec(code, kind, is_main))
+    cities = tuple(
+        generator.CitySpec(code, weight, tuple(units[pk]))
+        for pk, code, weight in City.objects.order_by("sort_order", "code").values_list("id", "code", "weight")
+        if any(unit.kind == "store" for unit in units[pk])
+    )
+    if not cities:
+        raise DemoRefused("没有地市或营业厅，请先运行 onboard90 init / no city has a store: run `onboard90 init` first")
+    packages = tuple(
+        generator.PackageSpec(code, product, fee)
+        for code, product, fee in Package.objects.filter(active=True)
+        .order_by("code")
+        .values_list("code", "product", "monthly_fee")
+    )
+    tiers = tuple(VipTier.objects.filter(enabled=True).order_by("rank").values_list("code", flat=True))
+    return Province(cities=cities, packages=packages, tiers=tiers)
+
+
+# --- what is already there -----------------------------------------------------------------------------
+
+
+def _demo_customers():
+    from onboard90.customers.enums import EventType
+    from onboard90.customers.models import Customer, CustomerEvent
+
+    marked = CustomerEvent.objects.filter(
+        customer=OuterRef("pk"), type=EventType.ACTIVATION, source__startswith=CUSTOMERS_SOURCE_PREFIX
+    )
+    return Customer.objects.filter(Exists(marked))
+
+
+def _demo_usernames() -> list[str]:
+    """Every account an earlier demo build created (recorded in its audit entry)."""
+    names: list[str] = []
+    for after in AuditEntry.objects.filter(verb=BUILD_VERB).values_list("after", flat=True):
+        names += (after or {}).get("staff", [])
+        if (after or {}).get("admin_created"):
+            names.append(ADMIN_USERNAME)
+    return list(dict.fromkeys(names))
+
+
+def demo_present() -> dict[str, int]:
+    from onboard90.customers.models import Customer
+
+    users = get_user_model().objects.filter(username__in=_demo_usernames()).count()
+    return {"customers": Customer.objects.count(), "demo_customers": _demo_customers().count(), "demo_staff": users}
+
+
+def demo_reset(*, reset_by: Any = None) -> dict[str, int]:
+    """Delete what the demo built — its customers with their journeys, tasks and messages, and its staff —
+    keeping the reference data and the playbook. Refuses when the database holds customers of its own."""
+    from onboard90.customers.models import Bill, Customer, CustomerEvent
+    from onboard90.journeys.models import CycleRun, Escalation, Journey, JourneyAction, Task, TaskAttempt
+    from onboard90.messaging.models import OutboxMessage
+
+    demo_ids = _demo_customers().values("pk")
+    others = Customer.objects.exclude(pk__in=demo_ids).count()
+    if others:
+        raise DemoRefused(
+            f"数据库中有 {others} 位不是演示生成的客户，演示不会删除或覆盖它们；请换一个空数据库 "
+            f"(DATABASE_URL=…) / the database holds {others} customers the demo did not create: it will not "
+            "touch them; build the demo in an empty database (set DATABASE_URL)"
+        )
+    counts: dict[str, int] = {}
+    with transaction.atomic():
+        # Every customer is a demo one (checked above), so everything hanging off customers goes, leaves
+        # first, one statement per table.
+        steps = [
+            ("escalations", Escalation), ("attempts", TaskAttempt), ("messages", OutboxMessage), ("tasks", Task),
+            ("actions", JourneyAction), ("journeys", Journey), ("bills", Bill),
+        ]
+        for name, model in steps:
+            counts[name] = _delete(model.objects.all())
+        counts["events"] = _delete(CustomerEvent.objects.filter(customer__isnull=False))
+        counts["customers"] = _delete(Customer.objects.all())
+        # The cycle records described the deleted customers' history; a new demo writes its own.
+        counts["cycles"] = _delete(CycleRun.objects.all())
+        accounts = get_user_model().objects.filter(username__in=_demo_usernames())
+        counts["staff"] = accounts.count()
+        accounts.delete()
+        AuditEntry.objects.filter(verb=BUILD_VERB).update(verb=f"{BUILD_VERB}.reset")
+        audit_record(actor=reset_by, verb="demo.reset", object_type="demo", after=counts, actor_label="demo")
+    return counts
+
+
+def _delete(queryset) -> int:
+    """DELETE … WHERE pk IN (SELECT …): one statement per table, where Django's delete() would first load
+    every row to cascade (hundreds of thousands of actions). Callers delete the dependants first."""
+    model = queryset.model
+    sql, params = queryset.values("pk").query.get_compiler(connection=connection).as_sql()
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE {pk} IN ({sql})", params)
+        return max(cursor.rowcount, 0)
+
+
+# --- staff ---------------------------------------------------------------------------------------------
+
+
+def _staff_install(specs: list[StaffSpec]) -> tuple[list[str], bool]:
+    """Every demo staff member through `staff_add`; all share the demo password. Returns (usernames,
+    whether the province admin was created here)."""
+    from onboard90.org.services import staff_add
+
+    users = get_user_model()
+    taken = set(users.objects.filter(username__in=[s.username for s in specs] + [ADMIN_USERNAME]).values_list(
+        "username", flat=True
+    ))
+    clash = sorted(taken - {ADMIN_USERNAME})
+    if clash:
+        raise DemoRefused(
+            f"已有同名用户 / these usernames already exist: {', '.join(clash[:5])}… — 加 --reset 重建演示 / "
+            "add --reset to rebuild the demo"
+        )
+    admin_created = ADMIN_USERNAME not in taken
+    if admin_created:
+        # Hashing a password costs a deliberate fraction of a second: do it once, for the admin.
+        staff_add(username=ADMIN_USERNAME, role="province_admin", city=None, password=DEMO_PASSWORD,
+                  display_name="省公司管理员")
+        hashed = users.objects.get(username=ADMIN_USERNAME).password
+    else:
+        hashed = make_password(DEMO_PASSWORD)
+    with transaction.atomic():
+        for spec in specs:
+            staff_add(username=spec.username, role=spec.role, city=spec.city, unit=spec.unit,
+                      display_name=spec.display_name)
+        users.objects.filter(username__in=[s.username for s in specs]).update(password=hashed)
+    return [s.username for s in specs], admin_created
+
+
+# --- the simulated day ---------------------------------------------------------------------------------
+
+
+def cycle_day_of(instant: dt.datetime) -> dt.date:
+    """The day whose cycle first sees a fact that happened at `instant`: today's if before the cycle hour."""
+    day = clock.local_date(instant)
+    return day if instant <= clock.cycle_instant(day) else day + dt.timedelta(days=1)
+
+
+class DemoGateway:
+    """The SMS gateway of the simulation: appends what the cycles send to var/demo/sms-sent.jsonl, written
+    once per cycle and stamped with the simulated time (a per-message file append would dominate)."""
+
+    name = "demo"
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.as_of: dt.datetime | None = None
+        self._lines: list[str] = []
+
+    def send(self, *, msisdn: str, text: str, message_id: int):
+        from onboard90.messaging.gateways import SendResult
+
+        at = self.as_of.isoformat() if self.as_of else clock.now().isoformat()
+        self._lines.append(json.dumps({"id": message_id, "to": msisdn, "text": text, "at": at}, ensure_ascii=False))
+        return SendResult(ok=True, ref=f"demo:{message_id}")
+
+    def flush(self) -> None:
+        if self._lines:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write("\n".join(self._lines) + "\n")
+            self._lines = []
+
+
+class _Staff:
+    """The simulated people: who works a unit's tasks, and how diligent each unit and person is."""
+
+    def __init__(self, *, seed: int, diligence: dict[str, float]):
+        from onboard90.org.enums import UnitKind
+        from onboard90.org.models import StaffProfile, Unit
+
+        self.seed = seed
+        units = dict(Unit.objects.values_list("id", "code"))
+        self.unit_diligence = {pk: diligence.get(code, 0.8) for pk, code in units.items()}
+        self.personal_teams = set(
+            Unit.objects.filter(kind=UnitKind.ACCOUNT_MANAGER_TEAM).values_list("id", flat=True)
+        )
+        self.members: dict[int, list[int]] = defaultdict(list)
+        self.bias: dict[int, float] = {}
+        for user_id, unit_id, username in (
+            StaffProfile.objects.filter(active=True, unit__isnull=False)
+            .order_by("user__username")
+            .values_list("user_id", "unit_id", "user__username")
+        ):
+            self.members[unit_id].append(user_id)
+            # Within a unit people differ a little too, so the report by staff is not flat.
+            self.bias[user_id] = random.Random(f"onboard90-demo:{seed}:bias:{username}").uniform(-0.06, 0.04)
+
+    def who(self, *, unit_id: int, assignee_id: int | None, msisdn: str, action_code: str) -> int | None:
+        if assignee_id is not None or unit_id in self.personal_teams:
+            return assignee_id  # VIP work is the customer's own account manager's
+        members = self.members.get(unit_id)
+        if not members:
+            return None
+        return random.Random(f"onboard90-demo:{self.seed}:who:{msisdn}:{action_code}").choice(members)
+
+    def diligence(self, *, unit_id: int, user_id: int | None) -> float:
+        base = self.unit_diligence.get(unit_id, 0.8) + self.bias.get(user_id, 0.0)
+        return min(0.98, max(0.5, base))
+
+
+def _work_the_day(*, day: dt.date, staff: _Staff, plans: dict[int, tuple], seed: int) -> dict[str, int]:
+    """After the day's cycle: staff record the attempts they make today on the running tasks.
+
+    One query gathers the running tasks; each task's fate is drawn once (from its customer and act, so it
+    does not depend on ids) and kept; today's attempts go through the bulk completion path.
+    """
+    from onboard90.journeys.enums import RUNNING, TaskKind
+    from onboard90.journeys.models import Task
+    from onboard90.journeys.services import tasks_complete_bulk
+
+    running = Task.objects.filter(status__in=RUNNING, kind=TaskKind.ACT).values_list(
+        "pk", "action__action_code", "owner_unit_id", "assignee_id", "created_at", "due_at", "max_attempts",
+        "journey__customer__msisdn",
+    )
+    completions = []
+    for pk, code, unit_id, assignee_id, created_at, due_at, max_attempts, msisdn in running.iterator(chunk_size=5000):
+        plan = plans.get(pk)
+        if plan is None:
+            user_id = staff.who(unit_id=unit_id, assignee_id=assignee_id, msisdn=msisdn, action_code=code)
+            attempts = generator.task_plan(
+                seed=seed, msisdn=msisdn, action_code=code,
+                diligence=staff.diligence(unit_id=unit_id, user_id=user_id),
+                created_on=clock.local_date(created_at), due_on=clock.local_date(due_at), max_attempts=max_attempts,
+            )
+            plan = plans[pk] = (user_id, {a.day: [] for a in attempts})
+            for attempt in attempts:
+                plan[1][attempt.day].append(attempt)
+        user_id, by_day = plan
+        for attempt in by_day.get(day, ()):
+            completions.append((pk, attempt.outcome, attempt.at, assignee_id or user_id))
+    completions.sort(key=lambda c: (c[2], c[0]))
+    return tasks_complete_bulk(completions=completions, source="demo")
+
+
+def _write_customers(path: Path, activations: list[Activation]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=generator.CUSTOMER_COLUMNS)
+        writer.writeheader()
+        writer.writerows(a.row() for a in activations)
+
+
+def _write_events(path: Path, events: list[Event]) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for event in events:
+            fh.write(json.dumps(event.document(), ensure_ascii=False) + "\n")
+
+
+def _imported(result, what: str) -> None:
+    if result.rejected:  # the generator only writes valid rows; a rejection is a bug worth stopping for
+        raise RuntimeError(f"demo {what} import rejected {result.rejected} rows, see {result.error_path}")
+
+
+# --- the build -----------------------------------------------------------------------------------------
+
+
+def demo_build(
+    *, options: DemoOptions, reset: bool = False, out_dir: Path | None = None, on_progress: Progress | None = None
+) -> dict[str, Any]:
+    """Build the demo province and simulate its history up to `options.today`; returns the summary.
+
+    Refuses (DemoRefused) on a database that already has customers or an earlier demo, unless `reset`.
+    """
+    from onboard90.catalog.services import catalog_install
+    from onboard90.customers.services import customers_import, events_import
+    from onboard90.journeys.services import cycle_run
+    from onboard90.org.services import reference_data_install
+    from onboard90.playbook.services import playbook_install_default
+
+    started = time.monotonic()
+    report = on_progress or (lambda label, done, total: None)
+    today = options.today or clock.today()
+    if options.customers < 1 or options.days < 1:
+        raise DemoRefused("--customers 与 --days 须为正数 / --customers and --days must be positive")
+    present = demo_present()
+    if reset:
+        demo_reset()
+    elif present["customers"] or present["demo_staff"]:
+        raise DemoRefused(
+            f"数据库中已有 {present['customers']} 位客户 / {present['demo_staff']} 个演示账号；"
+            "加 --reset 删除上次的演示后重建（参考数据和服务方案保留）/ the database already has "
+            f"{present['customers']} customers and {present['demo_staff']} demo accounts: add --reset to delete "
+            "the previous demo and build again (reference data and the playbook are kept)"
+        )
+    # Idempotent, and never overwrite an operator's edits: a migrated but uninitialised database works too.
+    reference_data_install()
+    catalog_install()
+    playbook_install_default()
+
+    out_dir = Path(out_dir or Path(settings.VAR_DIR) / "demo")
+    bss_dir = out_dir / "bss"
+    bss_dir.mkdir(parents=True, exist_ok=True)
+    for old in [*bss_dir.glob("demo-*"), out_dir / "sms-sent.jsonl"]:
+        old.unlink(missing_ok=True)
+
+    report("生成客户 / generating customers", 0, 1)
+    gen = generator.ProvinceGenerator(seed=options.seed, province=_province())
+    first_day = today - dt.timedelta(days=options.days)
+    activations, events = gen.customers(
+        count=options.customers, first_day=first_day, last_day=today - dt.timedelta(days=1)
+    )
+    report("生成客户 / generating customers", 1, 1)
+
+    report("员工 / staff", 0, 1)
+    specs = gen.staff()
+    usernames, admin_created = _staff_install(specs)
+    audit_record(
+        actor=None, verb=BUILD_VERB, object_type="demo", actor_label="demo",
+        after={"seed": options.seed, "customers": options.customers, "days": options.days,
+               "today": today.isoformat(), "staff": usernames, "admin_created": admin_created},
+    )
+    report("员工 / staff", 1, 1)
+
+    # Each fact is applied before the first cycle after it happened, as a nightly BSS file would be.
+    arrivals: dict[dt.date, list[Activation]] = defaultdict(list)
+    for activation in activations:
+        arrivals[cycle_day_of(activation.activated_at)].append(activation)
+    later: dict[dt.date, list[Event]] = defaultdict(list)
+    for event in events:
+        later[cycle_day_of(event.at)].append(event)
+
+    staff = _Staff(seed=options.seed, diligence=gen.diligence())
+    gateway = DemoGateway(out_dir / "sms-sent.jsonl")
+    plans: dict[int, tuple] = {}
+    total_days = (today - first_day).days + 1
+    work = Counter()
+    label = "模拟历史 / simulating days"
+    report(label, 0, total_days)
+    for n in range(total_days):
+        day = first_day + dt.timedelta(days=n)
+        as_of = clock.cycle_instant(day)
+        if arrivals.get(day):
+            path = bss_dir / f"demo-customers-{day.isoformat()}.csv"
+            _write_customers(path, arrivals[day])
+            _imported(customers_import(path=path, now=as_of), "customers")
+        if later.get(day):
+            path = bss_dir / f"demo-events-{day.isoformat()}.jsonl"
+            _write_events(path, later[day])
+            _imported(events_import(path=path, now=as_of), "events")
+        gateway.as_of = as_of
+        cycle_run(as_of=as_of, gateway=gateway)
+        gateway.flush()
+        if day < today:  # today's new work is left for real people
+            work.update(_work_the_day(day=day, staff=staff, plans=plans, seed=options.seed))
+        report(label, n + 1, total_days)
+
+    summary = demo_summary(today=today)
+    summary.update(
+        seed=options.seed, first_day=first_day.isoformat(), cycles=total_days, staff=len(usernames) + admin_created,
+        admin_created=admin_created, files=str(out_dir), seconds=round(time.monotonic() - started, 1),
+        attempts_recorded=work["closed"] + work["retried"],
+    )
+    audit_record(actor=None, verb="demo.finished", object_type="demo", actor_label="demo",
+                 after={k: v for k, v in summary.items() if k != "seconds"})
+    return summary
+
+
+def demo_summary(*, today: dt.date) -> dict[str, Any]:
+    """What is there now: the figures the command prints and the examples it points to."""
+    from onboard90.customers.enums import CustomerStatus
+    from onboard90.customers.models import Customer
+    from onboard90.journeys.enums import JourneyStatus
+    from onboard90.journeys.models import Journey, JourneyAction, Task
+    from onboard90.messaging.enums import MessageStatus
+    from onboard90.messaging.models import OutboxMessage
+
+    customers = Customer.objects.aggregate(
+        total=Count("id"),
+        vip=Count("id", filter=~_q(vip_tier=None)),
+        prepaid=Count("id", filter=_q(product="prepaid")),
+        cancelled=Count("id", filter=_q(status=CustomerStatus.CANCELLED)),
+    )
+    journeys = dict(Journey.objects.values_list("status").annotate(n=Count("id")).order_by())
+    actions = dict(JourneyAction.objects.values_list("status").annotate(n=Count("id")).order_by())
+    tasks = dict(Task.objects.values_list("status").annotate(n=Count("id")).order_by())
+    sms = dict(OutboxMessage.objects.values_list("status").annotate(n=Count("id")).order_by())
+    today_start = clock.cycle_instant(today)
+    vip = (
+        Customer.objects.filter(account_manager__isnull=False, journey__status=JourneyStatus.ACTIVE)
+        .filter(activated_on__lte=today - dt.timedelta(days=14))
+        .order_by("-activated_on", "msisdn")
+        .values_list("msisdn", flat=True)
+        .first()
+    ) or Customer.objects.exclude(vip_tier=None).order_by("msisdn").values_list("msisdn", flat=True).first()
+    store = (
+        Task.objects.filter(status__in=["open", "overdue"], owner_unit__kind="store")
+        .values_list("owner_unit__code")
+        .annotate(n=Count("id"))
+        .order_by("-n", "owner_unit__code")
+        .values_list("owner_unit__code", flat=True)
+        .first()
+    )
+    return {
+        "today": today.isoformat(),
+        "customers": customers,
+        "journeys": {status: journeys.get(status, 0) for status in JourneyStatus.values},
+        "actions": actions,
+        "tasks": {
+            "open": tasks.get("open", 0),
+            "overdue": tasks.get("overdue", 0),
+            "opened_today": Task.objects.filter(created_at=today_start).count(),
+            "closed": sum(n for status, n in tasks.items() if status not in ("open", "overdue")),
+        },
+        "sms": {"sent": sms.get(MessageStatus.SENT, 0), "queued": sms.get(MessageStatus.QUEUED, 0),
+                "missed": sms.get(MessageStatus.MISSED, 0)},
+        "example_vip": vip,
+        "example_store": store,
+        "admin": {"username": ADMIN_USERNAME, "password": DEMO_PASSWORD},
+    }
+
+
+def _q(**lookup):
+    from django.db.models import Q
+
+    return Q(**lookup)

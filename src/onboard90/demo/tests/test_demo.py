@@ -1,0 +1,154 @@
+"""The demo province: drawn like the plan's province, built through the real imports and cycle, repeatable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+
+from onboard90.core import clock
+from onboard90.demo import generator, services
+
+TODAY = dt.date(2012, 6, 1)
+HANDSET_RANGES = {"130", "131", "132", "155", "156", "185", "186"}
+
+
+def _province() -> generator.Province:
+    """A province of three cities without a database: the generator is plain Python."""
+    units = lambda code: (  # noqa: E731
+        generator.UnitSpec(f"{code}-store-1", "store", True),
+        generator.UnitSpec(f"{code}-store-2", "store"),
+        generator.UnitSpec(f"{code}-club", "club"),
+        generator.UnitSpec(f"{code}-am", "account_manager_team"),
+        generator.UnitSpec(f"{code}-cc", "call_centre"),
+    )
+    cities = tuple(generator.CitySpec(code, weight, units(code)) for code, weight in
+                   [("jinan", 10), ("qingdao", 12), ("laiwu", 2)])
+    packages = tuple(
+        generator.PackageSpec(code, "prepaid" if code.startswith("P") else "postpaid", Decimal(code[1:]))
+        for code in ["A46", "A66", "A96", "A126", "A186", "A286", "A386", "B46", "B66", "B96", "C46", "P20", "P36"]
+    )
+    return generator.Province(cities=cities, packages=packages, tiers=("diamond", "gold", "silver"))
+
+
+def _draw(seed: int, count: int = 4000):
+    gen = generator.ProvinceGenerator(seed=seed, province=_province())
+    return gen.customers(count=count, first_day=TODAY - dt.timedelta(days=120), last_day=TODAY)
+
+
+def test_customers_are_drawn_like_a_2012_province():
+    activations, events = _draw(seed=2012)
+    count = len(activations)
+    assert count == 4000
+    assert {a.msisdn[:3] for a in activations} <= HANDSET_RANGES
+    assert all(len(a.msisdn) == 11 and a.msisdn.isdigit() for a in activations)
+    assert len({a.msisdn for a in activations}) == count
+    packages = Counter(a.package for a in activations)
+    assert packages.most_common(1)[0][0] == "A66"
+    changers = sum(1 for a in activations if a.previous_msisdn) / count
+    assert 0.12 <= changers <= 0.18
+    cities = Counter(a.city for a in activations)
+    assert cities["qingdao"] > cities["jinan"] > cities["laiwu"] > 0  # weighted by city size
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in a.name) for a in activations[:50])  # zh_CN names
+
+    by_type = Counter(e.type for e in events)
+    assert 0.06 <= by_type["vip_rated"] / count <= 0.10
+    assert 0 < by_type["cancellation"] / count <= 0.03
+    prepaid = {a.msisdn for a in activations if a.product == "prepaid"}
+    rated = {e.msisdn: e.at for e in events if e.type == "vip_rated"}
+    assert not prepaid & rated.keys()  # prepaid numbers are never rated VIP
+    activated = {a.msisdn: a.activated_at for a in activations}
+    late = [m for m, at in rated.items() if (clock.local_date(at) - clock.local_date(activated[m])).days > 10]
+    assert late, "some VIPs must be rated after day 10 (the plan's late-rating rule)"
+    billed = {e.msisdn for e in events if e.type == "bill_issued"}
+    assert billed and not billed & prepaid
+
+
+def test_the_same_seed_draws_the_same_province_and_another_seed_does_not():
+    assert _draw(seed=7, count=500) == _draw(seed=7, count=500)
+    assert _draw(seed=7, count=500)[0] != _draw(seed=8, count=500)[0]
+
+
+OPTIONS = services.DemoOptions(customers=250, days=45, seed=11, today=TODAY)
+
+
+def _fingerprint() -> list[tuple]:
+    from onboard90.journeys.models import JourneyAction
+
+    return sorted(
+        JourneyAction.objects.values_list(
+            "journey__customer__msisdn", "action_code", "status", "window_start", "task__status",
+            "task__completed_by__username",
+        )
+    )
+
+
+@pytest.mark.django_db
+def test_the_demo_simulates_every_day_with_the_real_cycle_and_staff_at_work(tmp_path):
+    from onboard90.journeys.models import CycleRun, JourneyAction, Task, TaskAttempt
+
+    summary = services.demo_build(options=OPTIONS, out_dir=tmp_path)
+
+    assert summary["customers"]["total"] == 250
+    assert CycleRun.objects.filter(status="finished").count() == OPTIONS.days + 1 == summary["cycles"]
+    assert sum(summary["journeys"].values()) == 250
+    assert summary["sms"]["sent"] > 0 and (tmp_path / "sms-sent.jsonl").exists()
+    assert TaskAttempt.objects.exists()
+    statuses = Counter(JourneyAction.objects.values_list("status", flat=True))
+    # Staff finish most work on time, some late, some never: the report has something to tell.
+    assert statuses["done"] > statuses["done_late"] > 0 and statuses["missed"] > 0
+    assert Task.objects.filter(status__in=["open", "overdue"]).exists()  # today's work is left for people
+    assert list(tmp_path.glob("bss/demo-customers-*.csv"))  # it went through the real import files
+
+
+@pytest.mark.django_db
+def test_the_compliance_report_shows_real_differences_between_cities(tmp_path):
+    from onboard90.journeys.selectors import compliance_report
+
+    services.demo_build(options=services.DemoOptions(customers=600, days=40, seed=5, today=TODAY), out_dir=tmp_path)
+    report = compliance_report(by="city", as_of=clock.cycle_instant(TODAY))
+    rates = [row["on_time_rate"] for row in report["rows"] if row["due"] >= 100]
+    assert len(rates) >= 3
+    assert max(rates) - min(rates) >= 0.03
+
+
+@pytest.mark.django_db
+def test_the_same_seed_rebuilds_the_same_province_row_for_row(tmp_path):
+    services.demo_build(options=OPTIONS, out_dir=tmp_path)
+    first = _fingerprint()
+    services.demo_build(options=OPTIONS, reset=True, out_dir=tmp_path)
+    assert _fingerprint() == first
+
+
+@pytest.mark.django_db
+def test_the_demo_refuses_a_database_with_customers_of_its_own(tmp_path):
+    from onboard90 import testing as builders
+    from onboard90.catalog.services import catalog_install
+    from onboard90.org.models import City
+    from onboard90.org.services import reference_data_install
+    from onboard90.playbook.services import playbook_install_default
+
+    reference_data_install()
+    catalog_install()
+    playbook_install_default()
+    builders.customer(city_obj=City.objects.get(code="jinan"), activated_on=TODAY)
+    with pytest.raises(services.DemoRefused, match="--reset"):
+        services.demo_build(options=OPTIONS, out_dir=tmp_path)
+    with pytest.raises(services.DemoRefused, match="did not create"):
+        services.demo_build(options=OPTIONS, reset=True, out_dir=tmp_path)
+
+
+@pytest.mark.django_db
+def test_the_demo_command_says_where_to_look_next(tmp_path, settings):
+    settings.VAR_DIR = tmp_path
+    out = io.StringIO()
+    call_command("demo", customers=120, days=20, seed=3, today=TODAY.isoformat(), stdout=out)
+    text = out.getvalue()
+    assert "demo province built" in text
+    assert "onboard90 journey 1" in text
+    assert "onboard90 report compliance --by city" in text
+    assert "onboard90 serve" in text
