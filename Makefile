@@ -1,6 +1,6 @@
 # onboard90 — `make demo` and `make test` set everything up on a fresh machine (Python 3.11 needed).
 #
-#   make demo    virtualenv + install, `onboard90 init`, `onboard90 demo`
+#   make demo    virtualenv + install, `onboard90 init`, `onboard90 demo --reset --serve` (http://127.0.0.1:8000/)
 #   make test    ruff, the suite on SQLite, then the suite on PostgreSQL (PG_URL)
 #   make lint    ruff only
 #   make clean   caches and build leftovers; `make distclean` also drops .venv and var/
@@ -41,7 +41,7 @@ export PG_PROBE
 .PHONY: help install demo test test-sqlite test-postgres lint clean distclean
 
 help:
-	@echo "make demo   — install, initialise and build the demo (then: .venv/bin/onboard90 serve)"
+	@echo "make demo   — install, initialise, build the demo province and serve it on http://127.0.0.1:8000/"
 	@echo "make test   — lint + test suite on SQLite and PostgreSQL (PG_URL=$(PG_URL))"
 	@echo "make lint | make clean | make distclean"
 
@@ -55,9 +55,11 @@ $(STAMP): pyproject.toml requirements.lock | $(BIN)/python
 
 install: $(STAMP)
 
+# Rebuilds the demo each time (--reset deletes only what an earlier demo built and refuses on a database
+# with customers of its own), then serves it until Ctrl-C. DEMO_ARGS="--customers 5000" etc.
 demo: install
 	$(BIN)/onboard90 init
-	$(BIN)/onboard90 demo $(DEMO_ARGS)
+	$(BIN)/onboard90 demo --reset --serve $(DEMO_ARGS)
 
 lint: install
 	$(BIN)/ruff check src conftest.py

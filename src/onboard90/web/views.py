@@ -7,4 +7,7 @@ from onboard90.journeys import selectors
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html", {"figures": selectors.today_figures()})
+    """今日概况: today's headline figures and compliance by city (aggregates only, no personal data)."""
+    figures = selectors.today_figures()
+    report = selectors.compliance_report(by="city", as_of=selectors.default_as_of())
+    return render(request, "web/home.html", {"figures": figures, "report": report})
