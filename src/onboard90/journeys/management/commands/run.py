@@ -51,9 +51,11 @@ def _after_last_cycle() -> dt.date | None:
 def _each(days):
     """Yield (day, run) — with a progress bar when a person is watching, quietly when piped."""
     if len(days) > 1 and sys.stderr.isatty():
+        from rich.console import Console
         from rich.progress import Progress
 
-        with Progress(transient=True) as progress:
+        # On stderr, like the check above: stdout carries the per-day lines and may be piped to a log.
+        with Progress(console=Console(stderr=True), transient=True) as progress:
             bar = progress.add_task("日处理 / cycles", total=len(days))
             for day in days:
                 yield day, services.cycle_run(as_of=clock.cycle_instant(day))
