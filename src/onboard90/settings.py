@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "onboard90.messaging",
     "onboard90.web",
     "onboard90.demo",
+    "onboard90.bench",
 ]
 
 MIDDLEWARE = [

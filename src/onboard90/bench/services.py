@@ -1,0 +1,535 @@
+"""`onboard90 bench cycle`: build a province of open journeys in bulk, then time the daily cycle on it.
+
+    prepare_database(reset=True)      empty/rebuild the database (refuses one holding non-bench customers)
+    build_state(journeys=…, …)        customers, journeys and their past acts/tasks/SMS/escalations (bulk)
+    time_cycles(…)                    one or more daily cycles, the outbox dispatch, the raw-insert baseline
+
+See docs/PERFORMANCE.md for the commands and the figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+
+from onboard90.bench import generator
+from onboard90.core import clock
+
+MARKER_TABLE = "onboard90_bench_marker"
+BIG_TABLES = (
+    "customers_customer", "journeys_journey", "customers_bill", "journeys_journeyaction", "journeys_task",
+    "messaging_outboxmessage", "journeys_escalation",
+)
+WRITTEN_TABLES = ("journeys_journeyaction", "journeys_task", "messaging_outboxmessage", "journeys_escalation")
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(label: str, done: int, total: int) -> None:
+    return None
+
+
+class BenchRefused(ValueError):
+    """The database holds data that is not the bench's own."""
+
+
+# --- the database ---------------------------------------------------------------------------------------
+
+
+def database_label() -> str:
+    from django.conf import settings
+
+    config = settings.DATABASES["default"]
+    if connection.vendor == "sqlite":
+        return f"sqlite:{config['NAME']}"
+    host = config.get("HOST") or "localhost"
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    return f"postgresql:{host}{port}/{config['NAME']}"
+
+
+def _tables() -> set[str]:
+    with connection.cursor() as cursor:
+        return set(connection.introspection.table_names(cursor))
+
+
+def foreign_customers() -> int:
+    """Customers on file in a database the bench did not build (0 when it did, or when there are none)."""
+    tables = _tables()
+    if "customers_customer" not in tables or MARKER_TABLE in tables:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM customers_customer")
+        return cursor.fetchone()[0]
+
+
+def prepare_database(*, reset: bool, force: bool = False) -> None:
+    """Make the database the bench's: refuse one with other customers (unless force), rebuild it if asked,
+    and install what `onboard90 init` installs."""
+    from django.core.management import call_command
+
+    from onboard90.catalog.services import catalog_install
+    from onboard90.org.services import reference_data_install
+    from onboard90.playbook.services import playbook_install_default
+
+    found = foreign_customers()
+    if found and not force:
+        raise BenchRefused(
+            f"数据库 {database_label()} 中已有 {found} 个非基准测试客户，拒绝清空 / the database holds {found} "
+            "customers the bench did not create; it would be emptied. Point DATABASE_URL at a scratch "
+            "database, or pass --force to empty it anyway."
+        )
+    if reset:
+        _wipe()
+        call_command("migrate", interactive=False, verbosity=0)
+    elif found:
+        raise BenchRefused("--force needs a rebuild (reset) to empty the database")
+    reference_data_install()
+    catalog_install()
+    playbook_install_default()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (built_at VARCHAR(40) NOT NULL)")
+        cursor.execute(f"DELETE FROM {MARKER_TABLE}")
+        cursor.execute(f"INSERT INTO {MARKER_TABLE} (built_at) VALUES (%s)", [clock.now().isoformat()])
+
+
+def _wipe() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("DROP SCHEMA public CASCADE")
+            cursor.execute("CREATE SCHEMA public")
+        return
+    name = str(connection.settings_dict["NAME"])
+    if name == ":memory:" or name.startswith("file:"):
+        raise BenchRefused("the bench rebuilds a SQLite database file, not an in-memory one")
+    connection.close()
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(name + suffix).unlink(missing_ok=True)
+    Path(name).parent.mkdir(parents=True, exist_ok=True)
+
+
+# --- staff and reference lookups --------------------------------------------------------------------------
+
+
+def staff_install(*, journeys: int) -> dict[str, int]:
+    """A supervisor per city and enough account managers for its VIPs (about 400 open VIPs each)."""
+    from onboard90.org.models import City, StaffProfile
+    from onboard90.org.services import staff_add
+
+    cities = list(City.objects.order_by("sort_order", "id"))
+    total_weight = sum(c.weight for c in cities) or 1
+    added = {"supervisors": 0, "account_managers": 0}
+    existing = set(StaffProfile.objects.values_list("user__username", flat=True))
+    for city in cities:
+        vips = journeys * generator.VIP_SHARE * city.weight / total_weight
+        wanted = [(f"bench-sup-{city.code}", "supervisor")] + [
+            (f"bench-am-{city.code}-{i}", "account_manager") for i in range(1, max(2, math.ceil(vips / 400)) + 1)
+        ]
+        for username, role in wanted:
+            if username in existing:
+                continue
+            staff_add(username=username, role=role, city=city, display_name=username)
+            added["supervisors" if role == "supervisor" else "account_managers"] += 1
+    return added
+
+
+def reference(today: dt.date) -> generator.Reference:
+    from onboard90.catalog.models import Package, VipTier
+    from onboard90.org.models import City, StaffProfile, Unit
+    from onboard90.playbook.selectors import current_version, playbook_of
+
+    cities = list(City.objects.order_by("id").values_list("id", "code", "weight"))
+    stores: dict[int, list[int]] = {}
+    units: dict[tuple[int, str], int] = {}
+    for uid, city_id, kind in Unit.objects.order_by("-is_main", "id").values_list("id", "city_id", "kind"):
+        if kind == "store":
+            stores.setdefault(city_id, []).append(uid)
+        units.setdefault((city_id, kind), uid)
+    managers: dict[int, list[int]] = {}
+    supervisors: dict[int, int | None] = {}
+    for user_id, city_id, role in StaffProfile.objects.filter(active=True).order_by("id").values_list(
+        "user_id", "city_id", "role"
+    ):
+        if role == "account_manager":
+            managers.setdefault(city_id, []).append(user_id)
+        elif role == "supervisor":
+            supervisors.setdefault(city_id, user_id)
+    packages = {
+        p["code"]: p for p in Package.objects.values("id", "code", "family", "product", "monthly_fee")
+    }
+    tiers = list(VipTier.objects.order_by("rank").values_list("id", "code", "rank"))
+    version = current_version()
+    return generator.Reference(
+        today=today, city_ids=np.array([c[0] for c in cities]), city_weights=np.array([c[2] for c in cities]),
+        city_codes=[c[1] for c in cities], stores_by_city=stores, unit_by_city_kind=units,
+        managers_by_city=managers, supervisor_by_city=supervisors, packages=packages, tiers=tiers,
+        playbook=playbook_of(version), version_id=version.pk,
+    )
+
+
+# --- bulk loading ----------------------------------------------------------------------------------------
+
+
+class _Loader:
+    """Writes generator tables: SQLite executemany in big transactions, PostgreSQL COPY."""
+
+    def __init__(self, *, fast: bool):
+        self.vendor = connection.vendor
+        self.fast = fast  # a fresh scratch database: no journal, no FK checks while loading
+        self.saved: list[tuple[str, str]] = []  # (drop, create) statements of the dropped indexes
+
+    def __enter__(self):
+        connection.ensure_connection()
+        raw = connection.connection
+        if self.vendor == "sqlite":
+            if self.fast:
+                raw.execute("PRAGMA foreign_keys=OFF")
+                raw.execute("PRAGMA journal_mode=OFF")
+                raw.execute("PRAGMA synchronous=OFF")
+            raw.execute("PRAGMA cache_size=-262144")  # 256 MiB while loading
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute("SET session_replication_role = replica")  # no FK triggers while loading
+                cursor.execute("SET maintenance_work_mem = '512MB'")
+        self._drop_indexes()
+        return self
+
+    def __exit__(self, *exc):
+        self._restore_indexes()
+        raw = connection.connection
+        if self.vendor == "sqlite":
+            raw.execute("PRAGMA cache_size=-2000")
+            if self.fast:
+                raw.execute("PRAGMA journal_mode=WAL")
+                raw.execute("PRAGMA synchronous=NORMAL")
+                raw.execute("PRAGMA foreign_keys=ON")
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute("SET session_replication_role = DEFAULT")
+                cursor.execute("RESET maintenance_work_mem")
+
+    def _drop_indexes(self) -> None:
+        with connection.cursor() as cursor:
+            for table in BIG_TABLES:
+                if self.vendor == "sqlite":
+                    cursor.execute(
+                        "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name=%s AND sql IS NOT NULL",
+                        [table],
+                    )
+                    for name, sql in cursor.fetchall():
+                        self.saved.append((f'DROP INDEX "{name}"', sql))
+                else:
+                    cursor.execute(
+                        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                        "WHERE conrelid = %s::regclass AND contype = 'u'",
+                        [table],
+                    )
+                    constraints = cursor.fetchall()
+                    for name, definition in constraints:
+                        self.saved.append(
+                            (f'ALTER TABLE {table} DROP CONSTRAINT "{name}"',
+                             f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+                        )
+                    cursor.execute(
+                        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT LIKE %s",
+                        [table, "%_pkey"],
+                    )
+                    taken = {c[0] for c in constraints}
+                    for name, definition in cursor.fetchall():
+                        if name not in taken:
+                            self.saved.append((f'DROP INDEX "{name}"', definition))
+            for drop, _create in self.saved:
+                cursor.execute(drop)
+
+    def _restore_indexes(self) -> None:
+        with connection.cursor() as cursor:
+            for _drop, create in self.saved:
+                cursor.execute(create)
+        self.saved = []
+
+    def write(self, table: generator.Table, progress: Callable[[int], None]) -> None:
+        cols = ", ".join(table.columns)
+        if self.vendor == "sqlite":
+            raw = connection.connection
+            sql = f"INSERT INTO {table.name} ({cols}) VALUES ({', '.join('?' * len(table.columns))})"
+            for chunk in table.rows():
+                raw.executemany(sql, chunk)
+                progress(len(chunk))
+            return
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {table.name} ({cols}) FROM STDIN") as copy:
+                for chunk in table.rows():
+                    for row in chunk:
+                        copy.write_row(row)
+                    progress(len(chunk))
+
+
+def _reset_sequences() -> None:
+    if connection.vendor != "postgresql":
+        return  # SQLite's AUTOINCREMENT follows explicit ids by itself
+    with connection.cursor() as cursor:
+        for table in BIG_TABLES:
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT max(id) FROM {table}), 0) + 1, "
+                "false)"
+            )
+
+
+def _next_id() -> int:
+    with connection.cursor() as cursor:
+        top = 0
+        for table in ("customers_customer", "journeys_journey"):
+            cursor.execute(f"SELECT COALESCE(max(id), 0) FROM {table}")
+            top = max(top, cursor.fetchone()[0])
+        return top + 1
+
+
+def build_state(
+    *, journeys: int, daily: int | None, today: dt.date, seed: int = 2012, horizon: int = 1, fast: bool = False,
+    progress: Progress = _no_progress,
+) -> generator.Built:
+    """Load `journeys` open journeys as the cycles up to yesterday left them (see bench.generator)."""
+    from onboard90.journeys.enums import CycleStatus
+    from onboard90.journeys.models import CycleRun
+
+    staff_install(journeys=journeys)
+    ref = reference(today)
+    built = generator.Built()
+    first_id = _next_id()
+    with connection.cursor() as cursor:
+        for table in WRITTEN_TABLES + ("customers_bill",):
+            cursor.execute(f"SELECT COALESCE(max(id), 0) FROM {table}")
+            if cursor.fetchone()[0]:
+                raise BenchRefused(f"{table} is not empty: the bench builds into an empty database")
+    estimate = journeys * 20
+    done = 0
+
+    def step(rows: int) -> None:
+        nonlocal done
+        done += rows
+        progress("build", done, max(estimate, done))
+
+    with _Loader(fast=fast) as loader, transaction.atomic():
+        for table in generator.build(
+            ref, built, n=journeys, daily=daily, vendor=connection.vendor, seed=seed, first_id=first_id,
+            horizon=horizon,
+        ):
+            loader.write(table, step)
+        CycleRun.objects.bulk_create([
+            CycleRun(
+                as_of=clock.cycle_instant(today - dt.timedelta(days=d)),
+                started_at=clock.cycle_instant(today - dt.timedelta(days=d)),
+                finished_at=clock.cycle_instant(today - dt.timedelta(days=d)) + dt.timedelta(minutes=1),
+                status=CycleStatus.FINISHED, counts={"bench": "built"},
+            )
+            for d in range(generator.JOURNEY_AGES + 1, 0, -1)
+        ])
+    progress("build", done, done)
+    _reset_sequences()
+    _analyze()
+    return built
+
+
+def _analyze() -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for table in BIG_TABLES:
+                cursor.execute(f"ANALYZE {table}")
+
+
+def arrive(built: generator.Built, day: int) -> None:
+    """Before a later cycle of a --days run: its new customers arrive, ratings and first bills come in."""
+    events = built.future.get(day)
+    if not events:
+        return
+    loader = _Loader(fast=False)
+    with transaction.atomic():
+        for key, table in (("customers", "customers_customer"), ("journeys", "journeys_journey")):
+            cols, rows = events[key]
+            loader.write(generator.Table(table, cols, rows), lambda _n: None)
+        with connection.cursor() as cursor:
+            for chunk in events["vip"]():
+                cursor.executemany(
+                    "UPDATE customers_customer SET vip_tier_id = %s, vip_rated_at = %s, vip_rated_on = %s WHERE id = %s",
+                    chunk,
+                )
+            for chunk in events["bills"]():
+                cursor.executemany(
+                    "UPDATE customers_customer SET first_bill_at = %s, first_bill_on = %s WHERE id = %s", chunk
+                )
+    _reset_sequences()
+
+
+# --- measuring -----------------------------------------------------------------------------------------
+
+
+class NullGateway:
+    """Accepts every message and keeps nothing: the bench times the outbox, not a gateway."""
+
+    name = "bench"
+
+    def send(self, *, msisdn: str, text: str, message_id: int):
+        from onboard90.messaging.gateways import SendResult
+
+        return SendResult(ok=True, ref=f"bench-{message_id}")
+
+
+def _counts(tables=WRITTEN_TABLES) -> dict[str, int]:
+    out = {}
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            out[table] = cursor.fetchone()[0]
+    return out
+
+
+def peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
+
+
+def time_cycle(*, day: dt.date, dispatch: bool = True) -> dict[str, Any]:
+    """One daily cycle as of `day` (dispatch=False), then the outbox dispatch on its own."""
+    from onboard90.journeys.services import cycle_run
+    from onboard90.messaging.services import outbox_dispatch
+    from onboard90.playbook.selectors import current_version, playbook_of
+
+    as_of = clock.cycle_instant(day)
+    before = _counts()
+    started = time.perf_counter()
+    run = cycle_run(as_of=as_of, dispatch=False)
+    cycle_s = time.perf_counter() - started
+    after = _counts()
+    inserted = {t: after[t] - before[t] for t in WRITTEN_TABLES}
+    result: dict[str, Any] = {
+        "date": day.isoformat(),
+        "due_rows": run.counts.get("opened", 0) + run.counts.get("missed", 0),
+        "cycle_s": round(cycle_s, 3),
+        "rows_written": sum(inserted.values()),
+        "rows_per_s": round(sum(inserted.values()) / cycle_s) if cycle_s else None,
+        "inserted": {t.split("_", 1)[1]: v for t, v in inserted.items()},
+        "counts": run.counts,
+    }
+    if dispatch:
+        quiet = playbook_of(current_version()).quiet_hours
+        started = time.perf_counter()
+        sent = outbox_dispatch(as_of=as_of, quiet_hours=(quiet.start, quiet.end), gateway=NullGateway())
+        result["dispatch_s"] = round(time.perf_counter() - started, 3)
+        result["dispatch"] = sent
+    return result
+
+
+def baseline(*, rows: int) -> dict[str, Any]:
+    """A raw bulk insert of `rows` rows into an empty table shaped like journeys_journeyaction."""
+    rows = max(rows, 1)
+    table = "bench_baseline_action"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT sql FROM sqlite_master WHERE tbl_name='journeys_journeyaction' AND sql IS NOT NULL")
+            statements = [s.replace("journeys_journeyaction", table) for (s,) in cursor.fetchall()]
+            statements = [
+                s.replace('INDEX "', f'INDEX "{table}_', 1) if s.startswith("CREATE") and " INDEX " in s else s
+                for s in statements
+            ]
+            for statement in statements:
+                cursor.execute(statement)
+        else:
+            cursor.execute(f"CREATE TABLE {table} (LIKE journeys_journeyaction INCLUDING ALL)")
+        cursor.execute("SELECT COALESCE(max(id), 0) FROM journeys_journey")
+        journeys = max(cursor.fetchone()[0], 1)
+    pg = connection.vendor == "postgresql"
+    stamp = "2026-01-01 01:00:00+00" if pg else "2026-01-01 01:00:00"
+    data = [
+        (i % journeys + 1, f"baseline_{i // journeys}", 0, 1, "open", "2026-01-01", "2026-01-04",
+         stamp, stamp, None, "")
+        for i in range(rows)
+    ]
+    cols = "journey_id, action_code, occurrence, stage, status, window_start, window_end, due_at, opened_at, " \
+           "closed_at, reason"
+    started = time.perf_counter()
+    with transaction.atomic():
+        if pg:
+            with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in data:
+                    copy.write_row(row)
+        else:
+            connection.connection.executemany(
+                f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * 11)})", data
+            )
+    seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {table}")
+    return {"baseline_rows": rows, "baseline_s": round(seconds, 3), "baseline_rows_per_s": round(rows / seconds)}
+
+
+def run(
+    *, journeys: int, daily: int | None = None, days: int = 1, today: dt.date | None = None, seed: int = 2012,
+    reset: bool = True, force: bool = False, dispatch: bool = True, progress: Progress = _no_progress,
+) -> dict[str, Any]:
+    """The whole bench: prepare, build, time `days` cycles (and dispatch), the baseline. Returns the figures."""
+    if journeys < 1:
+        raise ValueError("--journeys 必须为正数 / must be at least 1")
+    if days < 1 or days > 7:
+        raise ValueError("--days 取 1 到 7 / must be between 1 and 7")
+    today = today or clock.today()
+    prepare_database(reset=reset, force=force)
+    started = time.perf_counter()
+    built = build_state(
+        journeys=journeys, daily=daily, today=today, seed=seed, horizon=days, fast=reset, progress=progress
+    )
+    build_s = time.perf_counter() - started
+    per_day = []
+    for i in range(days):
+        if i:
+            arrive(built, i)
+        progress("cycle", i, days)
+        per_day.append(time_cycle(day=today + dt.timedelta(days=i), dispatch=dispatch))
+    progress("cycle", days, days)
+    first = per_day[0]
+    base = baseline(rows=first["rows_written"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM journeys_journeyaction")
+        actions_on_file = cursor.fetchone()[0]
+    result: dict[str, Any] = {
+        "journeys": journeys,
+        "due_rows": first["due_rows"],
+        "cycle_s": first["cycle_s"],
+        "rows_written": first["rows_written"],
+        "rows_per_s": first["rows_per_s"],
+        "baseline_rows_per_s": base["baseline_rows_per_s"],
+        "peak_rss_mb": peak_rss_mb(),
+        "database": connection.vendor,
+        "database_location": database_label(),
+        "build_s": round(build_s, 1),
+        "dispatch_s": first.get("dispatch_s"),
+        "daily": daily if daily is not None else journeys // generator.JOURNEY_AGES,
+        "date": today.isoformat(),
+        "built": built.counts,
+        "actions_on_file": actions_on_file,
+        "expected_due": built.expected_due,
+        "baseline": base,
+        "days": per_day,
+    }
+    return result
+
+
+@contextlib.contextmanager
+def quiet_logs():
+    import logging
+
+    logger = logging.getLogger("onboard90")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
