@@ -12,14 +12,17 @@ from collections.abc import Iterable, Sequence
 
 from django.db import connection, transaction
 from django.db.models import (
+    BooleanField,
     Case,
     DateField,
     DateTimeField,
     Exists,
+    ExpressionWrapper,
     F,
     IntegerField,
     JSONField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -53,6 +56,26 @@ CHANNEL_UNIT_KIND = {
     "account_manager": UnitKind.ACCOUNT_MANAGER_TEAM,
     "supervisor": UnitKind.ACCOUNT_MANAGER_TEAM,
 }
+
+
+class _Likely(ExpressionWrapper):
+    def __init__(self, q: Q):
+        super().__init__(q, output_field=BooleanField())
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.expression)
+        return f"likelihood({sql}, 0.99)", params
+
+
+def broad(**conditions) -> list[_Likely]:
+    """Conditions most rows meet (`status = 'active'` on journeys): never the ones to drive the query.
+
+    Without statistics SQLite takes any equality on an indexed column as selective, so it would walk every
+    active journey (or every running action) instead of the handful that the date range or the id list
+    picks out. `likelihood(…, 0.99)`, one per condition, tells it otherwise; other databases get the plain
+    condition (PostgreSQL plans from its own statistics). Use as `.filter(*broad(status=…), …)`.
+    """
+    return [_Likely(Q(**{key: value})) for key, value in conditions.items()]
 
 
 def insert_select(model, columns: Sequence[str], queryset: QuerySet) -> int:
@@ -138,28 +161,33 @@ def open_due_actions(
     window = action.window
     stage = playbook.stage_of(action.code).number
     base = (
-        Journey.objects.filter(status=JourneyStatus.ACTIVE, playbook_version=version)
+        Journey.objects.filter(*broad(status=JourneyStatus.ACTIVE, playbook_version=version))
         .filter(audience_sql.to_q(action.audience))
         .filter(_not_recorded(action.code))
     )
-    if window.latest_day is not None:
-        base = base.filter(customer__activated_on__gte=today - dt.timedelta(days=window.latest_day))
+
+    def recent(qs, *, broadly: bool = False):
+        if window.latest_day is None:
+            return qs
+        cond = {"customer__activated_on__gte": today - dt.timedelta(days=window.latest_day)}
+        return qs.filter(*broad(**cond)) if broadly else qs.filter(**cond)
 
     # Due today: anchor + start <= today <= anchor + end.
     lo, hi = today - dt.timedelta(days=window.end), today - dt.timedelta(days=window.start)
-    due = base.filter(**{f"{anchor_field}__range": (lo, hi)})
+    due = recent(base.filter(**{f"{anchor_field}__range": (lo, hi)}))
     opened = _insert_actions(due, action, stage, anchor_field, _dates(lo, hi), ActionStatus.OPEN, as_of)
 
     # Gone by unseen: anchor + end < today. Two index-friendly scans rather than one OR: windows that
     # ended since the previous cycle, and journeys created since it (loaded late, with old anchors).
-    passed = base.filter(**{f"{anchor_field}__lt": lo})
     if missed_since is None:
-        scans = [passed]
+        scans = [recent(base.filter(**{f"{anchor_field}__lt": lo}))]
     else:
         first = missed_since - dt.timedelta(days=window.end + 1)
-        scans = [passed.filter(**{f"{anchor_field}__gte": first})]
+        scans = [recent(base.filter(**{f"{anchor_field}__gte": first, f"{anchor_field}__lt": lo}))]
         if new_since is not None:
-            scans.append(passed.filter(**{f"{anchor_field}__lt": first}, created_at__gte=new_since))
+            # Driven by the journeys' creation time: the old-anchor range covers nearly everyone.
+            late = recent(base.filter(*broad(**{f"{anchor_field}__lt": first})), broadly=True)
+            scans.append(late.filter(created_at__gte=new_since))
     missed = 0
     for scan in scans:
         # Few distinct dates (one per activation day at most): the window CASE lists each of them.
@@ -343,7 +371,10 @@ def mark_overdue(*, as_of: dt.datetime) -> dict[str, int]:
     """Tasks past their due time become overdue and are escalated once to the owning unit's supervisor."""
     with transaction.atomic():
         late = Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of)
-        JourneyAction.objects.filter(status=ActionStatus.OPEN, task__in=late).update(status=ActionStatus.OVERDUE)
+        # Driven by the late tasks (index on status, due_at), not by every open action.
+        JourneyAction.objects.filter(*broad(status=ActionStatus.OPEN), pk__in=late.values("action_id")).update(
+            status=ActionStatus.OVERDUE
+        )
         overdue = late.update(status=ActionStatus.OVERDUE)
     escalated = escalate(
         Task.objects.filter(status=ActionStatus.OVERDUE), reason="overdue", at=as_of
@@ -402,17 +433,18 @@ def close_finished_journeys(*, version: PlaybookVersion, playbook: schema.Playbo
     for chunk_start in range(0, len(ids), 5000):
         chunk = ids[chunk_start : chunk_start + 5000]
         with transaction.atomic():
-            Task.objects.filter(journey_id__in=chunk, status__in=RUNNING).update(
+            # Driven by the chunk's ids, not by every running task/action/queued message on file.
+            Task.objects.filter(*broad(status__in=RUNNING), journey_id__in=chunk).update(
                 status=ActionStatus.MISSED, completed_at=as_of
             )
-            OutboxMessage.objects.filter(action__journey_id__in=chunk, status=MessageStatus.QUEUED).update(
+            OutboxMessage.objects.filter(*broad(status=MessageStatus.QUEUED), action__journey_id__in=chunk).update(
                 status=MessageStatus.CANCELLED, last_error="journey_completed"
             )
-            JourneyAction.objects.filter(journey_id__in=chunk, status__in=RUNNING).update(
+            JourneyAction.objects.filter(*broad(status__in=RUNNING), journey_id__in=chunk).update(
                 status=ActionStatus.MISSED, closed_at=as_of, reason="journey_ended"
             )
             record_unopened(journey_ids=chunk, status=ActionStatus.NOT_APPLICABLE, at=as_of)
-            closed += Journey.objects.filter(pk__in=chunk, status=JourneyStatus.ACTIVE).update(
+            closed += Journey.objects.filter(*broad(status=JourneyStatus.ACTIVE), pk__in=chunk).update(
                 status=JourneyStatus.COMPLETED, closed_at=as_of
             )
     return closed
