@@ -11,6 +11,8 @@ class MessageClass(models.TextChoices):
 
 class MessageStatus(models.TextChoices):
     QUEUED = "queued", _("待发送")
+    # Claimed by a dispatcher and handed to the gateway; a crash can leave it here (see outbox_recover).
+    SENDING = "sending", _("发送中")
     SENT = "sent", _("已发送")
     FAILED = "failed", _("发送失败")
     MISSED = "missed", _("已过期未发")

@@ -26,6 +26,10 @@ class SendResult:
 
 
 class SmsGateway(Protocol):
+    """What the dispatcher needs of a gateway. A gateway may also offer
+    `accepted(candidates: {message_id: (msisdn, text)}) -> {message_id: ref}`: which of those it took,
+    so that sends cut off by a crash are settled exactly once (see `outbox_recover`)."""
+
     name: str
 
     def send(self, *, msisdn: str, text: str, message_id: int) -> SendResult: ...
@@ -50,6 +54,22 @@ class FileGateway:
             fh.write(line + "\n")
         return SendResult(ok=True, ref=f"file:{message_id}")
 
+    def accepted(self, candidates: dict[int, tuple[str, str]]) -> dict[int, str]:
+        """The candidates whose line is in the file (same id, number and text; a torn last line is not)."""
+        found: dict[int, str] = {}
+        if not candidates or not self.path.exists():
+            return found
+        with self.path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                message_id = entry.get("id") if isinstance(entry, dict) else None
+                if message_id in candidates and candidates[message_id] == (entry.get("to"), entry.get("text")):
+                    found[message_id] = f"file:{message_id}"
+        return found
+
 
 class ConsoleGateway:
     """Prints each message to stderr (stdout stays clean for --json output)."""
@@ -68,13 +88,18 @@ class MemoryGateway:
 
     def __init__(self, fail_for: set[str] | None = None):
         self.sent: list[tuple[str, str]] = []
+        self.ids: dict[int, tuple[str, str]] = {}
         self.fail_for = fail_for or set()
 
     def send(self, *, msisdn: str, text: str, message_id: int) -> SendResult:
         if msisdn in self.fail_for:
             return SendResult(ok=False, error="gateway refused")
         self.sent.append((msisdn, text))
+        self.ids[message_id] = (msisdn, text)
         return SendResult(ok=True, ref=f"mem:{message_id}")
+
+    def accepted(self, candidates: dict[int, tuple[str, str]]) -> dict[int, str]:
+        return {pk: f"mem:{pk}" for pk, sent in candidates.items() if self.ids.get(pk) == sent}
 
 
 def gateway_from_settings() -> SmsGateway:

@@ -23,6 +23,8 @@ from onboard90.messaging.models import OutboxMessage
 log = logging.getLogger("onboard90.messaging")
 
 MAX_SEND_ATTEMPTS = 3
+# Messages claimed and handed to the gateway per round: also the most a crash can leave unsettled.
+SEND_BATCH = 200
 
 
 def _hhmm(text: str) -> dt.time:
@@ -101,8 +103,22 @@ def outbox_render(*, batch: int = 2000) -> int:
 
 
 def outbox_dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway: SmsGateway | None = None) -> dict:
-    """Send what is due now; a message whose window has closed is never sent: it is recorded missed."""
+    """Send what is due now; a message whose window has closed is never sent: it is recorded missed.
+
+    Runs as the only dispatcher (see `locks`); if another one is at work, this call does nothing.
+    """
+    from onboard90.messaging.locks import dispatcher_lock
+
     gateway = gateway or gateway_from_settings()
+    with dispatcher_lock() as alone:
+        if not alone:
+            log.warning("outbox: another dispatcher is running; this one leaves the outbox to it")
+            return {"sms_sent": 0, "sms_failed": 0, "sms_missed": 0, "busy": True}
+        return _dispatch(as_of=as_of, quiet_hours=quiet_hours, gateway=gateway)
+
+
+def _dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway: SmsGateway) -> dict:
+    outbox_recover(as_of=as_of, gateway=gateway)
     outbox_render()
     with transaction.atomic():
         expired = OutboxMessage.objects.filter(status=MessageStatus.QUEUED, not_after__lt=as_of)
@@ -118,36 +134,77 @@ def outbox_dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway
     counts = {"sms_sent": 0, "sms_failed": 0, "sms_missed": missed_sms}
     if next_send_time(as_of, *quiet_hours) != as_of:
         return counts  # quiet hours: nothing goes out now
-    due = OutboxMessage.objects.filter(
-        status=MessageStatus.QUEUED, scheduled_at__lte=as_of, not_after__gte=as_of
-    ).exclude(text="").order_by("scheduled_at", "pk")
+    due = (
+        OutboxMessage.objects.filter(status=MessageStatus.QUEUED, scheduled_at__lte=as_of, not_after__gte=as_of)
+        .exclude(text="")
+        .order_by("scheduled_at", "pk")
+    )
     while True:
-        batch = list(due[:500])
-        if not batch:
+        ids = list(due.values_list("pk", flat=True)[:SEND_BATCH])
+        if not ids:
             break
+        # Claim before sending, and commit the claim: a crash after this point leaves the batch `sending`,
+        # never `queued`, so a rerun cannot hand the same message to the gateway a second time unasked.
+        with transaction.atomic():
+            OutboxMessage.objects.filter(pk__in=ids, status=MessageStatus.QUEUED).update(
+                status=MessageStatus.SENDING, attempts=F("attempts") + 1, gateway=gateway.name
+            )
+        batch = list(OutboxMessage.objects.filter(pk__in=ids, status=MessageStatus.SENDING).order_by("scheduled_at", "pk"))
         sent_actions = []
         for message in batch:
             result = gateway.send(msisdn=message.msisdn, text=message.text, message_id=message.pk)
-            message.attempts += 1
-            message.gateway = gateway.name
             if result.ok:
                 message.status, message.sent_at, message.gateway_ref = MessageStatus.SENT, as_of, result.ref
                 sent_actions.append(message.action_id)
                 counts["sms_sent"] += 1
             else:
                 message.last_error = result.error[:255]
+                message.status = MessageStatus.QUEUED
                 if message.attempts >= MAX_SEND_ATTEMPTS:
                     message.status = MessageStatus.FAILED
                     counts["sms_failed"] += 1
         with transaction.atomic():
             update_rows(
-                OutboxMessage, ["attempts", "gateway", "status", "sent_at", "gateway_ref", "last_error"],
-                ((m.pk, m.attempts, m.gateway, m.status, m.sent_at, m.gateway_ref, m.last_error) for m in batch),
+                OutboxMessage, ["status", "sent_at", "gateway_ref", "last_error"],
+                ((m.pk, m.status, m.sent_at, m.gateway_ref, m.last_error) for m in batch),
             )
             _close_sms_only_actions(sent_actions, ActionStatus.DONE, as_of)
         if all(m.status == MessageStatus.QUEUED for m in batch):
             break  # every send failed and will be retried by the next dispatch
     return counts
+
+
+def outbox_recover(*, as_of: dt.datetime, gateway: SmsGateway) -> dict[str, int]:
+    """Settle messages a crashed dispatcher left `sending`: ask the gateway which it accepted.
+
+    Call it only as the one live dispatcher (`outbox_dispatch` does), or a send in flight looks crashed.
+
+    Those it has are recorded sent (as the interrupted run would have); the others go back to the queue
+    (or are cancelled if their act has ended meanwhile) and are sent by this dispatch. A gateway that
+    cannot answer (`accepted` missing) gets them again: at-least-once for the one batch in flight.
+    """
+    rows = OutboxMessage.objects.filter(status=MessageStatus.SENDING).values_list("pk", "action_id", "msisdn", "text")
+    stuck = {pk: action_id for pk, action_id, _msisdn, _text in rows}
+    if not stuck:
+        return {"recovered_sent": 0, "requeued": 0}
+    lookup = getattr(gateway, "accepted", None)
+    accepted: dict[int, str] = lookup({pk: (msisdn, text) for pk, _a, msisdn, text in rows}) if lookup else {}
+    with transaction.atomic():
+        if accepted:
+            update_rows(
+                OutboxMessage, ["status", "sent_at", "gateway_ref", "last_error"],
+                ((pk, MessageStatus.SENT, as_of, ref, "") for pk, ref in accepted.items()),
+            )
+            _close_sms_only_actions([stuck[pk] for pk in accepted], ActionStatus.DONE, as_of)
+        rest = [pk for pk in stuck if pk not in accepted]
+        back = OutboxMessage.objects.filter(pk__in=rest, status=MessageStatus.SENDING)
+        # The claim counted an attempt the gateway never saw.
+        requeued = back.filter(action__status__in=RUNNING).update(
+            status=MessageStatus.QUEUED, attempts=F("attempts") - 1
+        )
+        back.update(status=MessageStatus.CANCELLED, last_error="act ended while the send was interrupted")
+    log.warning("outbox: %d interrupted sends settled (%d accepted, %d requeued)", len(stuck), len(accepted), requeued)
+    return {"recovered_sent": len(accepted), "requeued": requeued}
 
 
 def _close_sms_only_actions(action_ids, status, at, reason: str = "") -> int:

@@ -1,0 +1,154 @@
+"""The outbox dispatcher: claim, send, record — and a crash in the middle settles every message once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.db import connection
+
+from onboard90 import testing as builders
+from onboard90.core import clock
+from onboard90.journeys import services as journey_services
+from onboard90.messaging import locks
+from onboard90.messaging.enums import MessageStatus
+from onboard90.messaging.gateways import FileGateway, MemoryGateway
+from onboard90.messaging.models import OutboxMessage
+from onboard90.messaging.services import outbox_dispatch
+
+pytestmark = pytest.mark.django_db
+
+DAY0 = dt.date(2012, 3, 1)
+AS_OF = clock.cycle_instant(DAY0)
+HOURS = ("08:00", "21:00")
+
+
+@pytest.fixture
+def queued():
+    """Five new customers' day-0 SMS, queued by the cycle and not yet sent."""
+    city = builders.city("jinan")
+    builders.package("A66")
+    builders.playbook_version()
+    for _ in range(5):
+        builders.customer(city_obj=city, activated_on=DAY0)
+    journey_services.cycle_run(as_of=AS_OF, dispatch=False)
+    count = OutboxMessage.objects.filter(status=MessageStatus.QUEUED).count()
+    assert count >= 10
+    return count
+
+
+class CrashingGateway(MemoryGateway):
+    """Takes `survive` messages, then the process "dies" (an exception nothing in the dispatcher catches)."""
+
+    def __init__(self, survive: int):
+        super().__init__()
+        self.survive = survive
+
+    def send(self, *, msisdn, text, message_id):
+        if len(self.sent) >= self.survive:
+            raise SystemExit("killed")
+        return super().send(msisdn=msisdn, text=text, message_id=message_id)
+
+
+class ForgetfulGateway(CrashingGateway):
+    """A gateway that cannot say what it took (no `accepted`)."""
+
+    accepted = None
+
+
+def test_a_send_cut_off_by_a_crash_is_settled_once_from_the_gateways_record(queued):
+    gateway = CrashingGateway(survive=3)
+    with pytest.raises(SystemExit):
+        outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway)
+    assert OutboxMessage.objects.filter(status=MessageStatus.SENDING).exists()  # the claim survived the crash
+
+    gateway.survive = 10**6  # the rerun's process lives
+    outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway)
+
+    assert OutboxMessage.objects.filter(status=MessageStatus.SENT).count() == queued
+    assert len(gateway.sent) == len(set(gateway.sent)) == queued  # nobody got a message twice
+    assert set(OutboxMessage.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_gateway_that_cannot_tell_gets_the_interrupted_batch_again(queued):
+    gateway = ForgetfulGateway(survive=3)
+    with pytest.raises(SystemExit):
+        outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway)
+    gateway.survive = 10**6
+    outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway)
+
+    assert OutboxMessage.objects.filter(status=MessageStatus.SENT).count() == queued
+    # At least once: the three it took before the crash went out again, nothing was lost.
+    assert len(gateway.sent) == queued + 3
+
+
+def test_an_interrupted_send_whose_act_ended_meanwhile_is_cancelled_not_sent(queued):
+    from onboard90.customers.models import Customer
+
+    gateway = ForgetfulGateway(survive=0)
+    with pytest.raises(SystemExit):
+        outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway)
+    customer = Customer.objects.order_by("pk").first()
+    journey_services.journey_exit(customer=customer, at=AS_OF + dt.timedelta(hours=1))
+    gateway.survive = 10**6
+    outbox_dispatch(as_of=AS_OF + dt.timedelta(hours=2), quiet_hours=HOURS, gateway=gateway)
+
+    theirs = OutboxMessage.objects.filter(customer=customer)
+    assert set(theirs.values_list("status", flat=True)) == {MessageStatus.CANCELLED}
+    assert customer.msisdn not in {msisdn for msisdn, _text in gateway.sent}
+
+
+def test_a_second_dispatcher_leaves_the_outbox_to_the_one_at_work(queued):
+    with _another_dispatcher():
+        result = outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=MemoryGateway())
+    assert result["busy"] is True
+    assert not OutboxMessage.objects.exclude(status=MessageStatus.QUEUED).exists()
+    assert outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=MemoryGateway())["sms_sent"] == queued
+
+
+class _another_dispatcher:
+    """Hold the dispatcher lock the way another process would (its own file handle / its own session)."""
+
+    def __enter__(self):
+        if connection.vendor == "postgresql":
+            import psycopg
+
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            self.other = psycopg.connect(**params, autocommit=True)
+            self.other.execute("SELECT pg_advisory_lock(%s)", [locks.ADVISORY_KEY])
+        else:
+            import fcntl
+            import os
+
+            path = locks._lock_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if connection.vendor == "postgresql":
+            self.other.close()
+        else:
+            import os
+
+            os.close(self.fd)
+
+
+def test_the_file_gateway_knows_what_it_wrote_and_ignores_a_torn_line(tmp_path):
+    gateway = FileGateway(tmp_path / "sent.jsonl")
+    gateway.send(msisdn="18612345678", text="【中国联通】一", message_id=1)
+    gateway.send(msisdn="18612345679", text="【中国联通】二", message_id=2)
+    with gateway.path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"id": 3, "to": "18612345670", "text": "【中国联通】三"}, ensure_ascii=False)[:20])
+
+    found = gateway.accepted({
+        1: ("18612345678", "【中国联通】一"),
+        2: ("18612345679", "another text under a reused id"),
+        3: ("18612345670", "【中国联通】三"),
+        4: ("18612345671", "【中国联通】四"),
+    })
+    assert found == {1: "file:1"}
