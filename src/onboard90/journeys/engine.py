@@ -185,9 +185,11 @@ def open_due_actions(
         first = missed_since - dt.timedelta(days=window.end + 1)
         scans = [recent(base.filter(**{f"{anchor_field}__gte": first, f"{anchor_field}__lt": lo}))]
         if new_since is not None:
-            # Driven by the journeys' creation time: the old-anchor range covers nearly everyone.
+            # Driven by the journeys created since (a day's arrivals): the old-anchor range covers nearly
+            # everyone, so it must not be the one an index walks.
+            arrived = Journey.objects.filter(created_at__gte=new_since).values("pk")
             late = recent(base.filter(*broad(**{f"{anchor_field}__lt": first})), broadly=True)
-            scans.append(late.filter(created_at__gte=new_since))
+            scans.append(late.filter(pk__in=arrived))
     missed = 0
     for scan in scans:
         # Few distinct dates (one per activation day at most): the window CASE lists each of them.
@@ -424,27 +426,31 @@ def close_finished_journeys(*, version: PlaybookVersion, playbook: schema.Playbo
     """Journeys past their last day (day 90) complete; work still running then is missed."""
     last_activation = today - dt.timedelta(days=playbook.journey_days + 1)
     finished = Journey.objects.filter(
-        status=JourneyStatus.ACTIVE, playbook_version=version, customer__activated_on__lte=last_activation
+        *broad(status=JourneyStatus.ACTIVE, playbook_version=version), customer__activated_on__lte=last_activation
     )
-    ids = list(finished.values_list("pk", flat=True))
+    ids = list(finished.order_by("pk").values_list("pk", flat=True))
     if not ids:
         return 0
     closed = 0
     for chunk_start in range(0, len(ids), 5000):
-        chunk = ids[chunk_start : chunk_start + 5000]
+        # A chunk is an id range of the finished set: the statements below take it as a subquery (an
+        # index range), not as 5000 bound parameters each.
+        lo, hi = ids[chunk_start], ids[min(chunk_start + 5000, len(ids)) - 1]
+        chunk = finished.filter(pk__gte=lo, pk__lte=hi)
+        chunk_ids = chunk.values("pk")
         with transaction.atomic():
-            # Driven by the chunk's ids, not by every running task/action/queued message on file.
-            Task.objects.filter(*broad(status__in=RUNNING), journey_id__in=chunk).update(
+            # Driven by the chunk's journeys, not by every running task/action/queued message on file.
+            Task.objects.filter(*broad(status__in=RUNNING), journey_id__in=chunk_ids).update(
                 status=ActionStatus.MISSED, completed_at=as_of
             )
-            OutboxMessage.objects.filter(*broad(status=MessageStatus.QUEUED), action__journey_id__in=chunk).update(
-                status=MessageStatus.CANCELLED, last_error="journey_completed"
-            )
-            JourneyAction.objects.filter(*broad(status__in=RUNNING), journey_id__in=chunk).update(
+            OutboxMessage.objects.filter(
+                *broad(status=MessageStatus.QUEUED), action__journey_id__in=chunk_ids
+            ).update(status=MessageStatus.CANCELLED, last_error="journey_completed")
+            JourneyAction.objects.filter(*broad(status__in=RUNNING), journey_id__in=chunk_ids).update(
                 status=ActionStatus.MISSED, closed_at=as_of, reason="journey_ended"
             )
-            record_unopened(journey_ids=chunk, status=ActionStatus.NOT_APPLICABLE, at=as_of)
-            closed += Journey.objects.filter(*broad(status=JourneyStatus.ACTIVE), pk__in=chunk).update(
+            record_unopened(journeys=chunk, status=ActionStatus.NOT_APPLICABLE, at=as_of)
+            closed += Journey.objects.filter(*broad(status=JourneyStatus.ACTIVE), pk__in=chunk_ids).update(
                 status=JourneyStatus.COMPLETED, closed_at=as_of
             )
     return closed
