@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import math
+import os
 import resource
 import sys
 import time
@@ -194,7 +196,7 @@ class _Loader:
                 raw.execute("PRAGMA foreign_keys=OFF")
                 raw.execute("PRAGMA journal_mode=OFF")
                 raw.execute("PRAGMA synchronous=OFF")
-            raw.execute("PRAGMA cache_size=-262144")  # 256 MiB while loading
+            raw.execute("PRAGMA cache_size=-65536")  # 64 MiB while loading
         else:
             with connection.cursor() as cursor:
                 cursor.execute("SET session_replication_role = replica")  # no FK triggers while loading
@@ -339,10 +341,12 @@ def build_state(
 
 
 def _analyze() -> None:
+    """PostgreSQL: what autovacuum would have done to tables this old (statistics, visibility map)."""
+    if connection.vendor != "postgresql":
+        return
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            for table in BIG_TABLES:
-                cursor.execute(f"ANALYZE {table}")
+        for table in BIG_TABLES:
+            cursor.execute(f"{'ANALYZE' if connection.in_atomic_block else 'VACUUM (ANALYZE)'} {table}")
 
 
 def arrive(built: generator.Built, day: int) -> None:
@@ -443,7 +447,13 @@ def baseline(*, rows: int) -> dict[str, Any]:
             for statement in statements:
                 cursor.execute(statement)
         else:
+            # Same columns, defaults, indexes and unique constraint; and the same deferred foreign key
+            # to journeys (LIKE does not copy foreign keys; the SQLite copy of the DDL has it).
             cursor.execute(f"CREATE TABLE {table} (LIKE journeys_journeyaction INCLUDING ALL)")
+            cursor.execute(
+                f"ALTER TABLE {table} ADD CONSTRAINT {table}_journey_fk FOREIGN KEY (journey_id) "
+                "REFERENCES journeys_journey (id) DEFERRABLE INITIALLY DEFERRED"
+            )
         cursor.execute("SELECT COALESCE(max(id), 0) FROM journeys_journey")
         journeys = max(cursor.fetchone()[0], 1)
     pg = connection.vendor == "postgresql"
@@ -474,6 +484,7 @@ def baseline(*, rows: int) -> dict[str, Any]:
 def run(
     *, journeys: int, daily: int | None = None, days: int = 1, today: dt.date | None = None, seed: int = 2012,
     reset: bool = True, force: bool = False, dispatch: bool = True, progress: Progress = _no_progress,
+    fork: bool = True,
 ) -> dict[str, Any]:
     """The whole bench: prepare, build, time `days` cycles (and dispatch), the baseline. Returns the figures."""
     if journeys < 1:
@@ -483,9 +494,11 @@ def run(
     today = today or clock.today()
     prepare_database(reset=reset, force=force)
     started = time.perf_counter()
-    built = build_state(
-        journeys=journeys, daily=daily, today=today, seed=seed, horizon=days, fast=reset, progress=progress
-    )
+    build = dict(journeys=journeys, daily=daily, today=today, seed=seed, horizon=days, fast=reset, progress=progress)
+    if fork and reset and hasattr(os, "fork"):  # a scratch database the child can commit to
+        built, build_rss = _build_in_child(build)
+    else:
+        built, build_rss = build_state(**build), None
     build_s = time.perf_counter() - started
     per_day = []
     for i in range(days):
@@ -510,6 +523,7 @@ def run(
         "database": connection.vendor,
         "database_location": database_label(),
         "build_s": round(build_s, 1),
+        "build_peak_rss_mb": build_rss,
         "dispatch_s": first.get("dispatch_s"),
         "daily": daily if daily is not None else journeys // generator.JOURNEY_AGES,
         "date": today.isoformat(),
@@ -520,6 +534,60 @@ def run(
         "days": per_day,
     }
     return result
+
+
+def _build_in_child(build: dict[str, Any]) -> tuple[generator.Built, float | None]:
+    """build_state in a forked child, so the measured process's peak memory is the cycle's own.
+
+    The child hands back the counts and the later days' arrivals (materialised) through a pickle file.
+    """
+    import pickle
+    import tempfile
+    import traceback
+
+    connection.close()
+    with tempfile.TemporaryDirectory(prefix="onboard90-bench-") as tmp:
+        result_path, error_path = Path(tmp) / "built.pickle", Path(tmp) / "error.txt"
+        pid = os.fork()
+        if pid == 0:  # the child: build, hand back, leave without running the parent's cleanup
+            code = 0
+            try:
+                built = build_state(**build)
+                for events in built.future.values():
+                    for key, value in list(events.items()):
+                        if isinstance(value, tuple):
+                            cols, rows = value
+                            events[key] = (cols, _materialised(list(itertools.chain.from_iterable(rows()))))
+                        else:
+                            events[key] = _materialised(list(itertools.chain.from_iterable(value())))
+                connection.close()
+                with open(result_path, "wb") as fh:
+                    pickle.dump((built, peak_rss_mb()), fh)
+            except BaseException as exc:  # noqa: B036 — reported to the parent, which raises it
+                error_path.write_text(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+                code = 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if error_path.exists():
+            first = error_path.read_text().splitlines()[0]
+            if first.startswith("BenchRefused: "):
+                raise BenchRefused(first.removeprefix("BenchRefused: "))
+            raise RuntimeError(f"bench build failed: {error_path.read_text()}")
+        if os.waitstatus_to_exitcode(status) != 0 or not result_path.exists():
+            raise RuntimeError(f"bench build process ended with status {status}")
+        with open(result_path, "rb") as fh:
+            return pickle.load(fh)
+
+
+class _materialised:
+    """Rows already in memory, callable like a generator table's row source (one chunk)."""
+
+    def __init__(self, rows: list[tuple]):
+        self.rows = rows
+
+    def __call__(self):
+        yield self.rows
 
 
 @contextlib.contextmanager

@@ -128,6 +128,7 @@ class _progress:
             if label not in self.tasks:
                 self.tasks[label] = self.bar.add_task(label, total=total)
             self.bar.update(self.tasks[label], completed=done, total=total)
+            self.bar.refresh()  # also from a forked child, where the refresh thread does not run
 
         return update
 

@@ -1,0 +1,157 @@
+"""The bench builds the state the cycle would have left, prints one JSON document, and refuses to empty
+a database that is not its own. Small N; no timing is ever asserted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from django.db import connection
+
+from onboard90.bench import generator, services
+from onboard90.core import clock
+from onboard90.journeys.services import cycle_run
+
+DAY = dt.date(2026, 6, 15)
+TABLES = services.WRITTEN_TABLES + ("journeys_journey", "customers_customer")
+
+
+def _rows() -> dict[str, int]:
+    return services._counts(TABLES)
+
+
+@pytest.fixture
+def built(db):
+    services.prepare_database(reset=False)
+    return services.build_state(journeys=2000, daily=None, today=DAY, seed=7)
+
+
+def test_the_build_is_what_the_cycles_left(built):
+    counts = built.counts
+    assert counts["customers"] == 2000
+    assert counts["actions"] >= 9 * 2000  # production-sized: about ten acts per journey on file
+    assert counts["tasks"] and counts["sms"] and counts["escalations"]
+
+    # Rerunning yesterday's cycle finds nothing to do: every act, task, SMS and escalation is there.
+    before = _rows()
+    rerun = cycle_run(as_of=clock.cycle_instant(DAY - dt.timedelta(days=1)), dispatch=False)
+    assert {k: v for k, v in rerun.counts.items() if v} == {}
+    assert _rows() == before
+
+    # Today's cycle opens exactly what falls due today, and nothing is found missed.
+    run = cycle_run(as_of=clock.cycle_instant(DAY), dispatch=False)
+    assert run.counts["missed"] == 0
+    assert run.counts["opened"] == sum(built.expected_due.values()) > 0
+    assert run.counts["closed"] == counts["closing"] > 0
+    assert run.counts["assigned"] == counts["vip_rated_today"]
+    from django.db.models import Count
+
+    from onboard90.journeys.models import JourneyAction
+
+    rows = (
+        JourneyAction.objects.filter(opened_at=clock.cycle_instant(DAY)).exclude(reason="never_opened")
+        .values("action_code").annotate(n=Count("id"))
+    )
+    opened = {row["action_code"]: row["n"] for row in rows}
+    assert opened == {code: n for code, n in built.expected_due.items() if n}
+
+
+def test_fixed_daily_work_is_independent_of_the_journeys_on_file(db):
+    services.prepare_database(reset=False)
+    playbook = services.reference(DAY).playbook
+    small = generator.cohort_sizes(3000, 40, playbook)
+    large = generator.cohort_sizes(9000, 40, playbook)
+    hot = sorted(generator.hot_ages(playbook))
+    assert small.sum() == 3000 and large.sum() == 9000
+    assert (small[hot] == 40).all() and (large[hot] == 40).all()
+    with pytest.raises(ValueError, match="--daily"):
+        generator.cohort_sizes(100, 40, playbook)
+
+
+def _bench(tmp_path, *args: str, url: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ONBOARD90_VAR": str(tmp_path / "var")}
+    env["DATABASE_URL"] = url or f"sqlite:///{tmp_path / 'bench.sqlite3'}"
+    return subprocess.run(
+        [sys.executable, "-m", "onboard90", "bench", "cycle", *args], env=env, capture_output=True, text=True,
+        timeout=300,
+    )
+
+
+def test_json_is_one_document_with_the_figures(tmp_path):
+    done = _bench(tmp_path, "--journeys", "400", "--date", DAY.isoformat(), "--json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)  # the whole of stdout is one JSON document
+    for key in ("journeys", "due_rows", "cycle_s", "rows_per_s", "baseline_rows_per_s", "peak_rss_mb", "database",
+                "dispatch_s", "build_s"):
+        assert key in document, key
+    assert document["journeys"] == 400 and document["database"] == "sqlite"
+    assert document["due_rows"] == sum(document["expected_due"].values())
+    assert len(document["days"]) == 1
+
+
+def test_a_database_with_other_customers_is_refused(tmp_path):
+    path = tmp_path / "bench.sqlite3"
+    init = subprocess.run(
+        [sys.executable, "-m", "onboard90", "init"], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{path}", "ONBOARD90_VAR": str(tmp_path / "var")},
+    )
+    assert init.returncode == 0, init.stderr
+    db = sqlite3.connect(path)
+    db.execute(
+        "INSERT INTO customers_customer (msisdn, name, city_id, store_id, activated_at, activated_on, product, "
+        "package_id, contract_plan, previous_msisdn, number_changed, handset_os, first_month, marketing_opt_out, "
+        "status, created_at, updated_at) SELECT '18600000001', '', c.id, u.id, '2026-06-01 01:00:00', '2026-06-01', "
+        "'postpaid', p.id, '', '', 0, '', 'full', 0, 'active', '2026-06-01 01:00:00', '2026-06-01 01:00:00' "
+        "FROM org_city c JOIN org_unit u ON u.city_id = c.id AND u.kind = 'store' JOIN catalog_package p LIMIT 1"
+    )
+    db.commit()
+    db.close()
+    done = _bench(tmp_path, "--journeys", "100")
+    assert done.returncode == 1
+    assert "--force" in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == ""
+    still = sqlite3.connect(path).execute("SELECT count(*) FROM customers_customer").fetchone()[0]
+    assert still == 1  # nothing was emptied
+
+
+def test_refusal_happens_before_anything_is_emptied(db):
+    from onboard90 import testing
+
+    testing.customer(start_journey=False)
+    with pytest.raises(services.BenchRefused, match="--force"):
+        services.prepare_database(reset=True)
+    assert services.foreign_customers() == 1
+
+
+@pytest.mark.postgres
+def test_postgres_bulk_load_puts_every_index_and_constraint_back(db):
+    def shape():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT tablename, indexname FROM pg_indexes WHERE tablename = ANY(%s) ORDER BY 1, 2",
+                [list(services.BIG_TABLES)],
+            )
+            indexes = cursor.fetchall()
+            cursor.execute(
+                "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE conrelid::regclass::text = ANY(%s) "
+                "ORDER BY 1, 2",
+                [list(services.BIG_TABLES)],
+            )
+            return indexes, cursor.fetchall()
+
+    before = shape()
+    services.prepare_database(reset=False)
+    built = services.build_state(journeys=500, daily=None, today=DAY, seed=3)
+    assert shape() == before
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
+        cursor.execute("SELECT count(*) FROM journeys_journeyaction")
+        assert cursor.fetchone()[0] == built.counts["actions"]
+    run = cycle_run(as_of=clock.cycle_instant(DAY), dispatch=False)
+    assert run.counts["opened"] == sum(built.expected_due.values())
