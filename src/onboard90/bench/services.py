@@ -349,6 +349,29 @@ def _analyze() -> None:
             cursor.execute(f"{'ANALYZE' if connection.in_atomic_block else 'VACUUM (ANALYZE)'} {table}")
 
 
+def staff_work(*, until: dt.datetime, at: dt.datetime) -> dict[str, int]:
+    """Between the cycles of a --days run, staff work as the build assumed: 80 % of the open tasks due
+    before the next cycle are done on time, a fifth of the overdue ones late (set-based; untimed)."""
+    done = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        for status, where, params in (
+            ("done", "status = 'open' AND due_at < %s AND (id % 10) < 8", [until]),
+            ("done_late", "status = 'overdue' AND (id % 5) = 0", []),
+        ):
+            cursor.execute(
+                f"UPDATE journeys_journeyaction SET status = %s, closed_at = %s WHERE id IN "
+                f"(SELECT action_id FROM journeys_task WHERE kind = 'act' AND {where})",
+                [status, at, *params],
+            )
+            cursor.execute(
+                f"UPDATE journeys_task SET status = %s, completed_at = %s, attempts = attempts + 1, "
+                f"outcome = 'reached' WHERE kind = 'act' AND {where}",
+                [status, at, *params],
+            )
+            done[status] = cursor.rowcount
+    return done
+
+
 def arrive(built: generator.Built, day: int) -> None:
     """Before a later cycle of a --days run: its new customers arrive, ratings and first bills come in."""
     events = built.future.get(day)
@@ -400,8 +423,9 @@ def peak_rss_mb() -> float:
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
 
 
-def time_cycle(*, day: dt.date, dispatch: bool = True) -> dict[str, Any]:
-    """One daily cycle as of `day` (dispatch=False), then the outbox dispatch on its own."""
+def time_cycle(*, day: dt.date, dispatch: bool = True, settle: bool = False) -> dict[str, Any]:
+    """One daily cycle as of `day` (dispatch=False), then the outbox dispatch on its own (timed when
+    `dispatch`; run untimed when only `settle`, so that a next day starts from a dispatched outbox)."""
     from onboard90.journeys.services import cycle_run
     from onboard90.messaging.services import outbox_dispatch
     from onboard90.playbook.selectors import current_version, playbook_of
@@ -422,12 +446,13 @@ def time_cycle(*, day: dt.date, dispatch: bool = True) -> dict[str, Any]:
         "inserted": {t.split("_", 1)[1]: v for t, v in inserted.items()},
         "counts": run.counts,
     }
-    if dispatch:
+    if dispatch or settle:
         quiet = playbook_of(current_version()).quiet_hours
         started = time.perf_counter()
         sent = outbox_dispatch(as_of=as_of, quiet_hours=(quiet.start, quiet.end), gateway=NullGateway())
-        result["dispatch_s"] = round(time.perf_counter() - started, 3)
-        result["dispatch"] = sent
+        if dispatch:
+            result["dispatch_s"] = round(time.perf_counter() - started, 3)
+            result["dispatch"] = sent
     return result
 
 
@@ -503,9 +528,11 @@ def run(
     per_day = []
     for i in range(days):
         if i:
+            previous = clock.cycle_instant(today + dt.timedelta(days=i - 1))
+            staff_work(until=clock.cycle_instant(today + dt.timedelta(days=i)), at=previous + dt.timedelta(hours=6))
             arrive(built, i)
         progress("cycle", i, days)
-        per_day.append(time_cycle(day=today + dt.timedelta(days=i), dispatch=dispatch))
+        per_day.append(time_cycle(day=today + dt.timedelta(days=i), dispatch=dispatch, settle=days > 1))
     progress("cycle", days, days)
     first = per_day[0]
     base = baseline(rows=first["rows_written"])
