@@ -67,13 +67,26 @@ def cycle_run(*, as_of: dt.datetime, gateway=None, dispatch: bool = True) -> Cyc
     system acts (VIP manager assignment) before the acts anchored on them, deliveries after opening,
     then overdue/escalation, the outbox, and finally journeys that reached their last day.
     """
-    today = clock.local_date(as_of)
-    previous = (
-        CycleRun.objects.filter(status=CycleStatus.FINISHED, as_of__lt=as_of).order_by("-as_of").first()
-    )
-    run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING)
-    with _no_jit():
-        return _cycle(run=run, previous=previous, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch)
+    from onboard90.core.locks import singleton_lock
+
+    with singleton_lock("cycle") as alone:
+        if not alone:
+            raise CycleBusy("另一个日处理正在运行 / another daily cycle is running on this database; try again later")
+        # Holding the lock, a run still marked running was cut off (the process died): say so.
+        CycleRun.objects.filter(status=CycleStatus.RUNNING).update(
+            status=CycleStatus.FAILED, finished_at=clock.now(), counts={"interrupted": True}
+        )
+        today = clock.local_date(as_of)
+        previous = (
+            CycleRun.objects.filter(status=CycleStatus.FINISHED, as_of__lt=as_of).order_by("-as_of").first()
+        )
+        run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING)
+        with _no_jit():
+            return _cycle(run=run, previous=previous, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch)
+
+
+class CycleBusy(ValueError):
+    """Another cycle holds the database (cron fired twice, or an operator ran one by hand)."""
 
 
 @contextlib.contextmanager

@@ -107,7 +107,7 @@ def outbox_dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway
 
     Runs as the only dispatcher (see `locks`); if another one is at work, this call does nothing.
     """
-    from onboard90.messaging.locks import dispatcher_lock
+    from onboard90.core.locks import dispatcher_lock
 
     gateway = gateway or gateway_from_settings()
     with dispatcher_lock() as alone:

@@ -33,9 +33,8 @@ What the design guarantees, and what it does not:
   record, as a real file would be — and that record must hold each of the day's messages exactly once.
   (A gateway that cannot tell what it took gets the interrupted batch again: at least once for one batch;
   see messaging/tests/test_dispatch.py.)
-- The killed run's CycleRun row stays `running` for ever (nothing marks it failed or abandoned); the rerun
-  adds its own `finished` row. Harmless to the engine (a cycle only looks back to finished runs), and
-  asserted here so that a change is noticed.
+- The killed run's CycleRun row is left `running` by the kill; the rerun, holding the cycle lock (so no
+  other cycle can be alive), records it `failed` (interrupted) and adds its own `finished` row.
 
 Runs without the Django test database: everything happens in subprocesses against scratch databases.
 """
@@ -443,10 +442,10 @@ def crash_and_rerun(p: Province, kill_point: str) -> None:
     problems = compare_tables(p.clean, state)
     assert not problems, "the rerun after a crash does not equal the clean run:\n" + "\n".join(problems)
 
-    # CycleRun: the clean run's rows, plus the killed run's, left `running`.
+    # CycleRun: the clean run's rows, plus the killed run's, recorded failed by the rerun.
     day_as_of = p.clean["cycle_runs"][-1][0]
     killed = [run for run in state["cycle_runs"] if run not in p.clean["cycle_runs"]]
-    assert killed == [[day_as_of, "running"]], killed
+    assert killed == [[day_as_of, "failed"]], killed
     assert sorted(p.clean["cycle_runs"] + killed) == state["cycle_runs"]
 
     # The SMS gateway: the clean run sends each of the day's messages once, and so does the crashed one,

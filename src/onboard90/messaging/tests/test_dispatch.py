@@ -9,9 +9,8 @@ import pytest
 from django.db import connection
 
 from onboard90 import testing as builders
-from onboard90.core import clock
+from onboard90.core import clock, locks
 from onboard90.journeys import services as journey_services
-from onboard90.messaging import locks
 from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.gateways import FileGateway, MemoryGateway
 from onboard90.messaging.models import OutboxMessage
@@ -118,12 +117,12 @@ class _another_dispatcher:
             params.pop("cursor_factory", None)
             params.pop("context", None)
             self.other = psycopg.connect(**params, autocommit=True)
-            self.other.execute("SELECT pg_advisory_lock(%s)", [locks.ADVISORY_KEY])
+            self.other.execute("SELECT pg_advisory_lock(%s)", [locks.ADVISORY_KEYS["dispatch"]])
         else:
             import fcntl
             import os
 
-            path = locks._lock_path()
+            path = locks.lock_path("dispatch")
             path.parent.mkdir(parents=True, exist_ok=True)
             self.fd = os.open(path, os.O_RDWR | os.O_CREAT)
             fcntl.flock(self.fd, fcntl.LOCK_EX)
