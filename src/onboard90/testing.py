@@ -142,3 +142,47 @@ def customer(
 
         journeys_start(customer_ids=[obj.pk], at=activated_at)
     return obj
+
+
+class held_elsewhere:
+    """A `core.locks` lock held the way another process would hold it (its own file handle / its own session).
+
+        with builders.held_elsewhere("cycle"):
+            ...  # cycle_run now refuses
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __enter__(self):
+        import os
+
+        from django.db import connection
+
+        from onboard90.core import locks
+
+        self.postgres = connection.vendor == "postgresql"
+        if self.postgres:
+            import psycopg
+
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            self.other = psycopg.connect(**params, autocommit=True)
+            self.other.execute("SELECT pg_advisory_lock(%s)", [locks.ADVISORY_KEYS[self.name]])
+        else:
+            import fcntl
+
+            path = locks.lock_path(self.name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        import os
+
+        if self.postgres:
+            self.other.close()
+        else:
+            os.close(self.fd)

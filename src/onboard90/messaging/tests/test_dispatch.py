@@ -6,10 +6,9 @@ import datetime as dt
 import json
 
 import pytest
-from django.db import connection
 
 from onboard90 import testing as builders
-from onboard90.core import clock, locks
+from onboard90.core import clock
 from onboard90.journeys import services as journey_services
 from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.gateways import FileGateway, MemoryGateway
@@ -99,42 +98,11 @@ def test_an_interrupted_send_whose_act_ended_meanwhile_is_cancelled_not_sent(que
 
 
 def test_a_second_dispatcher_leaves_the_outbox_to_the_one_at_work(queued):
-    with _another_dispatcher():
+    with builders.held_elsewhere("dispatch"):
         result = outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=MemoryGateway())
     assert result["busy"] is True
     assert not OutboxMessage.objects.exclude(status=MessageStatus.QUEUED).exists()
     assert outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=MemoryGateway())["sms_sent"] == queued
-
-
-class _another_dispatcher:
-    """Hold the dispatcher lock the way another process would (its own file handle / its own session)."""
-
-    def __enter__(self):
-        if connection.vendor == "postgresql":
-            import psycopg
-
-            params = connection.get_connection_params()
-            params.pop("cursor_factory", None)
-            params.pop("context", None)
-            self.other = psycopg.connect(**params, autocommit=True)
-            self.other.execute("SELECT pg_advisory_lock(%s)", [locks.ADVISORY_KEYS["dispatch"]])
-        else:
-            import fcntl
-            import os
-
-            path = locks.lock_path("dispatch")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.fd = os.open(path, os.O_RDWR | os.O_CREAT)
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        if connection.vendor == "postgresql":
-            self.other.close()
-        else:
-            import os
-
-            os.close(self.fd)
 
 
 def test_the_file_gateway_knows_what_it_wrote_and_ignores_a_torn_line(tmp_path):
