@@ -5,6 +5,7 @@ The work is in `onboard90.bench.services`; this is the command line around it.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -33,7 +34,7 @@ class Command(OnboardCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="bench", required=True, metavar="cycle")
         cycle = sub.add_parser("cycle", help="time the daily cycle", description=HELP,
-                               formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
         cycle.add_argument("--journeys", type=int, required=True, help="open journeys to build (N)")
         cycle.add_argument("--daily", type=int, default=None,
                            help="activations per day on the days with work due (default N/92): fixes the day's "
