@@ -179,21 +179,23 @@ def open_due_actions(
 
     # Gone by unseen: anchor + end < today. Two index-friendly scans rather than one OR: windows that
     # ended since the previous cycle, and journeys created since it (loaded late, with old anchors).
+    # Each scan comes with the anchor dates it can hold when they are known from the range itself (the
+    # window CASE lists each); otherwise they are read first (few: one per activation day at most).
     if missed_since is None:
-        scans = [recent(base.filter(**{f"{anchor_field}__lt": lo}))]
+        scans = [(recent(base.filter(**{f"{anchor_field}__lt": lo})), None)]
     else:
         first = missed_since - dt.timedelta(days=window.end + 1)
-        scans = [recent(base.filter(**{f"{anchor_field}__gte": first, f"{anchor_field}__lt": lo}))]
+        ended = recent(base.filter(**{f"{anchor_field}__gte": first, f"{anchor_field}__lt": lo}))
+        scans = [(ended, _dates(first, lo - dt.timedelta(days=1)))]
         if new_since is not None:
             # Driven by the journeys created since (a day's arrivals): the old-anchor range covers nearly
             # everyone, so it must not be the one an index walks.
             arrived = Journey.objects.filter(created_at__gte=new_since).values("pk")
             late = recent(base.filter(*broad(**{f"{anchor_field}__lt": first})), broadly=True)
-            scans.append(late.filter(pk__in=arrived))
+            scans.append((late.filter(pk__in=arrived), None))
     missed = 0
-    for scan in scans:
-        # Few distinct dates (one per activation day at most): the window CASE lists each of them.
-        candidates = sorted(set(scan.values_list(anchor_field, flat=True).distinct()))
+    for scan, dates in scans:
+        candidates = dates if dates is not None else sorted(set(scan.values_list(anchor_field, flat=True).distinct()))
         missed += _insert_actions(scan, action, stage, anchor_field, candidates, ActionStatus.MISSED, as_of)
     return {"opened": opened, "missed": missed}
 
@@ -373,14 +375,15 @@ def mark_overdue(*, as_of: dt.datetime) -> dict[str, int]:
     """Tasks past their due time become overdue and are escalated once to the owning unit's supervisor."""
     with transaction.atomic():
         late = Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of)
-        # Driven by the late tasks (index on status, due_at), not by every open action.
+        # Escalated as they turn overdue, in the same transaction: the day's late tasks (index on status,
+        # due_at) are all there is to look at, not every overdue task on file, and a crash cannot separate
+        # the flip from its escalation.
+        escalated = escalate(late, reason="overdue", at=as_of)
+        # Driven by the late tasks, not by every open action.
         JourneyAction.objects.filter(*broad(status=ActionStatus.OPEN), pk__in=late.values("action_id")).update(
             status=ActionStatus.OVERDUE
         )
         overdue = late.update(status=ActionStatus.OVERDUE)
-    escalated = escalate(
-        Task.objects.filter(status=ActionStatus.OVERDUE), reason="overdue", at=as_of
-    )
     return {"overdue": overdue, "escalated": escalated}
 
 
@@ -392,33 +395,40 @@ def escalate(tasks: QuerySet, *, reason: str, at: dt.datetime) -> int:
 
 
 def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at: dt.datetime, journeys=None) -> int:
-    """At a journey's end, give every act that never opened its outcome (not_applicable or cancelled)."""
+    """At a journey's end, give every act that never opened its outcome (not_applicable or cancelled).
+
+    One INSERT … SELECT per playbook version: the journeys crossed with the version's acts, less the
+    (journey, act) pairs on file — not one statement per act.
+    """
+    from onboard90.playbook.selectors import playbook_of
+
     journeys = journeys if journeys is not None else Journey.objects.filter(pk__in=list(journey_ids or []))
+    quote = connection.ops.quote_name
+    table = quote(JourneyAction._meta.db_table)
+    columns = ", ".join(quote(JourneyAction._meta.get_field(c).column) for c in ACTION_COLUMNS)
+    stamp = DateTimeField().get_db_prep_value(at, connection)
     total = 0
     for version in PlaybookVersion.objects.filter(pk__in=journeys.values("playbook_version_id").distinct()):
-        from onboard90.playbook.selectors import playbook_of
-
-        playbook = playbook_of(version)
-        for stage in playbook.stages:
-            for action in stage.actions:
-                rows = (
-                    journeys.filter(playbook_version=version)
-                    .filter(_not_recorded(action.code))
-                    .values_list(
-                        "pk",
-                        Value(action.code),
-                        Value(0, output_field=IntegerField()),
-                        Value(stage.number, output_field=IntegerField()),
-                        Value(str(status)),
-                        _null(DateField()),
-                        _null(DateField()),
-                        _null(DateTimeField()),
-                        Value(at, output_field=DateTimeField()),
-                        Value(at, output_field=DateTimeField()),
-                        Value("never_opened"),
-                    )
-                )
-                total += insert_select(JourneyAction, ACTION_COLUMNS, rows)
+        acts = [(action.code, stage.number) for stage in playbook_of(version).stages for action in stage.actions]
+        if not acts:
+            continue
+        chosen, chosen_params = (
+            journeys.filter(playbook_version=version).values("pk").query.get_compiler(connection=connection).as_sql()
+        )
+        codes = " UNION ALL ".join("SELECT %s AS code, %s AS stage" for _ in acts)
+        sql = (
+            f"INSERT INTO {table} ({columns}) "
+            f"SELECT j.id, v.code, 0, v.stage, %s, NULL, NULL, NULL, %s, %s, %s "
+            f"FROM {quote(Journey._meta.db_table)} j CROSS JOIN ({codes}) v "
+            f"WHERE j.id IN ({chosen}) AND NOT EXISTS (SELECT 1 FROM {table} a "
+            f"WHERE a.journey_id = j.id AND a.action_code = v.code AND a.occurrence = 0) "
+            f"ON CONFLICT DO NOTHING"
+        )
+        # In the order of the text: status, stamps and reason, then the acts, then the journeys' subquery.
+        params = [str(status), stamp, stamp, "never_opened", *[x for act in acts for x in act], *chosen_params]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            total += max(cursor.rowcount, 0)
     return total
 
 
