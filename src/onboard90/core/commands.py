@@ -6,9 +6,12 @@ import datetime as dt
 import decimal
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _default(value: Any) -> Any:
@@ -21,6 +24,16 @@ def _default(value: Any) -> Any:
 
 def to_json(document: Any) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2, default=_default)
+
+
+def console_for(stream: Any) -> Console:
+    """A rich console on a command's stdout; wide when piped so tables are not folded."""
+    from rich.console import Console
+
+    # Django's OutputWrapper appends a newline to writes that lack one; rich wants the raw stream.
+    stream = getattr(stream, "_out", stream)
+    is_tty = hasattr(stream, "isatty") and stream.isatty()
+    return Console(file=stream, width=None if is_tty else 200, highlight=False, soft_wrap=not is_tty)
 
 
 class OnboardCommand(BaseCommand):

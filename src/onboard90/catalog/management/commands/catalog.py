@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from onboard90.catalog.selectors import package_as_dict, package_list
-from onboard90.core.commands import OnboardCommand
-
-
-def console_for(stream: Any) -> Console:
-    """A rich console on a command's stdout; wide when piped so tables are not folded."""
-    # Django's OutputWrapper appends a newline to writes that lack one; rich wants the raw stream.
-    stream = getattr(stream, "_out", stream)
-    is_tty = hasattr(stream, "isatty") and stream.isatty()
-    return Console(file=stream, width=None if is_tty else 200, highlight=False, soft_wrap=not is_tty)
+from onboard90.core.commands import OnboardCommand, console_for
 
 
 class Command(OnboardCommand):

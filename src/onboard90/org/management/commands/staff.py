@@ -5,21 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import CommandError
-from rich.console import Console
 from rich.table import Table
 
-from onboard90.core.commands import OnboardCommand
+from onboard90.core.commands import OnboardCommand, console_for
 from onboard90.org.enums import Role
 from onboard90.org.selectors import staff_as_dict, staff_list
 from onboard90.org.services import staff_add
-
-
-def console_for(stream: Any) -> Console:
-    """A rich console on a command's stdout; wide when piped so tables are not folded."""
-    # Django's OutputWrapper appends a newline to writes that lack one; rich wants the raw stream.
-    stream = getattr(stream, "_out", stream)
-    is_tty = hasattr(stream, "isatty") and stream.isatty()
-    return Console(file=stream, width=None if is_tty else 200, highlight=False, soft_wrap=not is_tty)
 
 
 class Command(OnboardCommand):
