@@ -113,13 +113,13 @@ def _no_jit():
 def _cycle(*, run, previous, as_of, today, gateway, dispatch) -> CycleRun:
     from onboard90.journeys import engine
     from onboard90.messaging.services import next_send_time, outbox_dispatch
-    from onboard90.playbook.selectors import current_version, playbook_of
+    from onboard90.playbook.selectors import current_version, playbook_of, versions_in_use
 
     counts = dict.fromkeys(COUNT_KEYS, 0)
     missed_since = clock.local_date(previous.as_of) if previous else None
     new_since = previous.started_at if previous else None
     try:
-        for version in _versions_in_use():
+        for version in versions_in_use():
             playbook = playbook_of(version)
             ordered = sorted(playbook.actions, key=lambda a: a.system is None)  # system acts first
             for action in ordered:
@@ -149,7 +149,7 @@ def _cycle(*, run, previous, as_of, today, gateway, dispatch) -> CycleRun:
             dispatched = outbox_dispatch(as_of=as_of, quiet_hours=(quiet.start, quiet.end), gateway=gateway)
             counts["sms_sent"] += dispatched["sms_sent"]
             counts["missed"] += dispatched["sms_missed"]
-        for version in _versions_in_use():
+        for version in versions_in_use():
             counts["closed"] += engine.close_finished_journeys(
                 version=version, playbook=playbook_of(version), today=today, as_of=as_of
             )
@@ -167,17 +167,6 @@ def _cycle(*, run, previous, as_of, today, gateway, dispatch) -> CycleRun:
         "cycle %s: " + " ".join(f"{key}=%d" for key in COUNT_KEYS), today.isoformat(), *(counts[k] for k in COUNT_KEYS)
     )
     return run
-
-
-def _versions_in_use():
-    """playbook.selectors.versions_in_use, as one index probe per published version instead of a
-    DISTINCT over every active journey (there are a handful of versions and a million journeys)."""
-    from django.db.models import Exists, OuterRef
-
-    from onboard90.playbook.models import PlaybookVersion
-
-    active = Journey.objects.filter(playbook_version=OuterRef("pk"), status=JourneyStatus.ACTIVE)
-    return list(PlaybookVersion.objects.filter(Exists(active)).order_by("number"))
 
 
 COUNT_KEYS = (
@@ -210,7 +199,7 @@ def assign_due_account_managers(*, version, action, as_of: dt.datetime) -> dict[
     loads = account_manager_loads(city_ids=city_ids)
     assigned = escalated = 0
     # The picks are sequential (each one changes the loads), the writes are not: a few statements per
-    # manager and per outcome instead of four per VIP (what account_manager_assign/_finish_action do).
+    # manager and per outcome instead of four per VIP (as account_manager_assign would do one by one).
     new_customers: dict[int, list[int]] = {}
     finished: dict[str, list[int]] = {}
     for row in due:
@@ -315,13 +304,6 @@ def _raise_assignment_task(*, row, as_of) -> int:
         status=ActionStatus.OPEN, due_at=row.due_at, created_at=as_of, max_attempts=1,
     )
     return engine.escalate(Task.objects.filter(pk=task.pk), reason="no_account_manager", at=as_of)
-
-
-def _finish_action(*, row, at: dt.datetime, by) -> str:
-    status = ActionStatus.DONE if row.due_at is None or at <= row.due_at else ActionStatus.DONE_LATE
-    JourneyAction.objects.filter(pk=row.pk, status__in=RUNNING).update(status=status, closed_at=at)
-    Task.objects.filter(action=row, status__in=RUNNING).update(status=status, completed_at=at, completed_by=by)
-    return status
 
 
 # --- tasks --------------------------------------------------------------------------------------------

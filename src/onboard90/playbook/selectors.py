@@ -28,9 +28,15 @@ def playbook_of(version: PlaybookVersion) -> schema.Playbook:
 
 
 def versions_in_use() -> list[PlaybookVersion]:
-    """Versions that active journeys run on (the cycle works through each)."""
+    """Versions that active journeys run on (the cycle works through each).
+
+    One index probe per published version rather than a DISTINCT over every active journey: there are a
+    handful of versions and a million journeys.
+    """
+    from django.db.models import Exists, OuterRef
+
     from onboard90.journeys.enums import JourneyStatus
     from onboard90.journeys.models import Journey
 
-    used = Journey.objects.filter(status=JourneyStatus.ACTIVE).values_list("playbook_version_id", flat=True).distinct()
-    return list(PlaybookVersion.objects.filter(pk__in=list(used)).order_by("number"))
+    active = Journey.objects.filter(playbook_version=OuterRef("pk"), status=JourneyStatus.ACTIVE)
+    return list(PlaybookVersion.objects.filter(Exists(active)).order_by("number"))
