@@ -1,0 +1,27 @@
+"""PostgreSQL session settings for one block of work, put back afterwards (a no-op on other databases)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from django.db import connection
+
+
+@contextlib.contextmanager
+def pg_settings(**settings: str):
+    """`with pg_settings(jit="off"):` — SET each setting for the block, then restore what it was."""
+    if connection.vendor != "postgresql" or not settings:
+        yield
+        return
+    with connection.cursor() as cursor:
+        before = {}
+        for name, value in settings.items():
+            cursor.execute("SELECT current_setting(%s)", [name])
+            before[name] = cursor.fetchone()[0]
+            cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for name, value in before.items():
+                cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
