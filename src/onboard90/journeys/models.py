@@ -39,7 +39,10 @@ class Journey(models.Model):
 class JourneyAction(models.Model):
     """One mandated act (规定动作) opened for one journey: its window, owner and outcome."""
 
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="actions", verbose_name=_("导入期旅程"))
+    # No index of its own: the unique (journey, action_code, occurrence) key starts with it.
+    journey = models.ForeignKey(
+        Journey, on_delete=models.CASCADE, related_name="actions", verbose_name=_("导入期旅程"), db_index=False
+    )
     action_code = models.CharField(_("动作"), max_length=48)
     occurrence = models.PositiveSmallIntegerField(_("次序"), default=0)
     stage = models.PositiveSmallIntegerField(_("阶段"))
@@ -72,10 +75,14 @@ class Task(models.Model):
     action = models.OneToOneField(JourneyAction, on_delete=models.CASCADE, related_name="task", verbose_name=_("服务动作"))
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="tasks", verbose_name=_("导入期旅程"))
     kind = models.CharField(_("类型"), max_length=32, choices=TaskKind.choices, default=TaskKind.ACT)
-    owner_unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="tasks", verbose_name=_("责任单位"))
+    # owner_unit and assignee have no index of their own: the (owner_unit, status) and (assignee, status)
+    # worklist indexes start with them, and every insert would pay for the duplicates.
+    owner_unit = models.ForeignKey(
+        "org.Unit", on_delete=models.PROTECT, related_name="tasks", verbose_name=_("责任单位"), db_index=False
+    )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks",
-        verbose_name=_("负责人"),
+        verbose_name=_("负责人"), db_index=False,
     )
     status = models.CharField(_("状态"), max_length=16, choices=ActionStatus.choices, default=ActionStatus.OPEN)
     due_at = models.DateTimeField(_("截止时间"))
