@@ -189,7 +189,8 @@ def open_due_actions(
     # Every scan below is driven by an anchor-date range or by the day's arrivals, a small share of the
     # journeys. PostgreSQL still prices a hash join over all journeys below one index probe per customer
     # found, and at a million journeys each such join costs ~0.2 s against ~0.05 s for the probes.
-    with pg_settings(enable_hashjoin="off", enable_mergejoin="off"):
+    # work_mem: the sort of a day's new acts (see _insert_actions) stays in memory.
+    with pg_settings(enable_hashjoin="off", enable_mergejoin="off", work_mem="64MB"):
         return _open_and_catch_up(base, acts, window, anchor_field, recent, today, as_of, missed_since, new_since)
 
 
@@ -260,7 +261,9 @@ def _insert_actions(qs, acts, window, anchor_field, anchors, status, as_of) -> i
         f"FROM ({inner}) d CROSS JOIN ({codes}) v "
         f"WHERE 1=1 {f'AND ({chosen})' if chosen else ''} AND NOT EXISTS (SELECT 1 FROM {table} a "
         f"WHERE a.journey_id = d.jid AND a.action_code = v.code AND a.occurrence = 0) "
-        f"ON CONFLICT DO NOTHING"
+        # Sorted, so every row is chosen before the first is written: otherwise each journey's later acts
+        # would step over (and look up in the table) the rows just written for its earlier ones.
+        f"ORDER BY d.jid, v.code ON CONFLICT DO NOTHING"
     )
     reason = "window_passed_unseen" if status == ActionStatus.MISSED else ""
     head = [str(status), stamp] + ([] if status == ActionStatus.OPEN else [stamp]) + [reason]
@@ -417,16 +420,22 @@ def _supervisor_of_unit():
 
 def mark_overdue(*, as_of: dt.datetime) -> dict[str, int]:
     """Tasks past their due time become overdue and are escalated once to the owning unit's supervisor."""
-    with transaction.atomic():
+    # The day's late tasks drive every statement here; PostgreSQL's estimate of them is far too high (it
+    # cannot know that open tasks are nearly all recent), and it would hash every escalation and every
+    # open act on file instead of probing them for the few thousand late ones.
+    with transaction.atomic(), pg_settings(enable_hashjoin="off", enable_mergejoin="off"):
         late = Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of)
         # Escalated as they turn overdue, in the same transaction: the day's late tasks (index on status,
         # due_at) are all there is to look at, not every overdue task on file, and a crash cannot separate
         # the flip from its escalation.
         escalated = escalate(late, reason="overdue", at=as_of)
-        # Driven by the late tasks, not by every open action.
-        JourneyAction.objects.filter(*broad(status=ActionStatus.OPEN), pk__in=late.values("action_id")).update(
-            status=ActionStatus.OVERDUE
-        )
+        # Their acts by id (a day's worth): given as a subquery, the planner would start from every open
+        # act on file instead.
+        action_ids = list(late.values_list("action_id", flat=True))
+        for start in range(0, len(action_ids), 5000):
+            JourneyAction.objects.filter(
+                *broad(status=ActionStatus.OPEN), pk__in=action_ids[start : start + 5000]
+            ).update(status=ActionStatus.OVERDUE)
         overdue = late.update(status=ActionStatus.OVERDUE)
     return {"overdue": overdue, "escalated": escalated}
 
@@ -441,7 +450,7 @@ def escalate(tasks: QuerySet, *, reason: str, at: dt.datetime) -> int:
 def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at: dt.datetime, journeys=None) -> int:
     """At a journey's end, give every act that never opened its outcome (not_applicable or cancelled).
 
-    One INSERT … SELECT per playbook version: the journeys crossed with the version's acts, less the
+    One INSERT … SELECT per playbook version: the journeys crossed with the version's acts, EXCEPT the
     (journey, act) pairs on file — not one statement per act.
     """
     from onboard90.playbook.selectors import playbook_of
@@ -460,16 +469,20 @@ def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at
             journeys.filter(playbook_version=version).values("pk").query.get_compiler(connection=connection).as_sql()
         )
         codes = " UNION ALL ".join("SELECT %s AS code, %s AS stage" for _ in acts)
+        # Every (journey, act) pair EXCEPT the pairs on file: one pass over the journeys' own rows (their
+        # index range), not a probe of each journey's rows once per act.
         sql = (
             f"INSERT INTO {table} ({columns}) "
-            f"SELECT j.id, v.code, 0, v.stage, %s, NULL, NULL, NULL, %s, %s, %s "
-            f"FROM {quote(Journey._meta.db_table)} j CROSS JOIN ({codes}) v "
-            f"WHERE j.id IN ({chosen}) AND NOT EXISTS (SELECT 1 FROM {table} a "
-            f"WHERE a.journey_id = j.id AND a.action_code = v.code AND a.occurrence = 0) "
+            f"SELECT p.jid, p.code, 0, v.stage, %s, NULL, NULL, NULL, %s, %s, %s FROM ("
+            f"SELECT j.id AS jid, c.code AS code FROM {quote(Journey._meta.db_table)} j CROSS JOIN ({codes}) c "
+            f"WHERE j.id IN ({chosen}) "
+            f"EXCEPT SELECT a.journey_id, a.action_code FROM {table} a WHERE a.journey_id IN ({chosen}) AND a.occurrence = 0"
+            f") p JOIN ({codes}) v ON v.code = p.code WHERE 1=1 "
             f"ON CONFLICT DO NOTHING"
         )
-        # In the order of the text: status, stamps and reason, then the acts, then the journeys' subquery.
-        params = [str(status), stamp, stamp, "never_opened", *[x for act in acts for x in act], *chosen_params]
+        act_params = [x for act in acts for x in act]
+        # In the order of the text: status, stamps and reason, then the pairs, the pairs on file, the acts.
+        params = [str(status), stamp, stamp, "never_opened", *act_params, *chosen_params, *chosen_params, *act_params]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             total += max(cursor.rowcount, 0)

@@ -233,20 +233,25 @@ def _assign_managers(*, pairs: list[tuple[int, int]], manager_id: int, at: dt.da
 
 def account_manager_loads(*, city_ids) -> dict[int, dict[int, int]]:
     """{city: {manager user id: open VIP customers}} for the active account managers of those cities."""
-    from django.db.models import Count, Q
+    from django.db.models import Count
 
+    from onboard90.customers.models import Customer
     from onboard90.org.enums import Role
     from onboard90.org.models import StaffProfile
 
     loads: dict[int, dict[int, int]] = {}
-    managers = StaffProfile.objects.filter(role=Role.ACCOUNT_MANAGER, active=True, city_id__in=city_ids).annotate(
-        load=Count(
-            "user__vip_customers",
-            filter=Q(user__vip_customers__journey__status=JourneyStatus.ACTIVE),
-        )
+    managers = StaffProfile.objects.filter(role=Role.ACCOUNT_MANAGER, active=True, city_id__in=city_ids)
+    city_of = dict(managers.values_list("user_id", "city_id"))
+    for user_id, city_id in city_of.items():
+        loads.setdefault(city_id, {})[user_id] = 0
+    # Counted from the managers' customers (their index), not by walking every manager's relations.
+    counted = (
+        Customer.objects.filter(account_manager_id__in=list(city_of), journey__status=JourneyStatus.ACTIVE)
+        .values_list("account_manager_id")
+        .annotate(load=Count("pk"))
     )
-    for profile in managers.values("city_id", "user_id", "load"):
-        loads.setdefault(profile["city_id"], {})[profile["user_id"]] = profile["load"]
+    for user_id, load in counted:
+        loads[city_of[user_id]][user_id] = load
     return loads
 
 
