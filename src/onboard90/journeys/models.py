@@ -73,7 +73,12 @@ class Task(models.Model):
     """A piece of human work on someone's worklist, created when an action with a staff delivery opens."""
 
     action = models.OneToOneField(JourneyAction, on_delete=models.CASCADE, related_name="task", verbose_name=_("服务动作"))
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="tasks", verbose_name=_("导入期旅程"))
+    # A copy of action.journey, for the worklists' joins. The database checks the action's reference; this
+    # copy is written from it in the same statement and not checked a second time (a check per task at
+    # every commit of the cycle). Django still cascades deletes along it.
+    journey = models.ForeignKey(
+        Journey, on_delete=models.CASCADE, related_name="tasks", verbose_name=_("导入期旅程"), db_constraint=False
+    )
     kind = models.CharField(_("类型"), max_length=32, choices=TaskKind.choices, default=TaskKind.ACT)
     # owner_unit and assignee have no index of their own: the (owner_unit, status) and (assignee, status)
     # worklist indexes start with them, and every insert would pay for the duplicates.

@@ -12,8 +12,11 @@ class OutboxMessage(models.Model):
     action = models.OneToOneField(
         "journeys.JourneyAction", on_delete=models.CASCADE, related_name="sms", verbose_name=_("服务动作")
     )
+    # A copy of action.journey.customer, for lookups by customer. The database checks the action's
+    # reference; this copy is written from it in the same statement and not checked a second time.
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="messages", verbose_name=_("客户")
+        "customers.Customer", on_delete=models.CASCADE, related_name="messages", verbose_name=_("客户"),
+        db_constraint=False,
     )
     msisdn = models.CharField(_("号码"), max_length=11)
     message_class = models.CharField(_("类别"), max_length=16, choices=MessageClass.choices)
