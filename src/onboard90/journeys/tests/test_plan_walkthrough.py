@@ -205,6 +205,21 @@ def test_number_changer_gets_number_change_coaching_others_do_not(province):
     assert status(other, "number_change_coaching") is None
 
 
+def test_number_change_recorded_on_day_2_opens_the_coaching_that_day_with_its_store_task(province):
+    customer = builders.customer(city_obj=province["city"], activated_on=DAY0)
+    run(province, 0, 1)
+    assert status(customer, "number_change_coaching") is None
+    assert status(customer, "tariff_notice") == ActionStatus.OPEN  # its group mates opened on day 0
+    customer.previous_msisdn, customer.number_changed = "13012345678", True
+    customer.save(update_fields=["previous_msisdn", "number_changed"])
+    run(province, 2)
+    row = JourneyAction.objects.get(journey__customer=customer, action_code="number_change_coaching")
+    assert row.status == ActionStatus.OPEN and row.opened_at == clock.cycle_instant(day(2))
+    assert row.window_end == day(3)
+    assert Task.objects.get(action=row).owner_unit.code == "jinan-store-1"
+    assert JourneyAction.objects.filter(journey__customer=customer, action_code="tariff_notice").count() == 1
+
+
 def test_cancellation_on_day_20_exits_the_journey_and_cancels_open_work(province):
     customer = builders.customer(city_obj=province["city"], activated_on=DAY0)
     run(province, 0, 19)
