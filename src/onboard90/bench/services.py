@@ -355,8 +355,8 @@ def staff_work(*, until: dt.datetime, at: dt.datetime) -> dict[str, int]:
     done = {}
     with transaction.atomic(), connection.cursor() as cursor:
         for status, where, params in (
-            ("done", "status = 'open' AND due_at < %s AND (id % 10) < 8", [until]),
-            ("done_late", "status = 'overdue' AND (id % 5) = 0", []),
+            ("done", "status = 'open' AND due_at < %s AND (id %% 10) < 8", [until]),
+            ("done_late", "status = 'overdue' AND (id %% 5) = 0", []),
         ):
             cursor.execute(
                 f"UPDATE journeys_journeyaction SET status = %s, closed_at = %s WHERE id IN "

@@ -155,3 +155,18 @@ def test_postgres_bulk_load_puts_every_index_and_constraint_back(db):
         assert cursor.fetchone()[0] == built.counts["actions"]
     run = cycle_run(as_of=clock.cycle_instant(DAY), dispatch=False)
     assert run.counts["opened"] == sum(built.expected_due.values())
+
+
+def test_a_second_day_brings_staff_work_and_arrivals_then_its_cycle_runs(db):
+    """What `--days K` does between cycles, on this test pass's database (SQLite or PostgreSQL)."""
+    services.prepare_database(reset=False)
+    built = services.build_state(journeys=1500, daily=None, today=DAY, seed=11, horizon=2)
+    cycle_run(as_of=clock.cycle_instant(DAY), dispatch=False)
+    tomorrow = DAY + dt.timedelta(days=1)
+    done = services.staff_work(until=clock.cycle_instant(tomorrow), at=clock.cycle_instant(DAY) + dt.timedelta(hours=6))
+    assert done["done"] > 0
+    customers = _rows()["customers_customer"]
+    services.arrive(built, 1)
+    assert _rows()["customers_customer"] > customers
+    run = cycle_run(as_of=clock.cycle_instant(tomorrow), dispatch=False)
+    assert run.status == "finished" and run.counts["opened"] > 0
