@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
 
 @contextlib.contextmanager
@@ -19,9 +19,18 @@ def pg_settings(**settings: str):
             cursor.execute("SELECT current_setting(%s)", [name])
             before[name] = cursor.fetchone()[0]
             cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
-    try:
-        yield
-    finally:
+
+    def restore() -> None:
         with connection.cursor() as cursor:
             for name, value in before.items():
                 cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
+
+    try:
+        yield
+    except BaseException:
+        # In a transaction the error has aborted, the rollback puts the settings back by itself (SET is
+        # transactional) and restoring here would fail and hide the error; outside one, this restores.
+        with contextlib.suppress(DatabaseError):
+            restore()
+        raise
+    restore()

@@ -30,3 +30,43 @@ def test_chinese_text_round_trips():
 
     City.objects.create(code="test-city", name="莱芜市测试", name_en="Laiwu test", area_code="0999")
     assert City.objects.get(code="test-city").name == "莱芜市测试"
+
+
+def _setting(name: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s)", [name])
+        return cursor.fetchone()[0]
+
+
+def test_planner_settings_hold_for_the_block_and_are_put_back():
+    from onboard90.core.session import pg_settings
+
+    before = _setting("enable_hashjoin")
+    with pg_settings(enable_hashjoin="off", work_mem="64MB"):
+        assert _setting("enable_hashjoin") == "off" and _setting("work_mem") == "64MB"
+    assert _setting("enable_hashjoin") == before
+
+
+def test_a_database_error_inside_the_block_is_the_error_raised(transactional_db):
+    from django.db import ProgrammingError, transaction
+
+    from onboard90.core.session import pg_settings
+
+    with pytest.raises(ProgrammingError, match="no_such_table"):
+        with transaction.atomic(), pg_settings(enable_hashjoin="off"):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT * FROM no_such_table")
+    assert _setting("enable_hashjoin") == "on"
+
+
+def test_the_tables_the_cycle_writes_keep_room_on_each_page():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname IN "
+            "('journeys_journeyaction', 'journeys_task', 'messaging_outboxmessage')"
+        )
+        options = dict(cursor.fetchall())
+    assert options == {
+        "journeys_journeyaction": ["fillfactor=90"], "journeys_task": ["fillfactor=90"],
+        "messaging_outboxmessage": ["fillfactor=85"],
+    }
