@@ -2,7 +2,8 @@
 
 Django's `bulk_update` builds one `CASE WHEN id=… THEN …` per field per row, which costs more to compile
 than the write itself; a prepared `UPDATE … WHERE id = %s` executed for many parameter rows is what the
-drivers are fast at (SQLite reuses the statement, psycopg pipelines it).
+drivers are fast at (SQLite reuses the statement, psycopg pipelines it). `chunks` slices the long
+key lists of the other set-based steps.
 """
 
 from __future__ import annotations
@@ -11,6 +12,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection
+
+
+def chunks(items: Sequence[Any], size: int = 2000):
+    """`items` in slices of `size`: keeps an IN list under every backend's bound-parameter limit."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def update_rows(model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]], *, batch: int = 5000) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from onboard90.core.bulk import chunks
 from onboard90.customers.models import Bill, Customer, CustomerEvent
 from onboard90.customers.validation import CityRef, Lookups, PackageRef, StoreRef, TierRef
 
@@ -36,8 +37,8 @@ def import_lookups() -> Lookups:
 def customers_by_msisdn(msisdns: Iterable[str]) -> dict[str, Customer]:
     numbers = list(dict.fromkeys(msisdns))
     found: dict[str, Customer] = {}
-    for start in range(0, len(numbers), 2000):  # keeps the IN list under every backend's parameter limit
-        for customer in Customer.objects.filter(msisdn__in=numbers[start : start + 2000]):
+    for chunk in chunks(numbers):
+        for customer in Customer.objects.filter(msisdn__in=chunk):
             found[customer.msisdn] = customer
     return found
 
@@ -45,12 +46,8 @@ def customers_by_msisdn(msisdns: Iterable[str]) -> dict[str, Customer]:
 def known_event_keys(keys: Iterable[str]) -> set[str]:
     wanted = [key for key in dict.fromkeys(keys) if key]
     known: set[str] = set()
-    for start in range(0, len(wanted), 2000):
-        known.update(
-            CustomerEvent.objects.filter(idempotency_key__in=wanted[start : start + 2000]).values_list(
-                "idempotency_key", flat=True
-            )
-        )
+    for chunk in chunks(wanted):
+        known.update(CustomerEvent.objects.filter(idempotency_key__in=chunk).values_list("idempotency_key", flat=True))
     return known
 
 

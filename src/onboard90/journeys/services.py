@@ -8,6 +8,7 @@ import logging
 from django.db import transaction
 
 from onboard90.core import clock
+from onboard90.core.bulk import chunks
 from onboard90.core.session import pg_settings
 from onboard90.journeys.enums import RUNNING, ActionStatus, CycleStatus, JourneyStatus, TaskKind
 from onboard90.journeys.models import CycleRun, Journey, JourneyAction, Task
@@ -199,7 +200,7 @@ def assign_due_account_managers(*, version, action, as_of: dt.datetime) -> dict[
     for manager_id, pairs in new_customers.items():
         _assign_managers(pairs=pairs, manager_id=manager_id, at=as_of)
     for status, action_ids in finished.items():
-        for chunk in _chunks(action_ids):
+        for chunk in chunks(action_ids):
             JourneyAction.objects.filter(*broad(status__in=RUNNING), pk__in=chunk).update(
                 status=status, closed_at=as_of
             )
@@ -209,11 +210,6 @@ def assign_due_account_managers(*, version, action, as_of: dt.datetime) -> dict[
     return {"assigned": assigned, "escalated": escalated}
 
 
-def _chunks(ids: list[int], size: int = 2000):
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
 def _assign_managers(*, pairs: list[tuple[int, int]], manager_id: int, at: dt.datetime) -> None:
     """account_manager_assign for many (customer, journey) of one manager (by the cycle: no audit row)."""
     from onboard90.customers.models import Customer
@@ -221,7 +217,7 @@ def _assign_managers(*, pairs: list[tuple[int, int]], manager_id: int, at: dt.da
     from onboard90.org.models import Unit
 
     teams = Unit.objects.filter(kind="account_manager_team").values("pk")
-    for chunk in _chunks(pairs):
+    for chunk in chunks(pairs):
         Customer.objects.filter(pk__in=[c for c, _ in chunk]).update(
             account_manager_id=manager_id, manager_assigned_at=at, manager_assigned_on=clock.local_date(at)
         )
