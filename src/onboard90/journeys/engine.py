@@ -34,6 +34,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce
 
 from onboard90.core import clock
+from onboard90.core.bulk import chunks
 from onboard90.core.session import pg_settings
 from onboard90.journeys import audience_sql
 from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
@@ -88,13 +89,26 @@ def insert_select(model, columns: Sequence[str], queryset: QuerySet) -> int:
     ON CONFLICT DO NOTHING makes a concurrent or repeated insert of the same key harmless.
     """
     sql, params = queryset.query.get_compiler(connection=connection).as_sql()
+    # The outer SELECT … WHERE 1=1 keeps SQLite from reading ON CONFLICT as part of a join.
+    return insert_rows(model, columns, f"SELECT * FROM ({sql}) AS due WHERE 1=1", params)
+
+
+def insert_rows(model, columns: Sequence[str], select: str, params: Sequence) -> int:
+    """INSERT INTO model(columns) `select` ON CONFLICT DO NOTHING; the number of rows written.
+
+    A `select` with a join must end in a WHERE clause (SQLite would read ON CONFLICT as part of the join).
+    """
     table = connection.ops.quote_name(model._meta.db_table)
     cols = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) for c in columns)
-    # The outer SELECT … WHERE 1=1 keeps SQLite from reading ON CONFLICT as part of a join.
-    statement = f"INSERT INTO {table} ({cols}) SELECT * FROM ({sql}) AS due WHERE 1=1 ON CONFLICT DO NOTHING"
     with connection.cursor() as cursor:
-        cursor.execute(statement, params)
+        cursor.execute(f"INSERT INTO {table} ({cols}) {select} ON CONFLICT DO NOTHING", params)
         return max(cursor.rowcount, 0)
+
+
+def _acts_sql(acts: Sequence[tuple[str, int]]) -> tuple[str, list]:
+    """A derived table (k, code, stage) of the acts, k their position, and its parameters."""
+    sql = " UNION ALL ".join("SELECT %s AS k, %s AS code, %s AS stage" for _ in acts)
+    return sql, [x for k, (code, stage) in enumerate(acts) for x in (k, code, stage)]
 
 
 def _anchor_field(anchor: str, prefix: str = "customer__") -> str | None:
@@ -191,36 +205,32 @@ def open_due_actions(
     # found, and at a million journeys each such join costs ~0.2 s against ~0.05 s for the probes.
     # work_mem: the sort of a day's new acts (see _insert_actions) stays in memory.
     with pg_settings(enable_hashjoin="off", enable_mergejoin="off", work_mem="64MB"):
-        return _open_and_catch_up(base, acts, window, anchor_field, recent, today, as_of, missed_since, new_since)
+        # Due today: anchor + start <= today <= anchor + end.
+        lo, hi = today - dt.timedelta(days=window.end), today - dt.timedelta(days=window.start)
+        due = recent(base.filter(**{f"{anchor_field}__range": (lo, hi)}))
+        opened = _insert_actions(due, acts, window, anchor_field, _dates(lo, hi), ActionStatus.OPEN, as_of)
 
-
-def _open_and_catch_up(base, acts, window, anchor_field, recent, today, as_of, missed_since, new_since):
-    # Due today: anchor + start <= today <= anchor + end.
-    lo, hi = today - dt.timedelta(days=window.end), today - dt.timedelta(days=window.start)
-    due = recent(base.filter(**{f"{anchor_field}__range": (lo, hi)}))
-    opened = _insert_actions(due, acts, window, anchor_field, _dates(lo, hi), ActionStatus.OPEN, as_of)
-
-    # Gone by unseen: anchor + end < today. Two index-friendly scans rather than one OR: windows that
-    # ended since the previous cycle, and journeys created since it (loaded late, with old anchors).
-    # Each scan comes with the anchor dates it can hold when they are known from the range itself (the
-    # window CASE lists each); otherwise they are read first (few: one per activation day at most).
-    if missed_since is None:
-        scans = [(recent(base.filter(**{f"{anchor_field}__lt": lo})), None)]
-    else:
-        first = missed_since - dt.timedelta(days=window.end + 1)
-        ended = recent(base.filter(**{f"{anchor_field}__gte": first, f"{anchor_field}__lt": lo}))
-        scans = [(ended, _dates(first, lo - dt.timedelta(days=1)))]
-        if new_since is not None:
-            # Driven by the journeys created since (a day's arrivals): the old-anchor range covers nearly
-            # everyone, so it must not be the one an index walks.
-            arrived = Journey.objects.filter(created_at__gte=new_since).values("pk")
-            late = recent(base.filter(*broad(**{f"{anchor_field}__lt": first})), broadly=True)
-            scans.append((late.filter(pk__in=arrived), None))
-    missed = 0
-    for scan, dates in scans:
-        candidates = dates if dates is not None else sorted(set(scan.values_list(anchor_field, flat=True).distinct()))
-        missed += _insert_actions(scan, acts, window, anchor_field, candidates, ActionStatus.MISSED, as_of)
-    return {"opened": opened, "missed": missed}
+        # Gone by unseen: anchor + end < today. Two index-friendly scans rather than one OR: windows that
+        # ended since the previous cycle, and journeys created since it (loaded late, with old anchors).
+        # Each scan comes with the anchor dates it can hold when they are known from the range itself (the
+        # window CASE lists each); otherwise they are read first (few: one per activation day at most).
+        if missed_since is None:
+            scans = [(recent(base.filter(**{f"{anchor_field}__lt": lo})), None)]
+        else:
+            first = missed_since - dt.timedelta(days=window.end + 1)
+            ended = recent(base.filter(**{f"{anchor_field}__gte": first, f"{anchor_field}__lt": lo}))
+            scans = [(ended, _dates(first, lo - dt.timedelta(days=1)))]
+            if new_since is not None:
+                # Driven by the journeys created since (a day's arrivals): the old-anchor range covers nearly
+                # everyone, so it must not be the one an index walks.
+                arrived = Journey.objects.filter(created_at__gte=new_since).values("pk")
+                late = recent(base.filter(*broad(**{f"{anchor_field}__lt": first})), broadly=True)
+                scans.append((late.filter(pk__in=arrived), None))
+        missed = 0
+        for scan, dates in scans:
+            candidates = dates if dates is not None else sorted(set(scan.values_list(anchor_field, flat=True).distinct()))
+            missed += _insert_actions(scan, acts, window, anchor_field, candidates, ActionStatus.MISSED, as_of)
+        return {"opened": opened, "missed": missed}
 
 
 def _dates(lo: dt.date, hi: dt.date) -> list[dt.date]:
@@ -244,32 +254,26 @@ def _insert_actions(qs, acts, window, anchor_field, anchors, status, as_of) -> i
         )
     except EmptyResultSet:  # an audience no one can be in (`false`)
         return 0
-    quote = connection.ops.quote_name
-    table = quote(JourneyAction._meta.db_table)
-    columns = ", ".join(quote(JourneyAction._meta.get_field(c).column) for c in ACTION_COLUMNS)
+    table = connection.ops.quote_name(JourneyAction._meta.db_table)
     stamp = DateTimeField().get_db_prep_value(as_of, connection)
-    codes = " UNION ALL ".join("SELECT %s AS k, %s AS code, %s AS stage" for _ in acts)
-    code_params = [x for i, (code, stage, _) in enumerate(acts) for x in (i, code, stage)]
+    codes, code_params = _acts_sql([(code, stage) for code, stage, _ in acts])
     chosen = " OR ".join(f"(v.k = {i} AND d.in_{i} = 1)" for i, (_, _, q) in enumerate(acts) if q)
     if chosen and len(flags) < len(acts):  # some acts are for everyone
         chosen += " OR " + " OR ".join(f"v.k = {i}" for i, (_, _, q) in enumerate(acts) if not q)
     # The journeys first (CROSS JOIN keeps SQLite from starting with the codes); WHERE 1=1 keeps SQLite
     # from reading ON CONFLICT as part of the join.
-    sql = (
-        f"INSERT INTO {table} ({columns}) "
+    select = (
         f"SELECT d.jid, v.code, 0, v.stage, %s, d.ws, d.we, d.due, %s, {'NULL' if status == ActionStatus.OPEN else '%s'}, %s "
         f"FROM ({inner}) d CROSS JOIN ({codes}) v "
         f"WHERE 1=1 {f'AND ({chosen})' if chosen else ''} AND NOT EXISTS (SELECT 1 FROM {table} a "
         f"WHERE a.journey_id = d.jid AND a.action_code = v.code AND a.occurrence = 0) "
         # Sorted, so every row is chosen before the first is written: otherwise each journey's later acts
         # would step over (and look up in the table) the rows just written for its earlier ones.
-        f"ORDER BY d.jid, v.code ON CONFLICT DO NOTHING"
+        f"ORDER BY d.jid, v.code"
     )
     reason = "window_passed_unseen" if status == ActionStatus.MISSED else ""
     head = [str(status), stamp] + ([] if status == ActionStatus.OPEN else [stamp]) + [reason]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*head, *inner_params, *code_params])
-        return max(cursor.rowcount, 0)
+    return insert_rows(JourneyAction, ACTION_COLUMNS, select, [*head, *inner_params, *code_params])
 
 
 TASK_COLUMNS = [
@@ -432,10 +436,10 @@ def mark_overdue(*, as_of: dt.datetime) -> dict[str, int]:
         # Their acts by id (a day's worth): given as a subquery, the planner would start from every open
         # act on file instead.
         action_ids = list(late.values_list("action_id", flat=True))
-        for start in range(0, len(action_ids), 5000):
-            JourneyAction.objects.filter(
-                *broad(status=ActionStatus.OPEN), pk__in=action_ids[start : start + 5000]
-            ).update(status=ActionStatus.OVERDUE)
+        for chunk in chunks(action_ids, 5000):
+            JourneyAction.objects.filter(*broad(status=ActionStatus.OPEN), pk__in=chunk).update(
+                status=ActionStatus.OVERDUE
+            )
         overdue = late.update(status=ActionStatus.OVERDUE)
     return {"overdue": overdue, "escalated": escalated}
 
@@ -458,7 +462,6 @@ def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at
     journeys = journeys if journeys is not None else Journey.objects.filter(pk__in=list(journey_ids or []))
     quote = connection.ops.quote_name
     table = quote(JourneyAction._meta.db_table)
-    columns = ", ".join(quote(JourneyAction._meta.get_field(c).column) for c in ACTION_COLUMNS)
     stamp = DateTimeField().get_db_prep_value(at, connection)
     total = 0
     for version in PlaybookVersion.objects.filter(pk__in=journeys.values("playbook_version_id").distinct()):
@@ -468,24 +471,19 @@ def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at
         chosen, chosen_params = (
             journeys.filter(playbook_version=version).values("pk").query.get_compiler(connection=connection).as_sql()
         )
-        codes = " UNION ALL ".join("SELECT %s AS code, %s AS stage" for _ in acts)
+        codes, act_params = _acts_sql(acts)
         # Every (journey, act) pair EXCEPT the pairs on file: one pass over the journeys' own rows (their
         # index range), not a probe of each journey's rows once per act.
-        sql = (
-            f"INSERT INTO {table} ({columns}) "
+        select = (
             f"SELECT p.jid, p.code, 0, v.stage, %s, NULL, NULL, NULL, %s, %s, %s FROM ("
             f"SELECT j.id AS jid, c.code AS code FROM {quote(Journey._meta.db_table)} j CROSS JOIN ({codes}) c "
             f"WHERE j.id IN ({chosen}) "
             f"EXCEPT SELECT a.journey_id, a.action_code FROM {table} a WHERE a.journey_id IN ({chosen}) AND a.occurrence = 0"
-            f") p JOIN ({codes}) v ON v.code = p.code WHERE 1=1 "
-            f"ON CONFLICT DO NOTHING"
+            f") p JOIN ({codes}) v ON v.code = p.code WHERE 1=1"
         )
-        act_params = [x for act in acts for x in act]
         # In the order of the text: status, stamps and reason, then the pairs, the pairs on file, the acts.
         params = [str(status), stamp, stamp, "never_opened", *act_params, *chosen_params, *chosen_params, *act_params]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            total += max(cursor.rowcount, 0)
+        total += insert_rows(JourneyAction, ACTION_COLUMNS, select, params)
     return total
 
 
