@@ -311,6 +311,10 @@ def build(
     activated_at = fmt.shifted(act, morning)
     created_at = fmt.instant(act, 8, 45)
     null = np.full(n, None, dtype=object)
+    # Stamped by the customer's last change (activation, rating, manager, first bill), as the imports do: the
+    # cycle looks at the customers changed since the previous one.
+    last_change = np.maximum.reduce([act, np.where(vip, rated_on, NULL_DAY), manager_on_db, bill_on])
+    updated_at = fmt.instant(last_change, 8, 45)
     customer_cols = [
         "id", "msisdn", "name", "city_id", "store_id", "activated_at", "activated_on", "product", "package_id",
         "contract_plan", "previous_msisdn", "number_changed", "handset_os", "vip_tier_id", "vip_rated_at",
@@ -324,7 +328,7 @@ def build(
         np.where(vip, tier_id, None), fmt.instant(rated_on, 8), fmt.date(rated_on), first_month, fmt.bool(opt_out),
         np.where(manager_on_db != NULL_DAY, manager, None), fmt.instant(manager_on_db, 9),
         fmt.date(manager_on_db), fmt.instant(bill_on, 6), fmt.date(bill_on), np.full(n, "active", dtype=object),
-        null, created_at, created_at,
+        null, created_at, updated_at,
     ]
     journey_cols = ["id", "customer_id", "playbook_version_id", "status", "started_at", "closed_at", "created_at"]
     journey_data = [ids, ids, np.full(n, ref.version_id), np.full(n, "active", dtype=object), created_at, null,

@@ -325,12 +325,16 @@ def build_state(
             horizon=horizon,
         ):
             loader.write(table, step)
+        from onboard90.journeys.engine import facts_digest
+        from onboard90.playbook.selectors import versions_in_use
+
+        digest = facts_digest(versions_in_use())  # as the cycles that left this state would have recorded it
         CycleRun.objects.bulk_create([
             CycleRun(
                 as_of=clock.cycle_instant(today - dt.timedelta(days=d)),
                 started_at=clock.cycle_instant(today - dt.timedelta(days=d)),
                 finished_at=clock.cycle_instant(today - dt.timedelta(days=d)) + dt.timedelta(minutes=1),
-                status=CycleStatus.FINISHED, counts={"bench": "built"},
+                status=CycleStatus.FINISHED, counts={"bench": "built"}, digest=digest,
             )
             for d in range(generator.JOURNEY_AGES + 1, 0, -1)
         ])
@@ -383,14 +387,17 @@ def arrive(built: generator.Built, day: int) -> None:
             cols, rows = events[key]
             loader.write(generator.Table(table, cols, rows), lambda _n: None)
         with connection.cursor() as cursor:
+            # Stamped like the imports' updates: the next cycle looks at the customers changed since.
             for chunk in events["vip"]():
                 cursor.executemany(
-                    "UPDATE customers_customer SET vip_tier_id = %s, vip_rated_at = %s, vip_rated_on = %s WHERE id = %s",
-                    chunk,
+                    "UPDATE customers_customer SET vip_tier_id = %s, vip_rated_at = %s, vip_rated_on = %s, "
+                    "updated_at = %s WHERE id = %s",
+                    [(tier, at, on, at, pk) for tier, at, on, pk in chunk],
                 )
             for chunk in events["bills"]():
                 cursor.executemany(
-                    "UPDATE customers_customer SET first_bill_at = %s, first_bill_on = %s WHERE id = %s", chunk
+                    "UPDATE customers_customer SET first_bill_at = %s, first_bill_on = %s, updated_at = %s WHERE id = %s",
+                    [(at, on, at, pk) for at, on, pk in chunk],
                 )
     _reset_sequences()
 

@@ -45,7 +45,9 @@ class Customer(models.Model):
     status = models.CharField(_("状态"), max_length=16, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE)
     cancelled_at = models.DateTimeField(_("离网时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    # Every write stamps it (auto_now, or explicitly on bulk updates): the daily cycle looks at the customers
+    # changed since the previous one (journeys.engine.Since), found through this index.
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True, db_index=True)
 
     class Meta:
         verbose_name = _("客户")

@@ -240,3 +240,25 @@ def compliance_report(*, by: str, as_of: dt.datetime) -> dict:
 
 def cycle_runs(limit: int = 30):
     return CycleRun.objects.order_by("-as_of", "-id")[:limit]
+
+
+def dangling_references() -> dict[str, int]:
+    """{"table.column": rows whose reference points nowhere} for each unchecked reference of the engine's rows.
+
+    The database does not check these (see `journeys.models.ENGINE_WRITTEN`); one anti-join per reference.
+    """
+    from django.apps import apps
+    from django.db.models import Exists, OuterRef
+
+    from onboard90.journeys.models import ENGINE_WRITTEN
+
+    found = {}
+    for label in ENGINE_WRITTEN:
+        model = apps.get_model(label)
+        for field in model._meta.concrete_fields:
+            if not field.is_relation or field.db_constraint:
+                continue
+            target = field.related_model._default_manager.filter(pk=OuterRef(field.attname))
+            rows = model._default_manager.filter(**{f"{field.attname}__isnull": False}).filter(~Exists(target))
+            found[f"{model._meta.db_table}.{field.column}"] = rows.count()
+    return found

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 
 from onboard90.core import clock
 from onboard90.core.bulk import chunks
@@ -61,12 +62,15 @@ def journey_exit(*, customer, at: dt.datetime, reason: str = "cancellation") -> 
 # --- the daily cycle ----------------------------------------------------------------------------------
 
 
-def cycle_run(*, as_of: dt.datetime, gateway=None, dispatch: bool = True) -> CycleRun:
+def cycle_run(*, as_of: dt.datetime, gateway=None, dispatch: bool = True, rescan: bool = False) -> CycleRun:
     """日处理: the daily cycle as of `as_of`. Idempotent: the same instant twice changes nothing.
 
     Order matters only within a day: supersede before opening (a fresh VIP never gets both calls),
     system acts (VIP manager assignment) before the acts anchored on them, deliveries after opening,
     then overdue/escalation, the outbox, and finally journeys that reached their last day.
+
+    After a finished cycle only what changed since it is looked at (`engine.Since`); `rescan` looks at
+    every journey, for a database someone has edited behind the application's back.
     """
     from onboard90.core.locks import singleton_lock
 
@@ -81,37 +85,50 @@ def cycle_run(*, as_of: dt.datetime, gateway=None, dispatch: bool = True) -> Cyc
         previous = (
             CycleRun.objects.filter(status=CycleStatus.FINISHED, as_of__lt=as_of).order_by("-as_of").first()
         )
-        run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING)
+        from onboard90.journeys import engine
+        from onboard90.playbook.selectors import versions_in_use
+
+        digest = engine.facts_digest(versions_in_use())
+        since = None if rescan else engine.since_previous(previous, digest=digest)
+        run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING, digest=digest)
         # PostgreSQL's JIT compiles every statement whose estimated cost looks large, and on a million
         # journeys the cycle's statements all do: ~0.1 s of compiling each, for queries that run in less.
         with pg_settings(jit="off"):
-            return _cycle(run=run, previous=previous, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch)
+            return _cycle(run=run, since=since, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch)
 
 
 class CycleBusy(ValueError):
     """Another cycle holds the database (cron fired twice, or an operator ran one by hand)."""
 
 
-def _cycle(*, run, previous, as_of, today, gateway, dispatch) -> CycleRun:
+def _cycle(*, run, since, as_of, today, gateway, dispatch) -> CycleRun:
+    from django.db.models import Max
+
     from onboard90.journeys import engine
     from onboard90.messaging.services import next_send_time, outbox_dispatch
     from onboard90.playbook.selectors import current_version, playbook_of, versions_in_use
 
     counts = dict.fromkeys(COUNT_KEYS, 0)
-    missed_since = clock.local_date(previous.as_of) if previous else None
-    new_since = previous.started_at if previous else None
     try:
+        # In a delta cycle (see engine.Since) the older acts that can need a supersede or a new delivery.
+        changed = None
+        if since is not None:
+            before = JourneyAction.objects.aggregate(top=Max("pk"))["top"] or 0
+            codes = {code for v in versions_in_use() for code in engine.changeable(playbook_of(v).actions)}
+            changed = engine.changed_running_acts(since=since, before=before, codes=codes)
         for version in versions_in_use():
             playbook = playbook_of(version)
             ordered = sorted(playbook.actions, key=lambda a: a.system is None)  # system acts first
             for action in ordered:
-                counts["superseded"] += engine.supersede(version=version, action=action, as_of=as_of)
+                candidates = None if changed is None else changed.get(action.code, [])
+                counts["superseded"] += engine.supersede(version=version, action=action, as_of=as_of, candidates=candidates)
             send_from = next_send_time(as_of, playbook.quiet_hours.start, playbook.quiet_hours.end)
             for group in engine.window_groups(ordered):
                 with transaction.atomic():
+                    # The group's new acts have ids above this: their deliveries are looked for by id.
+                    opened_after = JourneyAction.objects.aggregate(top=Max("pk"))["top"] or 0
                     opened = engine.open_due_actions(
-                        version=version, playbook=playbook, actions=group, today=today, as_of=as_of,
-                        missed_since=missed_since, new_since=new_since,
+                        version=version, playbook=playbook, actions=group, today=today, as_of=as_of, since=since
                     )
                     counts["opened"] += opened["opened"]
                     counts["missed"] += opened["missed"]
@@ -120,9 +137,12 @@ def _cycle(*, run, previous, as_of, today, gateway, dispatch) -> CycleRun:
                             assigned = assign_due_account_managers(version=version, action=action, as_of=as_of)
                             counts["assigned"] += assigned["assigned"]
                             counts["escalated"] += assigned["escalated"]
-                        counts["tasks_created"] += engine.create_tasks(version=version, action=action, as_of=as_of)
+                        fresh = None if changed is None else engine.Fresh(opened_after=opened_after, changed=changed)
+                        counts["tasks_created"] += engine.create_tasks(
+                            version=version, action=action, as_of=as_of, fresh=fresh
+                        )
                         counts["sms_queued"] += engine.queue_messages(
-                            version=version, action=action, send_from=send_from, as_of=as_of
+                            version=version, action=action, send_from=send_from, as_of=as_of, fresh=fresh
                         )
         overdue = engine.mark_overdue(as_of=as_of)
         counts["overdue"] += overdue["overdue"]
@@ -219,7 +239,8 @@ def _assign_managers(*, pairs: list[tuple[int, int]], manager_id: int, at: dt.da
     teams = Unit.objects.filter(kind="account_manager_team").values("pk")
     for chunk in chunks(pairs):
         Customer.objects.filter(pk__in=[c for c, _ in chunk]).update(
-            account_manager_id=manager_id, manager_assigned_at=at, manager_assigned_on=clock.local_date(at)
+            account_manager_id=manager_id, manager_assigned_at=at, manager_assigned_on=clock.local_date(at),
+            updated_at=timezone.now(),
         )
         # The customers' own tasks, found by journey id (not by every unassigned running task).
         Task.objects.filter(
@@ -240,14 +261,16 @@ def account_manager_loads(*, city_ids) -> dict[int, dict[int, int]]:
     city_of = dict(managers.values_list("user_id", "city_id"))
     for user_id, city_id in city_of.items():
         loads.setdefault(city_id, {})[user_id] = 0
-    # Counted from the managers' customers (their index), not by walking every manager's relations.
+    # Counted from the managers' customers (their index), not by walking every manager's relations; each
+    # customer's journey probed by its key rather than all million journeys hashed.
     counted = (
         Customer.objects.filter(account_manager_id__in=list(city_of), journey__status=JourneyStatus.ACTIVE)
         .values_list("account_manager_id")
         .annotate(load=Count("pk"))
     )
-    for user_id, load in counted:
-        loads[city_of[user_id]][user_id] = load
+    with pg_settings(enable_hashjoin="off", enable_mergejoin="off"):
+        for user_id, load in list(counted):
+            loads[city_of[user_id]][user_id] = load
     return loads
 
 
@@ -257,7 +280,8 @@ def account_manager_assign(*, customer, manager_id: int, at: dt.datetime, assign
     from onboard90.customers.models import Customer
 
     Customer.objects.filter(pk=customer.pk).update(
-        account_manager_id=manager_id, manager_assigned_at=at, manager_assigned_on=clock.local_date(at)
+        account_manager_id=manager_id, manager_assigned_at=at, manager_assigned_on=clock.local_date(at),
+        updated_at=timezone.now(),  # what the next cycle's delta looks for (engine.Since)
     )
     customer.account_manager_id = manager_id
     customer.manager_assigned_at = at

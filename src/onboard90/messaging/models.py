@@ -9,11 +9,12 @@ from onboard90.messaging.enums import MessageClass, MessageStatus
 class OutboxMessage(models.Model):
     """短信发件箱: a message the engine queued; the dispatcher claims, sends and records it."""
 
+    # The engine's references are not checked by the database (see journeys.models.ENGINE_WRITTEN).
     action = models.OneToOneField(
-        "journeys.JourneyAction", on_delete=models.CASCADE, related_name="sms", verbose_name=_("服务动作")
+        "journeys.JourneyAction", on_delete=models.CASCADE, related_name="sms", verbose_name=_("服务动作"),
+        db_constraint=False,
     )
-    # A copy of action.journey.customer, for lookups by customer. The database checks the action's
-    # reference; this copy is written from it in the same statement and not checked a second time.
+    # A copy of action.journey.customer, for lookups by customer, written from it in the same statement.
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="messages", verbose_name=_("客户"),
         db_constraint=False,

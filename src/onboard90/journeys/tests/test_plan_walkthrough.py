@@ -12,7 +12,6 @@ from onboard90.customers import services as customer_services
 from onboard90.journeys import selectors, services
 from onboard90.journeys.enums import ActionStatus, JourneyStatus
 from onboard90.journeys.models import Escalation, Journey, JourneyAction, Task
-from onboard90.messaging.gateways import MemoryGateway
 from onboard90.messaging.models import OutboxMessage
 from onboard90.org.enums import Role
 
@@ -23,25 +22,6 @@ DAY0 = dt.date(2012, 3, 1)
 
 def day(n: int) -> dt.date:
     return DAY0 + dt.timedelta(days=n)
-
-
-@pytest.fixture
-def province():
-    """济南 with its four units, an agent, a clerk, an account manager and a supervisor; the default playbook."""
-    city = builders.city("jinan")
-    builders.package("A66")
-    builders.package("P20", product="prepaid", family="prepaid", monthly_fee=20, voice_min=0, data_mb=0, sms=0)
-    for code in ("diamond", "gold", "silver"):
-        builders.vip_tier(code)
-    builders.playbook_version()
-    return {
-        "city": city,
-        "clerk": builders.staff("clerk", role=Role.STORE_CLERK, city_obj=city),
-        "agent": builders.staff("agent", role=Role.CALL_CENTRE_AGENT, city_obj=city),
-        "manager": builders.staff("manager", role=Role.ACCOUNT_MANAGER, city_obj=city),
-        "supervisor": builders.staff("boss", role=Role.SUPERVISOR, city_obj=city),
-        "gateway": MemoryGateway(),
-    }
 
 
 def run(province, first: int, last: int | None = None, *, work=None) -> None:
@@ -385,3 +365,26 @@ def test_journey_document_lists_opened_and_pending_acts(province):
     assert by_code["first_callback"]["window_start"] == "2012-03-05"
     assert "vip_first_callback" not in by_code  # no anchor yet (no manager assigned)
     assert "number_change_coaching" not in by_code  # audience does not hold
+
+
+def test_every_reference_the_engine_wrote_points_to_a_row_and_a_broken_one_is_reported(province):
+    """The engine's references are unchecked by the database (journeys.models.ENGINE_WRITTEN): `integrity` proves them."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+    from django.db import connection
+
+    for _ in range(3):
+        builders.customer(city_obj=province["city"], activated_on=DAY0)
+    run(province, 0, 6)
+    found = selectors.dangling_references()
+    assert "journeys_journeyaction.journey_id" in found and "messaging_outboxmessage.action_id" in found
+    assert set(found.values()) == {0}
+    assert Task.objects.exists() and OutboxMessage.objects.exists()
+
+    victim = Task.objects.order_by("pk").first()
+    with connection.cursor() as cursor:  # what no code path does: remove an act under its task
+        cursor.execute("DELETE FROM journeys_journeyaction WHERE id = %s", [victim.action_id])
+    found = selectors.dangling_references()
+    assert found["journeys_task.action_id"] == 1
+    with pytest.raises(CommandError, match="journeys_task.action_id=1"):
+        call_command("integrity", "--json")

@@ -1,4 +1,4 @@
-"""`onboard90 run [--date D] [--until D]`: the daily cycle as of a date, or every day of a range."""
+"""`onboard90 run [--date D] [--until D] [--rescan]`: the daily cycle as of a date, or every day of a range."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ class Command(OnboardCommand):
             "--until",
             help="运行到此日期(含) / run every day through this date; starts at --date, else the day after the last cycle",
         )
+        parser.add_argument(
+            "--rescan", action="store_true",
+            help="全量检查 / look at every journey, not only what changed since the last cycle "
+            "(after the database was edited outside onboard90)",
+        )
 
     def handle(self, *args, **options):
         start = clock.parse_date(options["date"]) if options["date"] else None
@@ -33,7 +38,7 @@ class Command(OnboardCommand):
             if start > until:
                 raise CommandError(f"开始日期晚于结束日期 / start {start} is after --until {until}")
             days = [start + dt.timedelta(days=i) for i in range((until - start).days + 1)]
-        for day, run in _each(days):
+        for day, run in _each(days, rescan=options["rescan"]):
             counts = run.counts
             self.stdout.write(
                 f"{day.isoformat()} 开启 opened={counts['opened']} 短信 sms_queued={counts['sms_queued']} "
@@ -48,7 +53,7 @@ def _after_last_cycle() -> dt.date | None:
     return clock.local_date(last.as_of) + dt.timedelta(days=1) if last else None
 
 
-def _each(days):
+def _each(days, *, rescan: bool):
     """Yield (day, run) — with a progress bar when a person is watching, quietly when piped."""
     if len(days) > 1 and sys.stderr.isatty():
         from rich.console import Console
@@ -58,8 +63,8 @@ def _each(days):
         with Progress(console=Console(stderr=True), transient=True) as progress:
             bar = progress.add_task("日处理 / cycles", total=len(days))
             for day in days:
-                yield day, services.cycle_run(as_of=clock.cycle_instant(day))
+                yield day, services.cycle_run(as_of=clock.cycle_instant(day), rescan=rescan)
                 progress.advance(bar)
     else:
         for day in days:
-            yield day, services.cycle_run(as_of=clock.cycle_instant(day))
+            yield day, services.cycle_run(as_of=clock.cycle_instant(day), rescan=rescan)

@@ -1,0 +1,173 @@
+"""增量: a cycle that looks only at what changed since the previous one ends exactly where a full rescan does.
+
+The world's clock is simulated here (Django's `timezone.now` and `clock.now`), so customers' `updated_at`
+stamps and the cycles' start times tell the same story as in production, and the delta really is small.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from onboard90 import testing as builders
+from onboard90.core import clock
+from onboard90.customers import services as customer_services
+from onboard90.journeys import engine, services
+from onboard90.journeys.models import CycleRun, Escalation, JourneyAction, Task
+from onboard90.journeys.tests.test_plan_walkthrough import DAY0, day
+from onboard90.messaging.models import OutboxMessage
+
+pytestmark = pytest.mark.django_db
+
+
+class SimulatedClock:
+    def __init__(self, monkeypatch):
+        self.at = clock.at_local(DAY0, 0)
+        monkeypatch.setattr(timezone, "now", lambda: self.at)
+        monkeypatch.setattr(clock, "now", lambda: self.at)
+
+
+def snapshot() -> dict[str, list]:
+    """Every row the engine wrote, without ids."""
+    who = "journey__customer__msisdn"
+    return {
+        "acts": sorted(JourneyAction.objects.values_list(
+            who, "action_code", "occurrence", "status", "window_start", "window_end", "due_at", "opened_at",
+            "closed_at", "reason",
+        )),
+        "tasks": sorted(Task.objects.values_list(
+            who, "action__action_code", "kind", "owner_unit_id", "assignee_id", "status", "due_at", "created_at",
+        )),
+        "sms": sorted(OutboxMessage.objects.values_list(
+            "customer__msisdn", "action__action_code", "status", "scheduled_at", "not_after", "text", "last_error",
+        )),
+        "escalations": sorted(Escalation.objects.values_list(
+            "task__action__action_code", "task__journey__customer__msisdn", "at", "unit_id", "supervisor_id", "reason",
+        )),
+    }
+
+
+def history(province, sim: SimulatedClock, *, rescan: bool) -> None:
+    """Twenty days of a small province: arrivals, late VIP ratings, bills, opt-outs, a late load, staff work."""
+    city, gateway = province["city"], province["gateway"]
+    people = {}
+    for n in range(0, 21):
+        sim.at = clock.at_local(day(n), 0, 30)  # the night's loads, before the day's cycle
+        if n <= 5:  # two a day: one post-paid, one changed number or pre-paid
+            people[f"post{n}"] = builders.customer(
+                city_obj=city, activated_on=day(n), handset_os="android", msisdn=f"1850000{n:02d}01"
+            )
+            people[f"other{n}"] = builders.customer(
+                city_obj=city, activated_on=day(n), number_changed=n % 2 == 0, msisdn=f"1850000{n:02d}02",
+                **({} if n % 2 == 0 else {"product": "prepaid", "package_code": "P20"}),
+            )
+        if n == 0:  # near the end of the journey: the first cycle finds its past windows missed
+            people["veteran"] = builders.customer(city_obj=city, activated_on=day(-70), msisdn="18500009902")
+        if n == 16:  # rated VIP in its last week (journey day 86)
+            customer_services.customer_rate_vip(
+                customer=people["veteran"], tier=builders.vip_tier("gold"), rated_at=clock.at_local(day(16), 0, 20)
+            )
+        if n == 3:  # a number change reported mid-window (coaching days 0–3 of other1): due that very day
+            customer_services.customer_change_number(
+                customer=people["other1"], previous_msisdn="13012340001", at=clock.at_local(day(3), 0, 20)
+            )
+        if n == 8:  # loaded late, with an activation a week old
+            people["late"] = builders.customer(city_obj=city, activated_on=day(2), msisdn="18500009901")
+        if n == 3:
+            customer_services.customer_rate_vip(
+                customer=people["post1"], tier=builders.vip_tier("gold"), rated_at=clock.at_local(day(3), 0, 20)
+            )
+        if n == 12:  # rated late: the running ordinary callback gives way to the VIP one
+            customer_services.customer_rate_vip(
+                customer=people["post4"], tier=builders.vip_tier("diamond"), rated_at=clock.at_local(day(12), 0, 20)
+            )
+        if n == 6:  # opts out of marketing mid-window, through the admin's save
+            people["post5"].marketing_opt_out = True
+            people["post5"].save()
+        if n == 9:
+            customer_services.customer_change_number(
+                customer=people["post3"], previous_msisdn="13012345678", at=clock.at_local(day(9), 0, 20)
+            )
+        if n == 14:
+            customer_services.customer_record_bill(
+                customer=people["post0"], bill_month="2012-03", issued_at=clock.at_local(day(14), 0, 20), amount="66.00"
+            )
+        sim.at = clock.cycle_instant(day(n))
+        services.cycle_run(as_of=sim.at, gateway=gateway, rescan=rescan)
+        sim.at = clock.at_local(day(n), 15)
+        # Half the new work gets done; post4's is left running, for its late rating to supersede.
+        spared = [people["post4"].pk] if "post4" in people else []
+        for task in Task.objects.filter(status="open").exclude(journey__customer_id__in=spared).order_by("pk")[::2]:
+            services.task_complete(task=task, outcome="reached", at=sim.at, completed_by=None)
+
+
+def test_cycles_that_look_only_at_what_changed_end_where_full_rescans_do(province, monkeypatch):
+    sim = SimulatedClock(monkeypatch)
+    looked = []
+    real = engine.open_due_actions
+
+    def spy(**kwargs):
+        looked.append(kwargs["since"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(engine, "open_due_actions", spy)
+    before = transaction.savepoint()
+    history(province, sim, rescan=False)
+    delta = snapshot()
+    transaction.savepoint_rollback(before)
+    assert any(since is not None for since in looked), "the delta scans never ran"
+
+    looked.clear()
+    sim.at = clock.at_local(DAY0, 0)
+    history(province, sim, rescan=True)
+    assert all(since is None for since in looked)
+    full = snapshot()
+
+    assert delta["acts"] and delta["tasks"] and delta["sms"] and delta["escalations"]
+    # The cases only the delta's "changed since" scans can catch happened (the rest the window starts do).
+    assert ("18500000102", "number_change_coaching") in {row[:2] for row in delta["tasks"]}
+    assert ("18500009902", "vip_first_callback") in {row[:2] for row in delta["tasks"]}
+    statuses = {row[3] for row in delta["acts"]}
+    assert {"superseded", "done", "overdue"} <= statuses
+    for table in full:
+        assert delta[table] == full[table], table
+
+
+def test_a_changed_catalogue_makes_the_next_cycle_look_at_everyone(province, monkeypatch):
+    SimulatedClock(monkeypatch)
+    looked = []
+    real = engine.open_due_actions
+    monkeypatch.setattr(engine, "open_due_actions", lambda **kw: looked.append(kw["since"]) or real(**kw))
+    builders.customer(city_obj=province["city"], activated_on=DAY0)
+    for n, change in ((0, None), (1, None), (2, "fee")):
+        if change:
+            package = builders.package("A66")
+            package.monthly_fee = 68
+            package.save()
+        looked.clear()
+        services.cycle_run(as_of=clock.cycle_instant(day(n)), gateway=province["gateway"])
+        assert all(since is None for since in looked) == (n == 0 or change == "fee"), n
+
+
+def test_the_delta_starts_a_margin_before_the_previous_cycle_and_a_cut_off_cycle_means_a_full_look(province):
+    as_of = clock.cycle_instant(day(5))
+    previous = CycleRun.objects.create(
+        as_of=as_of, started_at=as_of + dt.timedelta(seconds=30), finished_at=as_of + dt.timedelta(minutes=2),
+        status="finished", digest="d",
+    )
+    since = engine.since_previous(previous, digest="d")
+    assert since.day == day(5)
+    # A change committed within CHANGE_MARGIN of the cycle's start may not have been seen by it: looked at again.
+    assert since.changed_at == as_of - engine.CHANGE_MARGIN
+    assert since.created_at == previous.started_at - engine.CHANGE_MARGIN
+    assert since.ended_at == previous.finished_at
+    assert engine.since_previous(previous, digest="other") is None  # catalogue or playbooks changed
+    assert engine.since_previous(None, digest="d") is None
+    # A cycle begun after it that did not finish (killed, or still marked running) may have opened acts
+    # whose customers then changed: the next cycle looks at everything.
+    CycleRun.objects.create(as_of=as_of + dt.timedelta(days=1), started_at=previous.started_at + dt.timedelta(days=1),
+                            status="failed")
+    assert engine.since_previous(previous, digest="d") is None
