@@ -206,12 +206,17 @@ def facts_digest(versions: Iterable[PlaybookVersion]) -> str:
 
 def since_previous(previous, *, digest: str) -> Since | None:
     """The delta to look at after `previous` (the last finished CycleRun); None: look at everything (a first
-    cycle, a catalogue or playbook changed since, or another cycle begun since that did not finish)."""
+    cycle, a catalogue or playbook changed since, another cycle begun since that did not finish, or a
+    replay of past days)."""
     from onboard90.journeys.models import CycleRun
 
     if previous is None or not previous.digest or previous.digest != digest:
         return None
     if CycleRun.objects.filter(started_at__gt=previous.started_at).exists():  # cut off, or a backfill
+        return None
+    # Days replayed after the fact (`run --until` over a past range, the demo's history): the records were
+    # stamped when they were written, not on the days replayed, so every customer would count as changed.
+    if previous.started_at - previous.as_of > dt.timedelta(days=1):
         return None
     # min(): a simulated history (as_of in the past) compares stamps with the business time it ran at.
     return Since(

@@ -165,6 +165,8 @@ def test_the_delta_starts_a_margin_before_the_previous_cycle_and_a_cut_off_cycle
     assert since.created_at == previous.started_at - engine.CHANGE_MARGIN
     assert since.ended_at == previous.finished_at
     assert engine.since_previous(previous, digest="other") is None  # catalogue or playbooks changed
+    replayed = CycleRun(as_of=as_of, started_at=as_of + dt.timedelta(days=30), digest="d")
+    assert engine.since_previous(replayed, digest="d") is None  # a past day run after the fact
     assert engine.since_previous(None, digest="d") is None
     # A cycle begun after it that did not finish (killed, or still marked running) may have opened acts
     # whose customers then changed: the next cycle looks at everything.
