@@ -174,6 +174,8 @@ ACTION_COLUMNS = [
 # A customer write stamped this long before the previous cycle began but committed only after that cycle
 # had read its rows would go unseen by the delta scans below. Import batches and edits commit in seconds.
 CHANGE_MARGIN = dt.timedelta(minutes=5)
+# Beyond a tenth of the active journeys (and this many) changed since the previous cycle, look at everyone.
+DELTA_MIN_TOUCHED = 1000
 
 
 @dataclass(frozen=True)
@@ -219,12 +221,23 @@ def since_previous(previous, *, digest: str) -> Since | None:
     if previous.started_at - previous.as_of > dt.timedelta(days=1):
         return None
     # min(): a simulated history (as_of in the past) compares stamps with the business time it ran at.
-    return Since(
+    since = Since(
         day=clock.local_date(previous.as_of),
         changed_at=min(previous.as_of, previous.started_at) - CHANGE_MARGIN,
         created_at=previous.started_at - CHANGE_MARGIN,
         ended_at=max(previous.finished_at or previous.started_at, previous.as_of),
     )
+    # Looking journey by journey pays while the changed ones are few; after a load that touched a large
+    # share (a first import, a re-rating of everyone) one look at every journey is cheaper.
+    from onboard90.customers.models import Customer
+
+    touched = (
+        Customer.objects.filter(updated_at__gte=since.changed_at).count()
+        + Journey.objects.filter(created_at__gte=since.created_at).count()
+    )
+    if touched > max(DELTA_MIN_TOUCHED, Journey.objects.filter(status=JourneyStatus.ACTIVE).count() // 10):
+        return None
+    return since
 
 
 def changeable(actions: Iterable[schema.Action]) -> set[str]:

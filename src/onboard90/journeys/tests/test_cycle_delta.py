@@ -152,8 +152,11 @@ def test_a_changed_catalogue_makes_the_next_cycle_look_at_everyone(province, mon
         assert all(since is None for since in looked) == (n == 0 or change == "fee"), n
 
 
-def test_the_delta_starts_a_margin_before_the_previous_cycle_and_a_cut_off_cycle_means_a_full_look(province):
+def test_the_delta_starts_a_margin_before_the_previous_cycle_and_a_cut_off_cycle_means_a_full_look(
+    province, monkeypatch
+):
     as_of = clock.cycle_instant(day(5))
+    builders.customer(city_obj=province["city"], activated_on=day(0))  # changed now: after the cycle
     previous = CycleRun.objects.create(
         as_of=as_of, started_at=as_of + dt.timedelta(seconds=30), finished_at=as_of + dt.timedelta(minutes=2),
         status="finished", digest="d",
@@ -165,6 +168,9 @@ def test_the_delta_starts_a_margin_before_the_previous_cycle_and_a_cut_off_cycle
     assert since.created_at == previous.started_at - engine.CHANGE_MARGIN
     assert since.ended_at == previous.finished_at
     assert engine.since_previous(previous, digest="other") is None  # catalogue or playbooks changed
+    monkeypatch.setattr(engine, "DELTA_MIN_TOUCHED", 0)  # this province's 1 journey is more than a tenth
+    assert engine.since_previous(previous, digest="d") is None
+    monkeypatch.undo()
     replayed = CycleRun(as_of=as_of, started_at=as_of + dt.timedelta(days=30), digest="d")
     assert engine.since_previous(replayed, digest="d") is None  # a past day run after the fact
     assert engine.since_previous(None, digest="d") is None
