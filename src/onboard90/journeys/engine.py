@@ -325,6 +325,8 @@ def open_due_actions(
     with pg_settings(enable_hashjoin="off", enable_mergejoin="off", work_mem="64MB"):
         # Due today: anchor + start <= today <= anchor + end.
         lo, hi = today - dt.timedelta(days=window.end), today - dt.timedelta(days=window.start)
+        # With a delta, the journeys created since the previous cycle drive a due scan and a catch-up scan.
+        arrived = Journey.objects.filter(created_at__gte=since.created_at).values("pk") if since else None
         if since is None:
             due_scans = [recent(base.filter(**{f"{anchor_field}__range": (lo, hi)}))]
         else:
@@ -335,7 +337,6 @@ def open_due_actions(
             # Driven by the changed customers and by the new journeys alone: not by the audience (an index,
             # say on the VIP tier, the planner would walk instead); _insert_actions picks each act's audience.
             in_window = recent(everyone.filter(*broad(**{f"{anchor_field}__range": (lo, hi)})), broadly=True)
-            arrived = Journey.objects.filter(created_at__gte=since.created_at).values("pk")
             due_scans += [in_window.filter(*narrow(customer__updated_at__gte=since.changed_at)), in_window.filter(pk__in=arrived)]
         opened = sum(
             _insert_actions(scan, acts, window, anchor_field, _dates(lo, hi), ActionStatus.OPEN, as_of)
@@ -356,7 +357,6 @@ def open_due_actions(
             # arrived late: a number change reported after its coaching's window). Driven by those: the
             # old-anchor range covers nearly everyone, so it must not be the one an index walks.
             late = recent(everyone.filter(*broad(**{f"{anchor_field}__lt": first})), broadly=True)
-            arrived = Journey.objects.filter(created_at__gte=since.created_at).values("pk")
             scans += [(late.filter(pk__in=arrived), None), (late.filter(*narrow(customer__updated_at__gte=since.changed_at)), None)]
         missed = 0
         for scan, dates in scans:

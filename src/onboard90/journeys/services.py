@@ -88,20 +88,23 @@ def cycle_run(*, as_of: dt.datetime, gateway=None, dispatch: bool = True, rescan
         from onboard90.journeys import engine
         from onboard90.playbook.selectors import versions_in_use
 
-        digest = engine.facts_digest(versions_in_use())
+        versions = versions_in_use()
+        digest = engine.facts_digest(versions)
         since = None if rescan else engine.since_previous(previous, digest=digest)
         run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING, digest=digest)
         # PostgreSQL's JIT compiles every statement whose estimated cost looks large, and on a million
         # journeys the cycle's statements all do: ~0.1 s of compiling each, for queries that run in less.
         with pg_settings(jit="off"):
-            return _cycle(run=run, since=since, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch)
+            return _cycle(
+                run=run, versions=versions, since=since, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch
+            )
 
 
 class CycleBusy(ValueError):
     """Another cycle holds the database (cron fired twice, or an operator ran one by hand)."""
 
 
-def _cycle(*, run, since, as_of, today, gateway, dispatch) -> CycleRun:
+def _cycle(*, run, versions, since, as_of, today, gateway, dispatch) -> CycleRun:
     from django.db.models import Max
 
     from onboard90.journeys import engine
@@ -114,9 +117,9 @@ def _cycle(*, run, since, as_of, today, gateway, dispatch) -> CycleRun:
         changed = None
         if since is not None:
             before = JourneyAction.objects.aggregate(top=Max("pk"))["top"] or 0
-            codes = {code for v in versions_in_use() for code in engine.changeable(playbook_of(v).actions)}
+            codes = {code for v in versions for code in engine.changeable(playbook_of(v).actions)}
             changed = engine.changed_running_acts(since=since, before=before, codes=codes)
-        for version in versions_in_use():
+        for version in versions:
             playbook = playbook_of(version)
             ordered = sorted(playbook.actions, key=lambda a: a.system is None)  # system acts first
             for action in ordered:
