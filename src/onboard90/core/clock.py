@@ -1,18 +1,56 @@
 """Operator time: Asia/Shanghai local dates and the explicit as-of instants the engine runs at.
 
-Nothing in the engine reads the wall clock; callers pass `as_of`. Only the CLI's defaults call `now()`.
+Nothing in the engine reads the wall clock; callers pass `as_of`. Only the CLI's defaults and the records'
+own stamps (`updated_at`, a cycle's start) call `now()`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 OPERATOR_TZ = ZoneInfo("Asia/Shanghai")
 
 
+class SimulatedClock:
+    """The wall clock of a history simulated day by day: it reads whatever instant the simulation sets."""
+
+    def __init__(self, at: dt.datetime):
+        self.at = at
+
+
+_simulation: SimulatedClock | None = None
+
+
 def now() -> dt.datetime:
+    if _simulation is not None:
+        return _simulation.at.astimezone(OPERATOR_TZ)
     return dt.datetime.now(tz=OPERATOR_TZ)
+
+
+@contextlib.contextmanager
+def simulated(at: dt.datetime) -> Iterator[SimulatedClock]:
+    """Run a past history (the demo's 120 days) with the wall clock at its business time: every record is
+    then stamped when it would have been written, and each cycle sees, as in production, only the day's
+    changes as changed since the one before (`journeys.engine.Since`). Django's own stamps (`auto_now`)
+    read `django.utils.timezone.now`, which follows it too. One simulation at a time, in one thread.
+    """
+    from django.utils import timezone
+
+    global _simulation
+    if _simulation is not None:
+        raise RuntimeError("a simulated clock is already running")
+    sim = SimulatedClock(at)
+    real = timezone.now
+    _simulation = sim
+    timezone.now = lambda: sim.at.astimezone(dt.UTC)
+    try:
+        yield sim
+    finally:
+        timezone.now = real
+        _simulation = None
 
 
 def today() -> dt.date:

@@ -387,23 +387,29 @@ def demo_build(
     work = Counter()
     label = "模拟历史 / simulating days"
     report(label, 0, total_days)
-    for n in range(total_days):
-        day = first_day + dt.timedelta(days=n)
-        as_of = clock.cycle_instant(day)
-        if arrivals.get(day):
-            path = bss_dir / f"demo-customers-{day.isoformat()}.csv"
-            _write_customers(path, arrivals[day])
-            _imported(customers_import(path=path, now=as_of), "customers")
-        if later.get(day):
-            path = bss_dir / f"demo-events-{day.isoformat()}.jsonl"
-            _write_events(path, later[day])
-            _imported(events_import(path=path, now=as_of), "events")
-        gateway.as_of = as_of
-        cycle_run(as_of=as_of, gateway=gateway)
-        gateway.flush()
-        if day < today:  # today's new work is left for real people
-            work.update(_work_the_day(day=day, staff=staff, plans=plans, seed=options.seed))
-        report(label, n + 1, total_days)
+    # The history runs on its own business time, so the records carry the times they would have had and
+    # each cycle looks, as the production one does, only at what changed since the one before.
+    with clock.simulated(clock.cycle_instant(first_day)) as wall:
+        for n in range(total_days):
+            day = first_day + dt.timedelta(days=n)
+            as_of = clock.cycle_instant(day)
+            wall.at = as_of - dt.timedelta(minutes=30)  # the night's BSS files, loaded before the cycle
+            if arrivals.get(day):
+                path = bss_dir / f"demo-customers-{day.isoformat()}.csv"
+                _write_customers(path, arrivals[day])
+                _imported(customers_import(path=path, now=as_of), "customers")
+            if later.get(day):
+                path = bss_dir / f"demo-events-{day.isoformat()}.jsonl"
+                _write_events(path, later[day])
+                _imported(events_import(path=path, now=as_of), "events")
+            wall.at = as_of
+            gateway.as_of = as_of
+            cycle_run(as_of=as_of, gateway=gateway)
+            gateway.flush()
+            if day < today:  # today's new work is left for real people
+                wall.at = clock.end_of_day(day)
+                work.update(_work_the_day(day=day, staff=staff, plans=plans, seed=options.seed))
+            report(label, n + 1, total_days)
 
     summary = demo_summary(today=today)
     summary.update(

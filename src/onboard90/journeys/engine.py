@@ -216,8 +216,9 @@ def since_previous(previous, *, digest: str) -> Since | None:
         return None
     if CycleRun.objects.filter(started_at__gt=previous.started_at).exists():  # cut off, or a backfill
         return None
-    # Days replayed after the fact (`run --until` over a past range, the demo's history): the records were
-    # stamped when they were written, not on the days replayed, so every customer would count as changed.
+    # Days replayed after the fact (`run --until` over a past range): the records were stamped when they were
+    # written, not on the days replayed, so every customer would count as changed. (The demo's history is
+    # not a replay: it runs on a simulated clock, see clock.simulated.)
     if previous.started_at - previous.as_of > dt.timedelta(days=1):
         return None
     # min(): a simulated history (as_of in the past) compares stamps with the business time it ran at.

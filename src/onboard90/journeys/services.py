@@ -198,6 +198,8 @@ def assign_due_account_managers(*, version, action, as_of: dt.datetime) -> dict[
         JourneyAction.objects.filter(
             action_code=action.code, status__in=RUNNING, journey__playbook_version=version
         ).select_related("journey__customer")
+        # First rated, first served: the picks depend on the order, which must not be the scan's that opened them.
+        .order_by("journey__customer__vip_rated_at", "journey__customer_id")
     )
     if not due:
         return {"assigned": 0, "escalated": 0}

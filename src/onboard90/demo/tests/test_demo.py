@@ -82,7 +82,7 @@ def _fingerprint() -> list[tuple]:
     return sorted(
         JourneyAction.objects.values_list(
             "journey__customer__msisdn", "action_code", "status", "window_start", "task__status",
-            "task__completed_by__username",
+            "task__completed_by__username", "task__assignee__username",
         )
     )
 
@@ -122,6 +122,28 @@ def test_the_same_seed_rebuilds_the_same_province_row_for_row(tmp_path):
     first = _fingerprint()
     services.demo_build(options=OPTIONS, reset=True, out_dir=tmp_path)
     assert _fingerprint() == first
+
+
+@pytest.mark.django_db
+def test_the_history_runs_on_business_time_and_its_cycles_look_only_at_the_days_changes(tmp_path, monkeypatch):
+    from onboard90.journeys import engine
+    from onboard90.journeys.models import Journey
+
+    looked = []
+    real = engine.open_due_actions
+    monkeypatch.setattr(engine, "open_due_actions", lambda **kw: looked.append(kw["since"]) or real(**kw))
+    services.demo_build(options=OPTIONS, out_dir=tmp_path)
+    # Every journey is stamped on the night its customer's file was loaded, not when the demo ran.
+    for created_at, activated_on in Journey.objects.values_list("created_at", "customer__activated_on"):
+        assert clock.local_date(created_at) - activated_on in (dt.timedelta(0), dt.timedelta(days=1))
+    assert sum(since is not None for since in looked) > len(looked) * 0.9  # the production path, not full looks
+    delta = _fingerprint()
+
+    monkeypatch.setattr(engine, "since_previous", lambda previous, digest: None)
+    looked.clear()
+    services.demo_build(options=OPTIONS, reset=True, out_dir=tmp_path)
+    assert looked and all(since is None for since in looked)
+    assert _fingerprint() == delta
 
 
 @pytest.mark.django_db

@@ -10,7 +10,6 @@ import datetime as dt
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
 
 from onboard90 import testing as builders
 from onboard90.core import clock
@@ -23,11 +22,11 @@ from onboard90.messaging.models import OutboxMessage
 pytestmark = pytest.mark.django_db
 
 
-class SimulatedClock:
-    def __init__(self, monkeypatch):
-        self.at = clock.at_local(DAY0, 0)
-        monkeypatch.setattr(timezone, "now", lambda: self.at)
-        monkeypatch.setattr(clock, "now", lambda: self.at)
+@pytest.fixture
+def sim():
+    """The world's clock (Django's `timezone.now` and `clock.now`), as the demo's history runs it."""
+    with clock.simulated(clock.at_local(DAY0, 0)) as wall:
+        yield wall
 
 
 def snapshot() -> dict[str, list]:
@@ -50,7 +49,7 @@ def snapshot() -> dict[str, list]:
     }
 
 
-def history(province, sim: SimulatedClock, *, rescan: bool) -> None:
+def history(province, sim: clock.SimulatedClock, *, rescan: bool) -> None:
     """Twenty days of a small province: arrivals, late VIP ratings, bills, opt-outs, a late load, staff work."""
     city, gateway = province["city"], province["gateway"]
     people = {}
@@ -104,8 +103,7 @@ def history(province, sim: SimulatedClock, *, rescan: bool) -> None:
             services.task_complete(task=task, outcome="reached", at=sim.at, completed_by=None)
 
 
-def test_cycles_that_look_only_at_what_changed_end_where_full_rescans_do(province, monkeypatch):
-    sim = SimulatedClock(monkeypatch)
+def test_cycles_that_look_only_at_what_changed_end_where_full_rescans_do(province, sim, monkeypatch):
     looked = []
     real = engine.open_due_actions
 
@@ -136,8 +134,7 @@ def test_cycles_that_look_only_at_what_changed_end_where_full_rescans_do(provinc
         assert delta[table] == full[table], table
 
 
-def test_a_changed_catalogue_makes_the_next_cycle_look_at_everyone(province, monkeypatch):
-    SimulatedClock(monkeypatch)
+def test_a_changed_catalogue_makes_the_next_cycle_look_at_everyone(province, sim, monkeypatch):
     looked = []
     real = engine.open_due_actions
     monkeypatch.setattr(engine, "open_due_actions", lambda **kw: looked.append(kw["since"]) or real(**kw))
