@@ -53,23 +53,24 @@ def outbox_render(*, batch: int = 2000) -> int:
     from onboard90.playbook.models import PlaybookVersion
     from onboard90.playbook.selectors import playbook_of
 
-    # The playbook document is a large JSON value: read each version once, not once per message.
+    # The playbook document is a large JSON value: read each version once, not once per message. The
+    # customers' package, city, store, tier and manager are a few dozen rows of reference data: attached
+    # from one read of each, not joined and built again for every message.
     pending = (
         OutboxMessage.objects.filter(status=MessageStatus.QUEUED, text="")
-        .select_related(
-            "action", "customer__package", "customer__city", "customer__store",
-            "customer__vip_tier", "customer__account_manager__staff",
-        )
-        .annotate(version_id=F("action__journey__playbook_version_id"))
+        .select_related("customer")
+        .annotate(version_id=F("action__journey__playbook_version_id"), action_code=F("action__action_code"))
         .order_by("pk")
     )
     playbooks: dict[int, Any] = {}
     refs = reference_lists()
+    references = _References()
     rendered = 0
     while True:
         messages = list(pending[:batch])
         if not messages:
             return rendered
+        references.attach([m.customer for m in messages])
         bills: dict[int, Bill] = {}
         for bill in Bill.objects.filter(customer_id__in=[m.customer_id for m in messages]).order_by("-issued_at"):
             bills.setdefault(bill.customer_id, bill)
@@ -77,7 +78,7 @@ def outbox_render(*, batch: int = 2000) -> int:
             if message.version_id not in playbooks:
                 playbooks[message.version_id] = playbook_of(PlaybookVersion.objects.get(pk=message.version_id))
             playbook = playbooks[message.version_id]
-            action = playbook.action(message.action.action_code)
+            action = playbook.action(message.action_code)
             city = message.customer.city.code
             context = customer_context(
                 message.customer, bill=bills.get(message.customer_id), local=locals_for(playbook, city), refs=refs
@@ -100,6 +101,34 @@ def outbox_render(*, batch: int = 2000) -> int:
             OutboxMessage, ["text", "segments", "status", "last_error"],
             ((m.pk, m.text, m.segments, m.status, m.last_error) for m in messages),
         )
+
+
+class _References:
+    """The rows a customer's SMS context refers to (package, city, store, VIP tier, account manager), read
+    once per render and set on each customer as if they had been joined."""
+
+    def __init__(self):
+        from onboard90.catalog.models import Package, VipTier
+        from onboard90.org.models import City, Unit
+
+        self.by_field = {
+            "package": Package.objects.in_bulk(), "city": City.objects.in_bulk(), "store": Unit.objects.in_bulk(),
+            "vip_tier": VipTier.objects.in_bulk(),
+        }
+        self.managers: dict[int, Any] = {}
+
+    def attach(self, customers) -> None:
+        from django.contrib.auth import get_user_model
+
+        wanted = {c.account_manager_id for c in customers} - {None} - set(self.managers)
+        if wanted:
+            self.managers.update(get_user_model().objects.select_related("staff").in_bulk(wanted))
+        by_field = {**self.by_field, "account_manager": self.managers}
+        for customer in customers:
+            for name, rows in by_field.items():
+                pk = getattr(customer, f"{name}_id")
+                if pk is not None:
+                    setattr(customer, name, rows[pk])
 
 
 def outbox_dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway: SmsGateway | None = None) -> dict:
