@@ -333,31 +333,41 @@ def open_due_actions(
         else:
             # Windows that began since the previous cycle (anchor + start > its day); then, anywhere in the
             # window, customers changed since it and journeys created since it, each driven by its own index.
-            began = max(lo, since.day - dt.timedelta(days=window.start - 1))
+            unseen = since.day - dt.timedelta(days=window.start - 1)  # anchor + start > the previous day
+            began = max(lo, unseen)
             due_scans = [recent(base.filter(**{f"{anchor_field}__range": (began, hi)}))] if began <= hi else []
             # Driven by the changed customers and by the new journeys alone: not by the audience (an index,
             # say on the VIP tier, the planner would walk instead); _insert_actions picks each act's audience.
-            in_window = recent(everyone.filter(*broad(**{f"{anchor_field}__range": (lo, hi)})), broadly=True)
-            due_scans += [in_window.filter(*narrow(customer__updated_at__gte=since.changed_at)), in_window.filter(pk__in=arrived)]
+            # The windows that began since are all read by the scan above: only the older ones here (a day's
+            # arrivals are both new and changed, and would be read three times).
+            older = min(hi, began - dt.timedelta(days=1))
+            if lo <= older:
+                in_window = recent(everyone.filter(*broad(**{f"{anchor_field}__range": (lo, older)})), broadly=True)
+                due_scans += [
+                    in_window.filter(*narrow(customer__updated_at__gte=since.changed_at)), in_window.filter(pk__in=arrived)
+                ]
         opened = sum(
             _insert_actions(scan, acts, window, anchor_field, _dates(lo, hi), ActionStatus.OPEN, as_of)
             for scan in due_scans
         )
 
-        # Gone by unseen: anchor + end < today. Two index-friendly scans rather than one OR: windows that
-        # ended since the previous cycle, and journeys created since it (loaded late, with old anchors).
-        # Each scan comes with the anchor dates it can hold when they are known from the range itself (the
-        # window CASE lists each); otherwise they are read first (few: one per activation day at most).
+        # Gone by unseen: anchor + end < today. Index-friendly scans rather than one OR. Each comes with the
+        # anchor dates it can hold when they are known from the range itself (the window CASE lists each);
+        # otherwise they are read first (few: one per activation day at most).
         if since is None:
             scans = [(recent(base.filter(**{f"{anchor_field}__lt": lo})), None)]
         else:
-            first = since.day - dt.timedelta(days=window.end + 1)
-            ended = recent(base.filter(**{f"{anchor_field}__gte": first, f"{anchor_field}__lt": lo}))
-            scans = [(ended, _dates(first, lo - dt.timedelta(days=1)))]
-            # Older windows, for journeys created since (loaded late) and customers changed since (a fact that
-            # arrived late: a number change reported after its coaching's window). Driven by those: the
+            # Windows that began after the previous cycle's day and have ended already (days without a
+            # cycle): no cycle saw them open. A window that ended since but was open at a cycle was looked
+            # at then, with the same facts unless its customer changed since, which the scans below catch.
+            scans = []
+            if unseen < lo:
+                ended = recent(base.filter(**{f"{anchor_field}__gte": unseen, f"{anchor_field}__lt": lo}))
+                scans.append((ended, _dates(unseen, lo - dt.timedelta(days=1))))
+            # Every ended window, for journeys created since (loaded late) and customers changed since (a fact
+            # that arrived late: a number change reported after its coaching's window). Driven by those: the
             # old-anchor range covers nearly everyone, so it must not be the one an index walks.
-            late = recent(everyone.filter(*broad(**{f"{anchor_field}__lt": first})), broadly=True)
+            late = recent(everyone.filter(*broad(**{f"{anchor_field}__lt": lo})), broadly=True)
             scans += [(late.filter(pk__in=arrived), None), (late.filter(*narrow(customer__updated_at__gte=since.changed_at)), None)]
         missed = 0
         for scan, dates in scans:

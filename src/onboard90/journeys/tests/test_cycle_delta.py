@@ -7,6 +7,7 @@ stamps and the cycles' start times tell the same story as in production, and the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import pytest
 from django.db import transaction
@@ -49,8 +50,9 @@ def snapshot() -> dict[str, list]:
     }
 
 
-def history(province, sim: clock.SimulatedClock, *, rescan: bool) -> None:
-    """Twenty days of a small province: arrivals, late VIP ratings, bills, opt-outs, a late load, staff work."""
+def history(province, sim: clock.SimulatedClock, *, rescan: bool, skipped: Iterable[int] = ()) -> None:
+    """Twenty days of a small province: arrivals, late VIP ratings, bills, opt-outs, a late load, staff work;
+    no cycle (and no staff) on the `skipped` days."""
     city, gateway = province["city"], province["gateway"]
     people = {}
     for n in range(0, 21):
@@ -94,6 +96,8 @@ def history(province, sim: clock.SimulatedClock, *, rescan: bool) -> None:
             customer_services.customer_record_bill(
                 customer=people["post0"], bill_month="2012-03", issued_at=clock.at_local(day(14), 0, 20), amount="66.00"
             )
+        if n in skipped:
+            continue
         sim.at = clock.cycle_instant(day(n))
         services.cycle_run(as_of=sim.at, gateway=gateway, rescan=rescan)
         sim.at = clock.at_local(day(n), 15)
@@ -103,7 +107,9 @@ def history(province, sim: clock.SimulatedClock, *, rescan: bool) -> None:
             services.task_complete(task=task, outcome="reached", at=sim.at, completed_by=None)
 
 
-def test_cycles_that_look_only_at_what_changed_end_where_full_rescans_do(province, sim, monkeypatch):
+# Days 9–16 without a cycle: post5's first callback (days 9–15) opens and closes unseen by any cycle.
+@pytest.mark.parametrize("skipped", [(), range(9, 17)], ids=["daily", "a week without cycles"])
+def test_cycles_that_look_only_at_what_changed_end_where_full_rescans_do(province, sim, monkeypatch, skipped):
     looked = []
     real = engine.open_due_actions
 
@@ -113,14 +119,14 @@ def test_cycles_that_look_only_at_what_changed_end_where_full_rescans_do(provinc
 
     monkeypatch.setattr(engine, "open_due_actions", spy)
     before = transaction.savepoint()
-    history(province, sim, rescan=False)
+    history(province, sim, rescan=False, skipped=skipped)
     delta = snapshot()
     transaction.savepoint_rollback(before)
     assert any(since is not None for since in looked), "the delta scans never ran"
 
     looked.clear()
     sim.at = clock.at_local(DAY0, 0)
-    history(province, sim, rescan=True)
+    history(province, sim, rescan=True, skipped=skipped)
     assert all(since is None for since in looked)
     full = snapshot()
 
@@ -128,6 +134,8 @@ def test_cycles_that_look_only_at_what_changed_end_where_full_rescans_do(provinc
     # The cases only the delta's "changed since" scans can catch happened (the rest the window starts do).
     assert ("18500000102", "number_change_coaching") in {row[:2] for row in delta["tasks"]}
     assert ("18500009902", "vip_first_callback") in {row[:2] for row in delta["tasks"]}
+    if skipped:
+        assert ("18500000501", "first_callback", 0, "missed") in {row[:4] for row in delta["acts"]}
     statuses = {row[3] for row in delta["acts"]}
     assert {"superseded", "done", "overdue"} <= statuses
     for table in full:
