@@ -267,9 +267,12 @@ def account_manager_loads(*, city_ids) -> dict[int, dict[int, int]]:
     for user_id, city_id in city_of.items():
         loads.setdefault(city_id, {})[user_id] = 0
     # Counted from the managers' customers (their index), not by walking every manager's relations; each
-    # customer's journey probed by its key rather than all million journeys hashed.
+    # customer's journey probed by its key rather than all million journeys hashed (or, on SQLite, walked
+    # by the status index: nearly every journey is active).
+    from onboard90.journeys.engine import broad
+
     counted = (
-        Customer.objects.filter(account_manager_id__in=list(city_of), journey__status=JourneyStatus.ACTIVE)
+        Customer.objects.filter(*broad(journey__status=JourneyStatus.ACTIVE), account_manager_id__in=list(city_of))
         .values_list("account_manager_id")
         .annotate(load=Count("pk"))
     )
