@@ -194,7 +194,7 @@ class Since:
     was not due then (windows only close, audiences are facts of the customer row and the catalogue).
     """
 
-    day: dt.date  # that cycle's local date: windows that began, or ended, after it
+    day: dt.date  # that cycle's local date: windows that began after it
     changed_at: dt.datetime  # customers updated from this instant on (their facts or anchors may have moved)
     created_at: dt.datetime  # journeys created from this instant on (loaded late, with old anchors)
     ended_at: dt.datetime  # journeys created after this had no act opened before this cycle
@@ -310,8 +310,8 @@ def open_due_actions(
     today, each for the journeys in its audience; record the ones that went by unseen as missed.
 
     With `since`, only journeys something can have changed for are looked at (see `Since`): windows that
-    began, or ended, since the previous cycle, customers changed since it and journeys created since it.
-    None means look at every journey.
+    began since the previous cycle (or began and ended between two cycles), customers changed since it
+    and journeys created since it. None means look at every journey.
     """
     window = actions[0].window
     assert all(a.window == window for a in actions), "open_due_actions takes one window group"
