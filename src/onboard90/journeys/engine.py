@@ -687,8 +687,11 @@ def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at
 def close_finished_journeys(*, version: PlaybookVersion, playbook: schema.Playbook, today: dt.date, as_of) -> int:
     """Journeys past their last day (day 90) complete; work still running then is missed."""
     last_activation = today - dt.timedelta(days=playbook.journey_days + 1)
+    # Narrow: the active journeys that old are a day's cohort; SQLite would otherwise scan every journey
+    # in id order (for the ORDER BY) rather than read the cohort by its activation date.
     finished = Journey.objects.filter(
-        *broad(status=JourneyStatus.ACTIVE, playbook_version=version), customer__activated_on__lte=last_activation
+        *broad(status=JourneyStatus.ACTIVE, playbook_version=version),
+        *narrow(customer__activated_on__lte=last_activation),
     )
     ids = list(finished.order_by("pk").values_list("pk", flat=True))
     if not ids:
