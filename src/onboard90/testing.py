@@ -186,3 +186,19 @@ class held_elsewhere:
             self.other.close()
         else:
             os.close(self.fd)
+
+
+def cycle_looks(monkeypatch) -> list:
+    """The `since` every `engine.open_due_actions` call is given from now on, in order (None: the cycle
+    looked at every journey; otherwise only at what changed since the previous one)."""
+    from onboard90.journeys import engine
+
+    looked: list = []
+    real = engine.open_due_actions
+
+    def spy(**kwargs):
+        looked.append(kwargs["since"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(engine, "open_due_actions", spy)
+    return looked

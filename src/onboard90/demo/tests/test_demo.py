@@ -128,10 +128,9 @@ def test_the_same_seed_rebuilds_the_same_province_row_for_row(tmp_path):
 def test_the_history_runs_on_business_time_and_its_cycles_look_only_at_the_days_changes(tmp_path, monkeypatch):
     from onboard90.journeys import engine
     from onboard90.journeys.models import Journey
+    from onboard90.testing import cycle_looks
 
-    looked = []
-    real = engine.open_due_actions
-    monkeypatch.setattr(engine, "open_due_actions", lambda **kw: looked.append(kw["since"]) or real(**kw))
+    looked = cycle_looks(monkeypatch)
     services.demo_build(options=OPTIONS, out_dir=tmp_path)
     # Every journey is stamped on the night its customer's file was loaded, not when the demo ran.
     for created_at, activated_on in Journey.objects.values_list("created_at", "customer__activated_on"):

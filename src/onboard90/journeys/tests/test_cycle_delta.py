@@ -110,14 +110,7 @@ def history(province, sim: clock.SimulatedClock, *, rescan: bool, skipped: Itera
 # Days 9–16 without a cycle: post5's first callback (days 9–15) opens and closes unseen by any cycle.
 @pytest.mark.parametrize("skipped", [(), range(9, 17)], ids=["daily", "a week without cycles"])
 def test_cycles_that_look_only_at_what_changed_end_where_full_rescans_do(province, sim, monkeypatch, skipped):
-    looked = []
-    real = engine.open_due_actions
-
-    def spy(**kwargs):
-        looked.append(kwargs["since"])
-        return real(**kwargs)
-
-    monkeypatch.setattr(engine, "open_due_actions", spy)
+    looked = builders.cycle_looks(monkeypatch)
     before = transaction.savepoint()
     history(province, sim, rescan=False, skipped=skipped)
     delta = snapshot()
@@ -143,9 +136,7 @@ def test_cycles_that_look_only_at_what_changed_end_where_full_rescans_do(provinc
 
 
 def test_a_changed_catalogue_makes_the_next_cycle_look_at_everyone(province, sim, monkeypatch):
-    looked = []
-    real = engine.open_due_actions
-    monkeypatch.setattr(engine, "open_due_actions", lambda **kw: looked.append(kw["since"]) or real(**kw))
+    looked = builders.cycle_looks(monkeypatch)
     builders.customer(city_obj=province["city"], activated_on=DAY0)
     for n, change in ((0, None), (1, None), (2, "fee")):
         if change:
