@@ -63,13 +63,14 @@ def outbox_render(*, batch: int = 2000) -> int:
         .order_by("pk")
     )
     playbooks: dict[int, Any] = {}
-    refs = reference_lists()
-    references = _References()
+    refs = references = None
     rendered = 0
     while True:
         messages = list(pending[:batch])
         if not messages:
             return rendered
+        if references is None:  # read on the first batch: most dispatches find nothing left to render
+            refs, references = reference_lists(), _References()
         references.attach([m.customer for m in messages])
         bills: dict[int, Bill] = {}
         for bill in Bill.objects.filter(customer_id__in=[m.customer_id for m in messages]).order_by("-issued_at"):
