@@ -108,4 +108,6 @@ ONBOARD90 = {
     # SMS gateway: "file" (JSON lines under var/sms/) or "console" (stderr).
     "SMS_GATEWAY": os.environ.get("ONBOARD90_SMS_GATEWAY", "file"),
     "SMS_FILE": os.environ.get("ONBOARD90_SMS_FILE", str(VAR_DIR / "sms" / "sent.jsonl")),
+    # PostgreSQL: database connections the daily cycle uses side by side (core.workers); 1 runs it on one.
+    "CYCLE_WORKERS": int(os.environ.get("ONBOARD90_CYCLE_WORKERS", "2")),
 }

@@ -107,6 +107,13 @@ def narrow(**conditions) -> list[_Likely]:
     return [_Likely(Q(**{key: value}), likely=False) for key, value in conditions.items()]
 
 
+def cycle_session():
+    """What the cycle sets on each database connection it uses. PostgreSQL's JIT compiles every statement
+    whose estimated cost looks large, and on a million journeys the cycle's statements all do: ~0.1 s of
+    compiling each, for queries that run in less."""
+    return pg_settings(jit="off")
+
+
 def insert_select(model, columns: Sequence[str], queryset: QuerySet) -> int:
     """INSERT INTO model(columns) SELECT … — `queryset` must be a values_list in the same column order.
 
@@ -295,6 +302,36 @@ def window_groups(actions: Iterable[schema.Action]) -> list[list[schema.Action]]
         w = action.window
         groups.setdefault((w.anchor, w.start, w.end, w.latest_day), []).append(action)
     return list(groups.values())
+
+
+def independent_batches(groups: Sequence[list[schema.Action]]) -> list[list[list[schema.Action]]]:
+    """The window groups (system acts first, see `cycle_run`) in batches whose groups may run side by side
+    (`core.workers`), one batch after the other.
+
+    Groups write different acts and read only customers, journeys and their own acts, so any two are
+    independent, except around VIP manager assignment (a system act): it writes the customers' managers
+    and the assignees of the account-manager team's tasks. The groups that read those (`_reads_assignment`)
+    run in a batch after it; the others beside it.
+    """
+    systems = [g for g in groups if any(action.system for action in g)]
+    assert list(groups[: len(systems)]) == systems, "system acts come first"
+    rest = groups[len(systems) :]
+    if not systems:
+        return [list(rest)] if rest else []
+    readers = [g for g in rest if _reads_assignment(g)]
+    plain = [g for g in rest if not _reads_assignment(g)]
+    batches = [[g] for g in systems[:-1]] + [[systems[-1], *plain]]
+    return batches + [readers] if readers else batches
+
+
+def _reads_assignment(group: Sequence[schema.Action]) -> bool:
+    """Anchored on the manager's assignment, or a task on the account-manager team's desk (its assignee is
+    the customer's manager, and an assignment gives the team's unassigned tasks to the new manager)."""
+    return any(
+        action.window.anchor == "manager_assigned"
+        or (action.task is not None and CHANNEL_UNIT_KIND.get(action.task.channel) == UnitKind.ACCOUNT_MANAGER_TEAM)
+        for action in group
+    )
 
 
 def open_due_actions(
@@ -619,24 +656,43 @@ def _supervisor_of_unit():
     )
 
 
-def mark_overdue(*, as_of: dt.datetime) -> dict[str, int]:
-    """Tasks past their due time become overdue and are escalated once to the owning unit's supervisor."""
-    # The day's late tasks drive every statement here; PostgreSQL's estimate of them is far too high (it
+def mark_overdue(*, as_of: dt.datetime, workers: int = 1) -> dict[str, int]:
+    """Tasks past their due time become overdue and are escalated once to the owning unit's supervisor.
+
+    The day's late tasks (index on status, due_at) are all there is to look at, not every overdue task on
+    file. They are flipped and escalated in id ranges, each range in one transaction (a crash cannot
+    separate a flip from its escalation), side by side on `workers` connections (`core.workers`).
+    """
+    from onboard90.core.workers import run_side_by_side
+
+    late = list(Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of).order_by("pk").values_list("pk", flat=True))
+    if not late:
+        return {"overdue": 0, "escalated": 0}
+    size = range_size(len(late), workers)
+    jobs = [functools.partial(_mark_overdue, late[i : i + size], as_of) for i in range(0, len(late), size)]
+    done = run_side_by_side(jobs, workers=workers, session=cycle_session)
+    return {"overdue": sum(d["overdue"] for d in done), "escalated": sum(d["escalated"] for d in done)}
+
+
+def range_size(n: int, workers: int, most: int = 5000) -> int:
+    """Rows a range for `n` rows split over `workers` connections: at most `most`, and as many ranges as
+    keep every connection busy to the end (a multiple of `workers`)."""
+    ranges = workers * -(-n // (most * workers))
+    return -(-n // ranges)
+
+
+def _mark_overdue(task_ids: list[int], as_of: dt.datetime) -> dict[str, int]:
+    # The late tasks drive every statement here, by id; PostgreSQL's estimate of them is far too high (it
     # cannot know that open tasks are nearly all recent), and it would hash every escalation and every
     # open act on file instead of probing them for the few thousand late ones.
     with transaction.atomic(), pg_settings(enable_hashjoin="off", enable_mergejoin="off"):
-        late = Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of)
-        # Escalated as they turn overdue, in the same transaction: the day's late tasks (index on status,
-        # due_at) are all there is to look at, not every overdue task on file, and a crash cannot separate
-        # the flip from its escalation.
+        late = Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of, pk__in=task_ids)
         escalated = escalate(late, reason="overdue", at=as_of)
-        # Their acts by id (a day's worth): given as a subquery, the planner would start from every open
-        # act on file instead.
+        # Their acts by id: given as a subquery, the planner would start from every open act on file instead.
         action_ids = list(late.values_list("action_id", flat=True))
-        for chunk in chunks(action_ids, 5000):
-            JourneyAction.objects.filter(*broad(status=ActionStatus.OPEN), pk__in=chunk).update(
-                status=ActionStatus.OVERDUE
-            )
+        JourneyAction.objects.filter(*broad(status=ActionStatus.OPEN), pk__in=action_ids).update(
+            status=ActionStatus.OVERDUE
+        )
         overdue = late.update(status=ActionStatus.OVERDUE)
     return {"overdue": overdue, "escalated": escalated}
 
@@ -684,8 +740,16 @@ def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at
     return total
 
 
-def close_finished_journeys(*, version: PlaybookVersion, playbook: schema.Playbook, today: dt.date, as_of) -> int:
-    """Journeys past their last day (day 90) complete; work still running then is missed."""
+def close_finished_journeys(
+    *, version: PlaybookVersion, playbook: schema.Playbook, today: dt.date, as_of, workers: int = 1
+) -> int:
+    """Journeys past their last day (day 90) complete; work still running then is missed.
+
+    The finished journeys are closed in id ranges, each in its own transaction, side by side on `workers`
+    connections (`core.workers`): no two ranges share a journey, nor any row written here.
+    """
+    from onboard90.core.workers import run_side_by_side
+
     last_activation = today - dt.timedelta(days=playbook.journey_days + 1)
     # Narrow: the active journeys that old are a day's cohort; SQLite would otherwise scan every journey
     # in id order (for the ORDER BY) rather than read the cohort by its activation date.
@@ -696,26 +760,30 @@ def close_finished_journeys(*, version: PlaybookVersion, playbook: schema.Playbo
     ids = list(finished.order_by("pk").values_list("pk", flat=True))
     if not ids:
         return 0
-    closed = 0
-    for chunk_start in range(0, len(ids), 5000):
-        # A chunk is an id range of the finished set: the statements below take it as a subquery (an
-        # index range), not as 5000 bound parameters each.
-        lo, hi = ids[chunk_start], ids[min(chunk_start + 5000, len(ids)) - 1]
-        chunk = finished.filter(pk__gte=lo, pk__lte=hi)
-        chunk_ids = chunk.values("pk")
-        with transaction.atomic():
-            # Driven by the chunk's journeys, not by every running task/action/queued message on file.
-            Task.objects.filter(*broad(status__in=RUNNING), journey_id__in=chunk_ids).update(
-                status=ActionStatus.MISSED, completed_at=as_of
-            )
-            OutboxMessage.objects.filter(
-                *broad(status=MessageStatus.QUEUED), action__journey_id__in=chunk_ids
-            ).update(status=MessageStatus.CANCELLED, last_error="journey_completed")
-            JourneyAction.objects.filter(*broad(status__in=RUNNING), journey_id__in=chunk_ids).update(
-                status=ActionStatus.MISSED, closed_at=as_of, reason="journey_ended"
-            )
-            record_unopened(journeys=chunk, status=ActionStatus.NOT_APPLICABLE, at=as_of)
-            closed += Journey.objects.filter(*broad(status=JourneyStatus.ACTIVE), pk__in=chunk_ids).update(
-                status=JourneyStatus.COMPLETED, closed_at=as_of
-            )
-    return closed
+    size = range_size(len(ids), workers)
+    # A range of the finished set's ids: the statements take it as a subquery (an index range), not as
+    # 5000 bound parameters each.
+    jobs = [
+        functools.partial(_close_journeys, finished.filter(pk__gte=ids[i], pk__lte=ids[min(i + size, len(ids)) - 1]), as_of)
+        for i in range(0, len(ids), size)
+    ]
+    return sum(run_side_by_side(jobs, workers=workers, session=cycle_session))
+
+
+def _close_journeys(chunk: QuerySet, as_of: dt.datetime) -> int:
+    chunk_ids = chunk.values("pk")
+    with transaction.atomic():
+        # Driven by the chunk's journeys, not by every running task/action/queued message on file.
+        Task.objects.filter(*broad(status__in=RUNNING), journey_id__in=chunk_ids).update(
+            status=ActionStatus.MISSED, completed_at=as_of
+        )
+        OutboxMessage.objects.filter(
+            *broad(status=MessageStatus.QUEUED), action__journey_id__in=chunk_ids
+        ).update(status=MessageStatus.CANCELLED, last_error="journey_completed")
+        JourneyAction.objects.filter(*broad(status__in=RUNNING), journey_id__in=chunk_ids).update(
+            status=ActionStatus.MISSED, closed_at=as_of, reason="journey_ended"
+        )
+        record_unopened(journeys=chunk, status=ActionStatus.NOT_APPLICABLE, at=as_of)
+        return Journey.objects.filter(*broad(status=JourneyStatus.ACTIVE), pk__in=chunk_ids).update(
+            status=JourneyStatus.COMPLETED, closed_at=as_of
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 
 from django.db import transaction
@@ -11,6 +12,7 @@ from django.utils import timezone
 from onboard90.core import clock
 from onboard90.core.bulk import chunks
 from onboard90.core.session import pg_settings
+from onboard90.core.workers import run_side_by_side, workers_for_cycle
 from onboard90.journeys.enums import RUNNING, ActionStatus, CycleStatus, JourneyStatus, TaskKind
 from onboard90.journeys.models import CycleRun, Journey, JourneyAction, Task
 from onboard90.messaging.enums import MessageStatus
@@ -92,9 +94,7 @@ def cycle_run(*, as_of: dt.datetime, gateway=None, dispatch: bool = True, rescan
         digest = engine.facts_digest(versions)
         since = None if rescan else engine.since_previous(previous, digest=digest)
         run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING, digest=digest)
-        # PostgreSQL's JIT compiles every statement whose estimated cost looks large, and on a million
-        # journeys the cycle's statements all do: ~0.1 s of compiling each, for queries that run in less.
-        with pg_settings(jit="off"):
+        with engine.cycle_session():
             return _cycle(
                 run=run, versions=versions, since=since, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch
             )
@@ -112,6 +112,7 @@ def _cycle(*, run, versions, since, as_of, today, gateway, dispatch) -> CycleRun
     from onboard90.playbook.selectors import current_version, playbook_of, versions_in_use
 
     counts = dict.fromkeys(COUNT_KEYS, 0)
+    workers = workers_for_cycle()
     try:
         # In a delta cycle (see engine.Since) the older acts that can need a supersede or a new delivery.
         changed = None
@@ -126,28 +127,18 @@ def _cycle(*, run, versions, since, as_of, today, gateway, dispatch) -> CycleRun
                 candidates = None if changed is None else changed.get(action.code, [])
                 counts["superseded"] += engine.supersede(version=version, action=action, as_of=as_of, candidates=candidates)
             send_from = next_send_time(as_of, playbook.quiet_hours.start, playbook.quiet_hours.end)
-            for group in engine.window_groups(ordered):
-                with transaction.atomic():
-                    # The group's new acts have ids above this: their deliveries are looked for by id.
-                    opened_after = JourneyAction.objects.aggregate(top=Max("pk"))["top"] or 0
-                    opened = engine.open_due_actions(
-                        version=version, playbook=playbook, actions=group, today=today, as_of=as_of, since=since
+            for batch in engine.independent_batches(engine.window_groups(ordered)):
+                jobs = [
+                    functools.partial(
+                        _open_group, version=version, playbook=playbook, group=group, today=today, as_of=as_of,
+                        since=since, changed=changed, send_from=send_from,
                     )
-                    counts["opened"] += opened["opened"]
-                    counts["missed"] += opened["missed"]
-                    for action in group:
-                        if action.system == "assign_account_manager":
-                            assigned = assign_due_account_managers(version=version, action=action, as_of=as_of)
-                            counts["assigned"] += assigned["assigned"]
-                            counts["escalated"] += assigned["escalated"]
-                        fresh = None if changed is None else engine.Fresh(opened_after=opened_after, changed=changed)
-                        counts["tasks_created"] += engine.create_tasks(
-                            version=version, action=action, as_of=as_of, fresh=fresh
-                        )
-                        counts["sms_queued"] += engine.queue_messages(
-                            version=version, action=action, send_from=send_from, as_of=as_of, fresh=fresh
-                        )
-        overdue = engine.mark_overdue(as_of=as_of)
+                    for group in batch
+                ]
+                for opened in run_side_by_side(jobs, workers=workers, session=engine.cycle_session):
+                    for key, value in opened.items():
+                        counts[key] += value
+        overdue = engine.mark_overdue(as_of=as_of, workers=workers)
         counts["overdue"] += overdue["overdue"]
         counts["escalated"] += overdue["escalated"]
         if dispatch:  # the outbox-dispatch job, run in line by default; at scale it runs on its own
@@ -157,7 +148,7 @@ def _cycle(*, run, versions, since, as_of, today, gateway, dispatch) -> CycleRun
             counts["missed"] += dispatched["sms_missed"]
         for version in versions_in_use():
             counts["closed"] += engine.close_finished_journeys(
-                version=version, playbook=playbook_of(version), today=today, as_of=as_of
+                version=version, playbook=playbook_of(version), today=today, as_of=as_of, workers=workers
             )
     except BaseException:
         run.status = CycleStatus.FAILED
@@ -173,6 +164,36 @@ def _cycle(*, run, versions, since, as_of, today, gateway, dispatch) -> CycleRun
         "cycle %s: " + " ".join(f"{key}=%d" for key in COUNT_KEYS), today.isoformat(), *(counts[k] for k in COUNT_KEYS)
     )
     return run
+
+
+def _open_group(*, version, playbook, group, today, as_of, since, changed, send_from) -> dict[str, int]:
+    """One window group of acts: open them, assign VIP managers if it is that act, create their tasks and
+    queue their SMS, in one transaction (its own connection when the cycle runs side by side)."""
+    from django.db.models import Max
+
+    from onboard90.journeys import engine
+
+    counts = dict.fromkeys(("opened", "missed", "assigned", "escalated", "tasks_created", "sms_queued"), 0)
+    with transaction.atomic():
+        # The group's new acts have ids above this: their deliveries are looked for by id (and by code, so
+        # the acts another connection opens meanwhile are not this group's).
+        opened_after = JourneyAction.objects.aggregate(top=Max("pk"))["top"] or 0
+        opened = engine.open_due_actions(
+            version=version, playbook=playbook, actions=group, today=today, as_of=as_of, since=since
+        )
+        counts["opened"] += opened["opened"]
+        counts["missed"] += opened["missed"]
+        for action in group:
+            if action.system == "assign_account_manager":
+                assigned = assign_due_account_managers(version=version, action=action, as_of=as_of)
+                counts["assigned"] += assigned["assigned"]
+                counts["escalated"] += assigned["escalated"]
+            fresh = None if changed is None else engine.Fresh(opened_after=opened_after, changed=changed)
+            counts["tasks_created"] += engine.create_tasks(version=version, action=action, as_of=as_of, fresh=fresh)
+            counts["sms_queued"] += engine.queue_messages(
+                version=version, action=action, send_from=send_from, as_of=as_of, fresh=fresh
+            )
+    return counts
 
 
 COUNT_KEYS = (

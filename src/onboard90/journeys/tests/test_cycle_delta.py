@@ -7,6 +7,7 @@ stamps and the cycles' start times tell the same story as in production, and the
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable
 
 import pytest
@@ -103,7 +104,9 @@ def history(province, sim: clock.SimulatedClock, *, rescan: bool, skipped: Itera
         sim.at = clock.at_local(day(n), 15)
         # Half the new work gets done; post4's is left running, for its late rating to supersede.
         spared = [people["post4"].pk] if "post4" in people else []
-        for task in Task.objects.filter(status="open").exclude(journey__customer_id__in=spared).order_by("pk")[::2]:
+        # In the order of what the tasks are, not of their ids (which follow the order the cycle wrote them in).
+        work = Task.objects.filter(status="open").exclude(journey__customer_id__in=spared)
+        for task in work.order_by("journey__customer__msisdn", "action__action_code", "action__occurrence")[::2]:
             services.task_complete(task=task, outcome="reached", at=sim.at, completed_by=None)
 
 
@@ -175,3 +178,43 @@ def test_the_delta_starts_a_margin_before_the_previous_cycle_and_a_cut_off_cycle
     CycleRun.objects.create(as_of=as_of + dt.timedelta(days=1), started_at=previous.started_at + dt.timedelta(days=1),
                             status="failed")
     assert engine.since_previous(previous, digest="d") is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_cycles_run_side_by_side_on_two_connections_end_where_one_connection_does(province, sim, monkeypatch):
+    """PostgreSQL, outside a transaction: the window groups, the overdue ranges and the journey ends run on two
+    connections (core.workers). The same twenty days on one connection write the same rows."""
+    from django.conf import settings
+
+    from onboard90.customers.models import Customer
+
+    threads = set()
+
+    def spied(real):
+        def spy(*args, **kwargs):
+            threads.add(threading.current_thread().name)
+            return real(*args, **kwargs)
+        return spy
+
+    for module, name in ((services, "_open_group"), (engine, "_mark_overdue")):
+        monkeypatch.setattr(module, name, spied(getattr(module, name)))
+
+    monkeypatch.setitem(settings.ONBOARD90, "CYCLE_WORKERS", 2)
+    history(province, sim, rescan=False)
+    side_by_side = snapshot()
+    assert "onboard90-worker-1" in threads and threading.current_thread().name in threads
+
+    Customer.objects.all().delete()  # journeys, acts, tasks, SMS, escalations go with them
+    CycleRun.objects.all().delete()
+    assert not any(snapshot().values())
+    threads.clear()
+    monkeypatch.setitem(settings.ONBOARD90, "CYCLE_WORKERS", 1)
+    sim.at = clock.at_local(DAY0, 0)
+    history(province, sim, rescan=False)
+    assert threads == {threading.current_thread().name}
+    one = snapshot()
+
+    assert side_by_side["acts"] and side_by_side["tasks"] and side_by_side["escalations"]
+    for table in one:
+        assert side_by_side[table] == one[table], table

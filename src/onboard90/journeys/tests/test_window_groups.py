@@ -1,10 +1,11 @@
-"""Acts that share an anchor and a window open together; the cycle's order of acts is kept (no database)."""
+"""Acts that share an anchor and a window open together; the cycle's order of acts is kept; which groups may
+run side by side (no database)."""
 
 from __future__ import annotations
 
 import yaml
 
-from onboard90.journeys.engine import window_groups
+from onboard90.journeys.engine import independent_batches, window_groups
 from onboard90.playbook import schema
 from onboard90.playbook.services import DEFAULT_PATH
 
@@ -39,3 +40,23 @@ def test_a_group_takes_the_place_of_its_first_act_so_system_acts_still_come_firs
     # The act anchored on the assignment comes in a later group than the assignment itself.
     position = {a.code: i for i, g in enumerate(groups) for a in g}
     assert position["vip_first_callback"] > position["vip_manager_assignment"]
+
+
+def test_groups_that_read_the_manager_assignment_run_in_a_batch_after_it_and_the_others_beside_it():
+    ordered = sorted(default_playbook().actions, key=lambda a: a.system is None)
+    batches = independent_batches(window_groups(ordered))
+    firsts = [[g[0].code for g in batch] for batch in batches]
+    assert firsts == [
+        ["vip_manager_assignment", "tariff_notice", "first_callback", "first_bill_notice", "vas_recommendation",
+         "package_fit_coaching", "data_surge_alert"],
+        # Anchored on the assignment; and the survey is on the account manager's worklist (assignee = manager).
+        ["vip_first_callback", "onboarding_survey"],
+    ]
+    assert sorted(a.code for b in batches for g in b for a in g) == sorted(a.code for a in ordered)
+
+
+def test_without_a_system_act_every_group_may_run_side_by_side():
+    plain = [a for a in default_playbook().actions if a.system is None]
+    groups = window_groups(plain)
+    assert independent_batches(groups) == [groups]
+    assert independent_batches([]) == []
