@@ -30,34 +30,48 @@ def run_side_by_side(
     *,
     workers: int,
     session: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    after: Sequence[int | None] | None = None,
 ) -> list[T]:
-    """Run `jobs` (each its own transactions, none depending on another) on up to `workers` threads; their
-    results in the jobs' order.
+    """Run `jobs` (each its own transactions) on up to `workers` threads; their results in the jobs' order.
 
-    The calling thread takes jobs too, on its own connection; each other thread opens one, enters
-    `session()` on it (its session settings) and closes it at the end. After the first failure no job
-    starts; the ones running finish, and the first error is raised here.
+    `after[i]`, if given, is the index of an earlier job that job i must wait for (it reads what that one
+    writes); the others depend on none. Jobs start in order as soon as a thread is free and what they wait
+    for has finished. The calling thread takes jobs too, on its own connection; each other thread opens
+    one, enters `session()` on it (its session settings) and closes it at the end. After the first
+    failure no job starts; the ones running finish, and the first error is raised here.
     """
+    after = list(after) if after is not None else [None] * len(jobs)
+    assert len(after) == len(jobs) and all(a is None or a < i for i, a in enumerate(after)), after
     if workers <= 1 or len(jobs) <= 1:
         return [job() for job in jobs]
     results: list[T | None] = [None] * len(jobs)
     errors: list[BaseException] = []
-    lock = threading.Lock()
-    pending = iter(enumerate(jobs))
+    pending = list(range(len(jobs)))
+    finished: set[int] = set()
+    changed = threading.Condition()
 
-    def take():
-        with lock:
-            return None if errors else next(pending, None)
+    def take() -> int | None:
+        with changed:
+            while pending and not errors:
+                ready = next((i for i in pending if after[i] is None or after[i] in finished), None)
+                if ready is not None:
+                    pending.remove(ready)
+                    return ready
+                changed.wait()  # what the next jobs wait for is running in another thread
+            return None
 
     def work(own_connection: bool) -> None:
         try:
             with session() if own_connection else contextlib.nullcontext():
-                while (item := take()) is not None:
-                    index, job = item
-                    results[index] = job()
+                while (index := take()) is not None:
+                    results[index] = jobs[index]()
+                    with changed:
+                        finished.add(index)
+                        changed.notify_all()
         except BaseException as exc:  # noqa: B036 — handed to the calling thread, which raises it
-            with lock:
+            with changed:
                 errors.append(exc)
+                changed.notify_all()
         finally:
             if own_connection:
                 connections.close_all()  # this thread's connections only

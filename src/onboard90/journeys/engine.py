@@ -250,9 +250,12 @@ def since_previous(previous, *, digest: str) -> Since | None:
         Customer.objects.filter(updated_at__gte=since.changed_at).count()
         + Journey.objects.filter(created_at__gte=since.created_at).count()
     )
-    if touched > max(DELTA_MIN_TOUCHED, Journey.objects.filter(status=JourneyStatus.ACTIVE).count() // 10):
-        return None
-    return since
+    if touched <= DELTA_MIN_TOUCHED:
+        return since
+    # More than a tenth of the active journeys touched? Counting up to ten times `touched` tells, without
+    # counting all of them (a million at a province's scale).
+    active = Journey.objects.filter(status=JourneyStatus.ACTIVE)[: 10 * touched].count()
+    return None if active < 10 * touched else since
 
 
 def changeable(actions: Iterable[schema.Action]) -> set[str]:
@@ -276,17 +279,23 @@ def changed_running_acts(*, since: Since, before: int, codes: Iterable[str]) -> 
     journeys created after the previous cycle ended have no older act and are passed over.
     """
     found: dict[str, list[int]] = {}
-    # The changed customers' journeys as a subquery, and the code not to be driven by on SQLite: it would
-    # otherwise walk the code's running acts (95k first callbacks at 1M) by the code/status index.
-    changed = Journey.objects.filter(
-        *broad(created_at__lte=since.ended_at), *narrow(customer__updated_at__gte=since.changed_at)
-    ).values("pk")
+    # The changed customers' journeys, read once (a day's worth of ids) rather than once per code; the code
+    # not to be driven by on SQLite: it would otherwise walk the code's running acts (95k first callbacks at
+    # 1M) by the code/status index.
+    changed = list(
+        Journey.objects.filter(
+            *broad(created_at__lte=since.ended_at), *narrow(customer__updated_at__gte=since.changed_at)
+        ).values_list("pk", flat=True)
+    )
     with pg_settings(enable_hashjoin="off", enable_mergejoin="off"):
         for code in sorted(set(codes)):  # one code a statement: (journey, code) is then one probe of the key
-            ids = JourneyAction.objects.filter(
-                *broad(status__in=RUNNING, pk__lte=before), *broad_on_sqlite(action_code=code), journey_id__in=changed
-            ).values_list("pk", flat=True)
-            found[code] = list(ids)
+            found[code] = [
+                pk
+                for chunk in chunks(changed, 5000)
+                for pk in JourneyAction.objects.filter(
+                    *broad(status__in=RUNNING, pk__lte=before), *broad_on_sqlite(action_code=code), journey_id__in=chunk
+                ).values_list("pk", flat=True)
+            ]
     return found
 
 
@@ -304,24 +313,22 @@ def window_groups(actions: Iterable[schema.Action]) -> list[list[schema.Action]]
     return list(groups.values())
 
 
-def independent_batches(groups: Sequence[list[schema.Action]]) -> list[list[list[schema.Action]]]:
-    """The window groups (system acts first, see `cycle_run`) in batches whose groups may run side by side
-    (`core.workers`), one batch after the other.
+def waits(groups: Sequence[list[schema.Action]]) -> list[int | None]:
+    """For each window group (system acts first, see `cycle_run`), the earlier group it must wait for when
+    the groups run side by side (`core.workers`), or None.
 
     Groups write different acts and read only customers, journeys and their own acts, so any two are
     independent, except around VIP manager assignment (a system act): it writes the customers' managers
     and the assignees of the account-manager team's tasks. The groups that read those (`_reads_assignment`)
-    run in a batch after it; the others beside it.
+    wait for it; the others run beside it.
     """
-    systems = [g for g in groups if any(action.system for action in g)]
-    assert list(groups[: len(systems)]) == systems, "system acts come first"
-    rest = groups[len(systems) :]
-    if not systems:
-        return [list(rest)] if rest else []
-    readers = [g for g in rest if _reads_assignment(g)]
-    plain = [g for g in rest if not _reads_assignment(g)]
-    batches = [[g] for g in systems[:-1]] + [[systems[-1], *plain]]
-    return batches + [readers] if readers else batches
+    systems = [i for i, g in enumerate(groups) if any(action.system for action in g)]
+    assert systems == list(range(len(systems))), "system acts come first"
+    last = systems[-1] if systems else None
+    return [
+        (i - 1 if i else None) if i in systems else (last if _reads_assignment(group) else None)
+        for i, group in enumerate(groups)
+    ]
 
 
 def _reads_assignment(group: Sequence[schema.Action]) -> bool:

@@ -127,17 +127,18 @@ def _cycle(*, run, versions, since, as_of, today, gateway, dispatch) -> CycleRun
                 candidates = None if changed is None else changed.get(action.code, [])
                 counts["superseded"] += engine.supersede(version=version, action=action, as_of=as_of, candidates=candidates)
             send_from = next_send_time(as_of, playbook.quiet_hours.start, playbook.quiet_hours.end)
-            for batch in engine.independent_batches(engine.window_groups(ordered)):
-                jobs = [
-                    functools.partial(
-                        _open_group, version=version, playbook=playbook, group=group, today=today, as_of=as_of,
-                        since=since, changed=changed, send_from=send_from,
-                    )
-                    for group in batch
-                ]
-                for opened in run_side_by_side(jobs, workers=workers, session=engine.cycle_session):
-                    for key, value in opened.items():
-                        counts[key] += value
+            groups = engine.window_groups(ordered)
+            jobs = [
+                functools.partial(
+                    _open_group, version=version, playbook=playbook, group=group, today=today, as_of=as_of,
+                    since=since, changed=changed, send_from=send_from,
+                )
+                for group in groups
+            ]
+            done = run_side_by_side(jobs, workers=workers, session=engine.cycle_session, after=engine.waits(groups))
+            for opened in done:
+                for key, value in opened.items():
+                    counts[key] += value
         overdue = engine.mark_overdue(as_of=as_of, workers=workers)
         counts["overdue"] += overdue["overdue"]
         counts["escalated"] += overdue["escalated"]
@@ -227,9 +228,9 @@ def assign_due_account_managers(*, version, action, as_of: dt.datetime) -> dict[
     city_ids = {row.journey.customer.city_id for row in due}
     loads = account_manager_loads(city_ids=city_ids)
     assigned = escalated = 0
-    # The picks are sequential (each one changes the loads), the writes are not: a few statements per
-    # manager and per outcome instead of four per VIP (as account_manager_assign would do one by one).
-    new_customers: dict[int, list[int]] = {}
+    # The picks are sequential (each one changes the loads), the writes are not: a few statements for all
+    # the picks and per outcome instead of four per VIP (as account_manager_assign would do one by one).
+    picks: list[tuple[int, int, int]] = []
     finished: dict[str, list[int]] = {}
     for row in due:
         customer = row.journey.customer
@@ -239,12 +240,12 @@ def assign_due_account_managers(*, version, action, as_of: dt.datetime) -> dict[
                 escalated += _raise_assignment_task(row=row, as_of=as_of)
                 continue
             loads[customer.city_id][manager_id] += 1
-            new_customers.setdefault(manager_id, []).append((customer.pk, row.journey_id))
+            picks.append((customer.pk, row.journey_id, manager_id))
         status = ActionStatus.DONE if row.due_at is None or as_of <= row.due_at else ActionStatus.DONE_LATE
         finished.setdefault(status, []).append(row.pk)
         assigned += 1
-    for manager_id, pairs in new_customers.items():
-        _assign_managers(pairs=pairs, manager_id=manager_id, at=as_of)
+    if picks:
+        _assign_managers(picks=picks, at=as_of)
     for status, action_ids in finished.items():
         for chunk in chunks(action_ids):
             JourneyAction.objects.filter(*broad(status__in=RUNNING), pk__in=chunk).update(
@@ -256,22 +257,28 @@ def assign_due_account_managers(*, version, action, as_of: dt.datetime) -> dict[
     return {"assigned": assigned, "escalated": escalated}
 
 
-def _assign_managers(*, pairs: list[tuple[int, int]], manager_id: int, at: dt.datetime) -> None:
-    """account_manager_assign for many (customer, journey) of one manager (by the cycle: no audit row)."""
+def _assign_managers(*, picks: list[tuple[int, int, int]], at: dt.datetime) -> None:
+    """account_manager_assign for many (customer, journey, manager) at once (by the cycle: no audit row): the
+    customers in one prepared UPDATE, their tasks in one statement per chunk, however many managers."""
+    from django.db.models import OuterRef, Subquery
+
+    from onboard90.core.bulk import update_rows
     from onboard90.customers.models import Customer
     from onboard90.journeys.engine import broad
     from onboard90.org.models import Unit
 
+    stamp, day = timezone.now(), clock.local_date(at)
+    update_rows(
+        Customer, ["account_manager", "manager_assigned_at", "manager_assigned_on", "updated_at"],
+        ((customer, manager, at, day, stamp) for customer, _, manager in picks),
+    )
     teams = Unit.objects.filter(kind="account_manager_team").values("pk")
-    for chunk in chunks(pairs):
-        Customer.objects.filter(pk__in=[c for c, _ in chunk]).update(
-            account_manager_id=manager_id, manager_assigned_at=at, manager_assigned_on=clock.local_date(at),
-            updated_at=timezone.now(),
-        )
+    manager = Journey.objects.filter(pk=OuterRef("journey_id")).values("customer__account_manager_id")[:1]
+    for chunk in chunks([journey for _, journey, _ in picks]):
         # The customers' own tasks, found by journey id (not by every unassigned running task).
         Task.objects.filter(
-            *broad(status__in=RUNNING, assignee__isnull=True, owner_unit__in=teams), journey_id__in=[j for _, j in chunk]
-        ).exclude(kind=TaskKind.MANUAL_ASSIGNMENT).update(assignee_id=manager_id)
+            *broad(status__in=RUNNING, assignee__isnull=True, owner_unit__in=teams), journey_id__in=chunk
+        ).exclude(kind=TaskKind.MANUAL_ASSIGNMENT).update(assignee_id=Subquery(manager))
 
 
 def account_manager_loads(*, city_ids) -> dict[int, dict[int, int]]:

@@ -31,6 +31,23 @@ def test_one_worker_runs_the_jobs_one_after_another_in_the_calling_thread():
     assert order == [(n, threading.current_thread().name) for n in range(3)]
 
 
+def test_a_job_waits_for_the_one_it_reads_even_with_a_thread_free():
+    log = []
+
+    def job(name, seconds=0.0):
+        def run():
+            time.sleep(seconds)
+            log.append(name)
+            return name
+        return run
+
+    # 1 waits for 0 (slow); 2 and 3 depend on nothing and are done by the free thread meanwhile.
+    jobs = [job("assign", 0.2), job("reads assign"), job("free a"), job("free b")]
+    assert run_side_by_side(jobs, workers=2, after=[None, 0, None, None]) == ["assign", "reads assign", "free a", "free b"]
+    assert log.index("reads assign") > log.index("assign")
+    assert log.index("free a") < log.index("assign") and log.index("free b") < log.index("assign")
+
+
 def test_after_a_failure_no_job_starts_and_the_error_is_raised_here():
     started = []
     gate = threading.Event()

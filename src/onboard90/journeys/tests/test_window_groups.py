@@ -1,11 +1,11 @@
-"""Acts that share an anchor and a window open together; the cycle's order of acts is kept; which groups may
-run side by side (no database)."""
+"""Acts that share an anchor and a window open together; the cycle's order of acts is kept; which wait for
+which when they run side by side (no database)."""
 
 from __future__ import annotations
 
 import yaml
 
-from onboard90.journeys.engine import independent_batches, window_groups
+from onboard90.journeys.engine import waits, window_groups
 from onboard90.playbook import schema
 from onboard90.playbook.services import DEFAULT_PATH
 
@@ -42,21 +42,16 @@ def test_a_group_takes_the_place_of_its_first_act_so_system_acts_still_come_firs
     assert position["vip_first_callback"] > position["vip_manager_assignment"]
 
 
-def test_groups_that_read_the_manager_assignment_run_in_a_batch_after_it_and_the_others_beside_it():
+def test_groups_that_read_the_manager_assignment_wait_for_it_and_the_others_run_beside_it():
     ordered = sorted(default_playbook().actions, key=lambda a: a.system is None)
-    batches = independent_batches(window_groups(ordered))
-    firsts = [[g[0].code for g in batch] for batch in batches]
-    assert firsts == [
-        ["vip_manager_assignment", "tariff_notice", "first_callback", "first_bill_notice", "vas_recommendation",
-         "package_fit_coaching", "data_surge_alert"],
-        # Anchored on the assignment; and the survey is on the account manager's worklist (assignee = manager).
-        ["vip_first_callback", "onboarding_survey"],
-    ]
-    assert sorted(a.code for b in batches for g in b for a in g) == sorted(a.code for a in ordered)
+    groups = window_groups(ordered)
+    firsts = [g[0].code for g in groups]
+    waiting = {firsts[i]: firsts[w] for i, w in enumerate(waits(groups)) if w is not None}
+    # Anchored on the assignment; and the survey is on the account manager's worklist (assignee = manager).
+    assert waiting == {"vip_first_callback": "vip_manager_assignment", "onboarding_survey": "vip_manager_assignment"}
 
 
-def test_without_a_system_act_every_group_may_run_side_by_side():
-    plain = [a for a in default_playbook().actions if a.system is None]
-    groups = window_groups(plain)
-    assert independent_batches(groups) == [groups]
-    assert independent_batches([]) == []
+def test_without_a_system_act_no_group_waits_for_another():
+    groups = window_groups([a for a in default_playbook().actions if a.system is None])
+    assert waits(groups) == [None] * len(groups)
+    assert waits([]) == []
