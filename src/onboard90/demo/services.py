@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef
 
 from onboard90.core import clock
+from onboard90.core.bulk import chunks
 from onboard90.core.models import AuditEntry
 from onboard90.core.services import audit_record
 from onboard90.demo import generator
@@ -260,36 +261,50 @@ class _Staff:
         return min(0.98, max(0.5, base))
 
 
-def _work_the_day(*, day: dt.date, staff: _Staff, plans: dict[int, tuple], seed: int) -> dict[str, int]:
+class _Workplan:
+    """What the simulated staff will do, drawn once per task when it first appears and kept by day."""
+
+    def __init__(self):
+        self.seen = 0  # tasks are drawn in id order: every task up to this one has its attempts planned
+        self.by_day: dict[dt.date, list[tuple[int, str, dt.datetime, int | None]]] = defaultdict(list)
+
+
+def _work_the_day(*, day: dt.date, staff: _Staff, plan: _Workplan, seed: int) -> dict[str, int]:
     """After the day's cycle: staff record the attempts they make today on the running tasks.
 
-    One query gathers the running tasks; each task's fate is drawn once (from its customer and act, so it
-    does not depend on ids) and kept; today's attempts go through the bulk completion path.
+    Only the tasks that appeared since the day before are read: each one's fate is drawn once (from its
+    customer and act, so it does not depend on ids) and filed under the days of its attempts. Today's
+    attempts go through the bulk completion path, for the tasks still running.
     """
     from onboard90.journeys.enums import RUNNING, TaskKind
     from onboard90.journeys.models import Task
     from onboard90.journeys.services import tasks_complete_bulk
 
-    running = Task.objects.filter(status__in=RUNNING, kind=TaskKind.ACT).values_list(
-        "pk", "action__action_code", "owner_unit_id", "assignee_id", "created_at", "due_at", "max_attempts",
-        "journey__customer__msisdn",
+    new = (
+        Task.objects.filter(status__in=RUNNING, kind=TaskKind.ACT, pk__gt=plan.seen)
+        .order_by("pk")
+        .values_list(
+            "pk", "action__action_code", "owner_unit_id", "assignee_id", "created_at", "due_at", "max_attempts",
+            "journey__customer__msisdn",
+        )
     )
-    completions = []
-    for pk, code, unit_id, assignee_id, created_at, due_at, max_attempts, msisdn in running.iterator(chunk_size=5000):
-        plan = plans.get(pk)
-        if plan is None:
-            user_id = staff.who(unit_id=unit_id, assignee_id=assignee_id, msisdn=msisdn, action_code=code)
-            attempts = generator.task_plan(
-                seed=seed, msisdn=msisdn, action_code=code,
-                diligence=staff.diligence(unit_id=unit_id, user_id=user_id),
-                created_on=clock.local_date(created_at), due_on=clock.local_date(due_at), max_attempts=max_attempts,
-            )
-            plan = plans[pk] = (user_id, {a.day: [] for a in attempts})
-            for attempt in attempts:
-                plan[1][attempt.day].append(attempt)
-        user_id, by_day = plan
-        for attempt in by_day.get(day, ()):
-            completions.append((pk, attempt.outcome, attempt.at, assignee_id or user_id))
+    for pk, code, unit_id, assignee_id, created_at, due_at, max_attempts, msisdn in new.iterator(chunk_size=5000):
+        user_id = staff.who(unit_id=unit_id, assignee_id=assignee_id, msisdn=msisdn, action_code=code)
+        attempts = generator.task_plan(
+            seed=seed, msisdn=msisdn, action_code=code, diligence=staff.diligence(unit_id=unit_id, user_id=user_id),
+            created_on=clock.local_date(created_at), due_on=clock.local_date(due_at), max_attempts=max_attempts,
+        )
+        for attempt in attempts:
+            plan.by_day[attempt.day].append((pk, attempt.outcome, attempt.at, user_id))
+        plan.seen = pk
+    todays = plan.by_day.pop(day, [])
+    # Who works it is read today: an account manager assigned since the task appeared works it now.
+    running: dict[int, int | None] = {}
+    for ids in chunks(sorted({pk for pk, *_ in todays}), 2000):
+        running.update(Task.objects.filter(pk__in=ids, status__in=RUNNING).values_list("pk", "assignee_id"))
+    completions = [
+        (pk, outcome, at, running[pk] or user_id) for pk, outcome, at, user_id in todays if pk in running
+    ]
     completions.sort(key=lambda c: (c[2], c[0]))
     return tasks_complete_bulk(completions=completions, source="demo")
 
@@ -382,7 +397,7 @@ def demo_build(
 
     staff = _Staff(seed=options.seed, diligence=gen.diligence())
     gateway = DemoGateway(out_dir / "sms-sent.jsonl")
-    plans: dict[int, tuple] = {}
+    plan = _Workplan()
     total_days = (today - first_day).days + 1
     work = Counter()
     label = "模拟历史 / simulating days"
@@ -408,7 +423,7 @@ def demo_build(
             gateway.flush()
             if day < today:  # today's new work is left for real people
                 wall.at = clock.end_of_day(day)
-                work.update(_work_the_day(day=day, staff=staff, plans=plans, seed=options.seed))
+                work.update(_work_the_day(day=day, staff=staff, plan=plan, seed=options.seed))
             report(label, n + 1, total_days)
 
     summary = demo_summary(today=today)

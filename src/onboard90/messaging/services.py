@@ -15,7 +15,7 @@ from onboard90.customers.models import Bill
 from onboard90.journeys.enums import RUNNING, ActionStatus
 from onboard90.journeys.models import JourneyAction, Task
 from onboard90.messaging import templating
-from onboard90.messaging.context import customer_context, reference_lists
+from onboard90.messaging.context import CUSTOMER_FIELDS, customer_context, reference_lists
 from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.gateways import SmsGateway, gateway_from_settings
 from onboard90.messaging.models import OutboxMessage
@@ -59,6 +59,10 @@ def outbox_render(*, batch: int = 2000) -> int:
     pending = (
         OutboxMessage.objects.filter(status=MessageStatus.QUEUED, text="")
         .select_related("customer")
+        .only(
+            "customer_id", "message_class", "text", "segments", "status", "last_error",
+            *(f"customer__{field}" for field in CUSTOMER_FIELDS),
+        )
         .annotate(version_id=F("action__journey__playbook_version_id"), action_code=F("action__action_code"))
         .order_by("pk")
     )
@@ -179,7 +183,11 @@ def _dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway: SmsG
             OutboxMessage.objects.filter(pk__in=ids, status=MessageStatus.QUEUED).update(
                 status=MessageStatus.SENDING, attempts=F("attempts") + 1, gateway=gateway.name
             )
-        batch = list(OutboxMessage.objects.filter(pk__in=ids, status=MessageStatus.SENDING).order_by("scheduled_at", "pk"))
+        batch = list(
+            OutboxMessage.objects.filter(pk__in=ids, status=MessageStatus.SENDING)
+            .only("action_id", "msisdn", "text", "attempts", "status", "sent_at", "gateway_ref", "last_error")
+            .order_by("scheduled_at", "pk")
+        )
         sent_actions = []
         for message in batch:
             result = gateway.send(msisdn=message.msisdn, text=message.text, message_id=message.pk)
