@@ -371,6 +371,7 @@ class _Batch:
     # -- writing
 
     def flush(self) -> None:
+        from onboard90.core.bulk import insert_objects
         from onboard90.journeys.services import journey_exit, journeys_start
 
         with transaction.atomic():
@@ -390,13 +391,13 @@ class _Batch:
                     customer.updated_at = stamp
                 fields = sorted({_SHOWN.get(name, name) for name in self.dirty_fields} | {"updated_at"})
                 _update(Customer, list(self.dirty.values()), fields)
-            if self.new_bills:
-                Bill.objects.bulk_create(self.new_bills, batch_size=CHUNK)
+            if self.new_bills:  # a batch is flushed once: nothing needs their ids after this
+                insert_objects(Bill, self.new_bills)
             if self.dirty_bills:
                 _update(Bill, list(self.dirty_bills.values()), ["amount", "issued_at"])
             if self.events:
                 # A concurrent run may have stored the same fact a moment ago; its key then wins.
-                CustomerEvent.objects.bulk_create(self.events, batch_size=CHUNK, ignore_conflicts=True)
+                insert_objects(CustomerEvent, self.events, ignore_conflicts=True)
             if self.created:
                 journeys_start(customer_ids=[customer.pk for customer in self.created], at=self.now)
             for customer, at in self.exits:

@@ -204,6 +204,7 @@ class DemoGateway:
     once per cycle and stamped with the simulated time (a per-message file append would dominate)."""
 
     name = "demo"
+    batch = 2000  # messages claimed per round (see outbox_dispatch): nothing is in flight here
 
     def __init__(self, path: Path):
         self.path = path

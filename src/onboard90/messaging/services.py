@@ -102,10 +102,9 @@ def outbox_render(*, batch: int = 2000) -> int:
             message.text = text
             message.segments = templating.segments(text)
             rendered += 1
-        update_rows(
-            OutboxMessage, ["text", "segments", "status", "last_error"],
-            ((m.pk, m.text, m.segments, m.status, m.last_error) for m in messages),
-        )
+        failed = [m for m in messages if m.status == MessageStatus.FAILED]
+        update_rows(OutboxMessage, ["text", "segments"], ((m.pk, m.text, m.segments) for m in messages))
+        update_rows(OutboxMessage, ["status", "last_error"], ((m.pk, m.status, m.last_error) for m in failed))
 
 
 class _References:
@@ -173,8 +172,11 @@ def _dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway: SmsG
         .exclude(text="")
         .order_by("scheduled_at", "pk")
     )
+    # A gateway may take larger rounds (the demo's, which only appends to a file); a crash leaves at most
+    # one round unsettled.
+    size = getattr(gateway, "batch", SEND_BATCH)
     while True:
-        ids = list(due.values_list("pk", flat=True)[:SEND_BATCH])
+        ids = list(due.values_list("pk", flat=True)[:size])
         if not ids:
             break
         # Claim before sending, and commit the claim: a crash after this point leaves the batch `sending`,
