@@ -100,14 +100,31 @@ LOGGING = {
     "loggers": {"onboard90": {"handlers": ["stderr"], "level": os.environ.get("ONBOARD90_LOG_LEVEL", "WARNING")}},
 }
 
+def _env_int(name: str, default: int, *, least: int, most: int) -> int:
+    """A whole-number setting from the environment, refused with its name rather than int()'s message."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    text = os.environ.get(name, "").strip() or str(default)
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not least <= value <= most:
+        raise ImproperlyConfigured(
+            f"环境变量 {name} 须为 {least}–{most} 的整数，现为 {text!r} / {name} must be a whole number from "
+            f"{least} to {most}, not {text!r}"
+        )
+    return value
+
+
 # The product's own knobs. Everything the operator may want to change about the plan itself lives in
 # the playbook (data); these are deployment settings.
 ONBOARD90 = {
     # The daily cycle "as of a date" runs at this local hour (messages are queued from then on).
-    "CYCLE_HOUR": int(os.environ.get("ONBOARD90_CYCLE_HOUR", "9")),
+    "CYCLE_HOUR": _env_int("ONBOARD90_CYCLE_HOUR", 9, least=0, most=23),
     # SMS gateway: "file" (JSON lines under var/sms/) or "console" (stderr).
     "SMS_GATEWAY": os.environ.get("ONBOARD90_SMS_GATEWAY", "file"),
     "SMS_FILE": os.environ.get("ONBOARD90_SMS_FILE", str(VAR_DIR / "sms" / "sent.jsonl")),
     # PostgreSQL: database connections the daily cycle uses side by side (core.workers); 1 runs it on one.
-    "CYCLE_WORKERS": int(os.environ.get("ONBOARD90_CYCLE_WORKERS", "2")),
+    "CYCLE_WORKERS": _env_int("ONBOARD90_CYCLE_WORKERS", 2, least=1, most=64),
 }
