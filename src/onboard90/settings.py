@@ -100,6 +100,7 @@ LOGGING = {
     "loggers": {"onboard90": {"handlers": ["stderr"], "level": os.environ.get("ONBOARD90_LOG_LEVEL", "WARNING")}},
 }
 
+
 def _env_int(name: str, default: int, *, least: int, most: int) -> int:
     """A whole-number setting from the environment, refused with its name rather than int()'s message."""
     from django.core.exceptions import ImproperlyConfigured

@@ -65,7 +65,7 @@ def update_rows(model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]]
     return _execute_many(sql, ([p(v) for p, v in zip(prepare, row, strict=True)] for row in _pk_last(rows)), batch)
 
 
-def insert_rows(
+def insert_values(
     model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]], *, ignore_conflicts: bool = False,
     batch: int = 5000,
 ) -> int:
@@ -86,7 +86,7 @@ def insert_rows(
 
 
 def insert_objects(model: Any, objects: Iterable[Any], *, ignore_conflicts: bool = False, batch: int = 5000) -> int:
-    """`insert_rows` for unsaved model instances: every concrete field but the id, filled as `bulk_create`
+    """`insert_values` for unsaved model instances: every concrete field but the id, filled as `bulk_create`
     fills them (`pre_save`: auto_now stamps; defaults were set when the instance was made)."""
     targets = [field for field in model._meta.concrete_fields if not field.primary_key]
 
@@ -96,7 +96,7 @@ def insert_objects(model: Any, objects: Iterable[Any], *, ignore_conflicts: bool
         obj._prepare_related_fields_for_save(operation_name="insert_objects")
         return [field.pre_save(obj, True) for field in targets]
 
-    return insert_rows(
+    return insert_values(
         model, [field.name for field in targets], map(row, objects), ignore_conflicts=ignore_conflicts, batch=batch
     )
 

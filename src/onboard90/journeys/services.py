@@ -419,7 +419,7 @@ def tasks_complete_bulk(*, completions: list[tuple[int, str, dt.datetime, int | 
     For batch feeds (a call-centre dialler's end-of-day file, the demo's simulated staff): a few bulk
     statements instead of five queries per task, and one audit row for the batch.
     """
-    from onboard90.core.bulk import insert_rows, update_rows
+    from onboard90.core.bulk import insert_values, update_rows
     from onboard90.core.services import audit_record
     from onboard90.journeys.models import TaskAttempt
     from onboard90.journeys.rules.tasks import attempt_result
@@ -456,7 +456,7 @@ def tasks_complete_bulk(*, completions: list[tuple[int, str, dt.datetime, int | 
                 task[2:5] = status, at, user_id
                 closing.append((task[7], status, at, reason))
                 counts["closed"] += 1
-        insert_rows(TaskAttempt, ["task", "at", "outcome", "note", "by"], attempts)
+        insert_values(TaskAttempt, ["task", "at", "outcome", "note", "by"], attempts)
         update_rows(
             Task, ["attempts", "outcome", "status", "completed_at", "completed_by"],
             ((pk, *task[:5]) for pk, task in touched.items()),

@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from onboard90 import testing as builders
 from onboard90.catalog.models import Package
 from onboard90.core import clock
-from onboard90.core.bulk import chunks, insert_objects, insert_rows, update_rows
+from onboard90.core.bulk import chunks, insert_objects, insert_values, update_rows
 from onboard90.customers.enums import CustomerStatus, EventType, FirstMonth, Product
 from onboard90.customers.models import Bill, Customer, CustomerEvent
 from onboard90.org.enums import Role
@@ -67,7 +67,7 @@ def test_an_inserted_event_reads_back_as_written_and_is_stored_as_the_orm_stores
     at = dt.datetime(2012, 3, 5, 7, 45, 30, 123456, tzinfo=NEW_YORK)  # aware, in neither UTC nor local time
     values = [customer.pk, customer.msisdn, "bill_issued", at, "bulk-1", PAYLOAD, "bss", STAMP]
 
-    assert insert_rows(CustomerEvent, EVENT_FIELDS, [values]) == 1
+    assert insert_values(CustomerEvent, EVENT_FIELDS, [values]) == 1
 
     bulk = CustomerEvent.objects.get(idempotency_key="bulk-1")
     assert [bulk.customer_id, bulk.msisdn, bulk.type, bulk.at, bulk.idempotency_key, bulk.payload, bulk.source,
@@ -88,7 +88,7 @@ def test_an_inserted_bill_keeps_its_decimal_amount_and_issue_time_as_the_orm_doe
         (customer.pk, "2012-05", issued + dt.timedelta(days=61), Decimal("12345678.90")),
     ]
 
-    insert_rows(Bill, BILL_FIELDS, rows)
+    insert_values(Bill, BILL_FIELDS, rows)
 
     assert list(Bill.objects.order_by("bill_month").values_list("customer_id", "bill_month", "issued_at", "amount")) == rows
     twin = builders.customer(start_journey=False)
@@ -103,7 +103,7 @@ def test_values_of_other_types_are_converted_by_the_field_as_the_orm_converts_th
     issued = dt.datetime(2012, 4, 3, 7, 0, tzinfo=dt.UTC)
 
     # a numeric string for the key, a string for the amount, a date-time in another zone
-    insert_rows(Bill, BILL_FIELDS, [(str(customer.pk), "2012-03", issued.astimezone(NEW_YORK), "58.5")])
+    insert_values(Bill, BILL_FIELDS, [(str(customer.pk), "2012-03", issued.astimezone(NEW_YORK), "58.5")])
     orm = Bill.objects.create(customer_id=str(customer.pk), bill_month="2012-04", issued_at=issued, amount="58.5")
 
     bulk = Bill.objects.get(bill_month="2012-03")
@@ -192,7 +192,7 @@ def test_a_choices_member_and_its_plain_text_land_as_the_same_text():
         (customer.pk, customer.msisdn, "bill_issued", at, "text", {}, "bss", at),
     ]
 
-    insert_rows(CustomerEvent, EVENT_FIELDS, rows)
+    insert_values(CustomerEvent, EVENT_FIELDS, rows)
 
     member, text = (CustomerEvent.objects.get(idempotency_key=key) for key in ("member", "text"))
     assert stored(CustomerEvent, member.pk, ["type"]) == stored(CustomerEvent, text.pk, ["type"]) == ("bill_issued",)
@@ -258,7 +258,7 @@ def test_ignore_conflicts_skips_an_event_whose_idempotency_key_is_known_and_keep
         for n, key in enumerate(["new-1", "known", "new-2"], start=2)
     ]
 
-    assert insert_rows(CustomerEvent, EVENT_FIELDS, rows, ignore_conflicts=True) == 3  # the rows handed over
+    assert insert_values(CustomerEvent, EVENT_FIELDS, rows, ignore_conflicts=True) == 3  # the rows handed over
 
     assert dict(CustomerEvent.objects.values_list("idempotency_key", "payload")) == {
         "known": {"v": 1}, "new-1": {"v": 2}, "new-2": {"v": 4}
@@ -273,7 +273,7 @@ def test_without_ignore_conflicts_a_known_key_refuses_the_insert():
     row = (customer.pk, customer.msisdn, "bill_issued", at, "k", {}, "bss", at)
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        insert_rows(CustomerEvent, EVENT_FIELDS, [row])
+        insert_values(CustomerEvent, EVENT_FIELDS, [row])
 
     assert CustomerEvent.objects.get().type == "activation"
 
@@ -402,7 +402,7 @@ def test_rows_beyond_one_batch_are_all_written():
     at = clock.at_local(DAY0, 12)
     rows = [(customer.pk, customer.msisdn, "bill_issued", at, f"k{n}", {"n": n}, "bss", at) for n in range(7)]
 
-    assert insert_rows(CustomerEvent, EVENT_FIELDS, rows, batch=3) == 7
+    assert insert_values(CustomerEvent, EVENT_FIELDS, rows, batch=3) == 7
     assert sorted(CustomerEvent.objects.values_list("payload__n", flat=True)) == list(range(7))
 
     pks = list(CustomerEvent.objects.order_by("pk").values_list("pk", flat=True))
@@ -411,7 +411,7 @@ def test_rows_beyond_one_batch_are_all_written():
 
 
 def test_nothing_to_write_writes_nothing():
-    assert insert_rows(CustomerEvent, EVENT_FIELDS, []) == 0
+    assert insert_values(CustomerEvent, EVENT_FIELDS, []) == 0
     assert insert_objects(Bill, []) == 0
     assert update_rows(Customer, ["name"], iter(())) == 0
     assert not CustomerEvent.objects.exists() and not Bill.objects.exists()
