@@ -28,10 +28,26 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         print(f"数据库错误 / database error: {exc}", file=sys.stderr)
-        print("提示: 先运行 `onboard90 init` 初始化数据库 / hint: run `onboard90 init` first", file=sys.stderr)
+        hint = database_hint(str(exc))
+        if hint:
+            print(f"提示 / hint: {hint}", file=sys.stderr)
         sys.exit(1)
     except Exception as exc:  # the last line of defence: a user never sees a traceback
         if debug:
             raise
         print(f"错误 / error: {type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(1)
+
+
+def database_hint(message: str) -> str:
+    """What a user can do about a database error, told apart by the driver's message ('' when unknown)."""
+    text = message.lower()
+    if "database" in text and "does not exist" in text:  # PostgreSQL: the server answers, the database is not there
+        return ("DATABASE_URL 指向的数据库不存在，请先创建 (createdb <名称>) 再运行 onboard90 init"
+                " / the database named by DATABASE_URL does not exist: create it (createdb <name>), then run `onboard90 init`")
+    if "connection" in text or "could not connect" in text or "unable to open database file" in text:
+        return ("无法连接数据库，请检查 DATABASE_URL 与数据库服务"
+                " / cannot reach the database: check DATABASE_URL and that the server is running")
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return "先运行 `onboard90 init` 初始化数据库 / run `onboard90 init` first"
+    return ""

@@ -30,3 +30,29 @@ def test_a_good_whole_number_setting_is_taken():
                       ONBOARD90_CYCLE_HOUR=" 7 ")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "7"
+
+
+def test_an_uninitialised_database_is_met_with_the_init_hint(tmp_path):
+    done = _onboard90("runs", DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    assert done.returncode == 1
+    assert "onboard90 init" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_database_server_is_met_with_a_connection_hint_not_the_init_hint():
+    done = _onboard90("runs", DATABASE_URL="postgres://postgres@127.0.0.1:1/onboard90")
+    assert done.returncode == 1
+    assert "DATABASE_URL" in done.stderr and "onboard90 init" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.postgres
+def test_a_missing_postgresql_database_is_met_with_a_createdb_hint():
+    from django.db import connection
+
+    server = connection.settings_dict
+    url = f"postgres://{server['USER']}@{server['HOST'] or '127.0.0.1'}:{server['PORT'] or 5432}/onboard90_no_such_database"
+    done = _onboard90("runs", DATABASE_URL=url)
+    assert done.returncode == 1
+    assert "createdb" in done.stderr
+    assert "Traceback" not in done.stderr
