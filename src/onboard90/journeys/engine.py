@@ -38,6 +38,7 @@ from django.db.models.functions import Cast, Coalesce
 from onboard90.core import clock
 from onboard90.core.bulk import chunks
 from onboard90.core.session import pg_settings
+from onboard90.core.workers import run_side_by_side
 from onboard90.journeys import audience_sql
 from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
 from onboard90.journeys.models import Escalation, Journey, JourneyAction, Task
@@ -671,8 +672,6 @@ def mark_overdue(*, as_of: dt.datetime, workers: int = 1) -> dict[str, int]:
     file. They are flipped and escalated in id ranges, each range in one transaction (a crash cannot
     separate a flip from its escalation), side by side on `workers` connections (`core.workers`).
     """
-    from onboard90.core.workers import run_side_by_side
-
     late = list(Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of).order_by("pk").values_list("pk", flat=True))
     if not late:
         return {"overdue": 0, "escalated": 0}
@@ -756,8 +755,6 @@ def close_finished_journeys(
     The finished journeys are closed in id ranges, each in its own transaction, side by side on `workers`
     connections (`core.workers`): no two ranges share a journey, nor any row written here.
     """
-    from onboard90.core.workers import run_side_by_side
-
     last_activation = today - dt.timedelta(days=playbook.journey_days + 1)
     # Narrow: the active journeys that old are a day's cohort; SQLite would otherwise scan every journey
     # in id order (for the ORDER BY) rather than read the cohort by its activation date.

@@ -413,6 +413,17 @@ def can_act_on(*, user, task: Task) -> bool:
     return profile.unit_id == task.owner_unit_id and (task.assignee_id is None)
 
 
+class _TaskState:
+    """The columns of a task that the attempt rule reads and writes: a row, not a model instance (a
+    dialler's file is large)."""
+
+    __slots__ = ("attempts", "outcome", "status", "completed_at", "completed_by", "max_attempts", "due_at", "action_id")
+
+    def __init__(self, *row):
+        for name, value in zip(self.__slots__, row, strict=True):
+            setattr(self, name, value)
+
+
 def tasks_complete_bulk(*, completions: list[tuple[int, str, dt.datetime, int | None]], source: str) -> dict[str, int]:
     """Record many attempts at once — (task id, outcome, at, user id) — under the same rule as task_complete.
 
@@ -428,38 +439,37 @@ def tasks_complete_bulk(*, completions: list[tuple[int, str, dt.datetime, int | 
         return {"closed": 0, "retried": 0, "skipped": 0}
     counts = {"closed": 0, "retried": 0, "skipped": 0}
     with transaction.atomic():
-        # The columns the rule reads and writes, as rows rather than model instances (a dialler's file is
-        # large): [attempts, outcome, status, completed_at, completed_by, max_attempts, due_at, action_id].
-        tasks: dict[int, list] = {}
+        tasks: dict[int, _TaskState] = {}
         for ids in chunks(list(dict.fromkeys(c[0] for c in completions)), 2000):
             running = Task.objects.select_for_update().filter(pk__in=ids, status__in=RUNNING, kind=TaskKind.ACT)
-            for pk, *row in running.values_list(
-                "pk", "attempts", "outcome", "status", "completed_at", "completed_by", "max_attempts", "due_at",
-                "action_id",
-            ):
-                tasks[pk] = row
+            for pk, *row in running.values_list("pk", *_TaskState.__slots__):
+                tasks[pk] = _TaskState(*row)
         attempts, closing, touched = [], [], {}
         for task_id, outcome, at, user_id in completions:
             task = tasks.get(task_id)
-            if task is None or task[2] not in RUNNING:  # not a running act's task, or closed by an earlier row
+            if task is None or task.status not in RUNNING:  # not a running act's task, or closed by an earlier row
                 counts["skipped"] += 1
                 continue
             status, reason = attempt_result(
-                outcome=outcome, attempts_before=task[0], max_attempts=task[5], at=at, due_at=task[6]
+                outcome=outcome, attempts_before=task.attempts, max_attempts=task.max_attempts, at=at,
+                due_at=task.due_at,
             )
             attempts.append((task_id, at, outcome, "", user_id))
             touched[task_id] = task
-            task[0], task[1] = task[0] + 1, outcome
+            task.attempts, task.outcome = task.attempts + 1, outcome
             if status is None:
                 counts["retried"] += 1
             else:
-                task[2:5] = status, at, user_id
-                closing.append((task[7], status, at, reason))
+                task.status, task.completed_at, task.completed_by = status, at, user_id
+                closing.append((task.action_id, status, at, reason))
                 counts["closed"] += 1
         insert_values(TaskAttempt, ["task", "at", "outcome", "note", "by"], attempts)
         update_rows(
             Task, ["attempts", "outcome", "status", "completed_at", "completed_by"],
-            ((pk, *task[:5]) for pk, task in touched.items()),
+            (
+                (pk, task.attempts, task.outcome, task.status, task.completed_at, task.completed_by)
+                for pk, task in touched.items()
+            ),
         )
         update_rows(JourneyAction, ["status", "closed_at", "reason"], closing)
         audit_record(actor=None, verb="task.complete_bulk", object_type="journeys.task", actor_label=source, after=counts)
