@@ -539,13 +539,21 @@ def run(
         built, build_rss = build_state(**build), None
     build_s = time.perf_counter() - started
     per_day = []
-    for i in range(days):
-        if i:
-            previous = clock.cycle_instant(today + dt.timedelta(days=i - 1))
-            staff_work(until=clock.cycle_instant(today + dt.timedelta(days=i)), at=previous + dt.timedelta(hours=6))
-            arrive(built, i)
-        progress("cycle", i, days)
-        per_day.append(time_cycle(day=today + dt.timedelta(days=i), dispatch=dispatch, settle=days > 1))
+    # Each cycle runs at its own instant, as the scheduler starts it, not at the bench's wall-clock time
+    # (hours or days before the cycles of T and after). The delta a cycle looks at is what changed since
+    # the previous one started (engine.Since): stamped by the wall clock, the cycle of T+1 would also take
+    # in the changes of T that the cycle of T had seen already, T+2 those of two days, and so on.
+    with clock.simulated(clock.cycle_instant(today)) as wall:
+        for i in range(days):
+            day = today + dt.timedelta(days=i)
+            if i:
+                previous = clock.cycle_instant(day - dt.timedelta(days=1))
+                wall.at = previous + dt.timedelta(hours=6)
+                staff_work(until=clock.cycle_instant(day), at=wall.at)
+                arrive(built, i)
+            wall.at = clock.cycle_instant(day)
+            progress("cycle", i, days)
+            per_day.append(time_cycle(day=day, dispatch=dispatch, settle=days > 1))
     progress("cycle", days, days)
     first = per_day[0]
     base = baseline(rows=first["rows_written"])

@@ -32,10 +32,11 @@ def now() -> dt.datetime:
 
 @contextlib.contextmanager
 def simulated(at: dt.datetime) -> Iterator[SimulatedClock]:
-    """Run a past history (the demo's 120 days) with the wall clock at its business time: every record is
-    then stamped when it would have been written, and each cycle sees, as in production, only the day's
-    changes as changed since the one before (`journeys.engine.Since`). Django's own stamps (`auto_now`)
-    read `django.utils.timezone.now`, which follows it too. One simulation at a time, in one thread.
+    """Run a history (the demo's 120 past days, the bench's consecutive days) with the wall clock at its
+    business time: every record is then stamped when it would have been written, and each cycle sees, as
+    in production, only the day's changes as changed since the one before (`journeys.engine.Since`).
+    Django's own stamps (`auto_now`) read `django.utils.timezone.now`, which follows it too. One
+    simulation at a time, set from one thread (the cycle's side-by-side connections only read it).
     """
     from django.utils import timezone
 
