@@ -10,10 +10,11 @@ import pytest
 from onboard90 import testing as builders
 from onboard90.core import clock
 from onboard90.journeys import services as journey_services
+from onboard90.messaging import templating
 from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.gateways import FileGateway, MemoryGateway
 from onboard90.messaging.models import OutboxMessage
-from onboard90.messaging.services import outbox_dispatch
+from onboard90.messaging.services import outbox_dispatch, outbox_render
 
 pytestmark = pytest.mark.django_db
 
@@ -119,3 +120,30 @@ def test_the_file_gateway_knows_what_it_wrote_and_ignores_a_torn_line(tmp_path):
         4: ("18612345671", "【中国联通】四"),
     })
     assert found == {1: "file:1"}
+
+
+def test_the_renderer_goes_through_the_backlog_a_batch_at_a_time_rendering_each_message_once(queued, monkeypatch):
+    calls = []
+    real = templating.render
+    monkeypatch.setattr(templating, "render", lambda template, context: calls.append(1) or real(template, context))
+    assert outbox_render(batch=3, page=4) == queued  # pages and batches that do not divide the backlog
+    assert len(calls) == queued
+    assert not OutboxMessage.objects.filter(text="").exists()
+    assert outbox_render(batch=3, page=4) == 0 and len(calls) == queued  # nothing left, nothing read again
+
+
+def test_a_message_that_fails_to_render_is_set_aside_and_the_rest_are_rendered(queued, monkeypatch):
+    real = templating.render
+    failing = OutboxMessage.objects.order_by("pk").values_list("pk", flat=True)[2]
+    texts = iter(OutboxMessage.objects.order_by("pk").values_list("pk", flat=True))
+
+    def render(template, context):
+        if next(texts) == failing:
+            raise ValueError("bad template")
+        return real(template, context)
+
+    monkeypatch.setattr(templating, "render", render)
+    assert outbox_render(batch=2, page=3) == queued - 1
+    broken = OutboxMessage.objects.get(pk=failing)
+    assert broken.status == MessageStatus.FAILED and "bad template" in broken.last_error
+    assert OutboxMessage.objects.filter(status=MessageStatus.QUEUED).exclude(text="").count() == queued - 1
