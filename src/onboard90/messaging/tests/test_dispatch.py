@@ -135,10 +135,10 @@ def test_the_renderer_goes_through_the_backlog_a_batch_at_a_time_rendering_each_
 def test_a_message_that_fails_to_render_is_set_aside_and_the_rest_are_rendered(queued, monkeypatch):
     real = templating.render
     failing = OutboxMessage.objects.order_by("pk").values_list("pk", flat=True)[2]
-    texts = iter(OutboxMessage.objects.order_by("pk").values_list("pk", flat=True))
+    in_render_order = iter(OutboxMessage.objects.order_by("pk").values_list("pk", flat=True))
 
     def render(template, context):
-        if next(texts) == failing:
+        if next(in_render_order) == failing:
             raise ValueError("bad template")
         return real(template, context)
 
