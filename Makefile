@@ -52,15 +52,17 @@ $(BIN)/python:
 # Reinstalls only when the dependency declarations change (the project itself is installed editable).
 # --no-compile: byte-compiling every installed module (Faker alone has thousands) took a third of the
 # install; Python compiles the few it imports on first use.
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --no-compile -c requirements.lock
+
 $(STAMP): pyproject.toml requirements.lock | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --no-compile -c requirements.lock -e '.[dev]'
+	$(PIP_INSTALL) -e '.[dev]'
 	@touch $@
 
 install: $(STAMP)
 
 # What the demo needs: the application without the test tools (a fifth of the install).
 $(RUNTIME_STAMP): pyproject.toml requirements.lock | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --no-compile -c requirements.lock -e .
+	$(PIP_INSTALL) -e .
 	@touch $@
 
 # Rebuilds the demo each time (--reset deletes only what an earlier demo built and refuses on a database
