@@ -6,10 +6,42 @@ from pathlib import Path
 import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent
-VAR_DIR = Path(os.environ.get("ONBOARD90_VAR", Path.cwd() / "var")).resolve()
 
-SECRET_KEY = os.environ.get("ONBOARD90_SECRET_KEY", "onboard90-development-key-change-me-in-production")
+
+def _home() -> Path:
+    """Where onboard90 keeps its data (the SQLite database, the SMS file, locks, the demo's files), the same
+    from any working directory: ONBOARD90_HOME; else the source checkout it runs from (`make demo` and
+    `make test` keep theirs in the checkout's var/); else ~/.local/share/onboard90 for an installed copy."""
+    if os.environ.get("ONBOARD90_HOME"):
+        return Path(os.environ["ONBOARD90_HOME"]).expanduser().resolve()
+    checkout = BASE_DIR.parent.parent  # src/onboard90 -> the repository root, in an editable install
+    if (checkout / "pyproject.toml").is_file() and (checkout / "src" / "onboard90").is_dir():
+        return checkout
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return (data / "onboard90").resolve()
+
+
+HOME_DIR = _home()
+# ONBOARD90_VAR names the data folder itself (tests point it at a scratch folder).
+VAR_DIR = Path(os.environ.get("ONBOARD90_VAR") or HOME_DIR / "var").expanduser().resolve()
+
 DEBUG = os.environ.get("ONBOARD90_DEBUG", "") == "1"
+# The built-in key only serves a development checkout; `onboard90 serve` with DEBUG off refuses it.
+DEVELOPMENT_SECRET_KEY = "onboard90-development-key-change-me-in-production"
+# The key: ONBOARD90_SECRET_KEY, else the one `onboard90 init` generated into the data folder.
+SECRET_KEY_FILE = VAR_DIR / "secret.key"
+
+
+def _secret_key() -> str:
+    if os.environ.get("ONBOARD90_SECRET_KEY"):
+        return os.environ["ONBOARD90_SECRET_KEY"]
+    try:
+        return SECRET_KEY_FILE.read_text(encoding="ascii").strip() or DEVELOPMENT_SECRET_KEY
+    except OSError:
+        return DEVELOPMENT_SECRET_KEY
+
+
+SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = os.environ.get("ONBOARD90_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
@@ -126,6 +158,9 @@ ONBOARD90 = {
     # SMS gateway: "file" (JSON lines under var/sms/) or "console" (stderr).
     "SMS_GATEWAY": os.environ.get("ONBOARD90_SMS_GATEWAY", "file"),
     "SMS_FILE": os.environ.get("ONBOARD90_SMS_FILE", str(VAR_DIR / "sms" / "sent.jsonl")),
+    # A task completion entered more than this many hours after the time it claims is backdated (补录):
+    # only a supervisor may enter it, with a reason, and the compliance report counts it apart.
+    "COMPLETION_GRACE_HOURS": _env_int("ONBOARD90_COMPLETION_GRACE_HOURS", 24, least=0, most=24 * 30),
     # PostgreSQL: database connections the daily cycle uses side by side (core.workers); 1 runs it on one.
     "CYCLE_WORKERS": _env_int("ONBOARD90_CYCLE_WORKERS", 2, least=1, most=64),
 }

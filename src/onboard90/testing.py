@@ -91,6 +91,13 @@ def staff(username: str | None = None, *, role: str, city_obj=None, unit_obj=Non
     return user
 
 
+def scratch_database(purpose: str = "tests") -> None:
+    """Mark the test database scratch, so that a simulated clock (`clock.simulated`) is accepted on it."""
+    from onboard90.core.services import scratch_mark
+
+    scratch_mark(purpose=purpose)
+
+
 def msisdn() -> str:
     return f"186{next(_seq):08d}"
 

@@ -101,6 +101,9 @@ def prepare_database(*, reset: bool, force: bool = False) -> None:
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (built_at VARCHAR(40) NOT NULL)")
         cursor.execute(f"DELETE FROM {MARKER_TABLE}")
         cursor.execute(f"INSERT INTO {MARKER_TABLE} (built_at) VALUES (%s)", [clock.now().isoformat()])
+    from onboard90.core.services import scratch_mark
+
+    scratch_mark(purpose="bench")  # its days run on a simulated clock (core.clock.simulated)
 
 
 def _wipe() -> None:

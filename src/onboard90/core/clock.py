@@ -30,6 +30,10 @@ def now() -> dt.datetime:
     return dt.datetime.now(tz=OPERATOR_TZ)
 
 
+class SimulationRefused(RuntimeError):
+    """A simulated clock asked of a database that holds real data (not marked scratch)."""
+
+
 @contextlib.contextmanager
 def simulated(at: dt.datetime) -> Iterator[SimulatedClock]:
     """Run a history (the demo's 120 past days, the bench's consecutive days) with the wall clock at its
@@ -37,12 +41,23 @@ def simulated(at: dt.datetime) -> Iterator[SimulatedClock]:
     in production, only the day's changes as changed since the one before (`journeys.engine.Since`).
     Django's own stamps (`auto_now`) read `django.utils.timezone.now`, which follows it too. One
     simulation at a time, set from one thread (the cycle's side-by-side connections only read it).
+
+    Only a scratch database accepts it (`core.models.ScratchDatabase`): on an operator's database the
+    clock is the real one, so no figure can be produced ahead of time.
     """
     from django.utils import timezone
+
+    from onboard90.core.models import ScratchDatabase
 
     global _simulation
     if _simulation is not None:
         raise RuntimeError("a simulated clock is already running")
+    if not ScratchDatabase.objects.exists():
+        raise SimulationRefused(
+            "模拟时钟只能用于演练库（onboard90 init --scratch、演示或基准测试建的库）/ a simulated clock is accepted "
+            "only by a scratch database (made by `onboard90 init --scratch`, the demo or the bench), not by "
+            "one holding an operator's data"
+        )
     sim = SimulatedClock(at)
     real = timezone.now
     _simulation = sim

@@ -8,7 +8,9 @@ from django.utils.translation import gettext_lazy as _
 class AuditEntry(models.Model):
     """审计日志: who changed what, when, with the old and new values."""
 
+    # The real instant the entry was written, never a time someone claims (that is `claimed_at`).
     at = models.DateTimeField(_("时间"), db_index=True)
+    claimed_at = models.DateTimeField(_("声称时间"), null=True, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("操作者账号"),
@@ -27,3 +29,22 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.verb} {self.object_type}#{self.object_id}"
+
+
+class ScratchDatabase(models.Model):
+    """演练库: this database holds simulated history (the demo, a benchmark, a test), not an operator's data.
+
+    Only a database with this row accepts a simulated clock (`core.clock.simulated`, `ONBOARD90_CLOCK`):
+    production's clock is the real one, so its figures cannot be produced ahead of time. The demo and the
+    bench write it on the database they build; `onboard90 init --scratch` writes it by hand.
+    """
+
+    purpose = models.CharField(_("用途"), max_length=32)
+    marked_at = models.DateTimeField(_("标记时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("演练库标记")
+        verbose_name_plural = _("演练库标记")
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.marked_at:%Y-%m-%d %H:%M}"

@@ -488,7 +488,6 @@ class _Run:
             object_type="customers.import",
             object_id=Path(self.result.path).name[:64],
             after=self.result.as_dict(),
-            at=now,
         )
         return self.result
 

@@ -23,7 +23,7 @@ from django.db.models import Count, Exists, OuterRef
 from onboard90.core import clock
 from onboard90.core.bulk import chunks
 from onboard90.core.models import AuditEntry
-from onboard90.core.services import audit_record
+from onboard90.core.services import audit_record, scratch_mark
 from onboard90.demo import generator
 from onboard90.demo.generator import Activation, Event, Province, StaffSpec
 
@@ -359,6 +359,9 @@ def demo_build(
             f"{present['customers']} customers and {present['demo_staff']} demo accounts: add --reset to delete "
             "the previous demo and build again (reference data and the playbook are kept)"
         )
+    # Its history runs on a simulated clock, which only a scratch database accepts: a database with no
+    # customers, or only the demo's (checked above), becomes one.
+    scratch_mark(purpose="demo")
     # Idempotent, and never overwrite an operator's edits: a migrated but uninitialised database works too.
     reference_data_install()
     catalog_install()

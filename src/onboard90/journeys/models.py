@@ -119,6 +119,17 @@ class Task(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("完成人"),
     )
+    # `completed_at` is the time the work is claimed to have happened; this is the real instant the
+    # completion was entered. The two may differ by the grace (a paper sheet of yesterday's counter, see
+    # settings.ONBOARD90["COMPLETION_GRACE_HOURS"]); beyond it the completion is `backdated`: only a
+    # supervisor may enter it, with a reason, and the compliance report counts it apart from on-time work.
+    completion_entered_at = models.DateTimeField(_("录入时间"), null=True, blank=True)
+    # Database defaults: the cycle inserts tasks by INSERT … SELECT, naming only the columns it fills.
+    backdated = models.BooleanField(_("补录"), default=False, db_default=False)
+    completion_reason = models.CharField(_("补录/更正原因"), max_length=255, blank=True, db_default="")
+    # Set when a supervisor corrected a closed outcome (`task_correct`); the first record stays in the
+    # attempt log and the audit log.
+    corrected_at = models.DateTimeField(_("更正时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("任务")

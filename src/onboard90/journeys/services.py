@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -76,6 +77,13 @@ def cycle_run(*, as_of: dt.datetime, gateway=None, dispatch: bool = True, rescan
     """
     from onboard90.core.locks import singleton_lock
 
+    today = clock.local_date(as_of)
+    if today > clock.today():
+        raise CycleRefused(
+            f"不能提前运行日处理：{today} 晚于今天 {clock.today()} / the daily cycle cannot run ahead of time: "
+            f"{today} is after today ({clock.today()}); simulated history belongs in a scratch database "
+            "(`onboard90 demo`, `onboard90 bench`, or `init --scratch` with ONBOARD90_CLOCK)"
+        )
     with singleton_lock("cycle") as alone:
         if not alone:
             raise CycleBusy("另一个日处理正在运行 / another daily cycle is running on this database; try again later")
@@ -83,7 +91,6 @@ def cycle_run(*, as_of: dt.datetime, gateway=None, dispatch: bool = True, rescan
         CycleRun.objects.filter(status=CycleStatus.RUNNING).update(
             status=CycleStatus.FAILED, finished_at=clock.now(), counts={"interrupted": True}
         )
-        today = clock.local_date(as_of)
         previous = (
             CycleRun.objects.filter(status=CycleStatus.FINISHED, as_of__lt=as_of).order_by("-as_of").first()
         )
@@ -102,6 +109,10 @@ def cycle_run(*, as_of: dt.datetime, gateway=None, dispatch: bool = True, rescan
 
 class CycleBusy(ValueError):
     """Another cycle holds the database (cron fired twice, or an operator ran one by hand)."""
+
+
+class CycleRefused(ValueError):
+    """A cycle asked for a day after today: it would escalate, miss and send work ahead of time."""
 
 
 def _cycle(*, run, versions, since, as_of, today, gateway, dispatch) -> CycleRun:
@@ -352,30 +363,60 @@ def _raise_assignment_task(*, row, as_of) -> int:
 # --- tasks --------------------------------------------------------------------------------------------
 
 
-def task_complete(*, task: Task, outcome: str, note: str = "", completed_by=None, at: dt.datetime) -> Task:
+def completion_grace() -> dt.timedelta:
+    """How long after the claimed time a completion may still be entered without being backdated."""
+    return dt.timedelta(hours=settings.ONBOARD90["COMPLETION_GRACE_HOURS"])
+
+
+def task_complete(
+    *, task: Task, outcome: str, completed_by, at: dt.datetime | None = None, note: str = "", reason: str = "",
+    now: dt.datetime | None = None,
+) -> Task:
     """Record what happened on a task. Reached/refused closes it; no answer/busy retries until spent.
 
     A wrong number, or the last unanswered attempt, closes the act as missed: the customer never got it.
+
+    `completed_by` (the person, or a feed's system account) is required and must be allowed to act on the
+    task (`can_act_on`). `at` is the time the work is claimed to have happened (default: now); it may not
+    be before the task existed nor after `now`, the real instant of entry (the clock is passed in by
+    tests). A claim older than the grace (`completion_grace`) is backdated: only the city's supervisor may
+    enter it, with a `reason`; it is marked on the task and counted apart by the compliance report. The
+    audit row carries the real instant and the claimed time side by side.
     """
     from onboard90.core.services import audit_record
     from onboard90.journeys.enums import AttemptOutcome
     from onboard90.journeys.models import TaskAttempt
-    from onboard90.journeys.rules.tasks import attempt_result
+    from onboard90.journeys.rules.tasks import attempt_result, completion_timing
 
     if outcome not in AttemptOutcome.values:
         raise ValueError(f"未知结果 / unknown outcome {outcome!r} (choose: {', '.join(AttemptOutcome.values)})")
+    now = now or clock.now()
+    at = at or now
+    reason = reason.strip()
     with transaction.atomic():
-        task = Task.objects.select_for_update().select_related("action").get(pk=task.pk)
+        task = Task.objects.select_for_update().select_related("action", "owner_unit").get(pk=task.pk)
         if task.status not in RUNNING:
-            raise ValueError(f"任务已关闭 / task {task.pk} is already closed ({task.status})")
+            raise TaskNotOpen(
+                f"任务 {task.pk} 已关闭({task.get_status_display()})，如需更正请主管使用 correct / task {task.pk} "
+                f"is already closed ({task.status}); a supervisor can correct it (`onboard90 correct`)"
+            )
         if task.kind == TaskKind.MANUAL_ASSIGNMENT:
-            raise ValueError(
+            raise TaskNotOpen(
                 f"任务 {task.pk} 需要指定客户经理 / task {task.pk} is a manual account-manager assignment: "
                 "add an account manager in the city (`onboard90 staff add … --role account_manager`); "
                 "the next cycle assigns automatically"
             )
+        if completed_by is None:
+            raise TaskRefused("须指明完成人 / a completion must name who did it (--as USER)")
+        if not can_act_on(user=completed_by, task=task):
+            raise TaskRefused(f"{completed_by.get_username()} 无权处理任务 {task.pk} / may not act on task {task.pk}")
+        backdated = completion_timing(claimed_at=at, entered_at=now, created_at=task.created_at, grace=completion_grace())
+        if backdated:
+            _require_supervisor_with_reason(
+                user=completed_by, task=task, reason=reason, zh="补录", en="a backdated completion"
+            )
         before = {"status": task.status, "attempts": task.attempts}
-        status, reason = attempt_result(
+        status, act_reason = attempt_result(
             outcome=outcome, attempts_before=task.attempts, max_attempts=task.max_attempts, at=at, due_at=task.due_at
         )
         TaskAttempt.objects.create(task=task, at=at, outcome=outcome, note=note, by=completed_by)
@@ -383,72 +424,212 @@ def task_complete(*, task: Task, outcome: str, note: str = "", completed_by=None
         task.outcome = outcome
         if note:
             task.note = f"{task.note}\n{note}".strip()
-        if status is None:
-            task.save(update_fields=["attempts", "outcome", "note"])
-        else:
+        fields = ["attempts", "outcome", "note"]
+        if status is not None:
             task.status, task.completed_at, task.completed_by = status, at, completed_by
-            task.save(update_fields=["attempts", "outcome", "note", "status", "completed_at", "completed_by"])
-            JourneyAction.objects.filter(pk=task.action_id).update(status=status, closed_at=at, reason=reason)
+            task.completion_entered_at, task.backdated, task.completion_reason = now, backdated, reason
+            fields += ["status", "completed_at", "completed_by", "completion_entered_at", "backdated", "completion_reason"]
+            JourneyAction.objects.filter(pk=task.action_id).update(status=status, closed_at=at, reason=act_reason)
+        task.save(update_fields=fields)
         audit_record(
             actor=completed_by, verb="task.complete", obj=task, before=before,
-            after={"status": task.status, "attempts": task.attempts, "outcome": outcome}, at=at,
-            actor_label="" if completed_by else "cli",
+            after={
+                "status": task.status, "attempts": task.attempts, "outcome": outcome, "backdated": backdated,
+                **({"reason": reason} if reason else {}),
+            },
+            claimed_at=at,
         )
     return task
 
 
-def can_act_on(*, user, task: Task) -> bool:
-    """Scope: the assignee, staff of the owning unit, the city's supervisor, or a province admin."""
+def task_correct(
+    *, task: Task, outcome: str, corrected_by, reason: str, at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> Task:
+    """更正: a supervisor corrects the outcome of a closed task (e.g. recorded unanswered, in fact reached).
+
+    Only the city's supervisor (or a province administrator) may, always with a reason. The first record
+    stays: its attempt and audit rows are kept, the correction is one more attempt and one more audit row
+    with the status before and after. `at` is when the corrected outcome happened (default: the first
+    record's time) and is bounded as a completion is; older than the grace, the task is backdated.
+    """
+    from onboard90.core.services import audit_record
+    from onboard90.journeys.enums import AttemptOutcome
+    from onboard90.journeys.models import TaskAttempt
+    from onboard90.journeys.rules.tasks import CLOSING_REACHED, completion_timing
+
+    if outcome not in AttemptOutcome.values:
+        raise ValueError(f"未知结果 / unknown outcome {outcome!r} (choose: {', '.join(AttemptOutcome.values)})")
+    if corrected_by is None:
+        raise TaskRefused("须指明更正人 / a correction must name the supervisor making it (--as USER)")
+    now = now or clock.now()
+    reason = reason.strip()
+    with transaction.atomic():
+        task = Task.objects.select_for_update().select_related("action", "owner_unit").get(pk=task.pk)
+        _require_supervisor_with_reason(user=corrected_by, task=task, reason=reason, zh="更正", en="a correction")
+        if task.status not in (ActionStatus.DONE, ActionStatus.DONE_LATE, ActionStatus.MISSED):
+            raise TaskRefused(
+                f"任务 {task.pk} 状态为{task.get_status_display()}，只能更正已完成或未完成的任务 / task {task.pk} is "
+                f"{task.status}: only a done, done-late or missed task can be corrected"
+            )
+        at = at or task.completed_at or now
+        backdated = completion_timing(claimed_at=at, entered_at=now, created_at=task.created_at, grace=completion_grace())
+        if outcome in CLOSING_REACHED:
+            status, act_reason = (ActionStatus.DONE if at <= task.due_at else ActionStatus.DONE_LATE), ""
+        else:  # a correction is final: an unanswered or wrong number means the customer never got the act
+            status, act_reason = ActionStatus.MISSED, "wrong_number" if outcome == "wrong_number" else "unreachable"
+        before = {
+            "status": task.status, "outcome": task.outcome, "completed_at": _iso(task.completed_at),
+            "backdated": task.backdated,
+        }
+        TaskAttempt.objects.create(task=task, at=at, outcome=outcome, note=f"更正 / correction: {reason}", by=corrected_by)
+        task.status, task.outcome, task.completed_at = status, outcome, at
+        task.backdated, task.completion_reason, task.corrected_at = backdated, reason, now
+        task.completion_entered_at = now
+        task.save(update_fields=[
+            "status", "outcome", "completed_at", "backdated", "completion_reason", "corrected_at", "completion_entered_at",
+        ])
+        JourneyAction.objects.filter(pk=task.action_id).update(status=status, closed_at=at, reason=act_reason)
+        audit_record(
+            actor=corrected_by, verb="task.correct", obj=task, before=before,
+            after={"status": status, "outcome": outcome, "completed_at": _iso(at), "backdated": backdated, "reason": reason},
+            claimed_at=at,
+        )
+    return task
+
+
+class TaskRefused(ValueError):
+    """A task write the rules do not allow (no actor, out of scope, backdated without a supervisor)."""
+
+
+class TaskNotOpen(TaskRefused):
+    """Work recorded on a task that is closed, or that is not an act's (a manual manager assignment)."""
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(clock.OPERATOR_TZ).isoformat() if value else None
+
+
+def is_supervisor_of(*, user, task: Task) -> bool:
+    """The supervisor of the city that owns the task, or a province administrator."""
     from onboard90.org.enums import Role
 
     profile = getattr(user, "staff", None)
-    if user.is_superuser or (profile and profile.role == Role.PROVINCE_ADMIN):
+    if user.is_superuser or (profile and profile.active and profile.role == Role.PROVINCE_ADMIN):
         return True
-    if profile is None or not profile.active:
-        return False
-    if task.assignee_id == user.pk:
-        return True
-    if profile.role == Role.SUPERVISOR:
-        return profile.city_id == task.owner_unit.city_id
-    return profile.unit_id == task.owner_unit_id and (task.assignee_id is None)
+    return bool(
+        profile and profile.active and profile.role == Role.SUPERVISOR and profile.city_id == task.owner_unit.city_id
+    )
+
+
+def _require_supervisor_with_reason(*, user, task: Task, reason: str, zh: str, en: str) -> None:
+    hours = settings.ONBOARD90["COMPLETION_GRACE_HOURS"]
+    if not is_supervisor_of(user=user, task=task):
+        raise TaskRefused(
+            f"{zh}只能由地市主管录入（完成时间早于 {hours} 小时前即为补录）/ {en} can only be entered by the city's "
+            f"supervisor (task {task.pk}; a completion claimed more than {hours} h ago is backdated)"
+        )
+    if not reason:
+        raise TaskRefused(f"{zh}须说明原因 / {en} needs a reason (--reason)")
+
+
+def can_act_on(*, user, task: Task) -> bool:
+    """Scope (`rules.tasks.may_act`): the assignee, staff of the owning unit, the city's supervisor, or a
+    province admin."""
+    from onboard90.journeys.rules.tasks import may_act
+
+    profile = getattr(user, "staff", None)
+    return may_act(
+        role=profile.role if profile else None, active=bool(profile and profile.active), superuser=user.is_superuser,
+        user_id=user.pk, user_city_id=profile.city_id if profile else None,
+        user_unit_id=profile.unit_id if profile else None, assignee_id=task.assignee_id,
+        owner_unit_id=task.owner_unit_id, owner_city_id=task.owner_unit.city_id,
+    )
+
+
+def _actors(user_ids) -> dict[int, dict]:
+    """{user id: the keyword arguments of `may_act` that describe the user} for a batch's named users."""
+    from django.contrib.auth import get_user_model
+
+    rows = get_user_model().objects.filter(pk__in=[u for u in set(user_ids) if u is not None]).values_list(
+        "pk", "is_superuser", "staff__role", "staff__active", "staff__city_id", "staff__unit_id"
+    )
+    return {
+        pk: {"role": role, "active": bool(active), "superuser": superuser, "user_id": pk, "user_city_id": city,
+             "user_unit_id": unit}
+        for pk, superuser, role, active, city, unit in rows
+    }
 
 
 class _TaskState:
     """The columns of a task that the attempt rule reads and writes: a row, not a model instance (a
     dialler's file is large)."""
 
-    __slots__ = ("attempts", "outcome", "status", "completed_at", "completed_by", "max_attempts", "due_at", "action_id")
+    # The attribute names; _TASK_COLUMNS the columns they are read from, in the same order.
+    __slots__ = (
+        "attempts", "outcome", "status", "completed_at", "completed_by", "max_attempts", "due_at", "action_id",
+        "created_at", "completion_entered_at", "assignee_id", "owner_unit_id", "owner_city_id",
+    )
 
     def __init__(self, *row):
         for name, value in zip(self.__slots__, row, strict=True):
             setattr(self, name, value)
 
 
-def tasks_complete_bulk(*, completions: list[tuple[int, str, dt.datetime, int | None]], source: str) -> dict[str, int]:
+_TASK_COLUMNS = (*_TaskState.__slots__[:-1], "owner_unit__city_id")
+
+
+def tasks_complete_bulk(
+    *, completions: list[tuple[int, str, dt.datetime, int | None]], source: str, now: dt.datetime | None = None
+) -> dict[str, int]:
     """Record many attempts at once — (task id, outcome, at, user id) — under the same rule as task_complete.
 
     For batch feeds (a call-centre dialler's end-of-day file, the demo's simulated staff): a few bulk
-    statements instead of five queries per task, and one audit row for the batch.
+    statements instead of five queries per task, and one audit row for the batch, named by `source` (the
+    feed). The same rules as one completion, row by row: a row that names no one, or someone who may not
+    act on the task, is refused; so is an attempt claimed before its task existed or after `now` (the real
+    instant of entry), and one older than the grace, which only a supervisor may enter, one at a time
+    with a reason (`task_complete`). A row for a task that is not running is skipped, as task_complete
+    refuses it.
     """
     from onboard90.core.bulk import insert_values, update_rows
     from onboard90.core.services import audit_record
+    from onboard90.journeys.enums import AttemptOutcome
     from onboard90.journeys.models import TaskAttempt
-    from onboard90.journeys.rules.tasks import attempt_result
+    from onboard90.journeys.rules.tasks import CompletionRefused, attempt_result, completion_timing, may_act
 
+    counts = {"closed": 0, "retried": 0, "skipped": 0, "refused": 0}
     if not completions:
-        return {"closed": 0, "retried": 0, "skipped": 0}
-    counts = {"closed": 0, "retried": 0, "skipped": 0}
+        return counts
+    unknown = sorted({c[1] for c in completions} - set(AttemptOutcome.values))
+    if unknown:  # a malformed file: nothing of it is recorded
+        raise ValueError(f"未知结果 / unknown outcome(s) {', '.join(map(repr, unknown))} (choose: {', '.join(AttemptOutcome.values)})")
+    now = now or clock.now()
+    grace = completion_grace()
     with transaction.atomic():
         tasks: dict[int, _TaskState] = {}
         for ids in chunks(list(dict.fromkeys(c[0] for c in completions)), 2000):
             running = Task.objects.select_for_update().filter(pk__in=ids, status__in=RUNNING, kind=TaskKind.ACT)
-            for pk, *row in running.values_list("pk", *_TaskState.__slots__):
+            for pk, *row in running.values_list("pk", *_TASK_COLUMNS):
                 tasks[pk] = _TaskState(*row)
+        actors = _actors(c[3] for c in completions)
         attempts, closing, touched = [], [], {}
         for task_id, outcome, at, user_id in completions:
             task = tasks.get(task_id)
             if task is None or task.status not in RUNNING:  # not a running act's task, or closed by an earlier row
                 counts["skipped"] += 1
+                continue
+            actor = actors.get(user_id)
+            allowed = actor is not None and may_act(
+                **actor, assignee_id=task.assignee_id, owner_unit_id=task.owner_unit_id,
+                owner_city_id=task.owner_city_id,
+            )
+            try:
+                backdated = completion_timing(claimed_at=at, entered_at=now, created_at=task.created_at, grace=grace)
+            except CompletionRefused:
+                backdated = True
+            if not allowed or backdated:  # no one, out of scope, impossible, or a supervisor's to enter
+                counts["refused"] += 1
                 continue
             status, reason = attempt_result(
                 outcome=outcome, attempts_before=task.attempts, max_attempts=task.max_attempts, at=at,
@@ -461,13 +642,15 @@ def tasks_complete_bulk(*, completions: list[tuple[int, str, dt.datetime, int | 
                 counts["retried"] += 1
             else:
                 task.status, task.completed_at, task.completed_by = status, at, user_id
+                task.completion_entered_at = now
                 closing.append((task.action_id, status, at, reason))
                 counts["closed"] += 1
         insert_values(TaskAttempt, ["task", "at", "outcome", "note", "by"], attempts)
         update_rows(
-            Task, ["attempts", "outcome", "status", "completed_at", "completed_by"],
+            Task, ["attempts", "outcome", "status", "completed_at", "completed_by", "completion_entered_at"],
             (
-                (pk, task.attempts, task.outcome, task.status, task.completed_at, task.completed_by)
+                (pk, task.attempts, task.outcome, task.status, task.completed_at, task.completed_by,
+                 task.completion_entered_at)
                 for pk, task in touched.items()
             ),
         )

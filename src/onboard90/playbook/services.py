@@ -131,7 +131,6 @@ def playbook_publish(
             actor=published_by,
             verb="playbook.publish",
             obj=version,
-            at=version.published_at,
             before={"number": newest.number, "checksum": newest.checksum} if newest else None,
             after={
                 "number": version.number,

@@ -33,7 +33,10 @@ PAYLOAD = {"amount": "58.50", "items": [1, 2.5, None, True], "备注": "首月�
 
 
 @pytest.fixture
-def wall():
+def wall(db):
+    from onboard90 import testing as builders
+
+    builders.scratch_database()
     with clock.simulated(STAMP) as sim:
         yield sim
 

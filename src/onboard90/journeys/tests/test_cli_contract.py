@@ -27,6 +27,8 @@ def cli(tmp_path_factory):
         **os.environ,
         "DATABASE_URL": f"sqlite:///{home / 'db.sqlite3'}",
         "ONBOARD90_VAR": str(home / "var"),
+        # The history of March 2012 runs on a simulated clock, which only a scratch database accepts.
+        "ONBOARD90_CLOCK": "2012-03-05 16:00",
     }
     env.pop("ONBOARD90_DEBUG", None)
 
@@ -38,7 +40,7 @@ def cli(tmp_path_factory):
             raise AssertionError(f"onboard90 {' '.join(args)} exited {done.returncode}: {done.stderr}")
         return done
 
-    run("init")
+    run("init", "--scratch")
     (home / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
     run("import", "customers", str(home / "customers.csv"))
     run("staff", "add", "qd_am", "--role", "account_manager", "--city", "青岛")

@@ -14,6 +14,7 @@ from onboard90.journeys.enums import ActionStatus, JourneyStatus
 from onboard90.journeys.models import Escalation, Journey, JourneyAction, Task
 from onboard90.messaging.models import OutboxMessage
 from onboard90.org.enums import Role
+from onboard90.org.models import StaffProfile
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +39,11 @@ def status(customer, code: str) -> str | None:
 
 
 def complete_everything(customer, *, on_day: int, outcome: str = "reached") -> None:
+    """The city's supervisor (who may act on every task of the city) records the day's work as it happens."""
+    supervisor = StaffProfile.objects.get(role=Role.SUPERVISOR, city=customer.city).user
+    at = clock.at_local(day(on_day), 15)
     for task in Task.objects.filter(journey__customer=customer, status__in=["open", "overdue"]):
-        services.task_complete(task=task, outcome=outcome, at=clock.at_local(day(on_day), 15), completed_by=None)
+        services.task_complete(task=task, outcome=outcome, at=at, completed_by=supervisor, now=at)
 
 
 def rate_vip(customer, tier: str, on_day: int) -> None:
@@ -313,7 +317,8 @@ def test_an_overdue_task_is_escalated_once_to_the_city_supervisor(province):
     escalation = Escalation.objects.get(task=task)
     assert escalation.supervisor == province["supervisor"] and escalation.reason == "overdue"
     assert Escalation.objects.filter(task=task).count() == 1
-    services.task_complete(task=task, outcome="reached", at=clock.at_local(day(5), 16), completed_by=province["clerk"])
+    at = clock.at_local(day(5), 16)
+    services.task_complete(task=task, outcome="reached", at=at, completed_by=province["clerk"], now=at)
     assert status(customer, "tariff_notice") == ActionStatus.DONE_LATE
 
 
@@ -323,16 +328,16 @@ def test_no_answer_keeps_the_callback_open_until_its_attempts_are_spent(province
     task = Task.objects.get(journey__customer=customer, action__action_code="first_callback")
     assert task.max_attempts == 3
     at = clock.at_local(day(4), 11)
-    services.task_complete(task=task, outcome="no_answer", at=at, completed_by=province["agent"])
-    services.task_complete(task=task, outcome="busy", at=at, completed_by=province["agent"])
+    services.task_complete(task=task, outcome="no_answer", at=at, completed_by=province["agent"], now=at)
+    services.task_complete(task=task, outcome="busy", at=at, completed_by=province["agent"], now=at)
     task.refresh_from_db()
     assert task.status == ActionStatus.OPEN and task.attempts == 2
-    services.task_complete(task=task, outcome="no_answer", at=at, completed_by=province["agent"])
+    services.task_complete(task=task, outcome="no_answer", at=at, completed_by=province["agent"], now=at)
     task.refresh_from_db()
     assert task.status == ActionStatus.MISSED
     assert task.attempt_log.count() == 3
     with pytest.raises(ValueError):
-        services.task_complete(task=task, outcome="reached", at=at, completed_by=province["agent"])
+        services.task_complete(task=task, outcome="reached", at=at, completed_by=province["agent"], now=at)
 
 
 def test_a_new_playbook_version_applies_only_to_journeys_that_start_after_it(province):

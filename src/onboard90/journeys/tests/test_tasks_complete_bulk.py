@@ -22,7 +22,13 @@ from onboard90.org.enums import Role
 
 pytestmark = pytest.mark.django_db
 
-NONE = {"closed": 0, "retried": 0, "skipped": 0}
+NONE = {"closed": 0, "retried": 0, "skipped": 0, "refused": 0}
+# A batch is entered as a dialler's end-of-day file is: a little after its last attempt.
+ENTERED_AFTER = dt.timedelta(minutes=30)
+
+
+def entered(completions) -> dt.datetime:
+    return max(c[2] for c in completions) + ENTERED_AFTER
 
 
 def at(n: int, hour: int = 11, minute: int = 0) -> dt.datetime:
@@ -33,8 +39,9 @@ def task_of(customer, code: str) -> Task:
     return Task.objects.select_related("action").get(journey__customer=customer, action__action_code=code)
 
 
-def complete(*completions, source: str = "dialler") -> dict[str, int]:
-    return services.tasks_complete_bulk(completions=list(completions), source=source)
+def complete(*completions, source: str = "dialler", now: dt.datetime | None = None) -> dict[str, int]:
+    now = now or (entered(completions) if completions else None)
+    return services.tasks_complete_bulk(completions=list(completions), source=source, now=now)
 
 
 def attempts_of(task: Task) -> list[tuple]:
@@ -111,21 +118,22 @@ def test_the_last_unanswered_attempt_closes_the_task_missed(province, callback):
     counts = complete(
         (callback.pk, "no_answer", at(5, 9), agent.pk),
         (callback.pk, "busy", at(5, 14), agent.pk),
-        (callback.pk, "no_answer", at(6, 10), None),
+        (callback.pk, "no_answer", at(5, 20), agent.pk),
     )
 
     assert counts == NONE | {"retried": 2, "closed": 1}
     callback.refresh_from_db()
     assert (callback.status, callback.attempts, callback.outcome) == (ActionStatus.MISSED, 3, "no_answer")
-    assert (callback.completed_at, callback.completed_by) == (at(6, 10), None)
+    assert (callback.completed_at, callback.completed_by) == (at(5, 20), agent)
+    assert callback.completion_entered_at == at(5, 20) + ENTERED_AFTER and not callback.backdated
     act = JourneyAction.objects.get(pk=callback.action_id)
-    assert (act.status, act.closed_at, act.reason) == (ActionStatus.MISSED, at(6, 10), "unreachable")
+    assert (act.status, act.closed_at, act.reason) == (ActionStatus.MISSED, at(5, 20), "unreachable")
     assert [outcome for _, outcome, _, _ in attempts_of(callback)] == ["no_answer", "busy", "no_answer"]
 
 
 def test_attempts_spent_in_earlier_batches_count_towards_the_last_one(province, callback):
     agent = province["agent"].pk
-    assert complete((callback.pk, "busy", at(5), agent), (callback.pk, "no_answer", at(6), agent)) == NONE | {
+    assert complete((callback.pk, "busy", at(5, 9), agent), (callback.pk, "no_answer", at(5, 15), agent)) == NONE | {
         "retried": 2
     }
 
@@ -174,7 +182,7 @@ def test_a_later_row_for_a_task_an_earlier_row_closed_is_skipped(province, callb
 
 def test_a_task_closed_before_the_batch_is_skipped(province, callback):
     agent = province["agent"]
-    services.task_complete(task=callback, outcome="reached", at=at(5), completed_by=agent)
+    services.task_complete(task=callback, outcome="reached", at=at(5), completed_by=agent, now=at(5))
 
     assert complete((callback.pk, "wrong_number", at(6), None)) == NONE | {"skipped": 1}
 
@@ -195,7 +203,9 @@ def test_a_manual_account_manager_assignment_is_skipped_as_task_complete_refuses
     assignment = task_of(vip, "vip_manager_assignment")
     assert assignment.kind == "manual_assignment" and assignment.status in RUNNING
     with pytest.raises(ValueError):
-        services.task_complete(task=assignment, outcome="reached", at=at(2, 15), completed_by=None)
+        services.task_complete(
+            task=assignment, outcome="reached", at=at(2, 15), completed_by=province["supervisor"], now=at(2, 15)
+        )
 
     assert complete((assignment.pk, "reached", at(2, 15), None)) == NONE | {"skipped": 1}
 
@@ -207,7 +217,8 @@ def test_a_manual_account_manager_assignment_is_skipped_as_task_complete_refuses
 def test_an_unknown_task_is_skipped_and_the_others_are_recorded(province, callback):
     missing = Task.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
 
-    counts = complete((missing, "reached", at(5), None), (callback.pk, "reached", at(5), None))
+    agent = province["agent"].pk
+    counts = complete((missing, "reached", at(5), agent), (callback.pk, "reached", at(5), agent))
 
     assert counts == NONE | {"closed": 1, "skipped": 1}
     assert TaskAttempt.objects.get().task_id == callback.pk
@@ -216,8 +227,10 @@ def test_an_unknown_task_is_skipped_and_the_others_are_recorded(province, callba
 def test_an_unknown_outcome_refuses_the_whole_batch_and_writes_nothing(province, customer, callback):
     tariff = task_of(customer, "tariff_notice")
 
-    with pytest.raises(ValueError):
-        complete((tariff.pk, "reached", at(4, 15), None), (callback.pk, "voicemail", at(5), None))
+    with pytest.raises(ValueError, match="voicemail"):
+        complete(
+            (tariff.pk, "reached", at(4, 15), province["clerk"].pk), (callback.pk, "voicemail", at(5), None)
+        )
 
     assert not TaskAttempt.objects.exists()
     assert not AuditEntry.objects.filter(verb="task.complete_bulk").exists()
@@ -234,14 +247,17 @@ def test_an_empty_batch_changes_nothing():
 def test_the_batch_is_audited_once_with_its_counts_and_source(province, customer, callback):
     tariff = task_of(customer, "tariff_notice")
 
+    clerk, agent = province["clerk"].pk, province["agent"].pk
     counts = complete(
-        (tariff.pk, "reached", at(4, 15), None), (callback.pk, "busy", at(5), None), (tariff.pk, "busy", at(5), None),
+        (tariff.pk, "reached", at(4, 15), clerk), (callback.pk, "busy", at(5), agent), (tariff.pk, "busy", at(5), clerk),
+        (callback.pk, "busy", at(5, 10), None),
         source="dialler-20120305",
     )
 
     entry = AuditEntry.objects.get(verb="task.complete_bulk")
     assert (entry.actor, entry.actor_label, entry.object_type) == (None, "dialler-20120305", "journeys.task")
-    assert entry.after == counts == {"closed": 1, "retried": 1, "skipped": 1}
+    assert entry.after == counts == {"closed": 1, "retried": 1, "skipped": 1, "refused": 1}
+    assert entry.at == clock.now() or entry.at <= clock.now()  # the real instant of the entry
 
 
 # --- the same end as task_complete, row by row ------------------------------------------------------------
@@ -258,23 +274,29 @@ def end_state() -> dict[str, list]:
     """Every task, act and attempt row the two ways could write (attempts in the order they were written)."""
     return {
         "tasks": list(Task.objects.order_by("pk").values_list(
-            "pk", "status", "attempts", "outcome", "note", "completed_at", "completed_by",
+            "pk", "status", "attempts", "outcome", "note", "completed_at", "completed_by", "completion_entered_at",
+            "backdated",
         )),
         "acts": list(JourneyAction.objects.order_by("pk").values_list("pk", "status", "closed_at", "reason")),
         "attempts": list(TaskAttempt.objects.order_by("pk").values_list("task", "at", "outcome", "note", "by")),
     }
 
 
-def one_at_a_time(completions, users) -> dict[str, int]:
-    """The same attempts through `task_complete`; a task it refuses (closed, or not an act's) is a skip."""
+def one_at_a_time(completions, users, now) -> dict[str, int]:
+    """The same attempts through `task_complete`, entered at `now`: a task it finds not open (closed, or not an
+    act's) is a skip; a row it refuses otherwise (no one named, out of scope, impossible or backdated time) is
+    a refusal."""
     counts = dict(NONE)
     for task_id, outcome, when, user_id in completions:
         try:
             task = services.task_complete(
-                task=Task(pk=task_id), outcome=outcome, at=when, completed_by=users.get(user_id)
+                task=Task(pk=task_id), outcome=outcome, at=when, completed_by=users.get(user_id), now=now
             )
-        except ValueError:
+        except services.TaskNotOpen:
             counts["skipped"] += 1
+            continue
+        except ValueError:  # TaskRefused, CompletionRefused
+            counts["refused"] += 1
             continue
         counts["retried" if task.status in RUNNING else "closed"] += 1
     return counts
@@ -299,12 +321,14 @@ def worklist(province):
     vip = builders.customer(city_obj=qingdao, activated_on=DAY0)
     run(province, 0, 4, work=lambda n: rate_vip(vip, "gold", 2) if n == 1 else None)
     closed = task_of(second, "first_callback")
-    services.task_complete(task=closed, outcome="busy", at=at(4, 12), completed_by=province["agent"])
-    services.task_complete(task=closed, outcome="reached", at=at(4, 13), completed_by=None)
+    services.task_complete(task=closed, outcome="busy", at=at(4, 12), completed_by=province["agent"], now=at(4, 12))
+    services.task_complete(task=closed, outcome="reached", at=at(4, 13), completed_by=province["agent"], now=at(4, 13))
     assignment = task_of(vip, "vip_manager_assignment")
     assert assignment.kind == "manual_assignment" and assignment.status in RUNNING
     tasks = list(Task.objects.order_by("pk").values_list("pk", flat=True))
-    users = {user.pk: user for user in (province["agent"], province["clerk"], province["manager"])}
+    users = {
+        user.pk: user for user in (province["agent"], province["clerk"], province["manager"], province["supervisor"])
+    }
     return {"tasks": tasks, "users": users, "customer": first, "closed": closed, "assignment": assignment}
 
 
@@ -339,8 +363,9 @@ def test_a_batch_ends_where_the_same_attempts_one_at_a_time_end(worklist):
             (task, outcome, clock.at_local(day(n), hour, minute).replace(microsecond=micro), user)
             for task, outcome, n, hour, minute, micro, user in drawn
         ]
-        bulk = tried(lambda c: services.tasks_complete_bulk(completions=c, source="test"), completions)
-        single = tried(lambda c: one_at_a_time(c, users), completions)
+        now = entered(completions)
+        bulk = tried(lambda c: services.tasks_complete_bulk(completions=c, source="test", now=now), completions)
+        single = tried(lambda c: one_at_a_time(c, users, now), completions)
         assert bulk[1] == single[1], completions
         assert bulk[0] == single[0], completions
         assert sum(bulk[0].values()) == len(completions)

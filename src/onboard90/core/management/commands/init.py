@@ -11,11 +11,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from onboard90.catalog.services import catalog_install
 from onboard90.core.commands import OnboardCommand
+from onboard90.core.models import ScratchDatabase
+from onboard90.core.services import scratch_mark
 from onboard90.org.services import reference_data_install
 from onboard90.playbook.services import playbook_install_default
 
@@ -41,9 +44,24 @@ def database_label() -> dict[str, Any]:
 
 def _prepare_storage() -> None:
     Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
+    _secret_key_file()
     config = settings.DATABASES[DEFAULT_DB_ALIAS]
     if connections[DEFAULT_DB_ALIAS].vendor == "sqlite" and str(config["NAME"]) != ":memory:":
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key_file() -> None:
+    """A secret key of this installation's own, readable by its owner only, unless one is set in the
+    environment (ONBOARD90_SECRET_KEY) or was generated before: the web app signs sessions with it."""
+    import os
+    import secrets
+
+    path = Path(settings.SECRET_KEY_FILE)
+    if os.environ.get("ONBOARD90_SECRET_KEY") or path.exists():
+        return
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as fh:
+        fh.write(secrets.token_urlsafe(50) + "\n")
 
 
 def _migrate() -> int:
@@ -61,13 +79,29 @@ class Command(OnboardCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="JSON 输出 / print the summary as JSON")
+        parser.add_argument(
+            "--scratch", action="store_true",
+            help="标记为演练库：允许模拟时钟 (ONBOARD90_CLOCK)，只用于演示、培训与测试 / mark this a scratch "
+            "database that accepts a simulated clock (ONBOARD90_CLOCK): for demos, training and tests, never "
+            "for an operator's data",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         _prepare_storage()
         applied = _migrate()
         counts = {**reference_data_install(), **catalog_install()}
         version, published = playbook_install_default()
+        if options["scratch"]:
+            from onboard90.customers.models import Customer
+
+            if Customer.objects.exists() and not ScratchDatabase.objects.exists():
+                raise CommandError(
+                    "库中已有客户，不能标记为演练库 / this database already holds customers: it cannot be marked "
+                    "scratch (use a new database for simulated history)"
+                )
+            scratch_mark(purpose="init")
         summary = {
+            "scratch": ScratchDatabase.objects.exists(),
             "database": database_label(),
             "migrations_applied": applied,
             **counts,
@@ -95,4 +129,6 @@ class Command(OnboardCommand):
         playbook = summary["playbook"]
         state = "已发布 / published" if playbook["published"] else "沿用当前版本 / current version kept"
         write(f"  服务方案 / playbook: v{playbook['version']} {playbook['name']} — {state}")
+        if summary["scratch"]:
+            write("  演练库：接受模拟时钟 / scratch database: accepts a simulated clock (ONBOARD90_CLOCK)")
         write("下一步 / next: onboard90 staff add … ; onboard90 serve")

@@ -40,6 +40,13 @@ class Command(OnboardCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
+        if not settings.DEBUG and settings.SECRET_KEY == settings.DEVELOPMENT_SECRET_KEY:
+            raise CommandError(
+                "拒绝使用内置的开发密钥提供网页服务：请运行 onboard90 init（生成 "
+                f"{settings.SECRET_KEY_FILE}）或设置 ONBOARD90_SECRET_KEY / refusing to serve with the built-in "
+                f"development secret key: run `onboard90 init` (it generates {settings.SECRET_KEY_FILE}) or set "
+                "ONBOARD90_SECRET_KEY"
+            )
         if pending_migrations():
             raise CommandError("数据库尚未初始化或需要迁移，请先运行 onboard90 init / the database needs `onboard90 init` first")
         if host not in ("127.0.0.1", "localhost", "::1") and "*" not in settings.ALLOWED_HOSTS:

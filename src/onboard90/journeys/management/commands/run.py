@@ -38,6 +38,11 @@ class Command(OnboardCommand):
             if start > until:
                 raise CommandError(f"开始日期晚于结束日期 / start {start} is after --until {until}")
             days = [start + dt.timedelta(days=i) for i in range((until - start).days + 1)]
+        if days[-1] > clock.today():  # refused before any day runs, not after the ones up to today
+            raise CommandError(
+                f"不能提前运行日处理：{days[-1]} 晚于今天 {clock.today()} / the daily cycle cannot run ahead of time: "
+                f"{days[-1]} is after today ({clock.today()})"
+            )
         for day, run in _each(days, rescan=options["rescan"]):
             counts = run.counts
             self.stdout.write(
