@@ -56,7 +56,7 @@ def _secret_key_file() -> None:
     import os
     import secrets
 
-    path = Path(settings.SECRET_KEY_FILE)
+    path = Path(settings.VAR_DIR) / "secret.key"  # settings.SECRET_KEY_FILE, in the data folder as it is now
     if os.environ.get("ONBOARD90_SECRET_KEY") or path.exists():
         return
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -14,7 +14,7 @@ class Command(OnboardCommand):
     def add_arguments(self, parser):
         parser.add_argument("msisdn")
         parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
-        parser.add_argument("--date", help="按此日期查看 / as of this date (default: the last cycle)")
+        parser.add_argument("--date", help="按此日期查看 / as of this date (default: now)")
 
     def handle(self, *args, **options):
         as_of = clock.cycle_instant(clock.parse_date(options["date"])) if options["date"] else selectors.default_as_of()
@@ -24,8 +24,12 @@ class Command(OnboardCommand):
             return
         labels = dict(ActionStatus.choices)
         self.stdout.write(
-            f"号码 {doc['msisdn']}  入网 {doc['activated_on']}  第 {doc['day']} 天  阶段 {doc['stage']}  "
+            f"号码 {doc['msisdn']}  入网 {doc['activated_on']}  第 {doc['day']} 天  阶段 {doc['stage'] or '-'}  "
             f"状态 {doc['status']}  VIP {'是' if doc['vip'] else '否'}  方案版本 v{doc['playbook_version']}"
+        )
+        self.stdout.write(
+            f"  {'阶段':<2} {'动作 / act':<24} {'状态':<6} {'时间窗 / window':<25} {'责任单位 / unit':<18} "
+            f"{'负责人 / staff':<12} 交付 / deliveries"
         )
         for a in doc["actions"]:
             window = f"{a['window_start'] or '-'} ~ {a['window_end'] or '-'}"

@@ -30,6 +30,8 @@ class Command(OnboardCommand):
         if options["json"]:
             self.emit_json(runs)
             return
+        self.stdout.write(f"{'编号 id':>8} {'业务日期 day':<12} {'状态 status':<11} {'用时 time':>9}  计数 / counts")
         for run in runs:
-            counts = " ".join(f"{k}={v}" for k, v in run["counts"].items())
-            self.stdout.write(f"{run['id']:>6} {run['as_of'][:10]} {run['status']:<9} {run['seconds']}s {counts}")
+            counts = " ".join(f"{k}={v}" for k, v in run["counts"].items()) or "-"
+            took = "-" if run["seconds"] is None else f"{run['seconds']}s"
+            self.stdout.write(f"{run['id']:>8} {run['as_of'][:10]:<12} {run['status']:<11} {took:>9}  {counts}")
