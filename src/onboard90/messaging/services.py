@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -25,6 +26,7 @@ log = logging.getLogger("onboard90.messaging")
 MAX_SEND_ATTEMPTS = 3
 # Messages claimed and handed to the gateway per round: also the most a crash can leave unsettled.
 SEND_BATCH = 200
+WINDOW_CLOSED = "window closed before sending"
 
 
 def _hhmm(text: str) -> dt.time:
@@ -152,8 +154,26 @@ class _References:
                     setattr(customer, name, rows[pk])
 
 
-def outbox_dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway: SmsGateway | None = None) -> dict:
+def outbox_dispatch(
+    *,
+    as_of: dt.datetime,
+    quiet_hours: tuple[str, str],
+    gateway: SmsGateway | None = None,
+    now: Callable[[], dt.datetime] = clock.now,
+) -> dict:
     """Send what is due now; a message whose window has closed is never sent: it is recorded missed.
+
+    "Now" is `now()`, the clock read at each round and again right before each message leaves, not
+    `as_of`: a cycle stamped 09:00 may well be dispatching at 21:59, and what may leave is decided by the
+    instant it actually leaves — inside the playbook's sending hours (`quiet_hours`, start <= t < end,
+    see `next_send_time`) and inside the message's window (scheduled_at <= t <= not_after). A message
+    due in quiet hours stays queued for a later dispatch; one whose window closes first is recorded
+    missed. `clock.now` follows the simulated clock of a scratch history (the demo, the bench), so
+    those keep dispatching at their business time; tests pass a clock of their own.
+
+    `as_of`, the business instant of the cycle that asked, no longer decides anything here (it stays so
+    that the callers need not change): a late or catch-up run must not send what the real instant no
+    longer allows, nor date what it sends or misses to a moment before it happened.
 
     Runs as the only dispatcher (see `locks`); if another one is at work, this call does nothing.
     """
@@ -164,36 +184,51 @@ def outbox_dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway
         if not alone:
             log.warning("outbox: another dispatcher is running; this one leaves the outbox to it")
             return {"sms_sent": 0, "sms_failed": 0, "sms_missed": 0, "busy": True}
-        return _dispatch(as_of=as_of, quiet_hours=quiet_hours, gateway=gateway)
+        return _dispatch(as_of=as_of, quiet_hours=quiet_hours, gateway=gateway, now=now)
 
 
-def _dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway: SmsGateway) -> dict:
-    outbox_recover(as_of=as_of, gateway=gateway)
+def _sending_hours(instant: dt.datetime, quiet_hours: tuple[str, str]) -> bool:
+    """Whether `instant` is inside the allowed sending hours: the one rule, `next_send_time`'s."""
+    return next_send_time(instant, *quiet_hours) == instant
+
+
+def _dispatch(
+    *,
+    as_of: dt.datetime,
+    quiet_hours: tuple[str, str],
+    gateway: SmsGateway,
+    now: Callable[[], dt.datetime] = clock.now,
+) -> dict:
+    outbox_recover(as_of=as_of, gateway=gateway, now=now)
     outbox_render()
+    # Acts are closed at the real instant their outcome is recorded, as `sent_at` is: the compliance
+    # report judges whether an act was done in time, and the cycle's nominal as_of (09:00 of its day)
+    # would date a send made at 20:30, or a miss found by a catch-up run days later, to a moment when
+    # it had not happened yet.
+    started = now()
     with transaction.atomic():
-        expired = OutboxMessage.objects.filter(status=MessageStatus.QUEUED, not_after__lt=as_of)
+        expired = OutboxMessage.objects.filter(status=MessageStatus.QUEUED, not_after__lt=started)
         expired_ids = list(expired.values_list("action_id", flat=True))
-        missed_sms = expired.update(status=MessageStatus.MISSED, last_error="window closed before sending")
-        _close_sms_only_actions(expired_ids, ActionStatus.MISSED, as_of, reason="sms_window_closed")
+        missed_sms = expired.update(status=MessageStatus.MISSED, last_error=WINDOW_CLOSED)
+        _close_sms_only_actions(expired_ids, ActionStatus.MISSED, started, reason="sms_window_closed")
         failed_ids = list(
             OutboxMessage.objects.filter(status=MessageStatus.FAILED, action__status__in=RUNNING).values_list(
                 "action_id", flat=True
             )
         )
-        _close_sms_only_actions(failed_ids, ActionStatus.MISSED, as_of, reason="sms_failed")
+        _close_sms_only_actions(failed_ids, ActionStatus.MISSED, started, reason="sms_failed")
     counts = {"sms_sent": 0, "sms_failed": 0, "sms_missed": missed_sms}
-    if next_send_time(as_of, *quiet_hours) != as_of:
-        return counts  # quiet hours: nothing goes out now
-    due = (
-        OutboxMessage.objects.filter(status=MessageStatus.QUEUED, scheduled_at__lte=as_of, not_after__gte=as_of)
-        .exclude(text="")
-        .order_by("scheduled_at", "pk")
-    )
+    queued = OutboxMessage.objects.filter(status=MessageStatus.QUEUED).exclude(text="").order_by("scheduled_at", "pk")
     # A gateway may take larger rounds (the demo's, which only appends to a file); a crash leaves at most
     # one round unsettled.
     size = getattr(gateway, "batch", SEND_BATCH)
     while True:
-        ids = list(due.values_list("pk", flat=True)[:size])
+        instant = now()
+        if not _sending_hours(instant, quiet_hours):
+            break  # quiet hours: nothing goes out now; what is queued waits for a later dispatch
+        ids = list(
+            queued.filter(scheduled_at__lte=instant, not_after__gte=instant).values_list("pk", flat=True)[:size]
+        )
         if not ids:
             break
         # Claim before sending, and commit the claim: a crash after this point leaves the batch `sending`,
@@ -204,14 +239,35 @@ def _dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway: SmsG
             )
         batch = list(
             OutboxMessage.objects.filter(pk__in=ids, status=MessageStatus.SENDING)
-            .only("action_id", "msisdn", "text", "attempts", "status", "sent_at", "gateway_ref", "last_error")
+            .only(
+                "action_id", "msisdn", "text", "attempts", "status", "sent_at", "gateway_ref", "last_error",
+                "scheduled_at", "not_after",
+            )
             .order_by("scheduled_at", "pk")
         )
-        sent_actions = []
+        sent_actions, missed_actions = [], []
+        held_back = False
         for message in batch:
+            # The round's instant is seconds old by now, and a round can take minutes on a slow gateway:
+            # the clock is read again for each message, right before it would leave.
+            at = None if held_back else now()
+            if at is None or not _sending_hours(at, quiet_hours) or at < message.scheduled_at:
+                # Quiet hours began during the round (or the clock stepped back): this message and the
+                # rest of the round go back to the queue, their claim's attempt uncounted, as
+                # `outbox_recover` does for a send the gateway never saw.
+                held_back = True
+                message.status = MessageStatus.QUEUED
+                message.attempts -= 1
+                continue
+            if at > message.not_after:
+                message.status, message.last_error = MessageStatus.MISSED, WINDOW_CLOSED
+                message.attempts -= 1
+                missed_actions.append(message.action_id)
+                counts["sms_missed"] += 1
+                continue
             result = gateway.send(msisdn=message.msisdn, text=message.text, message_id=message.pk)
             if result.ok:
-                message.status, message.sent_at, message.gateway_ref = MessageStatus.SENT, as_of, result.ref
+                message.status, message.sent_at, message.gateway_ref = MessageStatus.SENT, at, result.ref
                 sent_actions.append(message.action_id)
                 counts["sms_sent"] += 1
             else:
@@ -220,12 +276,18 @@ def _dispatch(*, as_of: dt.datetime, quiet_hours: tuple[str, str], gateway: SmsG
                 if message.attempts >= MAX_SEND_ATTEMPTS:
                     message.status = MessageStatus.FAILED
                     counts["sms_failed"] += 1
+        # One statement closes the round's acts (not one per act): the instant the round is recorded,
+        # at most the round's sending time after each act's own SMS left.
+        recorded = now() if sent_actions or missed_actions else None
         with transaction.atomic():
             update_rows(
-                OutboxMessage, ["status", "sent_at", "gateway_ref", "last_error"],
-                ((m.pk, m.status, m.sent_at, m.gateway_ref, m.last_error) for m in batch),
+                OutboxMessage, ["status", "sent_at", "gateway_ref", "last_error", "attempts"],
+                ((m.pk, m.status, m.sent_at, m.gateway_ref, m.last_error, m.attempts) for m in batch),
             )
-            _close_sms_only_actions(sent_actions, ActionStatus.DONE, as_of)
+            _close_sms_only_actions(sent_actions, ActionStatus.DONE, recorded)
+            _close_sms_only_actions(missed_actions, ActionStatus.MISSED, recorded, reason="sms_window_closed")
+        if held_back:
+            break  # the clock has left the sending hours: the next dispatch takes the rest
         if batch and all(m.status == MessageStatus.QUEUED for m in batch):
             break  # every send failed and will be retried by the next dispatch
     return counts
@@ -241,14 +303,21 @@ def _still_queued(messages):
     return messages.exclude(status__in=[s for s in MessageStatus.values if s != MessageStatus.QUEUED])
 
 
-def outbox_recover(*, as_of: dt.datetime, gateway: SmsGateway) -> dict[str, int]:
+def outbox_recover(
+    *, as_of: dt.datetime, gateway: SmsGateway, now: Callable[[], dt.datetime] = clock.now
+) -> dict[str, int]:
     """Settle messages a crashed dispatcher left `sending`: ask the gateway which it accepted.
 
     Call it only as the one live dispatcher (`outbox_dispatch` does), or a send in flight looks crashed.
 
     Those it has are recorded sent (as the interrupted run would have); the others go back to the queue
-    (or are cancelled if their act has ended meanwhile) and are sent by this dispatch. A gateway that
-    cannot answer (`accepted` missing) gets them again: at-least-once for the one batch in flight.
+    (or are cancelled if their act has ended meanwhile) and are sent by this dispatch, if the clock and
+    their window still allow it. A gateway that cannot answer (`accepted` missing) gets them again:
+    at-least-once for the one batch in flight.
+
+    The accepted ones are stamped with `now()`, the instant the send is learnt of: the gateway does not
+    say when it took them, and the crashed run's sends happened before now, not at this call's `as_of`
+    (which may be an earlier day's business time in a catch-up run).
     """
     rows = OutboxMessage.objects.filter(status=MessageStatus.SENDING).values_list("pk", "action_id", "msisdn", "text")
     stuck = {pk: action_id for pk, action_id, _msisdn, _text in rows}
@@ -258,11 +327,12 @@ def outbox_recover(*, as_of: dt.datetime, gateway: SmsGateway) -> dict[str, int]
     accepted: dict[int, str] = lookup({pk: (msisdn, text) for pk, _a, msisdn, text in rows}) if lookup else {}
     with transaction.atomic():
         if accepted:
+            learnt = now()
             update_rows(
                 OutboxMessage, ["status", "sent_at", "gateway_ref", "last_error"],
-                ((pk, MessageStatus.SENT, as_of, ref, "") for pk, ref in accepted.items()),
+                ((pk, MessageStatus.SENT, learnt, ref, "") for pk, ref in accepted.items()),
             )
-            _close_sms_only_actions([stuck[pk] for pk in accepted], ActionStatus.DONE, as_of)
+            _close_sms_only_actions([stuck[pk] for pk in accepted], ActionStatus.DONE, learnt)
         rest = [pk for pk in stuck if pk not in accepted]
         back = OutboxMessage.objects.filter(pk__in=rest, status=MessageStatus.SENDING)
         # The claim counted an attempt the gateway never saw.

@@ -59,6 +59,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from onboard90.core import clock
 from onboard90.journeys.tests import crashkit
 
 DAY = dt.date(2012, 3, 10)
@@ -160,9 +161,16 @@ class PostgresScratch:
 # --- running the real command -------------------------------------------------------------------------
 
 
-def _env(database_url: str, var: Path, sms_file: Path) -> dict[str, str]:
+def clock_on(day: dt.date) -> str:
+    """The simulated wall clock of a day's commands: after its last activation (19:59), before quiet hours (21:00),
+    so that its SMS leave when the cycle dispatches them."""
+    return f"{day.isoformat()} 20:30"
+
+
+def _env(database_url: str, var: Path, sms_file: Path, *, on: dt.date = DAY) -> dict[str, str]:
     env = {**os.environ, "DATABASE_URL": database_url, "ONBOARD90_VAR": str(var),
-           "ONBOARD90_SMS_FILE": str(sms_file), "ONBOARD90_SMS_GATEWAY": "file"}  # fmt: skip
+           "ONBOARD90_SMS_FILE": str(sms_file), "ONBOARD90_SMS_GATEWAY": "file",
+           "ONBOARD90_CLOCK": clock_on(on)}  # fmt: skip
     for noisy in ("ONBOARD90_DEBUG", "ONBOARD90_LOG_LEVEL"):
         env.pop(noisy, None)
     return env
@@ -200,10 +208,11 @@ class Province:
 
 
 def prepare(dbs, root: Path) -> Province:
-    env = _env(dbs.url("base"), root / "var-base", root / "var-base" / "sent.jsonl")
+    # The history of the days before D runs on the clock of D-1; day D's imports and cycles on D's.
+    env = _env(dbs.url("base"), root / "var-base", root / "var-base" / "sent.jsonl", on=DAY - dt.timedelta(days=1))
     if isinstance(dbs, PostgresScratch):
         dbs.create("base")
-    onboard90(env, "init")
+    onboard90(env, "init", "--scratch")
     for username, role, city in crashkit.STAFF:
         onboard90(env, "staff", "add", username, "--role", role, "--city", city)
     rateable: list[str] = []
@@ -212,6 +221,7 @@ def prepare(dbs, root: Path) -> Province:
         rateable += crashkit.write_customers(path, day=day, count=PRIOR_PER_DAY, seed=i, first_serial=i * 100_000)
         onboard90(env, "import", "customers", str(path))
     onboard90(env, "run", "--date", PRIOR_DAYS[0].isoformat(), "--until", (DAY - dt.timedelta(days=1)).isoformat())
+    env = {**env, "ONBOARD90_CLOCK": clock_on(DAY)}
     # Day D: VIP ratings of earlier customers (supersede, VIP clocks, assignment) and a big activation day.
     crashkit.write_vip_ratings(root / "vip.csv", rateable[::12], at=dt.datetime(DAY.year, DAY.month, DAY.day, 8))
     onboard90(env, "import", "vip", str(root / "vip.csv"))
@@ -451,7 +461,9 @@ def crash_and_rerun(p: Province, kill_point: str) -> None:
     # The SMS gateway: the clean run sends each of the day's messages once, and so does the crashed one,
     # counting what its gateway took before the kill (some of it never recorded sent by the killed run).
     clean_sent = check_gateway(p.clean, p.clean_lines)
-    sent_today = {k for k, row in p.clean["outbox"].items() if row["status"] == "sent" and row["sent_at"] == day_as_of}
+    # Sent at the real instant of the send: the day's commands run with the clock at D 20:30.
+    sent_at = clock.parse_instant(clock_on(DAY)).astimezone(dt.UTC).isoformat()
+    sent_today = {k for k, row in p.clean["outbox"].items() if row["status"] == "sent" and row["sent_at"] == sent_at}
     assert set(clean_sent) == sent_today and set(clean_sent.values()) == {1}
     ids = state["outbox_ids"]
     in_flight = {ids[str(line["id"])] for line in taken if line["id"] not in sent_after_kill}

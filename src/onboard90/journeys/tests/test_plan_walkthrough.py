@@ -33,6 +33,16 @@ def run(province, first: int, last: int | None = None, *, work=None) -> None:
             work(n)
 
 
+@pytest.fixture(autouse=True)
+def dispatch_at_the_cycles_instant(monkeypatch):
+    """The days of 2012 are walked through with the outbox dispatched at each cycle's instant, as a scheduler
+    running on that day would; the dispatcher's own reading of the clock is tested in messaging."""
+    from onboard90.messaging import services as messaging
+
+    real = messaging.outbox_dispatch
+    monkeypatch.setattr(messaging, "outbox_dispatch", lambda **kw: real(now=lambda: kw["as_of"], **kw))
+
+
 def status(customer, code: str) -> str | None:
     row = JourneyAction.objects.filter(journey__customer=customer, action_code=code).first()
     return row.status if row else None

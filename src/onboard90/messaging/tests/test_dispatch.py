@@ -23,18 +23,9 @@ AS_OF = clock.cycle_instant(DAY0)
 HOURS = ("08:00", "21:00")
 
 
-@pytest.fixture
-def queued():
-    """Five new customers' day-0 SMS, queued by the cycle and not yet sent."""
-    city = builders.city("jinan")
-    builders.package("A66")
-    builders.playbook_version()
-    for _ in range(5):
-        builders.customer(city_obj=city, activated_on=DAY0)
-    journey_services.cycle_run(as_of=AS_OF, dispatch=False)
-    count = OutboxMessage.objects.filter(status=MessageStatus.QUEUED).count()
-    assert count >= 10
-    return count
+def at_cycle() -> dt.datetime:
+    """The wall clock standing at the cycle's own instant, as in the demo's simulated history."""
+    return AS_OF
 
 
 class CrashingGateway(MemoryGateway):
@@ -59,11 +50,11 @@ class ForgetfulGateway(CrashingGateway):
 def test_a_send_cut_off_by_a_crash_is_settled_once_from_the_gateways_record(queued):
     gateway = CrashingGateway(survive=3)
     with pytest.raises(SystemExit):
-        outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway)
+        outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway, now=at_cycle)
     assert OutboxMessage.objects.filter(status=MessageStatus.SENDING).exists()  # the claim survived the crash
 
     gateway.survive = 10**6  # the rerun's process lives
-    outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway)
+    outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway, now=at_cycle)
 
     assert OutboxMessage.objects.filter(status=MessageStatus.SENT).count() == queued
     assert len(gateway.sent) == len(set(gateway.sent)) == queued  # nobody got a message twice
@@ -73,9 +64,9 @@ def test_a_send_cut_off_by_a_crash_is_settled_once_from_the_gateways_record(queu
 def test_a_gateway_that_cannot_tell_gets_the_interrupted_batch_again(queued):
     gateway = ForgetfulGateway(survive=3)
     with pytest.raises(SystemExit):
-        outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway)
+        outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway, now=at_cycle)
     gateway.survive = 10**6
-    outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway)
+    outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway, now=at_cycle)
 
     assert OutboxMessage.objects.filter(status=MessageStatus.SENT).count() == queued
     # At least once: the three it took before the crash went out again, nothing was lost.
@@ -87,11 +78,12 @@ def test_an_interrupted_send_whose_act_ended_meanwhile_is_cancelled_not_sent(que
 
     gateway = ForgetfulGateway(survive=0)
     with pytest.raises(SystemExit):
-        outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway)
+        outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway, now=at_cycle)
     customer = Customer.objects.order_by("pk").first()
     journey_services.journey_exit(customer=customer, at=AS_OF + dt.timedelta(hours=1))
     gateway.survive = 10**6
-    outbox_dispatch(as_of=AS_OF + dt.timedelta(hours=2), quiet_hours=HOURS, gateway=gateway)
+    later = AS_OF + dt.timedelta(hours=2)
+    outbox_dispatch(as_of=later, quiet_hours=HOURS, gateway=gateway, now=lambda: later)
 
     theirs = OutboxMessage.objects.filter(customer=customer)
     assert set(theirs.values_list("status", flat=True)) == {MessageStatus.CANCELLED}
@@ -100,10 +92,10 @@ def test_an_interrupted_send_whose_act_ended_meanwhile_is_cancelled_not_sent(que
 
 def test_a_second_dispatcher_leaves_the_outbox_to_the_one_at_work(queued):
     with builders.held_elsewhere("dispatch"):
-        result = outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=MemoryGateway())
+        result = outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=MemoryGateway(), now=at_cycle)
     assert result["busy"] is True
     assert not OutboxMessage.objects.exclude(status=MessageStatus.QUEUED).exists()
-    assert outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=MemoryGateway())["sms_sent"] == queued
+    assert outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=MemoryGateway(), now=at_cycle)["sms_sent"] == queued
 
 
 def test_the_file_gateway_knows_what_it_wrote_and_ignores_a_torn_line(tmp_path):
