@@ -630,6 +630,10 @@ def supersede(
 ) -> int:
     """Close running instances whose customer now matches `supersede_when` (e.g. rated VIP mid-callback).
 
+    Only an act still within its time is superseded (the VIP's own call replaces it). One already late —
+    overdue, or open past its due time at `as_of` — closes as missed: its broken clock stays in every figure
+    rather than dropping out as "superseded". Returns how many acts were closed either way.
+
     `candidates`: in a delta cycle, the only running acts that can have come to match it (those of
     customers changed since the previous cycle, `changed_running_acts`); None looks at every one.
     """
@@ -644,16 +648,27 @@ def supersede(
         ids = [pk for chunk in chunks(list(candidates), 5000) for pk in running.filter(pk__in=chunk).values_list("pk", flat=True)]
     if not ids:
         return 0
+    closed = 0
     with transaction.atomic():
-        Task.objects.filter(action_id__in=ids, status__in=RUNNING).update(
-            status=ActionStatus.SUPERSEDED, completed_at=as_of
-        )
-        OutboxMessage.objects.filter(action_id__in=ids, status=MessageStatus.QUEUED).update(
-            status=MessageStatus.CANCELLED, last_error="superseded"
-        )
-        return JourneyAction.objects.filter(pk__in=ids, status__in=RUNNING).update(
-            status=ActionStatus.SUPERSEDED, closed_at=as_of, reason=f"superseded_by:{action.superseded_by}"
-        )
+        for chunk in chunks(ids, 5000):
+            acts = JourneyAction.objects.filter(pk__in=chunk, status__in=RUNNING)
+            late = Q(status=ActionStatus.OVERDUE) | Q(due_at__lt=as_of)
+            late_ids = set(acts.filter(late).values_list("pk", flat=True))
+            for status, chosen, reason in (
+                (ActionStatus.MISSED, list(late_ids), "overdue_when_superseded"),
+                (ActionStatus.SUPERSEDED, [pk for pk in chunk if pk not in late_ids],
+                 f"superseded_by:{action.superseded_by}"),
+            ):
+                if not chosen:
+                    continue
+                Task.objects.filter(action_id__in=chosen, status__in=RUNNING).update(status=status, completed_at=as_of)
+                OutboxMessage.objects.filter(action_id__in=chosen, status=MessageStatus.QUEUED).update(
+                    status=MessageStatus.CANCELLED, last_error=reason
+                )
+                closed += JourneyAction.objects.filter(pk__in=chosen, status__in=RUNNING).update(
+                    status=status, closed_at=as_of, reason=reason
+                )
+    return closed
 
 
 def _supervisor_of_unit():

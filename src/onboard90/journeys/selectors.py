@@ -30,13 +30,9 @@ def today_figures() -> dict:
 
 
 def default_as_of() -> dt.datetime:
-    """What "now" means for views of the engine's state: the last finished cycle, else the wall clock.
-
-    Between cycles the records only change by people's work, so a journey "as of the last cycle" shows the
-    same day and stage the worklists were built for (and a history loaded for past dates reads sensibly).
-    """
-    last = CycleRun.objects.filter(status="finished").order_by("-as_of").values_list("as_of", flat=True).first()
-    return last or clock.now()
+    """What "now" means for views of the engine's state: the clock's now, never a later cycle's as-of (a cycle
+    run ahead of time by mistake must not move every report into the future)."""
+    return clock.now()
 
 
 def customer_by_msisdn(msisdn: str):
@@ -159,8 +155,17 @@ def _action_entry(row: JourneyAction, stage: int) -> dict:
 RUNNING_FILTER = "running"
 
 
-def task_list(*, msisdn: str | None = None, status: str | None = None, unit: str | None = None, limit=None):
-    """Tasks, newest due first; `status` is a task status, 'running' (open+overdue, the default) or 'all'."""
+def task_list(
+    *, msisdn: str | None = None, status: str | None = None, unit: str | None = None, city: str | None = None,
+    action: str | None = None, limit=None,
+):
+    """Tasks, soonest due first; `status` is a task status, 'running' (open+overdue, the default) or 'all'.
+
+    An unknown unit, city, action or status is refused with the valid values (ValueError), never answered
+    with an empty list that reads as "nothing to do".
+    """
+    from onboard90.org.selectors import city_lookup, unit_lookup
+
     tasks = Task.objects.select_related("journey__customer", "owner_unit", "assignee", "action").order_by(
         "due_at", "pk"
     )
@@ -174,15 +179,30 @@ def task_list(*, msisdn: str | None = None, status: str | None = None, unit: str
     if msisdn:
         tasks = tasks.filter(journey__customer__msisdn=msisdn.strip())
     if unit:
-        tasks = tasks.filter(owner_unit__code=unit)
+        tasks = tasks.filter(owner_unit=unit_lookup(unit))
+    if city:
+        tasks = tasks.filter(owner_unit__city=city_lookup(city))
+    if action:
+        codes = _action_codes()
+        if action not in codes:
+            raise ValueError(f"未知动作 / unknown action {action!r} (choose: {', '.join(sorted(codes))})")
+        tasks = tasks.filter(action__action_code=action)
     if limit:
         tasks = tasks[:limit]
     return tasks
 
 
+def _action_codes() -> set[str]:
+    """The act codes of every playbook version in use (what `--action` may name)."""
+    from onboard90.playbook.selectors import playbook_of, versions_in_use
+
+    return {a.code for version in versions_in_use() for a in playbook_of(version).actions}
+
+
 def task_entry(task: Task) -> dict:
     return {
         "id": task.pk,
+        "backdated": task.backdated,
         "msisdn": task.journey.customer.msisdn,
         "action": task.action.action_code,
         "status": task.status,
@@ -200,42 +220,87 @@ REPORT_KEYS = {
 }
 
 COUNTED = [ActionStatus.DONE, ActionStatus.DONE_LATE, ActionStatus.MISSED, ActionStatus.OPEN, ActionStatus.OVERDUE]
+# The report's columns, in order; the README's "How the figures are counted" states the same definitions.
+FIGURES = ["due", "done", "done_late", "backdated", "missed", "open", "overdue", "on_time_rate"]
+UNASSIGNED = "未分配 / unassigned"
 
 
-def compliance_report(*, by: str, as_of: dt.datetime) -> dict:
-    """合规报告: per city/store/staff/action, how many acts were due and how they ended.
+def figures(*, done: int, done_late: int, backdated: int, missed: int, open: int, overdue: int) -> dict:
+    """口径 — the one definition of the compliance figures, for the CLI, its JSON and Excel, and the web:
 
-    `due` counts every act that opened (done + done_late + missed + open + overdue); not_applicable,
-    superseded and cancelled acts were never owed. on_time_rate = done / (done + done_late + missed),
-    null while nothing has been closed. By staff, only acts with a staff task count, under the person who
-    completed it or, while it runs, its assignee.
+    - due = done + done_late + backdated + missed + open + overdue: every act that opened (not_applicable,
+      superseded and cancelled acts were never owed);
+    - done / done_late: closed on time / after the due time, by a completion entered within the grace;
+    - backdated (补录): closed by a completion entered more than the grace after the time it claims, counted
+      apart and never as on time, whatever time it claims;
+    - on_time_rate = done / (done + done_late + backdated + missed + overdue): work already late counts
+      against the rate while it is still open; open acts not yet due are left out; null when nothing counts.
+    """
+    owed = done + done_late + backdated + missed + overdue
+    return {
+        "due": owed + open, "done": done, "done_late": done_late, "backdated": backdated, "missed": missed,
+        "open": open, "overdue": overdue, "on_time_rate": round(done / owed, 4) if owed else None,
+    }
+
+
+def compliance_report(
+    *, by: str, as_of: dt.datetime, due_from: dt.date | None = None, due_to: dt.date | None = None
+) -> dict:
+    """合规报告: per city/store/staff/action, how many acts were due and how they ended (see `figures`).
+
+    `due_from`/`due_to` keep the acts whose due date (local; window end for an act without a due time) lies in
+    the range, inclusive. By staff, the acts with a staff task count under the person who completed it or,
+    while it runs, its assignee; a unit's work assigned to no one has a row of its own per unit, so every
+    task-act is on some row. SMS-only acts have no staff and are left out of that view. `total` is the
+    province over the same rows.
     """
     if by not in REPORT_KEYS:
         raise ValueError(f"--by 只能是 / must be one of: {', '.join(REPORT_KEYS)}")
+    if due_from and due_to and due_from > due_to:
+        raise ValueError(f"开始日期晚于结束日期 / --from {due_from} is after --to {due_to}")
     rows = JourneyAction.objects.filter(status__in=COUNTED, opened_at__lte=as_of)
+    if due_from:
+        rows = rows.filter(Q(due_at__gte=clock.at_local(due_from)) | Q(due_at__isnull=True, window_end__gte=due_from))
+    if due_to:
+        rows = rows.filter(Q(due_at__lte=clock.end_of_day(due_to)) | Q(due_at__isnull=True, window_end__lte=due_to))
+    keys = [REPORT_KEYS[by]]
     if by == "staff":
-        rows = rows.annotate(staff=Coalesce(F("task__completed_by__username"), F("task__assignee__username"))).filter(
-            staff__isnull=False
+        rows = rows.filter(task__isnull=False).annotate(
+            staff=Coalesce(F("task__completed_by__username"), F("task__assignee__username")),
+            unit=F("task__owner_unit__code"),
         )
-    key = REPORT_KEYS[by]
-    aggregates = {status: Count("id", filter=Q(status=status)) for status in COUNTED}
-    grouped = rows.values(key).annotate(due=Count("id"), **aggregates).order_by(key)
-    out = []
+        keys.append("unit")
+    late_entry = Q(task__backdated=True)
+    aggregates = {
+        "done": Count("id", filter=Q(status=ActionStatus.DONE) & ~late_entry),
+        "done_late": Count("id", filter=Q(status=ActionStatus.DONE_LATE) & ~late_entry),
+        "backdated": Count("id", filter=Q(status__in=[ActionStatus.DONE, ActionStatus.DONE_LATE]) & late_entry),
+        "missed": Count("id", filter=Q(status=ActionStatus.MISSED)),
+        "open": Count("id", filter=Q(status=ActionStatus.OPEN)),
+        "overdue": Count("id", filter=Q(status=ActionStatus.OVERDUE)),
+    }
+    grouped = rows.values(*keys).annotate(**aggregates).order_by(*keys)
+    merged: dict = {}
     for group in grouped:
-        closed = group["done"] + group["done_late"] + group["missed"]
-        out.append(
-            {
-                by: group[key],
-                "due": group["due"],
-                "done": group["done"],
-                "done_late": group["done_late"],
-                "missed": group["missed"],
-                "open": group["open"],
-                "overdue": group["overdue"],
-                "on_time_rate": round(group["done"] / closed, 4) if closed else None,
-            }
-        )
-    return {"by": by, "as_of": _iso(as_of), "rows": out}
+        label = group[keys[0]]
+        if by == "staff":
+            # A person's row sums their work over units; the unassigned work stays per unit.
+            label = group["staff"] or f"{UNASSIGNED} @ {group['unit']}"
+        counts = merged.setdefault(label, dict.fromkeys(aggregates, 0) | {"unit": group.get("unit")})
+        for name in aggregates:
+            counts[name] += group[name]
+    out, total = [], dict.fromkeys(aggregates, 0)
+    for label, counts in merged.items():
+        row = {by: label, **figures(**{name: counts[name] for name in aggregates})}
+        if by == "staff":
+            row["unit"] = counts["unit"] if str(label).startswith(UNASSIGNED) else None
+        out.append(row)
+        for name in aggregates:
+            total[name] += counts[name]
+    return {
+        "by": by, "as_of": _iso(as_of), "from": _iso(due_from), "to": _iso(due_to), "rows": out,
+        "total": {by: "全省 / province", **figures(**total)},
+    }
 
 
 def cycle_runs(limit: int = 30):

@@ -57,7 +57,12 @@ def unit_lookup(code: str | Unit) -> Unit:
         return code
     unit = Unit.objects.select_related("city").filter(code=str(code).strip().lower()).first()
     if unit is None:
-        raise ValueError(f"未知单位 / unknown unit: {code!r} (例如 / e.g. jinan-store-1, jinan-club, jinan-am, jinan-cc)")
+        codes = list(Unit.objects.order_by("code").values_list("code", flat=True)[:21])
+        shown = ", ".join(codes[:20]) + (", …" if len(codes) > 20 else "")
+        raise ValueError(
+            f"未知单位 / unknown unit: {code!r}. 可用 / known: {shown or '-'} "
+            "(全部单位见管理后台或 onboard90 staff list / all units: the admin's unit list)"
+        )
     return unit
 
 

@@ -13,8 +13,9 @@ from typing import Any
 from onboard90 import testing as builders
 from onboard90.core import clock
 
-# "Now" for every test: activations in March 2012 are in the past, July 2012 is in the future.
-NOW = clock.at_local(dt.date(2012, 6, 1), 12)
+# "Now" for every test: activations in March 2012 are in the past and still inside their 90-day onboarding
+# period (which began on 2012-02-20), bills of early May are in the past, June 2012 is in the future.
+NOW = clock.at_local(dt.date(2012, 5, 20), 12)
 
 CUSTOMER_HEADER = [
     "msisdn", "name", "city", "store_code", "activated_at", "product", "package_code", "contract_plan",

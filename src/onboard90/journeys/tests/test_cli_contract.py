@@ -65,7 +65,9 @@ def test_journey_json_is_one_document_with_the_contract_fields(cli):
 
 def test_tasks_json_lists_the_worklist_with_its_contract_fields(cli):
     tasks = json.loads(cli("tasks", "--msisdn", "18612345678", "--json").stdout)
-    assert tasks and all(set(t) == {"id", "msisdn", "action", "status", "due_at", "owner_unit", "assignee"} for t in tasks)
+    assert tasks and all(
+        set(t) == {"id", "msisdn", "action", "status", "due_at", "owner_unit", "assignee", "backdated"} for t in tasks
+    )
     callback = next(t for t in tasks if t["action"] == "first_callback")
     assert callback["owner_unit"] == "jinan-cc" and callback["status"] == "open"
     assert {t["status"] for t in tasks} <= {"open", "overdue"}
@@ -79,7 +81,11 @@ def test_complete_as_a_staff_member_then_the_report_counts_it(cli):
     report = json.loads(cli("report", "compliance", "--by", "staff", "--json").stdout)
     assert report["by"] == "staff"
     row = next(r for r in report["rows"] if r["staff"] == "jn_agent")
-    assert row == {"staff": "jn_agent", "due": 1, "done": 1, "done_late": 0, "missed": 0, "open": 0, "overdue": 0, "on_time_rate": 1.0}
+    assert row == {
+        "staff": "jn_agent", "unit": None, "due": 1, "done": 1, "done_late": 0, "backdated": 0, "missed": 0,
+        "open": 0, "overdue": 0, "on_time_rate": 1.0,
+    }
+    assert report["total"]["due"] == sum(r["due"] for r in report["rows"])
     by_city = json.loads(cli("report", "compliance", "--by", "city", "--json").stdout)
     assert {r["city"] for r in by_city["rows"]} == {"济南", "青岛"}
 
@@ -100,6 +106,11 @@ def test_a_clerk_of_another_city_may_not_complete_the_task(cli):
         ("run", "--date", "2012-02-30"),
         ("report", "compliance", "--by", "planet"),
         ("tasks", "--status", "sleeping", "--json"),
+        ("tasks", "--unit", "nosuch"),
+        ("tasks", "--city", "atlantis"),
+        ("tasks", "--action", "teleport"),
+        ("report", "compliance", "--xlsx", "/nonexistent/folder/report.xlsx"),
+        ("report", "compliance", "--from", "2012-03-05", "--to", "2012-03-01"),
     ],
 )
 def test_bad_requests_get_a_clear_error_on_stderr_and_no_traceback(cli, args):

@@ -134,7 +134,9 @@ def test_cycles_that_look_only_at_what_changed_end_where_full_rescans_do(provinc
     if skipped:
         assert ("18500000501", "first_callback", 0, "missed") in {row[:4] for row in delta["acts"]}
     statuses = {row[3] for row in delta["acts"]}
-    assert {"superseded", "done", "overdue"} <= statuses
+    # post4's ordinary callback gives way to the VIP one when the rating is seen in time; a week without
+    # cycles sees it only once the callback is overdue, and a late callback closes missed, not superseded.
+    assert {"done", "overdue", "missed" if skipped else "superseded"} <= statuses
     for table in full:
         assert delta[table] == full[table], table
 
