@@ -136,7 +136,7 @@ def _action_entry(row: JourneyAction, stage: int) -> dict:
     sms = getattr(row, "sms", None)
     deliveries = []
     if task is not None:
-        deliveries.append({"kind": "task", "status": task.status})
+        deliveries.append({"kind": "task", "status": task.status, "backdated": task.backdated})
     if sms is not None:
         deliveries.append({"kind": "sms", "status": sms.status})
     return {

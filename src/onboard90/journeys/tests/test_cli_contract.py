@@ -60,7 +60,7 @@ def test_journey_json_is_one_document_with_the_contract_fields(cli):
         "code", "stage", "status", "window_start", "window_end", "due_at", "owner_unit", "assignee", "deliveries"
     }
     assert action["assignee"] == "qd_am" and action["owner_unit"] == "qingdao-am"
-    assert action["deliveries"] == [{"kind": "task", "status": "open"}]
+    assert action["deliveries"] == [{"kind": "task", "status": "open", "backdated": False}]
 
 
 def test_tasks_json_lists_the_worklist_with_its_contract_fields(cli):

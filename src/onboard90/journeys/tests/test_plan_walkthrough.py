@@ -374,7 +374,7 @@ def test_journey_document_lists_opened_and_pending_acts(province):
     assert doc["day"] == 0 and doc["stage"] == 1 and doc["status"] == "active" and doc["vip"] is False
     by_code = {a["code"]: a for a in doc["actions"]}
     assert by_code["tariff_notice"]["status"] == "open"
-    assert {"kind": "task", "status": "open"} in by_code["tariff_notice"]["deliveries"]
+    assert {"kind": "task", "status": "open", "backdated": False} in by_code["tariff_notice"]["deliveries"]
     assert by_code["tariff_notice"]["owner_unit"] == "jinan-store-1"
     assert by_code["first_callback"]["status"] == "pending"
     assert by_code["first_callback"]["window_start"] == "2012-03-05"

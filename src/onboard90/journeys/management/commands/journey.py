@@ -33,7 +33,9 @@ class Command(OnboardCommand):
         )
         for a in doc["actions"]:
             window = f"{a['window_start'] or '-'} ~ {a['window_end'] or '-'}"
-            deliveries = ",".join(f"{d['kind']}:{d['status']}" for d in a["deliveries"]) or "-"
+            deliveries = ",".join(
+                f"{d['kind']}:{d['status']}" + ("(补录 backdated)" if d.get("backdated") else "") for d in a["deliveries"]
+            ) or "-"
             self.stdout.write(
                 f"  [{a['stage']}] {a['code']:<24} {labels.get(a['status'], a['status']):<6} {window:<25} "
                 f"{a['owner_unit'] or '-':<18} {a['assignee'] or '-':<12} {deliveries}"
