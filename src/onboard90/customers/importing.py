@@ -29,6 +29,7 @@ class Row:
     line: int  # line number in the file; the header is line 1
     values: dict[str, str]  # normalised column name -> stripped text
     cells: list[str]  # the cells as read, in header order, for the error file
+    error: str = ""  # why the row cannot be read as the header says (the import rejects it with this)
 
 
 @dataclass
@@ -108,6 +109,10 @@ def _open_csv(path: Path, data: bytes, required: Sequence[str]) -> Table:
     text, encoding = decode(data)
     if "\x00" in text:
         raise UnusableFile(f"不是文本文件 / not a text (CSV) file: {path.name}")
+    # The csv module refuses a field over 128 KiB (field_size_limit) with an error that would end the whole
+    # file. The file is in memory already, so the limit protects nothing here: raise it to the file's size
+    # (never lower it) and let the row's own checks refuse an oversized cell with its column's name.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     first_line = text.split("\n", 1)[0]
     # Some BSS exports are tab-separated with a .csv name; a header never has a tab otherwise.
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
@@ -134,13 +139,21 @@ def _open_csv(path: Path, data: bytes, required: Sequence[str]) -> Table:
     return Table(path, "csv", encoding, header, keys, max(text.count("\n") - 1, 0), rows())
 
 
-def _row(line: int, keys: list[str], cells: list[str]) -> Row:
+def _too_many(count: int, keys: list[str]) -> str:
+    return f"列数多于表头({count} > {len(keys)}) / row has more columns than the header ({count} > {len(keys)})"
+
+
+def _row(line: int, keys: list[str], cells: list[str], *, error: str = "") -> Row:
+    if not error and len(cells) > len(keys):
+        # A comma inside an unquoted cell (a name, an address) shifts every later value into the wrong
+        # column; importing such a row would file wrong values under right names.
+        error = _too_many(len(cells), keys)
     cells = list(cells) + [""] * (len(keys) - len(cells))
     values: dict[str, str] = {}
     for key, cell in zip(keys, cells, strict=False):
         if key and key not in values:  # the first of two same-named columns wins
             values[key] = cell.strip()
-    return Row(line, values, cells[: len(keys)])
+    return Row(line, values, cells[: len(keys)], error)
 
 
 def cell_text(value: Any) -> str:
@@ -192,10 +205,14 @@ def _open_xlsx(path: Path, data: bytes, required: Sequence[str]) -> Table:
     def rows() -> Iterator[Row]:
         try:
             for line, cells in enumerate(iterator, start=2):
-                texts = [cell_text(cell) for cell in cells[: len(keys)]]
+                texts = [cell_text(cell) for cell in cells]
                 if not any(texts):
                     continue
-                yield _row(line, keys, texts)
+                # A sheet's rows run to its widest used column, so empty cells past the header are normal;
+                # a value there has no column name and is a misplaced one.
+                used = max(i for i, text in enumerate(texts) if text) + 1
+                error = _too_many(used, keys) if used > len(keys) else ""
+                yield _row(line, keys, texts[: len(keys)], error=error)
         finally:
             workbook.close()
 

@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,9 +24,9 @@ from onboard90.customers.models import Bill, Customer, CustomerEvent
 from onboard90.customers.validation import Lookups, RowError, TierRef
 
 __all__ = [
-    "CHUNK", "IMPORTERS", "IMPORT_KINDS", "ImportResult", "RowError", "UnusableFile", "bills_import", "customer_cancel",
-    "customer_change_number", "customer_event_apply", "customer_rate_vip", "customer_record_bill",
-    "customers_import", "events_import", "vip_import",
+    "CHUNK", "IMPORTERS", "IMPORT_KINDS", "CustomerWrite", "ImportResult", "RowError", "UnusableFile", "bills_import",
+    "customer_cancel", "customer_change_number", "customer_event_apply", "customer_rate_vip", "customer_record_bill",
+    "customer_write", "customer_write_prepare", "customers_import", "events_import", "onboarding_days", "vip_import",
 ]
 
 CHUNK = 2000
@@ -39,7 +39,8 @@ T = TypeVar("T")
 
 @dataclasses.dataclass
 class ImportResult:
-    """What one import run did. `duplicates` counts events whose idempotency key was already known."""
+    """What one import run did. `duplicates` counts rows whose idempotency key was already known, and rows
+    repeated within the file (the same customer with the same values, the same rating, bill or event key)."""
 
     kind: str
     path: str
@@ -74,6 +75,14 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(clock.OPERATOR_TZ).isoformat()
 
 
+def onboarding_days() -> int:
+    """The length of the onboarding period a new customer starts: the current playbook's `journey_days`
+    (its last day; see validation.earliest_activation). Raises LookupError when no playbook is published."""
+    from onboard90.playbook.selectors import current_version, playbook_of
+
+    return playbook_of(current_version()).journey_days
+
+
 class _Batch:
     """Facts for a set of customers applied in memory, in order, then written in bulk in one transaction.
 
@@ -91,8 +100,10 @@ class _Batch:
         bill_months: Iterable[str] = (),
         customers: Iterable[Customer] | None = None,
         lookups: Lookups | None = None,
+        journey_days: int | None = None,
     ):
         self.now = now
+        self._journey_days = journey_days
         self.source = source[:64]
         if customers is not None:
             self.customers = {customer.msisdn: customer for customer in customers}
@@ -118,6 +129,12 @@ class _Batch:
         if self._lookups is None:
             self._lookups = selectors.import_lookups()
         return self._lookups
+
+    @property
+    def journey_days(self) -> int:
+        if self._journey_days is None:  # only a row that creates a customer or moves an activation needs it
+            self._journey_days = onboarding_days()
+        return self._journey_days
 
     # -- helpers
 
@@ -178,6 +195,7 @@ class _Batch:
             return DUPLICATE
         customer = self.customers.get(msisdn)
         if customer is None:
+            validation.check_activation_period(clean["activated_at"], now=self.now, journey_days=self.journey_days)
             fields = {name: value for name, value in clean.items() if name != "given"}
             customer = Customer(**fields, status=CustomerStatus.ACTIVE)
             self.customers[msisdn] = customer
@@ -196,6 +214,10 @@ class _Batch:
         changes = self._diff(customer, clean)
         if not changes:
             return UNCHANGED
+        if "activated_at" in changes:
+            # A customer already on file keeps its other updates after its period (the plan is over, the
+            # facts still change); moving its activation is a new start and must lie in the period.
+            validation.check_activation_period(clean["activated_at"], now=self.now, journey_days=self.journey_days)
         newly_rated = "vip_rated_at" in changes
         if key is None:
             basis = [msisdn, customer.updated_at.isoformat() if customer.updated_at else "",
@@ -445,7 +467,7 @@ class _Run:
         *,
         clean: Callable[[Any], dict[str, Any]],
         batch_for: Callable[[list[dict[str, Any]]], _Batch],
-        apply: Callable[[_Batch, dict[str, Any]], str],
+        apply: Callable[[_Batch, dict[str, Any], Any], str],
     ) -> None:
         for chunk in _chunked(items):
             good, rejected = [], []
@@ -459,7 +481,7 @@ class _Run:
                 batch = batch_for([values for _position, _item, values in good])
                 for position, item, values in good:
                     try:
-                        status = apply(batch, values)
+                        status = apply(batch, values, item)
                     except RowError as exc:
                         rejected.append((position, item, exc.reason))
                         continue
@@ -496,6 +518,38 @@ def _source(kind: str, path: Path) -> str:
     return f"import:{kind}:{path.name}"[:64]
 
 
+def _readable(row: importing.Row) -> importing.Row:
+    """The row, unless the file could not be read into its columns (more cells than the header)."""
+    if row.error:
+        raise RowError(row.error)
+    return row
+
+
+def _once_per_key(
+    key_of: Callable[[dict[str, Any]], str], apply: Callable[[_Batch, dict[str, Any]], str]
+) -> Callable[[_Batch, dict[str, Any], Any], str]:
+    """`apply`, except that a key already applied earlier in this file is a duplicate (as the same key is
+    in a later run), whatever the batch would say of it. A row rejected on applying is not remembered, so
+    its repeat is judged again (and rejected with the same reason)."""
+    applied: set[str] = set()
+
+    def once(batch: _Batch, item: dict[str, Any], _source_item: Any) -> str:
+        key = key_of(item)
+        if key in applied:
+            return DUPLICATE
+        status = apply(batch, item)
+        applied.add(key)
+        return status
+
+    return once
+
+
+def _fingerprint(values: dict[str, Any]) -> int:
+    """A customers row's clean values, to tell an exact repeat from a contradicting one without keeping
+    every row of a million-row file (clean values are all hashable)."""
+    return hash(tuple(sorted(values.items(), key=lambda item: item[0])))
+
+
 def customers_import(
     *, path: str | Path, imported_by: Any = None, now: dt.datetime | None = None, on_progress: Progress | None = None
 ) -> ImportResult:
@@ -508,24 +562,36 @@ def customers_import(
     now = now or clock.now()
     table = importing.open_table(path, required=validation.CUSTOMER_REQUIRED)
     current_version()  # fail before writing anything: new customers need a playbook to start on
+    journey_days = onboarding_days()
     lookups = selectors.import_lookups()
     source = _source("customers", table.path)
-    first_line: dict[str, int] = {}
+    # msisdn -> (line, fingerprint) of the row of this file that imported it.
+    imported: dict[str, tuple[int, int]] = {}
 
     def clean(row: importing.Row) -> dict[str, Any]:
-        values = validation.clean_customer(row.values, lookups, now=now)
-        first = first_line.setdefault(values["msisdn"], row.line)
-        if first != row.line:
-            raise RowError(f"文件中号码重复(首次在第{first}行) / msisdn repeated in this file (first on line {first})")
-        return values
+        return validation.clean_customer(_readable(row).values, lookups, now=now)
 
     def batch_for(items: list[dict[str, Any]]) -> _Batch:
         numbers = [item["msisdn"] for item in items]
         keys = [f"activation:{number}" for number in numbers]
-        return _Batch(now=now, source=source, msisdns=numbers, keys=keys, lookups=lookups)
+        return _Batch(now=now, source=source, msisdns=numbers, keys=keys, lookups=lookups, journey_days=journey_days)
+
+    def apply(batch: _Batch, item: dict[str, Any], row: importing.Row) -> str:
+        msisdn, fingerprint = item["msisdn"], _fingerprint(item)
+        if (first := imported.get(msisdn)) is not None:
+            line, seen = first
+            if seen == fingerprint:  # the same row twice (files concatenated, an export run twice)
+                return DUPLICATE
+            raise RowError(
+                f"文件中号码重复且内容不同(首次在第{line}行) / msisdn repeated in this file with other values "
+                f"(first on line {line})"
+            )
+        status = batch.activate(item)
+        imported[msisdn] = (row.line, fingerprint)
+        return status
 
     run = _Run("customers", table.path, importing.CsvErrorWriter(table), on_progress, table.estimated_rows)
-    run.process(table.rows(), clean=clean, batch_for=batch_for, apply=lambda batch, item: batch.activate(item))
+    run.process(table.rows(), clean=clean, batch_for=batch_for, apply=apply)
     return run.finish(actor=imported_by, now=now)
 
 
@@ -550,8 +616,8 @@ def vip_import(
 
     run = _Run("vip", table.path, importing.CsvErrorWriter(table), on_progress, table.estimated_rows)
     run.process(
-        table.rows(), clean=lambda row: validation.clean_vip(row.values, lookups, now=now), batch_for=batch_for,
-        apply=apply,
+        table.rows(), clean=lambda row: validation.clean_vip(_readable(row).values, lookups, now=now),
+        batch_for=batch_for, apply=_once_per_key(key_of, apply),
     )
     return run.finish(actor=imported_by, now=now)
 
@@ -582,8 +648,10 @@ def bills_import(
         )
 
     run = _Run("bills", table.path, importing.CsvErrorWriter(table), on_progress, table.estimated_rows)
-    run.process(table.rows(), clean=lambda row: validation.clean_bill(row.values, now=now), batch_for=batch_for,
-                apply=apply)
+    run.process(
+        table.rows(), clean=lambda row: validation.clean_bill(_readable(row).values, now=now), batch_for=batch_for,
+        apply=_once_per_key(key_of, apply),
+    )
     return run.finish(actor=imported_by, now=now)
 
 
@@ -610,7 +678,10 @@ def events_import(
         )
 
     run = _Run("events", Path(path), importing.JsonErrorWriter(path), on_progress, estimate)
-    run.process(lines, clean=clean, batch_for=batch_for, apply=lambda batch, item: batch.apply_event(item))
+    run.process(
+        lines, clean=clean, batch_for=batch_for,
+        apply=_once_per_key(lambda item: item["idempotency_key"], lambda batch, item: batch.apply_event(item)),
+    )
     return run.finish(actor=imported_by, now=now)
 
 
@@ -719,3 +790,53 @@ def customer_event_apply(
     if customer is not None:
         _audit_act(actor, f"customer.event.{clean['type']}", customer, status, {"idempotency_key": clean["idempotency_key"]})
     return status
+
+
+@dataclasses.dataclass
+class CustomerWrite:
+    """A customers row from a person, validated and applied in memory by the import's own code; `save`
+    writes it (what the admin does once its form is valid, so that every refusal is a form error)."""
+
+    status: str  # created / updated / unchanged
+    customer: Customer
+    changes: dict[str, Any]
+    batch: _Batch = dataclasses.field(repr=False)
+
+    def save(self, *, actor: Any) -> Customer:
+        self.batch.flush()
+        _audit_act(actor, "customer.write", self.customer, self.status, {"changes": self.changes})
+        return self.customer
+
+
+def customer_write_prepare(
+    *, row: Mapping[str, str], new: bool, source: str = "admin", now: dt.datetime | None = None
+) -> CustomerWrite:
+    """Validate a customers-file row (column -> text) and apply it in memory, as `customers_import` does
+    for one row: the same cleaning, the same onboarding-period and VIP rules, the same change record.
+
+    `new`: the row must create the customer (True) or update the one on file (False). Raises RowError with
+    the reason an import would give, and LookupError when no playbook is published. Nothing is written
+    until `save`.
+    """
+    now = now or clock.now()
+    lookups = selectors.import_lookups()
+    clean = validation.clean_customer(row, lookups, now=now)
+    msisdn = clean["msisdn"]
+    batch = _Batch(now=now, source=source, msisdns=[msisdn], keys=[f"activation:{msisdn}"], lookups=lookups)
+    if new and msisdn in batch.customers:
+        raise RowError(f"号码已存在 / a customer with this msisdn already exists: {msisdn}")
+    if not new and msisdn not in batch.customers:
+        raise RowError(f"未知号码(客户不存在) / unknown customer: {msisdn}")
+    status = batch.activate(clean)
+    changes = batch.events[0].payload if batch.events else {}
+    return CustomerWrite(status=status, customer=batch.customers[msisdn], changes=changes, batch=batch)
+
+
+def customer_write(
+    *, row: Mapping[str, str], new: bool, actor: Any = None, source: str = "admin", now: dt.datetime | None = None
+) -> str:
+    """A customers row from a person, validated and written at once (see customer_write_prepare); returns
+    created/updated/unchanged and audits the change with its actor."""
+    write = customer_write_prepare(row=row, new=new, source=source, now=now)
+    write.save(actor=actor)
+    return write.status

@@ -76,6 +76,21 @@ _HANDSET_OS = {
 # Empty is "not VIP"; BSS exports also write these for it.
 _NOT_VIP = {"", "0", "无", "-", "none", "非vip"}
 
+# How far ahead of "now" an instant may lie. BSS machines stamp activations with their own clocks, which drift
+# from ours by seconds or minutes; a real activation a few minutes "ahead" must not be lost (the customer
+# would miss the day-0 welcome while the row waits for a resend). An hour covers any drift; anything further
+# ahead is a wrong date or a wrong offset (a UTC time labelled +08:00 is eight hours off), so it is refused.
+FUTURE_TOLERANCE = dt.timedelta(hours=1)
+# No customer, bill or event of a mobile network predates this; it also keeps every instant convertible
+# between time zones (year 1 in +08:00 is not representable in UTC) and storable by both databases.
+EARLIEST_YEAR = 1970
+# The longest text a known column may hold: the model column's max_length where the value is stored as
+# typed (a test keeps these equal to the models), otherwise far more than any spelling of a valid value
+# (a date-time with offset, a city's name, a tier's code). Checked before anything else, so an oversized
+# cell is refused with its column's name and never reaches the database or echoes back in a reason.
+COLUMN_LIMITS = {"name": 64, "contract_plan": 64, "idempotency_key": 128}
+DEFAULT_COLUMN_LIMIT = 256
+
 _DATE_TIME = re.compile(
     r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"
     r"(?:[ T]+(?P<H>\d{1,2}):(?P<M>\d{1,2})(?::(?P<S>\d{1,2})(?:\.(?P<f>\d{1,6})\d*)?)?)?"
@@ -235,19 +250,59 @@ def parse_instant(text: str, column: str) -> dt.datetime:
     else:
         tzinfo = OPERATOR_TZ
     try:
-        return dt.datetime(
+        value = dt.datetime(
             int(parts["y"]), int(parts["m"]), int(parts["d"]),
             int(parts["H"] or 0), int(parts["M"] or 0), int(parts["S"] or 0),
             int((parts.get("f") or "0").ljust(6, "0")), tzinfo=tzinfo,
         )
     except ValueError:
         raise RowError(f"{LABELS.get(column, column)}不是有效日期 / {column} is not a real date: {raw}") from None
+    if value.year < EARLIEST_YEAR:
+        raise RowError(
+            f"{LABELS.get(column, column)}早于{EARLIEST_YEAR}年 / {column} is before {EARLIEST_YEAR}: {raw}"
+        )
+    return value
 
 
 def _not_future(value: dt.datetime, text: str, column: str, now: dt.datetime) -> dt.datetime:
-    if value > now:
+    if value > now + FUTURE_TOLERANCE:
         raise RowError(f"{LABELS.get(column, column)}晚于当前时间 / {column} is in the future: {text}")
     return value
+
+
+def earliest_activation(*, now: dt.datetime, journey_days: int) -> dt.date:
+    """The first activation date still inside the onboarding period at `now`.
+
+    A journey's days are local dates from the activation date (day 0) to day `journey_days`, its last; the
+    daily cycle closes it the day after (journeys.engine.close_finished_journeys). A customer activated on
+    this date is on the last day of the plan; one activated the day before has no plan left to run.
+    """
+    return local_date(now) - dt.timedelta(days=journey_days)
+
+
+def check_activation_period(activated_at: dt.datetime, *, now: dt.datetime, journey_days: int) -> None:
+    """Refuse a new customer (or a moved activation) that lies before the onboarding period at `now`: its
+    whole plan would be missed at once and drag its city's figures down with acts nobody could have done."""
+    earliest = earliest_activation(now=now, journey_days=journey_days)
+    if local_date(activated_at) < earliest:
+        shown = activated_at.astimezone(OPERATOR_TZ).strftime("%Y-%m-%d %H:%M")
+        raise RowError(
+            f"入网时间早于{journey_days}天服务期(最早{earliest}) / activated before the {journey_days}-day "
+            f"onboarding period: {shown} (the earliest activation still in it is {earliest})"
+        )
+
+
+def check_lengths(values: Mapping[str, Any]) -> None:
+    """Refuse a row with a known column longer than it may be (see COLUMN_LIMITS); unknown columns are
+    ignored by the imports, so they are not checked."""
+    for column in LABELS:
+        text = values.get(column)
+        if isinstance(text, str):
+            limit = COLUMN_LIMITS.get(column, DEFAULT_COLUMN_LIMIT)
+            if len(text) > limit:
+                raise RowError(
+                    f"{LABELS[column]}过长 / {column} is longer than {limit} characters ({len(text)})"
+                )
 
 
 def local_date(value: dt.datetime) -> dt.date:
@@ -298,12 +353,6 @@ def _choice(text: str, column: str, choices: Mapping[str, Any], expected: str) -
     return value
 
 
-def _short(text: str, column: str, limit: int) -> str:
-    if len(text) > limit:
-        raise RowError(f"{LABELS.get(column, column)}过长 / {column} is longer than {limit} characters")
-    return text
-
-
 # --- rows ----------------------------------------------------------------------------------------------
 
 
@@ -312,7 +361,10 @@ def clean_customer(values: Mapping[str, str], lookups: Lookups, *, now: dt.datet
 
     The result holds every model field (defaults filled in) and `given`: the fields that came from a
     non-empty cell, which are the only ones allowed to change an existing customer.
+    Whether the activation lies in the onboarding period depends on the customer being new, so the write
+    checks it (check_activation_period).
     """
+    check_lengths(values)
     msisdn = parse_msisdn(_required(values, "msisdn"))
     city_text = _required(values, "city")
     city = lookups.cities.get(city_text.lower())
@@ -357,8 +409,8 @@ def clean_customer(values: Mapping[str, str], lookups: Lookups, *, now: dt.datet
         "activated_on": local_date(activated_at),
         "product": product,
         "package_id": package.id,
-        "name": _short(text("name"), "name", 64),
-        "contract_plan": _short(text("contract_plan"), "contract_plan", 64),
+        "name": text("name"),
+        "contract_plan": text("contract_plan"),
         "previous_msisdn": "",
         "number_changed": False,
         "handset_os": "",
@@ -404,6 +456,7 @@ def clean_customer(values: Mapping[str, str], lookups: Lookups, *, now: dt.datet
 
 def clean_vip(values: Mapping[str, str], lookups: Lookups, *, now: dt.datetime) -> dict[str, Any]:
     """A VIP-file row: msisdn, vip_level, rated_at (and an optional idempotency_key)."""
+    check_lengths(values)
     msisdn = parse_msisdn(_required(values, "msisdn"))
     level = _required(values, "vip_level")
     tier = parse_tier(level, lookups)
@@ -416,6 +469,7 @@ def clean_vip(values: Mapping[str, str], lookups: Lookups, *, now: dt.datetime) 
 
 def clean_bill(values: Mapping[str, str], *, now: dt.datetime) -> dict[str, Any]:
     """A bills-file row: msisdn, bill_month (YYYY-MM or YYYYMM), issued_at, amount."""
+    check_lengths(values)
     msisdn = parse_msisdn(_required(values, "msisdn"))
     month = parse_bill_month(_required(values, "bill_month"))
     issued_text = _required(values, "issued_at")
@@ -459,6 +513,7 @@ def clean_event(obj: Any, lookups: Lookups, *, now: dt.datetime) -> dict[str, An
         raise RowError(f"缺少字段 / missing field(s): {', '.join(missing)}")
     # Nested values are kept in the payload but never read as a field (a field is text or a number).
     values = {str(k): _as_text(v) for k, v in obj.items() if not isinstance(v, (dict, list))}
+    check_lengths(values)
     kind = values["type"].lower()
     if kind not in EVENT_TYPES:
         raise RowError(f"未知事件类型 / unknown event type: {values['type']} (expected {', '.join(EVENT_TYPES)})")

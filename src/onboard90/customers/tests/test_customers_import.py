@@ -117,8 +117,14 @@ BAD_ROWS = [
     ("bad opt-out flag", customer_row("18600000115", marketing_opt_out="maybe"),
      "拒收营销短信错误 / marketing_opt_out must be"),
     ("missing product", customer_row("18600000116", product=""), "缺少付费方式 / product is empty"),
-    ("duplicate number in the file", customer_row("18600000001", name="again"),
-     "文件中号码重复(首次在第2行) / msisdn repeated in this file (first on line 2)"),
+    ("the same number again with other values", customer_row("18600000001", name="again"),
+     "文件中号码重复且内容不同(首次在第2行) / msisdn repeated in this file with other values (first on line 2)"),
+    ("activated before the onboarding period", customer_row("18600000117", activated_at="1999-01-01 10:00"),
+     "入网时间早于90天服务期(最早2012-02-20) / activated before the 90-day onboarding period: 1999-01-01 10:00"),
+    ("activated more than an hour ahead", customer_row("18600000118", activated_at="2012-05-20 13:01"),
+     "入网时间晚于当前时间 / activated_at is in the future: 2012-05-20 13:01"),
+    ("name longer than the column", customer_row("18600000119", name="张" * 65),
+     "姓名过长 / name is longer than 64 characters (65)"),
 ]
 
 

@@ -12,8 +12,18 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from onboard90.customers.models import Customer
-from onboard90.customers.tests.files import customer_row, world, write_csv, write_jsonl
+from onboard90 import testing as builders
+from onboard90.core import clock
+from onboard90.customers.models import Customer, CustomerEvent
+from onboard90.customers.tests.files import (
+    NOW,
+    customer_row,
+    read_errors,
+    world,
+    write_csv,
+    write_jsonl,
+    write_xlsx,
+)
 
 ONBOARD90 = Path(sys.executable).with_name("onboard90")
 
@@ -28,7 +38,11 @@ def run_import(*args: str) -> int:
 class TestInProcess:
     @pytest.fixture(autouse=True)
     def province(self):
-        return world()
+        # The command reads the wall clock, as it does for a user: here the clock of the files' time (2012).
+        province = world()
+        builders.scratch_database()
+        with clock.simulated(NOW):
+            yield province
 
     def test_all_rows_imported_exits_0_with_a_bilingual_summary(self, tmp_path, capsys):
         path = write_csv(tmp_path / "ok.csv", [customer_row("18600000001"), customer_row("18600000002")])
@@ -99,6 +113,120 @@ class TestInProcess:
             "duplicates": 0, "rejected": 1, "error_path": str(tmp_path / "events.errors.jsonl"), "exit_code": 3,
         }
 
+    def test_the_same_customer_row_twice_in_a_file_counts_as_a_duplicate(self, tmp_path, capsys):
+        rows = [customer_row("18600000001"), customer_row("18600000002"), customer_row("18600000001")]
+        path = write_csv(tmp_path / "twice.csv", rows)
+
+        assert run_import("customers", str(path), "--json") == 0
+
+        document = json.loads(capsys.readouterr().out)
+        assert (document["total"], document["created"], document["duplicates"], document["rejected"]) == (3, 2, 1, 0)
+        assert Customer.objects.count() == 2
+
+    def test_the_same_number_twice_with_other_values_is_rejected_naming_the_first_line(self, tmp_path, capsys):
+        rows = [customer_row("18600000001"), customer_row("18600000001", package_code="A96")]
+        path = write_csv(tmp_path / "conflict.csv", rows)
+
+        assert run_import("customers", str(path)) == 3
+
+        out = capsys.readouterr().out
+        assert "新增 / created: 1" in out and "重复 / duplicates: 0" in out and "拒绝 / rejected: 1" in out
+        [error] = read_errors(tmp_path / "conflict.errors.csv")
+        assert error["reason"] == (
+            "文件中号码重复且内容不同(首次在第2行) / msisdn repeated in this file with other values (first on line 2)"
+        )
+        assert Customer.objects.get().package.code == "A66"
+
+    def test_the_same_vip_rating_bill_or_event_twice_in_a_file_counts_as_a_duplicate(self, tmp_path, capsys):
+        run_import("customers", str(write_csv(tmp_path / "c.csv", [customer_row("18600000001")])))
+        rating = {"msisdn": "18600000001", "vip_level": "gold", "rated_at": "2012-03-05"}
+        bill = {"msisdn": "18600000001", "bill_month": "2012-03", "issued_at": "2012-04-03", "amount": "58.50"}
+        cancel = {"type": "cancellation", "msisdn": "18600000001", "at": "2012-04-20", "idempotency_key": "c-1"}
+        files = {
+            "vip": write_csv(tmp_path / "vip.csv", [rating, rating], header=list(rating)),
+            "bills": write_csv(tmp_path / "bills.csv", [bill, bill], header=list(bill)),
+            "events": write_jsonl(tmp_path / "events.jsonl", [cancel, cancel]),
+        }
+        capsys.readouterr()
+
+        for kind, path in files.items():
+            assert run_import(kind, str(path), "--json") == 0, kind
+            document = json.loads(capsys.readouterr().out)
+            assert (document["total"], document["duplicates"], document["unchanged"], document["rejected"]) == (
+                2, 1, 0, 0
+            ), kind
+
+    def test_a_row_with_more_columns_than_the_header_is_rejected_and_the_others_import(self, tmp_path, capsys):
+        path = tmp_path / "shifted.csv"
+        path.write_text(
+            "msisdn,name,city,activated_at,product,package_code\n"
+            "18600000001,张三,济南,2012-03-01 10:00,postpaid,A66\n"
+            "18600000002,张,三,济南,2012-03-01 10:00,postpaid,A66\n"  # an unquoted comma in the name
+            "18600000003,李四,济南,2012-03-01 10:00,postpaid,A66\n",
+            encoding="utf-8",
+        )
+
+        assert run_import("customers", str(path)) == 3
+
+        assert "新增 / created: 2" in capsys.readouterr().out
+        [error] = read_errors(tmp_path / "shifted.errors.csv")
+        assert (error["msisdn"], error["line"]) == ("18600000002", "3")
+        assert error["reason"] == "列数多于表头(7 > 6) / row has more columns than the header (7 > 6)"
+        assert set(Customer.objects.values_list("msisdn", flat=True)) == {"18600000001", "18600000003"}
+
+    def test_an_xlsx_value_in_a_column_without_a_header_is_rejected(self, tmp_path, capsys):
+        header = ["msisdn", "city", "activated_at", "product", "package_code"]
+        path = write_xlsx(tmp_path / "wide.xlsx", [
+            ["18600000001", "济南", "2012-03-01 10:00", "postpaid", "A66"],
+            ["18600000002", "济南", "2012-03-01 10:00", "postpaid", "A66", None, "stray"],
+        ], header=header)
+
+        assert run_import("customers", str(path)) == 3
+
+        capsys.readouterr()
+        [error] = read_errors(tmp_path / "wide.errors.csv")
+        assert error["reason"] == "列数多于表头(7 > 5) / row has more columns than the header (7 > 5)"
+        assert Customer.objects.get().msisdn == "18600000001"
+
+    def test_a_field_larger_than_the_csv_field_limit_rejects_only_its_row(self, tmp_path, capsys):
+        huge = "张" * 200_000  # beyond csv.field_size_limit() (131072), which used to end the whole file
+        path = write_csv(tmp_path / "huge.csv", [
+            customer_row("18600000001"), customer_row("18600000002", name=huge), customer_row("18600000003"),
+        ])
+
+        assert run_import("customers", str(path)) == 3
+
+        out = capsys.readouterr().out
+        assert "新增 / created: 2" in out and "拒绝 / rejected: 1" in out
+        [error] = read_errors(tmp_path / "huge.errors.csv")
+        assert error["reason"] == "姓名过长 / name is longer than 64 characters (200000)"
+        assert error["name"] == huge  # the row comes back whole, to be corrected
+        assert set(Customer.objects.values_list("msisdn", flat=True)) == {"18600000001", "18600000003"}
+
+    @pytest.mark.parametrize(
+        ("kind", "row", "reason"),
+        [
+            ("customers", customer_row("18600000001", contract_plan="x" * 65),
+             "合约计划过长 / contract_plan is longer than 64 characters (65)"),
+            ("customers", customer_row("18600000001", city="济" * 300),
+             "地市过长 / city is longer than 256 characters (300)"),
+            ("vip", {"msisdn": "18600000001", "vip_level": "gold", "rated_at": "2012-03-05",
+                     "idempotency_key": "k" * 129},
+             "幂等键过长 / idempotency_key is longer than 128 characters (129)"),
+        ],
+    )
+    def test_a_field_longer_than_its_column_rejects_its_row_with_a_reason(self, tmp_path, capsys, kind, row, reason):
+        if kind != "customers":
+            run_import("customers", str(write_csv(tmp_path / "c.csv", [customer_row("18600000001")])))
+        path = write_csv(tmp_path / f"{kind}.csv", [row], header=list(row) if kind != "customers" else None)
+        events = CustomerEvent.objects.count()
+
+        assert run_import(kind, str(path)) == 3
+
+        capsys.readouterr()
+        assert read_errors(tmp_path / f"{kind}.errors.csv")[0]["reason"] == reason
+        assert CustomerEvent.objects.count() == events
+
 
 @pytest.fixture(scope="module")
 def cli_env(tmp_path_factory):
@@ -108,10 +236,12 @@ def cli_env(tmp_path_factory):
     env.pop("DJANGO_SETTINGS_MODULE", None)
     subprocess.run([str(ONBOARD90), "migrate", "--verbosity", "0"], env=env, check=True, capture_output=True)
     setup = (
-        "from onboard90 import testing as b; b.city('jinan'); b.package('A66'); b.playbook_version()"
+        "from onboard90 import testing as b; b.city('jinan'); b.package('A66'); b.playbook_version(); "
+        "b.scratch_database()"
     )
     subprocess.run([str(ONBOARD90), "shell", "-c", setup], env=env, check=True, capture_output=True)
-    return env, directory
+    # The imports run on the clock of the files' time (2012), which only a scratch database accepts.
+    return {**env, "ONBOARD90_CLOCK": NOW.strftime("%Y-%m-%d %H:%M")}, directory
 
 
 def cli(env: dict, *args: str) -> subprocess.CompletedProcess:

@@ -113,3 +113,33 @@ def test_vip_rank_counts_only_enabled_tiers():
 )
 def test_file_encoding_is_detected(data, encoding):
     assert importing.decode(data) == ("号码,地市\n", encoding)
+
+
+def test_the_column_limits_are_the_model_columns_max_length():
+    """A value stored as typed is refused by its row's validation before the database could refuse it."""
+    from onboard90.customers.models import Customer, CustomerEvent
+
+    stored = {"name": Customer, "contract_plan": Customer, "idempotency_key": CustomerEvent}
+    assert set(validation.COLUMN_LIMITS) == set(stored)
+    for column, model in stored.items():
+        assert validation.COLUMN_LIMITS[column] == model._meta.get_field(column).max_length, column
+
+
+@pytest.mark.parametrize(
+    ("column", "limit"), [("name", 64), ("contract_plan", 64), ("idempotency_key", 128), ("city", 256)]
+)
+def test_a_known_column_over_its_limit_is_refused_naming_it(column, limit):
+    validation.check_lengths({column: "x" * limit, "unknown_column": "y" * 100_000})  # unknown columns are ignored
+    with pytest.raises(RowError, match=f"{column} is longer than {limit} characters \\({limit + 1}\\)"):
+        validation.check_lengths({column: "x" * (limit + 1)})
+
+
+def test_an_activation_is_in_the_period_from_its_last_day_and_refused_the_day_before():
+    now = dt.datetime(2012, 5, 20, 0, 30, tzinfo=OPERATOR_TZ)
+    validation.check_activation_period(dt.datetime(2012, 2, 20, 0, 0, tzinfo=OPERATOR_TZ), now=now, journey_days=90)
+    # 2012-02-19 16:30 UTC is 2012-02-20 00:30 in Shanghai: local dates decide, as for the journey's days
+    validation.check_activation_period(dt.datetime(2012, 2, 19, 16, 30, tzinfo=dt.UTC), now=now, journey_days=90)
+    with pytest.raises(RowError, match="activated before the 90-day onboarding period: 2012-02-19 23:59"):
+        validation.check_activation_period(
+            dt.datetime(2012, 2, 19, 23, 59, tzinfo=OPERATOR_TZ), now=now, journey_days=90
+        )
