@@ -37,8 +37,11 @@ class JourneyAdmin(ReadOnlyAdmin):
 
 @admin.register(Task)
 class TaskAdmin(ReadOnlyAdmin):
-    list_display = ["id", "action", "status", "owner_unit", "assignee", "due_at", "attempts", "completed_by"]
-    list_filter = ["status", "kind", "owner_unit__city", "action__action_code"]
+    list_display = [
+        "id", "action", "status", "backdated", "owner_unit", "assignee", "due_at", "attempts", "completed_by",
+        "completion_entered_at",
+    ]
+    list_filter = ["status", "backdated", "kind", "owner_unit__city", "action__action_code"]
     search_fields = ["journey__customer__msisdn"]
     list_select_related = ["action", "owner_unit", "assignee", "completed_by"]
 

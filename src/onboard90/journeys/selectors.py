@@ -220,21 +220,29 @@ REPORT_KEYS = {
 }
 
 COUNTED = [ActionStatus.DONE, ActionStatus.DONE_LATE, ActionStatus.MISSED, ActionStatus.OPEN, ActionStatus.OVERDUE]
-# The report's columns, in order; the README's "How the figures are counted" states the same definitions.
+# The report's columns, in order; the README's "报表口径 / How the figures are counted" states the same definitions.
 FIGURES = ["due", "done", "done_late", "backdated", "missed", "open", "overdue", "on_time_rate"]
+FIGURES_ZH = ["应做", "按时", "超时完成", "补录", "未完成", "进行中", "已超时", "按时率"]
 UNASSIGNED = "未分配 / unassigned"
+PROVINCE = "全省 / province"
 
 
 def figures(*, done: int, done_late: int, backdated: int, missed: int, open: int, overdue: int) -> dict:
-    """口径 — the one definition of the compliance figures, for the CLI, its JSON and Excel, and the web:
+    """口径 — the one definition of the compliance figures, for the CLI table, its JSON and Excel, and the web:
 
-    - due = done + done_late + backdated + missed + open + overdue: every act that opened (not_applicable,
-      superseded and cancelled acts were never owed);
-    - done / done_late: closed on time / after the due time, by a completion entered within the grace;
+    - due (应做) = done + done_late + backdated + missed + open + overdue: every act that opened and was owed
+      (not_applicable, superseded and cancelled acts were never owed and appear nowhere);
+    - done (按时) / done_late (超时完成): closed by / after the due time, by a completion entered within the
+      grace (`ONBOARD90_COMPLETION_GRACE_HOURS`, 24 h);
     - backdated (补录): closed by a completion entered more than the grace after the time it claims, counted
       apart and never as on time, whatever time it claims;
-    - on_time_rate = done / (done + done_late + backdated + missed + overdue): work already late counts
-      against the rate while it is still open; open acts not yet due are left out; null when nothing counts.
+    - missed (未完成): never delivered (window closed, unreachable, journey ended, or already late when a VIP
+      rating superseded it);
+    - open (进行中) / overdue (已超时): still running, before / after its due time at the as-of (an act still
+      marked open whose due time has passed is overdue: the next cycle only records what is already true);
+    - on_time_rate (按时率) = done / (done + done_late + backdated + missed + overdue): work already late counts
+      against the rate while it is still running; open acts not yet due are left out; None (null, "-") when
+      nothing counts. Rounded to 4 places.
     """
     owed = done + done_late + backdated + missed + overdue
     return {
@@ -248,11 +256,16 @@ def compliance_report(
 ) -> dict:
     """合规报告: per city/store/staff/action, how many acts were due and how they ended (see `figures`).
 
-    `due_from`/`due_to` keep the acts whose due date (local; window end for an act without a due time) lies in
-    the range, inclusive. By staff, the acts with a staff task count under the person who completed it or,
-    while it runs, its assignee; a unit's work assigned to no one has a row of its own per unit, so every
-    task-act is on some row. SMS-only acts have no staff and are left out of that view. `total` is the
-    province over the same rows.
+    Counts every act opened by `as_of`. `due_from`/`due_to` keep the acts whose due date (the local date of
+    `due_at`; `window_end` for an act without a due time) lies in the range, inclusive.
+
+    By staff, each act with a staff task counts under the person who completed it or, while it runs, its
+    assignee; a unit's work assigned to no one has a row of its own per unit (label "未分配 / unassigned @
+    <unit>", with the unit's code in `unit`), so the rows add up to every task-act. SMS-only acts have no
+    staff and are left out of that view only (they are in the city, store and action views).
+
+    `total` is the province (全省) over the same acts, by the same definitions. One query, whatever the
+    number of rows.
     """
     if by not in REPORT_KEYS:
         raise ValueError(f"--by 只能是 / must be one of: {', '.join(REPORT_KEYS)}")
@@ -262,7 +275,9 @@ def compliance_report(
     if due_from:
         rows = rows.filter(Q(due_at__gte=clock.at_local(due_from)) | Q(due_at__isnull=True, window_end__gte=due_from))
     if due_to:
-        rows = rows.filter(Q(due_at__lte=clock.end_of_day(due_to)) | Q(due_at__isnull=True, window_end__lte=due_to))
+        # Before the next local midnight rather than <= 23:59:59, so a due time with a fraction of a second counts.
+        next_day = clock.at_local(due_to + dt.timedelta(days=1))
+        rows = rows.filter(Q(due_at__lt=next_day) | Q(due_at__isnull=True, window_end__lte=due_to))
     keys = [REPORT_KEYS[by]]
     if by == "staff":
         rows = rows.filter(task__isnull=False).annotate(
@@ -271,35 +286,41 @@ def compliance_report(
         )
         keys.append("unit")
     late_entry = Q(task__backdated=True)
+    past_due = Q(due_at__lt=as_of)
     aggregates = {
         "done": Count("id", filter=Q(status=ActionStatus.DONE) & ~late_entry),
         "done_late": Count("id", filter=Q(status=ActionStatus.DONE_LATE) & ~late_entry),
         "backdated": Count("id", filter=Q(status__in=[ActionStatus.DONE, ActionStatus.DONE_LATE]) & late_entry),
         "missed": Count("id", filter=Q(status=ActionStatus.MISSED)),
-        "open": Count("id", filter=Q(status=ActionStatus.OPEN)),
-        "overdue": Count("id", filter=Q(status=ActionStatus.OVERDUE)),
+        "open": Count("id", filter=Q(status=ActionStatus.OPEN) & ~past_due),
+        "overdue": Count("id", filter=Q(status=ActionStatus.OVERDUE) | (Q(status=ActionStatus.OPEN) & past_due)),
     }
     grouped = rows.values(*keys).annotate(**aggregates).order_by(*keys)
     merged: dict = {}
     for group in grouped:
-        label = group[keys[0]]
-        if by == "staff":
-            # A person's row sums their work over units; the unassigned work stays per unit.
-            label = group["staff"] or f"{UNASSIGNED} @ {group['unit']}"
-        counts = merged.setdefault(label, dict.fromkeys(aggregates, 0) | {"unit": group.get("unit")})
+        label, unit = group[keys[0]], None
+        if by == "staff" and not group["staff"]:
+            # A person's row sums their work over units; the work assigned to no one stays per unit.
+            label, unit = f"{UNASSIGNED} @ {group['unit']}", group["unit"]
+        counts = merged.setdefault(label, dict.fromkeys(aggregates, 0) | {"unit": unit})
         for name in aggregates:
             counts[name] += group[name]
+    labels = list(merged)
+    if by == "staff":
+        # People by name, then each unit's unassigned work: the same order on every database.
+        labels.sort(key=lambda label: (merged[label]["unit"] is not None, str(label)))
     out, total = [], dict.fromkeys(aggregates, 0)
-    for label, counts in merged.items():
+    for label in labels:
+        counts = merged[label]
         row = {by: label, **figures(**{name: counts[name] for name in aggregates})}
         if by == "staff":
-            row["unit"] = counts["unit"] if str(label).startswith(UNASSIGNED) else None
+            row["unit"] = counts["unit"]
         out.append(row)
         for name in aggregates:
             total[name] += counts[name]
     return {
         "by": by, "as_of": _iso(as_of), "from": _iso(due_from), "to": _iso(due_to), "rows": out,
-        "total": {by: "全省 / province", **figures(**total)},
+        "total": {by: PROVINCE, **figures(**total)},
     }
 
 

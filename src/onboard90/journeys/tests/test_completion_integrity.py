@@ -218,3 +218,18 @@ def test_a_supervisor_of_another_city_may_not_correct(province, unreachable_call
         services.task_correct(
             task=unreachable_callback, outcome="reached", corrected_by=qingdao_boss, reason="x", now=at(6)
         )
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_a_backdated_completion_and_the_audits_real_and_claimed_times(province, overdue_tariff_notice, client):
+    services.task_complete(
+        task=overdue_tariff_notice, outcome="reached", completed_by=province["supervisor"], at=at(2, 10),
+        now=at(9), reason="纸质登记表",
+    )
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_superuser("root", password="x" * 12))
+    tasks = client.get("/admin/journeys/task/?backdated__exact=1")
+    assert tasks.status_code == 200 and f">{overdue_tariff_notice.pk}<" in tasks.content.decode()
+    audit = client.get("/admin/core/auditentry/?verb=task.complete")
+    assert audit.status_code == 200 and "task.complete" in audit.content.decode()

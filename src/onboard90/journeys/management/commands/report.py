@@ -1,7 +1,11 @@
-"""`onboard90 report compliance [--by city|store|staff|action] [--from D --to D] [--json|--xlsx PATH]`."""
+"""`onboard90 report compliance [--by city|store|staff|action] [--date D] [--from D --to D] [--json|--xlsx PATH]`.
+
+The figures and their definitions are `journeys.selectors.figures`; this command only lays them out.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from django.core.management.base import CommandError
@@ -11,7 +15,17 @@ from onboard90.core.commands import OnboardCommand
 from onboard90.journeys import selectors
 
 HEADERS = selectors.FIGURES
-HEADERS_ZH = ["应做", "按时", "超时完成", "补录", "未完成", "进行中", "已超时", "按时率"]
+HEADERS_ZH = selectors.FIGURES_ZH
+LABEL_WIDTH = 40
+CELL_WIDTH = 10
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """`text` padded to `width` terminal columns, a Chinese character counting two (so columns line up)."""
+    from rich.cells import cell_len
+
+    space = " " * max(width - cell_len(text), 1 if right else 0)
+    return space + text if right else text + space
 
 
 class Command(OnboardCommand):
@@ -27,9 +41,9 @@ class Command(OnboardCommand):
         parser.add_argument("--to", dest="due_to", help="截止日期到 / acts due up to this date, inclusive")
 
     def handle(self, *args, **options):
-        as_of = clock.cycle_instant(clock.parse_date(options["date"])) if options["date"] else selectors.default_as_of()
-        due_from = clock.parse_date(options["due_from"]) if options["due_from"] else None
-        due_to = clock.parse_date(options["due_to"]) if options["due_to"] else None
+        as_of = clock.cycle_instant(_date(options["date"], "--date")) if options["date"] else selectors.default_as_of()
+        due_from = _date(options["due_from"], "--from")
+        due_to = _date(options["due_to"], "--to")
         report = selectors.compliance_report(by=options["by"], as_of=as_of, due_from=due_from, due_to=due_to)
         by = report["by"]
         if options["xlsx"]:
@@ -39,32 +53,49 @@ class Command(OnboardCommand):
             return
         span = ""
         if due_from or due_to:
-            span = f", due {due_from or '…'} ~ {due_to or '…'}"
+            span = f", 截止 / due {due_from or '…'} ~ {due_to or '…'}"
         self.stdout.write(f"服务动作合规报告 / compliance by {by}, as of {report['as_of'][:16]}{span}")
-        self.stdout.write(f"{by:<34}" + "".join(f"{h:>10}" for h in HEADERS_ZH))
+        self.stdout.write(pad(by, LABEL_WIDTH) + "".join(pad(h, CELL_WIDTH, right=True) for h in HEADERS_ZH))
+        self.stdout.write(pad("", LABEL_WIDTH) + "".join(pad(h, CELL_WIDTH, right=True) for h in HEADERS))
         for row in [*report["rows"], report["total"]]:
             rate = "-" if row["on_time_rate"] is None else f"{row['on_time_rate']:.1%}"
-            cells = [row[h] for h in HEADERS[:-1]] + [rate]
-            self.stdout.write(f"{str(row[by]):<34}" + "".join(f"{c:>12}" for c in cells))
+            cells = [str(row[h]) for h in HEADERS[:-1]] + [rate]
+            label = "-" if row[by] is None else str(row[by])
+            self.stdout.write(pad(label, LABEL_WIDTH) + "".join(pad(c, CELL_WIDTH, right=True) for c in cells))
         if options["xlsx"]:
             self.stdout.write(f"已写入 / written: {options['xlsx']}")
 
 
+def _date(text: str | None, option: str):
+    if not text:
+        return None
+    try:
+        return clock.parse_date(text)
+    except ValueError:
+        raise CommandError(f"日期无效 / {option}: not a date: {text!r} (YYYY-MM-DD)") from None
+
+
 def _write_xlsx(path: str, report: dict) -> None:
-    """The same rows and total as the table; refused in one line when the file cannot be written, and never
-    left half-written (the workbook is saved beside it, then moved into place)."""
+    """The same rows and province total (last row) as the table; refused in one line when the file cannot be
+    written, and never left half-written (the workbook is saved beside it, then moved into place)."""
     from openpyxl import Workbook
 
     target = Path(path)
-    if target.is_dir() or not target.parent.is_dir():
-        raise CommandError(f"无法写入 / cannot write {path}: 目录不存在或是一个目录 / no such folder, or it is a folder")
+    if target.is_dir():
+        raise CommandError(f"无法写入 / cannot write {path}: 这是一个目录 / it is a folder")
+    if not target.parent.is_dir():
+        raise CommandError(f"无法写入 / cannot write {path}: 目录不存在 / no such folder")
+    if not os.access(target.parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise CommandError(f"无法写入 / cannot write {path}: 没有写权限 / permission denied")
+    by = report["by"]
     book = Workbook()
     sheet = book.active
-    sheet.title = f"compliance-{report['by']}"
-    sheet.append([report["by"], *HEADERS_ZH])
-    sheet.append([report["by"], *HEADERS])
+    sheet.title = f"compliance-{by}"
+    sheet.append([by, *HEADERS_ZH])
+    sheet.append([by, *HEADERS])
     for row in [*report["rows"], report["total"]]:
-        sheet.append([row[report["by"]], *(row[h] for h in HEADERS)])
+        sheet.append([row[by], *(row[h] for h in HEADERS)])
+        sheet.cell(row=sheet.max_row, column=len(HEADERS) + 1).number_format = "0.0%"
     partial = target.with_name(f".{target.name}.partial")
     try:
         book.save(partial)

@@ -1,9 +1,19 @@
-"""`onboard90 tasks [--msisdn M] [--status S] [--unit U] [--json]`: worklists from the command line."""
+"""`onboard90 tasks [--msisdn M] [--status S] [--unit U] [--city C] [--action A] [--limit N] [--json]`: worklists.
+
+An unknown unit, city, act or status is refused with the valid values (see `selectors.task_list`).
+"""
 
 from __future__ import annotations
 
+from django.core.management.base import CommandError
+
 from onboard90.core.commands import OnboardCommand
 from onboard90.journeys import selectors
+from onboard90.journeys.management.commands.report import pad
+
+COLUMNS = [("任务 id / id", 10, True), ("号码 / number", 14, False), ("动作 / act", 26, False),
+           ("状态 / status", 16, False), ("截止 / due", 18, False), ("责任单位 / unit", 22, False),
+           ("负责人 / staff", 0, False)]
 
 
 class Command(OnboardCommand):
@@ -19,6 +29,8 @@ class Command(OnboardCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
+        if options["limit"] is not None and options["limit"] < 1:
+            raise CommandError(f"--limit 须为正整数 / --limit must be a positive number, not {options['limit']}")
         tasks = selectors.task_list(
             msisdn=options["msisdn"], status=options["status"], unit=options["unit"], city=options["city"],
             action=options["action"], limit=options["limit"],
@@ -27,15 +39,19 @@ class Command(OnboardCommand):
         if options["json"]:
             self.emit_json(entries)
             return
-        self.stdout.write(
-            f"{'任务 id':>8} {'号码 number':<11} {'动作 act':<24} {'状态 status':<10} {'截止 due':<16} "
-            f"{'责任单位 unit':<20} 负责人 staff"
-        )
+        self.stdout.write(_line([title for title, _width, _right in COLUMNS]))
         for e in entries:
             masked = f"{e['msisdn'][:3]}****{e['msisdn'][-4:]}"
             status = f"{e['status']}(补录)" if e["backdated"] else e["status"]
+            due = e["due_at"][:16].replace("T", " ") if e["due_at"] else "-"
             self.stdout.write(
-                f"{e['id']:>8} {masked:<11} {e['action']:<24} {status:<10} {e['due_at'][:16]:<16} "
-                f"{e['owner_unit']:<20} {e['assignee'] or '-'}"
+                _line([str(e["id"]), masked, e["action"], status, due, e["owner_unit"] or "-", e["assignee"] or "-"])
             )
         self.stdout.write(f"共 {len(entries)} 项 / {len(entries)} task(s)")
+
+
+def _line(cells: list[str]) -> str:
+    return "".join(
+        pad(cell, width, right=right) + " " if width else cell
+        for cell, (_title, width, right) in zip(cells, COLUMNS, strict=True)
+    ).rstrip()
