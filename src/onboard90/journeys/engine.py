@@ -652,22 +652,20 @@ def supersede(
     with transaction.atomic():
         for chunk in chunks(ids, 5000):
             acts = JourneyAction.objects.filter(pk__in=chunk, status__in=RUNNING)
-            late = Q(status=ActionStatus.OVERDUE) | Q(due_at__lt=as_of)
-            late_ids = set(acts.filter(late).values_list("pk", flat=True))
-            for status, chosen, reason in (
-                (ActionStatus.MISSED, list(late_ids), "overdue_when_superseded"),
-                (ActionStatus.SUPERSEDED, [pk for pk in chunk if pk not in late_ids],
-                 f"superseded_by:{action.superseded_by}"),
+            late = acts.filter(Q(status=ActionStatus.OVERDUE) | Q(due_at__lt=as_of))
+            # The late ones first; then what is still running in the chunk was in time. Each group's tasks and
+            # messages go before its acts, because the group is read through its acts' running status.
+            for status, group, reason in (
+                (ActionStatus.MISSED, late, "overdue_when_superseded"),
+                (ActionStatus.SUPERSEDED, acts, f"superseded_by:{action.superseded_by}"),
             ):
-                if not chosen:
-                    continue
-                Task.objects.filter(action_id__in=chosen, status__in=RUNNING).update(status=status, completed_at=as_of)
-                OutboxMessage.objects.filter(action_id__in=chosen, status=MessageStatus.QUEUED).update(
+                Task.objects.filter(action_id__in=group.values("pk"), status__in=RUNNING).update(
+                    status=status, completed_at=as_of
+                )
+                OutboxMessage.objects.filter(action_id__in=group.values("pk"), status=MessageStatus.QUEUED).update(
                     status=MessageStatus.CANCELLED, last_error=reason
                 )
-                closed += JourneyAction.objects.filter(pk__in=chosen, status__in=RUNNING).update(
-                    status=status, closed_at=as_of, reason=reason
-                )
+                closed += group.update(status=status, closed_at=as_of, reason=reason)
     return closed
 
 

@@ -164,7 +164,7 @@ def task_list(
     An unknown unit, city, action or status is refused with the valid values (ValueError), never answered
     with an empty list that reads as "nothing to do".
     """
-    from onboard90.org.selectors import city_lookup, unit_lookup
+    from onboard90.org.selectors import city_lookup
 
     tasks = Task.objects.select_related("journey__customer", "owner_unit", "assignee", "action").order_by(
         "due_at", "pk"
@@ -179,7 +179,7 @@ def task_list(
     if msisdn:
         tasks = tasks.filter(journey__customer__msisdn=msisdn.strip())
     if unit:
-        tasks = tasks.filter(owner_unit=unit_lookup(unit))
+        tasks = tasks.filter(owner_unit=_unit_or_refusal(unit))
     if city:
         tasks = tasks.filter(owner_unit__city=city_lookup(city))
     if action:
@@ -190,6 +190,31 @@ def task_list(
     if limit:
         tasks = tasks[:limit]
     return tasks
+
+
+def _unit_or_refusal(code: str):
+    """The unit a worklist asks for. A province has about a hundred units, too many for one line, so a
+    refusal names those that look like what was typed (a near code, or the units of the city it begins with),
+    then the first 20 of all, and where to see every one."""
+    import difflib
+
+    from onboard90.org.models import Unit
+    from onboard90.org.selectors import unit_lookup
+
+    try:
+        return unit_lookup(code)
+    except ValueError:
+        pass
+    typed = str(code).strip().lower()
+    codes = list(Unit.objects.order_by("code").values_list("code", flat=True))
+    same_city = [c for c in codes if c.startswith(typed.split("-")[0] + "-")]
+    near = set(difflib.get_close_matches(typed, codes, n=6, cutoff=0.75)) | set(same_city[:12])
+    hint = f"相近 / did you mean: {', '.join(sorted(near))}; " if near else ""
+    shown = ", ".join(codes[:20]) + (", …" if len(codes) > 20 else "")
+    raise ValueError(
+        f"未知单位 / unknown unit: {code!r}. {hint}可用 / known ({len(codes)}): {shown or '-'} "
+        "(全部单位见管理后台 / every unit: the admin's 单位 list, /admin/org/unit/)"
+    )
 
 
 def _action_codes() -> set[str]:

@@ -61,7 +61,7 @@ def unit_lookup(code: str | Unit) -> Unit:
         shown = ", ".join(codes[:20]) + (", …" if len(codes) > 20 else "")
         raise ValueError(
             f"未知单位 / unknown unit: {code!r}. 可用 / known: {shown or '-'} "
-            "(全部单位见管理后台或 onboard90 staff list / all units: the admin's unit list)"
+            "(全部单位见管理后台 /admin/org/unit/ / every unit: the admin's unit list at /admin/org/unit/)"
         )
     return unit
 

@@ -17,7 +17,7 @@ from onboard90.journeys import selectors
 HEADERS = selectors.FIGURES
 HEADERS_ZH = selectors.FIGURES_ZH
 LABEL_WIDTH = 40
-CELL_WIDTH = 10
+CELL_WIDTH = 12
 
 
 def pad(text: str, width: int, *, right: bool = False) -> str:
@@ -54,7 +54,8 @@ class Command(OnboardCommand):
         span = ""
         if due_from or due_to:
             span = f", 截止 / due {due_from or '…'} ~ {due_to or '…'}"
-        self.stdout.write(f"服务动作合规报告 / compliance by {by}, as of {report['as_of'][:16]}{span}")
+        as_of_text = report["as_of"][:16].replace("T", " ")
+        self.stdout.write(f"服务动作合规报告 / compliance by {by}, as of {as_of_text}{span}")
         self.stdout.write(pad(by, LABEL_WIDTH) + "".join(pad(h, CELL_WIDTH, right=True) for h in HEADERS_ZH))
         self.stdout.write(pad("", LABEL_WIDTH) + "".join(pad(h, CELL_WIDTH, right=True) for h in HEADERS))
         for row in [*report["rows"], report["total"]]:
