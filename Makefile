@@ -18,7 +18,7 @@ RUNTIME_STAMP := $(VENV)/.onboard90-runtime
 PG_URL ?= postgres://postgres@127.0.0.1:5432/onboard90
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
-# Test runs write their scratch files (SMS outbox file, static root) here, not into the working var/.
+# Test runs write their scratch files (the SMS outbox file, databases of child processes) here, not into the working var/.
 TEST_ENV := ONBOARD90_VAR=$(CURDIR)/var/test
 
 # Exit 0 when a PostgreSQL server answers at argv[1]; the named database may not exist yet, so the
@@ -58,7 +58,14 @@ $(STAMP): pyproject.toml requirements.lock | $(BIN)/python
 	$(PIP_INSTALL) -e '.[dev]'
 	@touch $@
 
-install: $(STAMP)
+# Front-end assets (htmx, ECharts) from the npm registry, exactly as package-lock.json pins them; the web
+# app serves them as static files from node_modules/ (no CDN: stores' networks and this machine are closed).
+ASSETS := node_modules/.package-lock.json
+$(ASSETS): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(STAMP) $(ASSETS)
 
 # What the demo needs: the application without the test tools (a fifth of the install).
 $(RUNTIME_STAMP): pyproject.toml requirements.lock | $(BIN)/python
@@ -67,7 +74,7 @@ $(RUNTIME_STAMP): pyproject.toml requirements.lock | $(BIN)/python
 
 # Rebuilds the demo each time (--reset deletes only what an earlier demo built and refuses on a database
 # with customers of its own), then serves it until Ctrl-C. DEMO_ARGS="--customers 5000" etc.
-demo: $(RUNTIME_STAMP)
+demo: $(RUNTIME_STAMP) $(ASSETS)
 	$(BIN)/onboard90 init
 	$(BIN)/onboard90 demo --reset --serve $(DEMO_ARGS)
 
@@ -99,4 +106,4 @@ clean:
 	find src -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules

@@ -1,8 +1,10 @@
-"""Suite-wide test rules: what the `postgres` marker means, and that nothing may skip in CI (CI=true).
+"""Suite-wide test rules: what the `postgres` and `browser` markers mean, and that nothing may skip in CI
+(CI=true).
 
 A test marked `postgres` runs only when the default database is PostgreSQL and skips with a visible
-reason otherwise. Under CI every skipped test fails the session, so a silently skipped pass can never
-look green.
+reason otherwise. A test marked `browser` needs Playwright and Chromium (ONBOARD90_CHROMIUM, default
+/usr/bin/chromium): without them it skips with the reason, and under CI fails with it at once. Under CI
+every skipped test fails the session, so a silently skipped pass can never look green.
 """
 
 from __future__ import annotations
@@ -20,7 +22,25 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
+def _browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    import importlib.util
+
+    chromium = os.environ.get("ONBOARD90_CHROMIUM") or "/usr/bin/chromium"
+    if importlib.util.find_spec("playwright") is None:
+        return "needs Playwright for Python (pip install -e '.[dev]')"
+    if not (os.path.isfile(chromium) and os.access(chromium, os.X_OK)):
+        return f"needs Chromium at {chromium} (apt-get install chromium, or ONBOARD90_CHROMIUM=…)"
+    return None
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("browser") is not None:
+        missing = _browser_missing()
+        if missing and _in_ci():
+            pytest.fail(f"browser test in CI: {missing}", pytrace=False)
+        if missing:
+            pytest.skip(missing)
     if item.get_closest_marker("postgres") is None:
         return
     from django.db import connection
@@ -61,3 +81,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     for nodeid, reason in skipped:
         terminalreporter.line(f"SKIPPED (not allowed in CI): {nodeid} — {reason}", red=True)
     terminalreporter.line(f"{len(skipped)} test(s) skipped; in CI nothing may skip.", red=True, bold=True)
+
+
+@pytest.fixture(autouse=True)
+def _chinese_first():
+    """Each test starts in the product's language: a request that switched to English (LocaleMiddleware
+    activates the language for its thread and leaves it there) must not change the next test's texts."""
+    from django.apps import apps
+    from django.conf import settings
+    from django.utils import translation
+
+    if not apps.ready:  # a nested pytest run (pytester) without Django
+        yield
+        return
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

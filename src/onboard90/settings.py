@@ -1,5 +1,6 @@
 """Django settings: one module, configured from the environment (DATABASE_URL, ONBOARD90_*)."""
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
 ALLOWED_HOSTS = os.environ.get("ONBOARD90_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
@@ -51,6 +53,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_htmx",
+    "axes",
     "onboard90.core",
     "onboard90.org",
     "onboard90.catalog",
@@ -58,6 +62,7 @@ INSTALLED_APPS = [
     "onboard90.playbook",
     "onboard90.journeys",
     "onboard90.messaging",
+    "onboard90.reporting",
     "onboard90.web",
     "onboard90.demo",
     "onboard90.bench",
@@ -65,6 +70,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's, the web app's, htmx and ECharts) straight from the WSGI process.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,6 +79,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "onboard90.core.origin.OriginMiddleware",
+    # Last, as django-axes asks: it locks out repeated failed sign-ins.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "onboard90.urls"
@@ -87,6 +98,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "onboard90.web.context.navigation",
             ]
         },
     }
@@ -110,9 +123,48 @@ DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "onboard90.core.auth.ThrottledSignInBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "workbench"
+LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in throttling (django-axes): five failures for one username from one address lock that pair out
+# for 15 minutes; a success resets the count. The lock-out page says so in both languages.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
+AXES_VERBOSE = False
+
+# Sessions: a store shift; the cookies are HttpOnly and SameSite, and Secure when served over HTTPS.
+SESSION_COOKIE_AGE = 12 * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# ONBOARD90_HTTPS=1 where the site is reached over HTTPS (directly or behind a TLS-terminating proxy that
+# sets X-Forwarded-Proto): Secure cookies, redirect to HTTPS, HSTS. Off by default, because the embedded
+# default is served on http://127.0.0.1, where Secure cookies would never come back.
+HTTPS = os.environ.get("ONBOARD90_HTTPS", "") == "1"
+if HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 180 * 24 * 3600
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -122,7 +174,17 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# htmx and ECharts, installed by `npm ci` (package.json, package-lock.json) beside the source checkout.
+NODE_MODULES = Path(os.environ.get("ONBOARD90_NODE_MODULES") or BASE_DIR.parent.parent / "node_modules")
+STATICFILES_DIRS = [
+    ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
+    ("vendor/echarts", NODE_MODULES / "echarts" / "dist"),
+]
+# WhiteNoise serves straight from the apps' and the vendor folders (no collectstatic step to forget);
+# every file is indexed once when the process starts, and sent compressed where the client accepts it.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_MAX_AGE = 3600
 
 LOGGING = {
     "version": 1,

@@ -46,7 +46,10 @@ class OnboardCommand(BaseCommand):
         sys.stdout.flush()
 
     def execute(self, *args: Any, **options: Any) -> Any:
+        from onboard90.core.origin import Origin, acting_from
+
         try:
-            return super().execute(*args, **options)
+            with acting_from(Origin(channel="cli")):
+                return super().execute(*args, **options)
         except (ValueError, LookupError) as exc:
             raise CommandError(str(exc).strip("'\"")) from exc

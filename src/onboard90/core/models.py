@@ -16,6 +16,9 @@ class AuditEntry(models.Model):
         verbose_name=_("操作者账号"),
     )
     actor_label = models.CharField(_("操作者"), max_length=150)
+    # Where the act came from: the channel (web, cli, …) and, for the web, the client's address.
+    channel = models.CharField(_("渠道"), max_length=16, blank=True, db_default="")
+    remote_addr = models.GenericIPAddressField(_("来源地址"), null=True, blank=True)
     verb = models.CharField(_("动作"), max_length=64, db_index=True)
     object_type = models.CharField(_("对象类型"), max_length=64)
     object_id = models.CharField(_("对象"), max_length=64, blank=True)

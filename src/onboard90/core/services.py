@@ -7,6 +7,7 @@ from typing import Any
 
 from onboard90.core import clock
 from onboard90.core.models import AuditEntry, ScratchDatabase
+from onboard90.core.origin import current_origin
 
 
 def audit_record(
@@ -23,15 +24,19 @@ def audit_record(
 ) -> AuditEntry:
     """Append one audit row. `actor` is a User or None (the system / the command line).
 
-    The row's time is always the real instant it is written; a time the act claims for itself (a
+    Where it came from (the web and the client's address, the command line…) is the `core.origin` of the
+    request or command being served. The row's time is always the real instant it is written; a time the act claims for itself (a
     completion entered from yesterday's paper sheet) goes beside it as `claimed_at`, never instead of it.
     """
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
     label = actor_label or (actor.get_username() if actor is not None else "system")
+    origin = current_origin()
     return AuditEntry.objects.create(
         at=clock.now(),
+        channel=origin.channel,
+        remote_addr=origin.remote_addr,
         claimed_at=claimed_at,
         actor=actor,
         actor_label=label,

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from onboard90.core.masking import mask_msisdn, mask_name
 from onboard90.customers.enums import CustomerStatus, EventType, FirstMonth, Product
 
 
@@ -63,7 +64,11 @@ class Customer(models.Model):
 
     @property
     def masked_msisdn(self) -> str:
-        return f"{self.msisdn[:3]}****{self.msisdn[-4:]}" if len(self.msisdn) == 11 else self.msisdn
+        return mask_msisdn(self.msisdn)
+
+    @property
+    def masked_name(self) -> str:
+        return mask_name(self.name)
 
 
 class CustomerEvent(models.Model):

@@ -840,3 +840,9 @@ def customer_write(
     write = customer_write_prepare(row=row, new=new, source=source, now=now)
     write.save(actor=actor)
     return write.status
+
+
+def customer_viewed(*, customer: Customer, viewed_by: Any) -> None:
+    """查看完整号码: the customer page showed this person the full number; every such view is audited (who,
+    when, from where — the channel and address come from the request being served)."""
+    audit_record(actor=viewed_by, verb="customer.viewed", obj=customer, after={"msisdn": customer.masked_msisdn})

@@ -134,6 +134,18 @@ class Event:
                 **fields}
 
 
+# The seven accounts the README lists for trying each role (password: the demo's): the first member of each
+# 济南 team, the 济南 supervisor and the first clerk of 青岛's main store take these short names.
+DEMO_LOGINS = {
+    "jinan-supervisor": "supervisor",
+    "jinan-store-1-clerk1": "clerk",
+    "jinan-club1": "club",
+    "jinan-agent1": "agent",
+    "jinan-am1": "manager",
+    "qingdao-store-1-clerk1": "clerk_qd",
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class StaffSpec:
     username: str
@@ -215,7 +227,7 @@ class ProvinceGenerator:
                 for n in range(1, rng.randint(low, high) + 1):
                     add(f"{city.code}-{label}{n}", role, city, unit)
             add(f"{city.code}-supervisor", "supervisor", city, None)
-        return out
+        return [dataclasses.replace(spec, username=DEMO_LOGINS.get(spec.username, spec.username)) for spec in out]
 
     # -- customers and their facts
 

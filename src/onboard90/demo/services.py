@@ -423,13 +423,14 @@ def demo_build(
                 _imported(events_import(path=path, now=as_of), "events")
             wall.at = as_of
             gateway.as_of = as_of
-            cycle_run(as_of=as_of, gateway=gateway)
+            cycle_run(as_of=as_of, gateway=gateway, figures=day == today)
             gateway.flush()
             if day < today:  # today's new work is left for real people
                 wall.at = clock.end_of_day(day)
                 work.update(_work_the_day(day=day, staff=staff, plan=plan, seed=options.seed))
             report(label, n + 1, total_days)
 
+    _club_takes_coaching(today=today)
     summary = demo_summary(today=today)
     summary.update(
         seed=options.seed, first_day=first_day.isoformat(), cycles=total_days, staff=len(usernames) + admin_created,
@@ -439,6 +440,40 @@ def demo_build(
     audit_record(actor=None, verb="demo.finished", object_type="demo", actor_label="demo",
                  after={k: v for k, v in summary.items() if k != "seconds"})
     return summary
+
+
+# Hands-on coaching may be done at the store or at the city's club (the plan: 营业厅或俱乐部). In the demo,
+# each city's supervisor sends a few of the day's coaching visits to the club, as customers book its classes.
+CLUB_COACHING = ("internet_coaching", "number_change_coaching")
+CLUB_SHARE = 3  # one task in this many
+
+
+def _club_takes_coaching(*, today: dt.date) -> int:
+    """Reassign (through the supervisors' own service) one in CLUB_SHARE of today's open store coaching tasks
+    of each city to its club, so the club's staff have their day's work too."""
+    from onboard90.journeys.models import Task
+    from onboard90.journeys.services import task_reassign
+    from onboard90.org.models import StaffProfile, Unit
+
+    clubs = {unit.city_id: unit for unit in Unit.objects.filter(kind="club")}
+    supervisors = {
+        p.city_id: p.user for p in StaffProfile.objects.filter(role="supervisor", active=True).select_related("user")
+    }
+    tasks = (
+        Task.objects.filter(status="open", owner_unit__kind="store", action__action_code__in=CLUB_COACHING,
+                            created_at__gte=clock.at_local(today))
+        .select_related("owner_unit")
+        .order_by("pk")
+    )
+    moved = 0
+    for n, task in enumerate(tasks):
+        city = task.owner_unit.city_id
+        if n % CLUB_SHARE or city not in clubs or city not in supervisors:
+            continue
+        task_reassign(task=task, reassigned_by=supervisors[city], to_unit=clubs[city],
+                      reason="客户预约到俱乐部上辅导课 / the customer booked the club's coaching class")
+        moved += 1
+    return moved
 
 
 def demo_summary(*, today: dt.date) -> dict[str, Any]:

@@ -177,10 +177,23 @@ class Escalation(models.Model):
         verbose_name=_("主管"), db_constraint=False,
     )
     reason = models.CharField(_("原因"), max_length=64)
+    # The supervisor's receipt (已确认): who saw it, when, and what they did about it. The cycle inserts
+    # escalations naming only the columns above, hence the database default on the note.
+    acknowledged_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("确认人"),
+    )
+    note = models.CharField(_("处理说明"), max_length=255, blank=True, db_default="")
 
     class Meta:
         verbose_name = _("升级记录")
         verbose_name_plural = _("升级记录")
+        indexes = [
+            # The supervisor's list, oldest first within the units of a city, and the dashboard's counts of
+            # a date range per unit.
+            models.Index(fields=["unit", "at"], name="journeys_escalation_unit_at"),
+        ]
 
 
 class CycleRun(models.Model):

@@ -373,3 +373,205 @@ def dangling_references() -> dict[str, int]:
             rows = model._default_manager.filter(**{f"{field.attname}__isnull": False}).filter(~Exists(target))
             found[f"{model._meta.db_table}.{field.column}"] = rows.count()
     return found
+
+
+# --- the staff's screens: the workbench and the customer page ----------------------------------------
+
+WORKBENCH_LISTS = ("today", "overdue", "upcoming")
+SEGMENTS = ("vip", "number_changed", "prepaid", "postpaid")
+WORKBENCH_PAGE = 50
+UPCOMING_DAYS = 7
+
+
+def playbook_labels() -> dict:
+    """The Chinese names of acts and stages over every published version (newest wins), for lists that show
+    tasks of journeys started on different versions. One small query (the documents are cached per version)."""
+    from onboard90.playbook.models import PlaybookVersion
+    from onboard90.playbook.selectors import playbook_of
+
+    acts: dict[str, dict] = {}
+    stages: dict[int, str] = {}
+    for version in PlaybookVersion.objects.only("pk", "checksum", "number").order_by("number"):
+        playbook = playbook_of(version)
+        for stage in playbook.stages:
+            stages[stage.number] = stage.name
+            for action in stage.actions:
+                acts[action.code] = {"name": action.name, "stage": stage.number, "has_task": action.task is not None}
+    return {"acts": acts, "stages": stages}
+
+
+def workbench_bounds(as_of: dt.datetime) -> dict[str, tuple[dt.datetime | None, dt.datetime | None]]:
+    """The three lists as due-time ranges [from, to): overdue is everything already past its due time, due
+    today what is still ahead today, coming up the next seven days. They do not overlap."""
+    today = clock.local_date(as_of)
+    tomorrow = clock.at_local(today + dt.timedelta(days=1))
+    return {
+        "overdue": (None, as_of),
+        "today": (as_of, tomorrow),
+        "upcoming": (tomorrow, clock.at_local(today + dt.timedelta(days=1 + UPCOMING_DAYS))),
+    }
+
+
+def _due_between(bounds: tuple[dt.datetime | None, dt.datetime | None]) -> Q:
+    start, end = bounds
+    q = Q()
+    if start is not None:
+        q &= Q(due_at__gte=start)
+    if end is not None:
+        q &= Q(due_at__lt=end)
+    return q
+
+
+def workbench_tasks(*, scope, filters: dict):
+    """The running tasks a user's workbench may show, with the filters applied (already checked values:
+    action code, stage number, status, segment, unit id, msisdn or its last four digits)."""
+    from onboard90.org.scoping import task_filter
+
+    tasks = Task.objects.filter(task_filter(scope), status__in=[ActionStatus.OPEN, ActionStatus.OVERDUE])
+    if filters.get("action"):
+        tasks = tasks.filter(action__action_code=filters["action"])
+    if filters.get("stage"):
+        tasks = tasks.filter(action__stage=filters["stage"])
+    if filters.get("status"):
+        tasks = tasks.filter(status=filters["status"])
+    if filters.get("unit"):
+        tasks = tasks.filter(owner_unit_id=filters["unit"])
+    segment = filters.get("segment")
+    if segment == "vip":
+        tasks = tasks.filter(journey__customer__vip_tier__isnull=False)
+    elif segment == "number_changed":
+        tasks = tasks.filter(journey__customer__number_changed=True)
+    elif segment in ("prepaid", "postpaid"):
+        tasks = tasks.filter(journey__customer__product=segment)
+    number = filters.get("number")
+    if number:
+        if len(number) == 11:
+            tasks = tasks.filter(journey__customer__msisdn=number)
+        else:  # the last four digits, as staff read them off a masked number or a customer's card
+            tasks = tasks.filter(journey__customer__msisdn__endswith=number)
+    return tasks
+
+
+def workbench(*, scope, filters: dict, as_of: dt.datetime, which: str | None = None, after: tuple | None = None,
+              limit: int = WORKBENCH_PAGE) -> dict:
+    """工作台: counts of the three lists (one aggregate query) and one page of the chosen list, soonest due
+    first, paged by key (due time, id) so that page 200 costs what page 1 does. With no list chosen, the
+    first that has work: overdue, then due today, then coming up."""
+    bounds = workbench_bounds(as_of)
+    tasks = workbench_tasks(scope=scope, filters=filters)
+    counts = tasks.aggregate(**{name: Count("id", filter=_due_between(bounds[name])) for name in WORKBENCH_LISTS})
+    if which not in WORKBENCH_LISTS:
+        which = next((name for name in ("overdue", "today", "upcoming") if counts[name]), "today")
+    page = tasks.filter(_due_between(bounds[which]))
+    if after is not None:
+        due, pk = after
+        page = page.filter(Q(due_at__gt=due) | Q(due_at=due, pk__gt=pk))
+    rows = list(
+        page.select_related(
+            "journey__customer__vip_tier", "owner_unit", "assignee__staff", "action"
+        ).order_by("due_at", "pk")[: limit + 1]
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "which": which,
+        "counts": counts,
+        "rows": rows,
+        "next": (rows[-1].due_at, rows[-1].pk) if more and rows else None,
+    }
+
+
+def customer_in_scope(*, scope, msisdn: str):
+    """The customer with this number if the scope reaches them; None otherwise (unknown and out of scope
+    are the same answer)."""
+    from onboard90.customers.models import Customer
+    from onboard90.org.scoping import customer_filter
+
+    msisdn = (msisdn or "").strip()
+    if not (len(msisdn) == 11 and msisdn.isdigit()):
+        return None
+    return (
+        Customer.objects.filter(customer_filter(scope))
+        .select_related("package", "city", "store", "vip_tier", "account_manager__staff", "journey__playbook_version")
+        .filter(msisdn=msisdn)
+        .first()
+    )
+
+
+def task_in_scope(*, scope, task_id: int):
+    """A task the scope reaches (with what the services and the customer page read of it), or None."""
+    from onboard90.org.scoping import task_filter
+
+    return (
+        Task.objects.filter(task_filter(scope))
+        .select_related("action", "owner_unit__city", "assignee", "journey__customer", "journey__playbook_version")
+        .filter(pk=task_id)
+        .first()
+    )
+
+
+def customer_journey(*, customer, as_of: dt.datetime) -> dict:
+    """The customer page's journey: `journey_document`'s acts (opened and still pending, by the same rules),
+    each opened one with its row, task (owner unit, assignee, attempts) and SMS. A fixed number of queries
+    however many acts there are."""
+    from django.db.models import Prefetch
+
+    from onboard90.journeys.models import TaskAttempt
+    from onboard90.playbook.selectors import playbook_of
+
+    journey = getattr(customer, "journey", None)
+    if journey is None:
+        return {"journey": None, "acts": [], "playbook": None, "day": None, "stage": None}
+    document = journey_document(msisdn=customer.msisdn, as_of=as_of)
+    playbook = playbook_of(journey.playbook_version)
+    rows = (
+        JourneyAction.objects.filter(journey=journey)
+        .select_related("task__owner_unit__city", "task__assignee__staff", "task__completed_by__staff", "sms")
+        .prefetch_related(
+            Prefetch("task__attempt_log", queryset=TaskAttempt.objects.select_related("by__staff").order_by("at", "id"))
+        )
+        .order_by("action_code", "occurrence")
+    )
+    by_code: dict[str, list[JourneyAction]] = {}
+    for row in rows:
+        by_code.setdefault(row.action_code, []).append(row)
+    acts = []
+    for entry in document["actions"]:
+        spec = playbook.action(entry["code"])
+        row = None
+        if entry["status"] != ActionStatus.PENDING and by_code.get(entry["code"]):
+            row = by_code[entry["code"]].pop(0)
+        acts.append({
+            "code": entry["code"],
+            "spec": spec,
+            "stage": entry["stage"],
+            "status": row.status if row else entry["status"],
+            "window_start": row.window_start if row else dt.date.fromisoformat(entry["window_start"]),
+            "window_end": row.window_end if row else dt.date.fromisoformat(entry["window_end"]),
+            "due_at": row.due_at if row else None,
+            "row": row,
+            "task": getattr(row, "task", None) if row else None,
+            "sms": getattr(row, "sms", None) if row else None,
+        })
+    return {
+        "journey": journey,
+        "acts": acts,
+        "playbook": playbook,
+        "day": document["day"],
+        "stage": document["stage"],
+    }
+
+
+def city_staff_and_units(*, city_id: int) -> dict:
+    """Where a supervisor may move a task of this city: its units and its active staff (two queries)."""
+    from onboard90.org.models import StaffProfile, Unit
+
+    return {
+        "units": list(Unit.objects.filter(city_id=city_id).order_by("kind", "-is_main", "name")),
+        "staff": list(
+            StaffProfile.objects.filter(active=True, user__is_active=True)
+            .filter(Q(city_id=city_id) | Q(unit__city_id=city_id))
+            .select_related("user", "unit")
+            .order_by("unit__kind", "unit__name", "display_name", "user__username")
+        ),
+    }

@@ -65,7 +65,9 @@ def journey_exit(*, customer, at: dt.datetime, reason: str = "cancellation") -> 
 # --- the daily cycle ----------------------------------------------------------------------------------
 
 
-def cycle_run(*, as_of: dt.datetime, gateway=None, dispatch: bool = True, rescan: bool = False) -> CycleRun:
+def cycle_run(
+    *, as_of: dt.datetime, gateway=None, dispatch: bool = True, rescan: bool = False, figures: bool = True
+) -> CycleRun:
     """日处理: the daily cycle as of `as_of`. Idempotent: the same instant twice changes nothing.
 
     Order matters only within a day: supersede before opening (a fresh VIP never gets both calls),
@@ -103,7 +105,8 @@ def cycle_run(*, as_of: dt.datetime, gateway=None, dispatch: bool = True, rescan
         run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING, digest=digest)
         with engine.cycle_session():
             return _cycle(
-                run=run, versions=versions, since=since, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch
+                run=run, versions=versions, since=since, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch,
+                figures=figures,
             )
 
 
@@ -115,7 +118,7 @@ class CycleRefused(ValueError):
     """A cycle asked for a day after today: it would escalate, miss and send work ahead of time."""
 
 
-def _cycle(*, run, versions, since, as_of, today, gateway, dispatch) -> CycleRun:
+def _cycle(*, run, versions, since, as_of, today, gateway, dispatch, figures) -> CycleRun:
     from django.db.models import Max
 
     from onboard90.journeys import engine
@@ -162,6 +165,12 @@ def _cycle(*, run, versions, since, as_of, today, gateway, dispatch) -> CycleRun
             counts["closed"] += engine.close_finished_journeys(
                 version=version, playbook=playbook_of(version), today=today, as_of=as_of, workers=workers
             )
+        if figures:
+            from onboard90.reporting.services import figures_rebuild
+
+            # The dashboard's figures, once the day's work is on file. A catch-up over many days (the demo's
+            # history, `run --until`) rebuilds them on its last day only: each rebuild replaces the last.
+            figures_rebuild(as_of=as_of)
     except BaseException:
         run.status = CycleStatus.FAILED
         run.finished_at = clock.now()
@@ -430,6 +439,9 @@ def task_complete(
             task.completion_entered_at, task.backdated, task.completion_reason = now, backdated, reason
             fields += ["status", "completed_at", "completed_by", "completion_entered_at", "backdated", "completion_reason"]
             JourneyAction.objects.filter(pk=task.action_id).update(status=status, closed_at=at, reason=act_reason)
+            from onboard90.reporting.services import figure_cells_apply
+
+            figure_cells_apply(changes=[(task.action_id, task.action.status, status, False, backdated)])
         task.save(update_fields=fields)
         audit_record(
             actor=completed_by, verb="task.complete", obj=task, before=before,
@@ -490,6 +502,9 @@ def task_correct(
             "status", "outcome", "completed_at", "backdated", "completion_reason", "corrected_at", "completion_entered_at",
         ])
         JourneyAction.objects.filter(pk=task.action_id).update(status=status, closed_at=at, reason=act_reason)
+        from onboard90.reporting.services import figure_cells_apply
+
+        figure_cells_apply(changes=[(task.action_id, task.action.status, status, before["backdated"], backdated)])
         audit_record(
             actor=corrected_by, verb="task.correct", obj=task, before=before,
             after={"status": status, "outcome": outcome, "completed_at": _iso(at), "backdated": backdated, "reason": reason},
@@ -613,7 +628,7 @@ def tasks_complete_bulk(
             for pk, *row in running.values_list("pk", *_TASK_COLUMNS):
                 tasks[pk] = _TaskState(*row)
         actors = _actors(c[3] for c in completions)
-        attempts, closing, touched = [], [], {}
+        attempts, closing, touched, moved = [], [], {}, []
         for task_id, outcome, at, user_id in completions:
             task = tasks.get(task_id)
             if task is None or task.status not in RUNNING:  # not a running act's task, or closed by an earlier row
@@ -641,6 +656,7 @@ def tasks_complete_bulk(
             if status is None:
                 counts["retried"] += 1
             else:
+                moved.append((task.action_id, task.status, status))
                 task.status, task.completed_at, task.completed_by = status, at, user_id
                 task.completion_entered_at = now
                 closing.append((task.action_id, status, at, reason))
@@ -655,5 +671,183 @@ def tasks_complete_bulk(
             ),
         )
         update_rows(JourneyAction, ["status", "closed_at", "reason"], closing)
+        from onboard90.reporting.services import figure_cells_apply
+
+        figure_cells_apply(changes=moved)
         audit_record(actor=None, verb="task.complete_bulk", object_type="journeys.task", actor_label=source, after=counts)
     return counts
+
+
+# --- escalations (升级处理) ---------------------------------------------------------------------------------
+
+
+class EscalationRefused(ValueError):
+    """An escalation write the rules do not allow (already acknowledged, no one named)."""
+
+
+def escalation_acknowledge(*, escalation, acknowledged_by, note: str = "", now: dt.datetime | None = None):
+    """确认升级: the supervisor has seen an escalation (and says, in `note`, what they did about it).
+
+    Once only: a second acknowledgement is refused with who and when, so two supervisors looking at the
+    same list cannot overwrite each other's receipt. The caller has found the escalation through the
+    user's scope (`org.scoping.escalation_filter`); this checks the acting user is a supervisor of its city
+    (or the province) all the same, as a command line or a script would not have.
+    """
+    from onboard90.core.services import audit_record
+    from onboard90.journeys.models import Escalation
+    from onboard90.org.scoping import escalation_filter, scope_of
+
+    if acknowledged_by is None:
+        raise EscalationRefused("须指明确认人 / an acknowledgement must name the supervisor making it")
+    now = now or clock.now()
+    note = note.strip()[:255]
+    with transaction.atomic():
+        row = Escalation.objects.select_for_update().filter(pk=escalation.pk).first()
+        if row is None or not Escalation.objects.filter(escalation_filter(scope_of(acknowledged_by)), pk=row.pk).exists():
+            raise EscalationRefused(
+                f"{acknowledged_by.get_username()} 无权确认升级 {escalation.pk} / may not acknowledge escalation "
+                f"{escalation.pk}"
+            )
+        if row.acknowledged_at is not None:
+            by = row.acknowledged_by.get_username() if row.acknowledged_by_id else "—"
+            when = row.acknowledged_at.astimezone(clock.OPERATOR_TZ)
+            raise EscalationRefused(
+                f"该升级已由 {by} 于 {when:%Y-%m-%d %H:%M} 确认，无需重复确认 / escalation {row.pk} was already "
+                f"acknowledged by {by} at {when:%Y-%m-%d %H:%M}"
+            )
+        row.acknowledged_at, row.acknowledged_by, row.note = now, acknowledged_by, note
+        row.save(update_fields=["acknowledged_at", "acknowledged_by", "note"])
+        audit_record(
+            actor=acknowledged_by, verb="escalation.acknowledge", obj=row, before={"acknowledged_at": None},
+            after={"acknowledged_at": _iso(now), "task": row.task_id, **({"note": note} if note else {})},
+        )
+    return row
+
+
+# --- the staff's screens: completion with a checklist, one visit's acts, reassignment -------------------
+
+
+def _checklist_of(task: Task, ticked) -> dict[str, bool]:
+    """{item code: ticked} over the act's checklist in the playbook; an item the playbook does not list is
+    refused (a form from an older page, or a forged one), never stored."""
+    from onboard90.playbook.selectors import playbook_of
+
+    spec = playbook_of(task.journey.playbook_version).action(task.action.action_code).task
+    items = [item.code for item in spec.checklist] if spec else []
+    unknown = sorted(set(ticked) - set(items))
+    if unknown:
+        raise ValueError(f"未知核对项 / unknown checklist item(s): {', '.join(unknown)}")
+    return {code: code in ticked for code in items}
+
+
+def task_complete_checked(
+    *, task: Task, outcome: str, completed_by, checklist=None, note: str = "", now: dt.datetime | None = None
+) -> Task:
+    """task_complete (the same rules as the command line's `complete`) plus the items the person ticked,
+    stored on `Task.checklist` in the same transaction. `checklist` is the ticked item codes (None: the
+    form had no checklist, nothing is stored)."""
+    with transaction.atomic():
+        task = Task.objects.select_related("action", "journey__playbook_version", "owner_unit").get(pk=task.pk)
+        ticks = _checklist_of(task, checklist) if checklist is not None else None
+        task = task_complete(task=task, outcome=outcome, completed_by=completed_by, note=note, now=now)
+        if ticks is not None:
+            Task.objects.filter(pk=task.pk).update(checklist=ticks)
+            task.checklist = ticks
+    return task
+
+
+class VisitRefused(TaskRefused):
+    """One act of a visit was refused: nothing of the visit is recorded. `task` is the act that was."""
+
+    def __init__(self, message: str, task: Task):
+        super().__init__(message)
+        self.task = task
+
+
+def tasks_complete_together(
+    *, checklists: dict[int, list[str]], outcome: str, completed_by, note: str = "", now: dt.datetime | None = None
+) -> list[Task]:
+    """The acts one person delivers in one visit (the activation-day store acts), recorded together: one
+    task_complete per task, each with its own checklist, all in one transaction. If one is refused, none is
+    written, and the refusal names that act."""
+    from onboard90.journeys.rules.tasks import CompletionRefused
+    from onboard90.playbook.selectors import playbook_of
+
+    if not checklists:
+        raise ValueError("没有选择要登记的服务动作 / no act chosen")
+    done = []
+    with transaction.atomic():
+        tasks = Task.objects.select_related("action", "journey__playbook_version", "owner_unit").in_bulk(list(checklists))
+        for task_id, ticked in checklists.items():
+            task = tasks.get(task_id)
+            if task is None:
+                raise TaskRefused(f"任务 {task_id} 不存在 / no task {task_id}")
+            try:
+                done.append(task_complete_checked(
+                    task=task, outcome=outcome, completed_by=completed_by, checklist=ticked, note=note, now=now
+                ))
+            except (TaskRefused, CompletionRefused, ValueError) as exc:
+                name = playbook_of(task.journey.playbook_version).action(task.action.action_code).name
+                raise VisitRefused(f"{name}：{exc}", task) from exc
+    return done
+
+
+def task_reassign(
+    *, task: Task, reassigned_by, to_unit=None, to_user=None, reason: str = "", now: dt.datetime | None = None
+) -> Task:
+    """改派: a supervisor (or the province) moves a running task to another unit and/or person of its city.
+
+    To a unit alone, the task is the unit's again (no assignee: any of its staff may work it). To a
+    person, their unit becomes the owner (a supervisor, who has no unit, takes it on the same unit). A
+    target outside the task's city, a closed task and anyone but the city's supervisor or the province are
+    refused (TaskRefused). Audited with the owner before and after.
+    """
+    from onboard90.core.services import audit_record
+    from onboard90.org.models import StaffProfile
+
+    if reassigned_by is None or not getattr(reassigned_by, "is_authenticated", False):
+        raise TaskRefused("须指明改派人 / a reassignment must name the supervisor making it")
+    if to_unit is None and to_user is None:
+        raise TaskRefused("请选择改派到的单位或人员 / choose a unit or a person to reassign to")
+    now = now or clock.now()
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        task = Task.objects.select_for_update(of=("self",)).select_related("owner_unit", "assignee").get(pk=task.pk)
+        if not is_supervisor_of(user=reassigned_by, task=task):
+            raise TaskRefused(
+                f"只有本地市主管可以改派任务 {task.pk} / only the city's supervisor may reassign task {task.pk}"
+            )
+        if task.status not in RUNNING:
+            raise TaskNotOpen(
+                f"任务 {task.pk} 已关闭({task.get_status_display()})，不能改派 / task {task.pk} is closed ({task.status})"
+            )
+        city_id = task.owner_unit.city_id
+        if to_unit is not None and to_unit.city_id != city_id:
+            raise TaskRefused(f"{to_unit.name} 不属于本地市 / {to_unit.code} is not a unit of the task's city")
+        unit = to_unit or task.owner_unit
+        if to_user is not None:
+            profile = StaffProfile.objects.select_related("unit").filter(user=to_user).first()
+            if profile is None or not profile.active or not to_user.is_active:
+                raise TaskRefused(f"{to_user.get_username()} 不是在岗员工 / is not active staff")
+            person_city = profile.unit.city_id if profile.unit_id else profile.city_id
+            if person_city != city_id:
+                raise TaskRefused(f"{to_user.get_username()} 不属于本地市 / is not staff of the task's city")
+            if profile.unit_id and to_unit is not None and profile.unit_id != to_unit.pk:
+                raise TaskRefused(
+                    f"{to_user.get_username()} 不属于 {to_unit.name} / is not staff of {to_unit.code}"
+                )
+            if profile.unit_id:
+                unit = profile.unit
+        if unit.pk == task.owner_unit_id and (to_user.pk if to_user else None) == task.assignee_id:
+            raise TaskRefused("改派前后相同 / the task is already there")
+        before = {"owner_unit": task.owner_unit.code, "assignee": task.assignee.get_username() if task.assignee else None}
+        task.owner_unit, task.assignee = unit, to_user
+        task.save(update_fields=["owner_unit", "assignee"])
+        audit_record(
+            actor=reassigned_by, verb="task.reassign", obj=task, before=before,
+            after={
+                "owner_unit": unit.code, "assignee": to_user.get_username() if to_user else None,
+                "at": _iso(now), **({"reason": reason} if reason else {}),
+            },
+        )
+    return task

@@ -26,3 +26,22 @@ class PlaybookVersion(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.number} {self.name}"
+
+
+class PlaybookStage(PlaybookVersion):
+    """阶段: the admin's entry for the stages of the current version. No rows of its own — stages live inside
+    the version's document; the admin shows them from it and an edit publishes a new version."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("阶段")
+        verbose_name_plural = _("阶段")
+
+
+class PlaybookAct(PlaybookVersion):
+    """服务动作: the admin's entry for the acts of the current version (same as PlaybookStage)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("服务动作")
+        verbose_name_plural = _("服务动作")

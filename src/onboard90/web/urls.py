@@ -1,7 +1,27 @@
-"""Web app URLs (the staff workbench comes with its own issue; this serves today's figures)."""
+"""Web app URLs: sign-in, the staff workbench, the customer page, escalations, the dashboard, health."""
 
-from django.urls import path
+from django.urls import include, path
 
-from onboard90.web import views
+from onboard90.web.views import auth, customers, dashboard, escalations, health, workbench
 
-urlpatterns = [path("", views.home, name="home")]
+urlpatterns = [
+    path("", workbench.workbench, name="workbench"),
+    path("tasks/<int:task_id>/", workbench.task_open, name="task-open"),
+    path("tasks/<int:task_id>/complete/", customers.task_complete, name="task-complete"),
+    path("tasks/<int:task_id>/reassign/", customers.task_reassign, name="task-reassign"),
+    path("customers/<str:msisdn>/", customers.customer, name="customer"),
+    path("customers/<str:msisdn>/visit/", customers.customer_visit, name="customer-visit"),
+    path("login/", auth.SignInView.as_view(), name="login"),
+    path("logout/", auth.SignOutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("healthz", health.healthz, name="healthz"),
+    path("escalations/", escalations.escalations, name="escalations"),
+    path("escalations/export.xlsx", escalations.escalations_export, name="escalations-export"),
+    path(
+        "escalations/<int:escalation_id>/acknowledge/", escalations.escalation_acknowledge_view,
+        name="escalation-acknowledge",
+    ),
+    path("dashboard/export/ops-<str:name>.xlsx", escalations.ops_export, name="ops-export"),
+    path("dashboard/export/<str:table>.xlsx", dashboard.dashboard_export, name="dashboard-export"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+]

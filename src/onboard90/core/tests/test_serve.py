@@ -1,35 +1,96 @@
-"""`onboard90 serve`: the web app and its static files on the built-in threaded server."""
+"""`onboard90 serve`: gunicorn with DEBUG off, the pages, static files (htmx, ECharts) and `/healthz`.
 
-import threading
+Runs the real command in a child process on its own SQLite database in a scratch folder, as an operator
+would after `onboard90 init`.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
 import urllib.request
 
 import pytest
 
-from onboard90.core.management.commands.serve import make_server
 
-
-@pytest.fixture
-def server():
-    srv = make_server(host="127.0.0.1", port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    srv.server_close()
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.status, response.read().decode("utf-8")
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
 
 
-def test_serves_the_admin_login_page_in_chinese(server):
-    status, body = get(f"{server}/admin/login/")
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    var = tmp_path_factory.mktemp("serve-var")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ONBOARD90_DEBUG", "ONBOARD90_CLOCK")}
+    env["ONBOARD90_VAR"] = str(var)
+    subprocess.run([sys.executable, "-m", "onboard90", "init"], env=env, check=True, capture_output=True, timeout=300)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "onboard90", "serve", "--port", str(port), "--workers", "2", "--threads", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if get(f"{base}/healthz")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError(f"serve did not answer: {proc.communicate(timeout=10)}")
+    yield base, proc
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_healthz_reports_the_database_answers(server):
+    base, _ = server
+    status, body = get(f"{base}/healthz")
     assert status == 200
-    assert 'lang="zh-hans"' in body
+    assert json.loads(body) == {"status": "ok", "database": "ok"}
 
 
-def test_serves_static_files_with_debug_off(server, settings):
-    assert settings.DEBUG is False
-    status, body = get(f"{server}/static/admin/css/base.css")
+def test_runs_gunicorn_with_debug_off(server):
+    base, proc = server
+    status, body = get(f"{base}/no-such-page/")
+    assert status == 404
+    assert "Traceback" not in body and "URLconf" not in body  # Django's debug page would show both
+    ps = subprocess.run(["ps", "-o", "args=", "--ppid", str(proc.pid)], capture_output=True, text=True)
+    assert ps.stdout.count("onboard90") >= 2  # the gunicorn arbiter forked its two workers
+
+
+def test_sign_in_page_is_chinese_first_and_the_workbench_needs_it(server):
+    base, _ = server
+    status, body = get(f"{base}/login/")
+    assert status == 200
+    assert 'lang="zh-hans"' in body and "登录" in body
+    status, body = get(f"{base}/")
+    assert status == 200 and "/login/" in body or 'name="password"' in body
+
+
+def test_serves_static_files_and_the_front_end_assets(server):
+    base, _ = server
+    status, body = get(f"{base}/static/admin/css/base.css")
     assert status == 200 and "body" in body
+    status, body = get(f"{base}/static/vendor/htmx/htmx.min.js")
+    assert status == 200 and "htmx" in body
+    status, body = get(f"{base}/static/vendor/echarts/echarts.min.js")
+    assert status == 200 and "echarts" in body
+    status, body = get(f"{base}/static/web/app.css")
+    assert status == 200 and "--brand" in body

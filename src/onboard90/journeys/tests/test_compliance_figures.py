@@ -167,14 +167,6 @@ def test_reports_default_to_now_never_to_a_later_cycle(province, capsys):
     assert selectors.default_as_of() <= clock.now()
 
 
-def test_the_home_page_shows_the_same_figures_and_the_province_total(province, client):
-    _province_day_4(province)
-    body = client.get("/").content.decode()
-    total = selectors.compliance_report(by="city", as_of=selectors.default_as_of())["total"]
-    assert "补录 / backdated" in body
-    assert f"<tr><th>{selectors.PROVINCE}</th><th>{total['due']}</th>" in body
-
-
 @pytest.mark.parametrize("by", ["city", "store", "staff", "action"])
 def test_the_reports_queries_do_not_grow_with_its_rows(province, by, django_assert_max_num_queries):
     _province_day_4(province, customers=1)

@@ -1,29 +1,23 @@
-"""`onboard90 serve`: the web application on a threaded WSGI server, static files included.
+"""`onboard90 serve`: the web application on gunicorn, the production WSGI server, static files included.
 
-Uses Django's own threaded WSGI server (the one behind `runserver`) without the autoreloader and with
-static files served by the staticfiles handler, so it works with DEBUG off and nothing else installed.
-For a large deployment, run a production WSGI server (e.g. gunicorn) on `onboard90.wsgi:application`.
+gunicorn rather than waitress: the operator's servers run Linux, and gunicorn's pre-forked workers use
+both cores of a machine like this one for the Python work, where one waitress process shares one core
+between its threads. Each worker runs a few threads (the `gthread` worker) so a slow export does not hold
+up a clerk's page. Static files (the admin's, the web app's, htmx, ECharts) are served by WhiteNoise
+inside the same process. DEBUG stays off unless ONBOARD90_DEBUG=1 asks for it.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
-from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.management.base import CommandError
-from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler, get_internal_wsgi_application
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from onboard90.core.commands import OnboardCommand
-
-
-def make_server(*, host: str, port: int) -> ThreadedWSGIServer:
-    """A bound, not yet running server for the web app (port 0 picks a free port)."""
-    server = ThreadedWSGIServer((host, port), WSGIRequestHandler, ipv6=":" in host)
-    server.set_app(StaticFilesHandler(get_internal_wsgi_application()))
-    return server
 
 
 def pending_migrations() -> int:
@@ -31,15 +25,64 @@ def pending_migrations() -> int:
     return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
 
 
+def default_workers() -> int:
+    """Two workers a core, at least two: the usual gunicorn sizing for a database-bound web app."""
+    return max(2, 2 * (os.cpu_count() or 1))
+
+
+def gunicorn_application(*, host: str, port: int, workers: int, threads: int, access_log: bool):
+    """A gunicorn application serving `onboard90.wsgi` with the given options, not yet running."""
+    from gunicorn.app.base import BaseApplication
+
+    from onboard90.wsgi import application
+
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    options = {
+        "bind": bind,
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": 120,  # a province-wide Excel export may take a while; a hung worker is still replaced
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "accesslog": "-" if access_log else None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "proc_name": "onboard90",
+        # Connections are opened per request (CONN_MAX_AGE 0), never inherited across the fork.
+        "preload_app": False,
+    }
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                if value is not None:
+                    self.cfg.set(key, value)
+
+        def load(self):
+            return application
+
+    return Server()
+
+
 class Command(OnboardCommand):
-    help = "启动网页服务 / serve the web application"
+    help = "启动网页服务（gunicorn）/ serve the web application (gunicorn)"
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1", help="监听地址 / address to listen on (default 127.0.0.1)")
         parser.add_argument("--port", type=int, default=8000, help="端口 / port (default 8000)")
+        parser.add_argument(
+            "--workers", type=int, default=None,
+            help=f"工作进程数 / worker processes (default {default_workers()}: two a core)",
+        )
+        parser.add_argument("--threads", type=int, default=4, help="每进程线程数 / threads a worker (default 4)")
+        parser.add_argument("--access-log", action="store_true", help="打印访问日志 / print the access log")
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
+        workers = options["workers"] or default_workers()
+        if workers < 1 or options["threads"] < 1:
+            raise CommandError("--workers 与 --threads 须为正数 / --workers and --threads must be positive")
         if not settings.DEBUG and settings.SECRET_KEY == settings.DEVELOPMENT_SECRET_KEY:
             raise CommandError(
                 "拒绝使用内置的开发密钥提供网页服务：请运行 onboard90 init（生成 "
@@ -49,23 +92,29 @@ class Command(OnboardCommand):
             )
         if pending_migrations():
             raise CommandError("数据库尚未初始化或需要迁移，请先运行 onboard90 init / the database needs `onboard90 init` first")
+        if not (settings.NODE_MODULES / "htmx.org").is_dir():
+            self.stderr.write(
+                f"提示 / note: 未找到前端资源 {settings.NODE_MODULES}（运行 npm ci 或 make install）/ the front-end "
+                "assets are missing: run `npm ci` (or `make install`); pages work, charts and partial updates do not"
+            )
         if host not in ("127.0.0.1", "localhost", "::1") and "*" not in settings.ALLOWED_HOSTS:
             self.stderr.write(
                 f"提示 / note: 从其他机器访问时请把主机名加入 ONBOARD90_ALLOWED_HOSTS "
                 f"(当前 / now: {','.join(settings.ALLOWED_HOSTS)}) / add the host name you browse to"
             )
-        try:
-            server = make_server(host=host, port=port)
-        except OSError as exc:
-            raise CommandError(f"无法监听 / cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        # The database connection used for the checks above must not be shared with forked workers.
+        connections.close_all()
         shown = f"[{host}]" if ":" in host else host
-        self.stdout.write(f"onboard90 网页服务 / web app: http://{shown}:{server.server_port}/")
-        self.stdout.write(f"  管理后台 / admin: http://{shown}:{server.server_port}/admin/")
+        self.stdout.write(f"onboard90 网页服务 / web app: http://{shown}:{port}/  (gunicorn, {workers}×{options['threads']})")
+        self.stdout.write(f"  管理后台 / admin: http://{shown}:{port}/admin/   健康检查 / health: http://{shown}:{port}/healthz")
         self.stdout.write("  按 Ctrl-C 停止 / press Ctrl-C to stop")
         self.stdout.flush()
+        server = gunicorn_application(
+            host=host, port=port, workers=workers, threads=options["threads"], access_log=options["access_log"]
+        )
         try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            self.stdout.write("已停止 / stopped")
-        finally:
-            server.server_close()
+            server.run()
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                raise CommandError(f"网页服务无法启动 / the web server could not start on {host}:{port}") from exc
+        self.stdout.write("已停止 / stopped")

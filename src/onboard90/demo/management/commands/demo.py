@@ -105,8 +105,8 @@ class Command(OnboardCommand):
         admin = s["admin"]
         if s["admin_created"]:
             write(
-                f"  登录 / log in: {admin['username']} / {admin['password']}"
-                f"（所有演示员工同一密码 / every demo staff account has the same password, e.g. jinan-store-1-clerk1）"
+                f"  登录 / sign in: admin, supervisor, clerk, club, agent, manager, clerk_qd — "
+                f"密码 / password {admin['password']}（所有演示员工同一密码 / every demo staff account has it）"
             )
         else:
             write(

@@ -68,8 +68,8 @@ def _each(days, *, rescan: bool):
         with Progress(console=Console(stderr=True), transient=True) as progress:
             bar = progress.add_task("日处理 / cycles", total=len(days))
             for day in days:
-                yield day, services.cycle_run(as_of=clock.cycle_instant(day), rescan=rescan)
+                yield day, services.cycle_run(as_of=clock.cycle_instant(day), rescan=rescan, figures=day == days[-1])
                 progress.advance(bar)
     else:
         for day in days:
-            yield day, services.cycle_run(as_of=clock.cycle_instant(day), rescan=rescan)
+            yield day, services.cycle_run(as_of=clock.cycle_instant(day), rescan=rescan, figures=day == days[-1])

@@ -70,7 +70,7 @@ def _counts(playbook: schema.Playbook) -> str:
 
 
 class Command(OnboardCommand):
-    help = "服务方案 / playbook: validate PATH, show [--version N] [--json], load PATH [--as USER]"
+    help = "服务方案 / playbook: validate PATH, show [--version N] [--json|--yaml], load PATH [--as USER]"
 
     def add_arguments(self, parser: Any) -> None:
         sub = parser.add_subparsers(dest="subcommand", required=True, metavar="{validate,show,load}")
@@ -78,8 +78,11 @@ class Command(OnboardCommand):
         validate.add_argument("path", help="playbook YAML file")
         show = sub.add_parser("show", help="print a published version (default: the current one)")
         show.add_argument("--version", dest="version_number", type=int, metavar="N", help="version number")
-        show.add_argument(
-            "--json", dest="as_json", action="store_true", help="the document as JSON on stdout"
+        output = show.add_mutually_exclusive_group()
+        output.add_argument("--json", dest="as_json", action="store_true", help="the document as JSON on stdout")
+        output.add_argument(
+            "--yaml", dest="as_yaml", action="store_true",
+            help="the document as YAML on stdout, in the form `playbook load` reads (export, edit, load)",
         )
         load = sub.add_parser("load", help="validate and publish a playbook YAML file as a new version")
         load.add_argument("path", help="playbook YAML file")
@@ -100,7 +103,7 @@ class Command(OnboardCommand):
             cities = ", ".join(sorted(playbook.city_overrides))
             self.stdout.write(f"地市定制 city overrides: {len(playbook.city_overrides)} ({cities})")
 
-    def show(self, *, version_number: int | None, as_json: bool, **_: Any) -> None:
+    def show(self, *, version_number: int | None, as_json: bool, as_yaml: bool = False, **_: Any) -> None:
         if version_number is None:
             version = selectors.current_version()
         else:
@@ -109,6 +112,11 @@ class Command(OnboardCommand):
                 raise ValueError(f"没有版本 v{version_number} / no playbook version {version_number}")
         if as_json:
             self.emit_json(version.document)
+            return
+        if as_yaml:
+            # A comment line first, so the exported file says where it came from; YAML ignores it.
+            self.stdout.write(f"# 服务方案 v{version.number} · {version.checksum[:12]}", ending="\n")
+            self.stdout.write(services.document_yaml(version.document), ending="")
             return
         playbook = selectors.playbook_of(version)
         by = version.published_by.get_username() if version.published_by else "system"

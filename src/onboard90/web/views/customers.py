@@ -1,0 +1,298 @@
+"""客户页: one customer's journey, facts, SMS and the work the user can do on it — completing a task with
+its checklist, the activation-day store acts of one visit together, a supervisor's reassignment.
+
+The customer and every task are looked up in the user's scope: outside it, or unknown, is the same 404.
+The full number shows only here, and each view of it is audited. Every write goes through the journeys'
+services (the command line's rules); a refusal comes back as a message on this page, never a 500.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from onboard90.core import clock
+from onboard90.customers.services import customer_viewed
+from onboard90.journeys import selectors, services
+from onboard90.journeys.enums import RUNNING, AttemptOutcome
+from onboard90.journeys.rules.tasks import CompletionRefused
+from onboard90.org.enums import UnitKind
+from onboard90.org.scoping import scope_of, task_filter
+from onboard90.playbook.content import script_for
+from onboard90.web.views.workbench import lateness, local_time
+
+REFUSALS = (services.TaskRefused, CompletionRefused, ValueError)
+NOTE_MAX = 1000
+
+
+def said(exc: Exception) -> str:
+    """A service's refusal in the page's language: they are written "中文 / English"."""
+    text = str(exc)
+    if " / " not in text:
+        return text
+    zh, en = text.split(" / ", 1)
+    if (get_language() or "").startswith("en"):
+        # A visit's refusal is prefixed with the act's Chinese name: keep it.
+        head = zh.split("：", 1)[0] + "：" if "：" in zh else ""
+        return head + en
+    return zh
+
+
+def amount(value) -> str:
+    """A fee or rate as staff say it: two decimals, more only when the rate has them (0.25, 0.0005)."""
+    if value is None:
+        return ""
+    text = f"{value.normalize():f}"
+    whole, _dot, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+def person(user) -> str:
+    if user is None:
+        return ""
+    profile = getattr(user, "staff", None)
+    return (profile.display_name if profile and profile.display_name else "") or user.get_username()
+
+
+# --- the page -----------------------------------------------------------------------------------------
+
+
+def _timeline(playbook, day: int | None) -> dict:
+    """The five moments over day 0–90 as bar segments (percent of the period), today's mark on it. A stage
+    that spans the whole period (全程关怀) is not a moment: it is listed under the bar."""
+    span = playbook.journey_days + 1
+    moments, throughout = [], []
+    for stage in playbook.stages:
+        first, last = stage.days
+        if first == 0 and last >= playbook.journey_days:
+            throughout.append(stage)
+            continue
+        moments.append({
+            "stage": stage, "left": round(100 * first / span, 2), "width": round(100 * (last - first + 1) / span, 2),
+            "current": day is not None and first <= day <= last,
+        })
+    today = None
+    if day is not None and 0 <= day <= playbook.journey_days:
+        today = round(100 * (day + 0.5) / span, 2)
+    return {"moments": moments, "throughout": throughout, "today": today, "day": day}
+
+
+def _visit_groups(work: list[dict], activated_on) -> tuple[list[dict], list[dict]]:
+    """(visit, single): the user's workable acts that a store delivers in one visit — opened on the
+    activation day and owned by the same store — go to one combined form when there are two or more."""
+    by_store: dict[int, list[dict]] = {}
+    for item in work:
+        task, row = item["task"], item["row"]
+        if task.owner_unit.kind == UnitKind.STORE and row.window_start == activated_on:
+            by_store.setdefault(task.owner_unit_id, []).append(item)
+    visit = next((items for items in by_store.values() if len(items) >= 2), [])
+    chosen = {id(item) for item in visit}
+    return visit, [item for item in work if id(item) not in chosen]
+
+
+@require_GET
+@login_required
+def customer(request, msisdn: str):
+    user = request.user
+    scope = scope_of(user)
+    found = selectors.customer_in_scope(scope=scope, msisdn=msisdn)
+    if found is None:
+        raise Http404
+    customer_viewed(customer=found, viewed_by=user)
+    now = clock.now()
+    journey = selectors.customer_journey(customer=found, as_of=now)
+    playbook = journey["playbook"]
+    acts, work, sms = [], [], []
+    supervising = False
+    for act in journey["acts"]:
+        task = act["task"]
+        running = task is not None and task.status in RUNNING
+        entry = {
+            **act,
+            "name": act["spec"].name,
+            "window": _window(act),
+            "owner": task.owner_unit.name if task else "",
+            "assignee": person(task.assignee) if task else "",
+            "outcome": task.get_outcome_display() if task and task.outcome else "",
+            "attempts": list(task.attempt_log.all()) if task else [],
+            "late_text": lateness(task.due_at, now)[0] if running else "",
+            "late": running and task.due_at < now,
+            "due": local_time(act["due_at"]) if act["due_at"] else "",
+        }
+        if running and act["spec"].task is not None and task.kind == "act" and services.can_act_on(user=user, task=task):
+            spec = act["spec"].task
+            entry["workable"] = True
+            work.append({
+                **entry,
+                "title": spec.title,
+                "script": script_for(playbook, act["spec"], found.city.code),
+                "checklist": spec.checklist,
+                "max_attempts": task.max_attempts,
+            })
+        if running and services.is_supervisor_of(user=user, task=task):
+            entry["reassignable"] = True
+            supervising = True
+        acts.append(entry)
+        if act["sms"] is not None:
+            sms.append({"act": act["spec"].name, "message": act["sms"],
+                        "at": local_time(act["sms"].sent_at or act["sms"].scheduled_at, year=True)})
+    visit, single = _visit_groups(work, found.activated_on)
+    stages = []
+    if playbook is not None:
+        for stage in playbook.stages:
+            rows = [a for a in acts if a["stage"] == stage.number]
+            if rows:
+                stages.append({"stage": stage, "acts": rows})
+    context = {
+        "c": found,
+        "journey": journey["journey"],
+        "timeline": _timeline(playbook, journey["day"]) if playbook else None,
+        "stage_now": playbook.stage_on_day(journey["day"]) if playbook and journey["day"] is not None else None,
+        "stages": stages,
+        "sms": sms,
+        "visit": visit,
+        "visit_unit": visit[0]["task"].owner_unit.name if visit else "",
+        "work": single,
+        "outcomes": AttemptOutcome.choices,
+        "reassign": selectors.city_staff_and_units(city_id=found.city_id) if supervising else None,
+        "rates": {
+            "fee": amount(found.package.monthly_fee), "voice": amount(found.package.voice_rate),
+            "data": amount(found.package.data_rate), "sms": amount(found.package.sms_rate),
+            "video": amount(found.package.video_rate),
+        },
+        "activated": local_time(found.activated_at, year=True),
+        "manager_assigned": local_time(found.manager_assigned_at, year=True),
+        "manager": person(found.account_manager),
+        "now": local_time(now, year=True),
+    }
+    return render(request, "web/customer.html", context)
+
+
+def _window(act: dict) -> str:
+    start, end = act["window_start"], act["window_end"]
+    if start is None or end is None:
+        return ""
+    if start == end:
+        return f"{start.month:02d}月{start.day:02d}日"
+    return f"{start.month:02d}月{start.day:02d}日 – {end.month:02d}月{end.day:02d}日"
+
+
+# --- writes -------------------------------------------------------------------------------------------
+
+
+def _back(task, anchor: bool = True):
+    url = reverse("customer", args=[task.journey.customer.msisdn])
+    return redirect(url + (f"#task-{task.pk}" if anchor else ""))
+
+
+def _note(request) -> str:
+    return request.POST.get("note", "").strip()[:NOTE_MAX]
+
+
+@require_POST
+@login_required
+def task_complete(request, task_id: int):
+    """登记一次服务/联系: the outcome, the ticked checklist and a note, through `task_complete`."""
+    task = selectors.task_in_scope(scope=scope_of(request.user), task_id=task_id)
+    if task is None:
+        raise Http404
+    outcome = request.POST.get("outcome", "")
+    if outcome not in AttemptOutcome.values:
+        messages.error(request, _("请选择结果（已联系、无人接听、占线、号码错误或客户拒绝）。"))
+        return _back(task)
+    checklist = request.POST.getlist("check") if request.POST.get("has_checklist") else None
+    try:
+        done = services.task_complete_checked(
+            task=task, outcome=outcome, completed_by=request.user, checklist=checklist, note=_note(request),
+            now=clock.now(),
+        )
+    except REFUSALS as exc:
+        messages.error(request, _("未登记：%(why)s") % {"why": said(exc)})
+        return _back(task)
+    label = AttemptOutcome(outcome).label
+    if done.status in RUNNING:
+        messages.warning(request, _("已记录“%(outcome)s”（第 %(n)d 次，共可尝试 %(max)d 次），任务仍待完成。") % {
+            "outcome": label, "n": done.attempts, "max": done.max_attempts})
+    else:
+        messages.success(request, _("已登记“%(outcome)s”，任务已关闭：%(status)s。") % {
+            "outcome": label, "status": done.get_status_display()})
+    return _back(task)
+
+
+@require_POST
+@login_required
+def customer_visit(request, msisdn: str):
+    """One visit's acts from one combined checklist: each act recorded on its own, all or none."""
+    scope = scope_of(request.user)
+    found = selectors.customer_in_scope(scope=scope, msisdn=msisdn)
+    if found is None:
+        raise Http404
+    back = redirect(reverse("customer", args=[found.msisdn]) + "#visit")
+    raw = request.POST.getlist("task")
+    if not raw or not all(value.isdigit() for value in raw):
+        messages.error(request, _("没有可登记的服务动作，请刷新页面后重试。"))
+        return back
+    ids = list(dict.fromkeys(int(value) for value in raw))
+    from onboard90.journeys.models import Task
+
+    reachable = Task.objects.filter(task_filter(scope), pk__in=ids, journey__customer=found).count()
+    if reachable != len(ids):
+        raise Http404
+    outcome = request.POST.get("outcome", "")
+    if outcome not in AttemptOutcome.values:
+        messages.error(request, _("请选择结果（已联系、无人接听、占线、号码错误或客户拒绝）。"))
+        return back
+    checklists = {pk: request.POST.getlist(f"check-{pk}") for pk in ids}
+    try:
+        done = services.tasks_complete_together(
+            checklists=checklists, outcome=outcome, completed_by=request.user, note=_note(request), now=clock.now()
+        )
+    except REFUSALS as exc:
+        messages.error(request, _("本次接待未登记（所有动作均未保存）：%(why)s") % {"why": said(exc)})
+        return back
+    messages.success(request, _("本次接待已登记 %(n)d 项服务动作。") % {"n": len(done)})
+    return back
+
+
+@require_POST
+@login_required
+def task_reassign(request, task_id: int):
+    """改派 (supervisors): to a unit and/or a person of the task's city. `next` brings the user back to the
+    page that posted (the customer page, the escalations list)."""
+    from onboard90.org.models import Unit
+
+    task = selectors.task_in_scope(scope=scope_of(request.user), task_id=task_id)
+    if task is None:
+        raise Http404
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = reverse("customer", args=[task.journey.customer.msisdn]) + f"#task-{task.pk}"
+    unit_id, user_id = request.POST.get("to_unit", "").strip(), request.POST.get("to_user", "").strip()
+    if (unit_id and not unit_id.isdigit()) or (user_id and not user_id.isdigit()):
+        messages.error(request, _("改派对象无效，请从列表中选择。"))
+        return redirect(target)
+    to_unit = Unit.objects.filter(pk=int(unit_id)).first() if unit_id else None
+    to_user = get_user_model().objects.filter(pk=int(user_id)).first() if user_id else None
+    if (unit_id and to_unit is None) or (user_id and to_user is None):
+        messages.error(request, _("改派对象不存在，请从列表中选择。"))
+        return redirect(target)
+    try:
+        done = services.task_reassign(
+            task=task, reassigned_by=request.user, to_unit=to_unit, to_user=to_user,
+            reason=request.POST.get("reason", "")[:200], now=clock.now(),
+        )
+    except REFUSALS as exc:
+        messages.error(request, _("未改派：%(why)s") % {"why": said(exc)})
+        return redirect(target)
+    who = person(done.assignee) if done.assignee else _("单位内任何人")
+    messages.success(request, _("任务已改派给 %(unit)s · %(who)s。") % {"unit": done.owner_unit.name, "who": who})
+    return redirect(target)
