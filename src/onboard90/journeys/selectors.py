@@ -384,8 +384,10 @@ UPCOMING_DAYS = 7
 
 
 def playbook_labels() -> dict:
-    """The Chinese names of acts and stages over every published version (newest wins), for lists that show
-    tasks of journeys started on different versions. One small query (the documents are cached per version)."""
+    """The names of acts and stages over every published version (newest wins), for lists that show tasks of
+    journeys started on different versions: Chinese, or the playbook's English on an English page. One small
+    query (the documents are cached per version)."""
+    from onboard90.core.language import pick
     from onboard90.playbook.models import PlaybookVersion
     from onboard90.playbook.selectors import playbook_of
 
@@ -394,9 +396,11 @@ def playbook_labels() -> dict:
     for version in PlaybookVersion.objects.only("pk", "checksum", "number").order_by("number"):
         playbook = playbook_of(version)
         for stage in playbook.stages:
-            stages[stage.number] = stage.name
+            stages[stage.number] = pick(stage.name, stage.name_en)
             for action in stage.actions:
-                acts[action.code] = {"name": action.name, "stage": stage.number, "has_task": action.task is not None}
+                acts[action.code] = {
+                    "name": pick(action.name, action.name_en), "stage": stage.number, "has_task": action.task is not None
+                }
     return {"acts": acts, "stages": stages}
 
 

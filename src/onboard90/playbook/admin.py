@@ -21,9 +21,10 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from onboard90.core.language import pick
 from onboard90.org.scoping import scope_of
 from onboard90.playbook import labels, schema, selectors, services
 from onboard90.playbook.models import PlaybookAct, PlaybookStage, PlaybookVersion
@@ -82,13 +83,13 @@ class PlaybookVersionAdmin(admin.ModelAdmin):
         if obj.number <= 1:
             return "—"
         url = reverse("admin:playbook_playbookversion_compare")
-        return format_html('<a href="{}?a={}&amp;b={}">{}</a>', url, obj.number - 1, obj.number, _t("比较"))
+        return format_html('<a href="{}?a={}&amp;b={}">{}</a>', url, obj.number - 1, obj.number, gettext("比较"))
 
     @admin.action(description=_("比较所选的两个版本"))
     def compare_selected(self, request, queryset):
         numbers = sorted(queryset.values_list("number", flat=True))
         if len(numbers) != 2:
-            self.message_user(request, _t("请正好选择两个版本进行比较。"), messages.WARNING)
+            self.message_user(request, gettext("请正好选择两个版本进行比较。"), messages.WARNING)
             return None
         url = reverse("admin:playbook_playbookversion_compare")
         return HttpResponseRedirect(f"{url}?a={numbers[0]}&b={numbers[1]}")
@@ -105,17 +106,17 @@ class PlaybookVersionAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": _t("比较服务方案版本"),
+            "title": gettext("比较服务方案版本"),
             "choices": choices,
         }
         if len(choices) < 2:
-            context["problem"] = _t("只有一个已发布的版本，暂无可比较的内容。")
+            context["problem"] = gettext("只有一个已发布的版本，暂无可比较的内容。")
             return TemplateResponse(request, "admin/playbook/compare.html", context)
         default_a, default_b = choices[1][0], choices[0][0]
         a = selectors.version_numbered(request.GET.get("a", default_a))
         b = selectors.version_numbered(request.GET.get("b", default_b))
         if a is None or b is None:
-            context["problem"] = _t("没有这个版本号，请从列表中选择。")
+            context["problem"] = gettext("没有这个版本号，请从列表中选择。")
             context.update(a_number=default_a, b_number=default_b)
             return TemplateResponse(request, "admin/playbook/compare.html", context)
         result = selectors.versions_diff(a, b)
@@ -196,12 +197,12 @@ class _DocumentAdmin(admin.ModelAdmin):
         try:
             current = selectors.current_version()
         except LookupError:
-            raise Http404(_t("尚未发布服务方案：请先运行 onboard90 init")) from None
+            raise Http404(gettext("尚未发布服务方案：请先运行 onboard90 init")) from None
         if "v" not in request.GET:
             return current, current
         shown = selectors.version_numbered(request.GET["v"])
         if shown is None:
-            raise Http404(_t("没有这个版本号"))
+            raise Http404(gettext("没有这个版本号"))
         return shown, current
 
     def _publish(self, request, form, *, version, act=None, stage=None, base_path: str):
@@ -212,7 +213,7 @@ class _DocumentAdmin(admin.ModelAdmin):
                 action=act, stage=stage, source=f"admin:{request.user.get_username()}",
             )
         except schema.PlaybookError as exc:
-            form.add_error(None, _t("校验未通过，未发布新版本："))
+            form.add_error(None, gettext("校验未通过，未发布新版本："))
             for problem in exc.problems:
                 form.add_error(None, problem)
                 field = form.field_for_path(problem.split(":", 1)[0], base_path)
@@ -223,14 +224,14 @@ class _DocumentAdmin(admin.ModelAdmin):
             form.add_error(None, str(exc))
             return None
         for warning in warnings:
-            self.message_user(request, _t("注意：%s") % warning, messages.WARNING)
+            self.message_user(request, gettext("注意：%s") % warning, messages.WARNING)
         if created:
             self.message_user(
-                request, _t("已发布 v%(new)s（基于 v%(old)s）。") % {"new": new.number, "old": version.number},
+                request, gettext("已发布 v%(new)s（基于 v%(old)s）。") % {"new": new.number, "old": version.number},
                 messages.SUCCESS,
             )
         else:
-            self.message_user(request, _t("内容没有变化，未发布新版本。"), messages.INFO)
+            self.message_user(request, gettext("内容没有变化，未发布新版本。"), messages.INFO)
         return HttpResponseRedirect(request.path)
 
 
@@ -297,7 +298,7 @@ class ChecklistField(forms.CharField):
             parts = [part.strip() for part in line.split("|")]
             if len(parts) < 2 or len(parts) > 3:
                 raise forms.ValidationError(
-                    _t("第 %(n)s 行应写成「代码 | 中文 | English」：%(line)s") % {"n": number, "line": line.strip()}
+                    gettext("第 %(n)s 行应写成「代码 | 中文 | English」：%(line)s") % {"n": number, "line": line.strip()}
                 )
             items.append({"code": parts[0], "text": parts[1], "text_en": parts[2] if len(parts) == 3 else ""})
         return items
@@ -405,7 +406,7 @@ class StageForm(_EditForm):
 @admin.register(PlaybookAct)
 class PlaybookActAdmin(_DocumentAdmin):
     def list_view(self, request):
-        context = self._context(request, _t("服务动作"))
+        context = self._context(request, gettext("服务动作"))
         version, current = self._version(request)
         playbook = selectors.playbook_of(version)
         stage, channel = request.GET.get("stage") or None, request.GET.get("channel") or None
@@ -419,15 +420,15 @@ class PlaybookActAdmin(_DocumentAdmin):
             version=version, current=current, playbook=playbook,
             rows=[_act_summary(row, playbook) for row in rows], total=len(playbook.actions),
             stage_filter=[
-                {"label": _t("全部"), "url": link(stage=""), "selected": not stage},
+                {"label": gettext("全部"), "url": link(stage=""), "selected": not stage},
                 *({"label": f"{s.number}. {s.name}", "url": link(stage=s.code), "selected": stage == s.code}
                   for s in playbook.stages),
             ],
             channel_filter=[
-                {"label": _t("全部"), "url": link(channel=""), "selected": not channel},
+                {"label": gettext("全部"), "url": link(channel=""), "selected": not channel},
                 *({"label": str(label), "url": link(channel=code), "selected": channel == code}
                   for code, label in labels.CHANNELS.items()),
-                {"label": _t("无人工任务（短信/系统）"), "url": link(channel="none"), "selected": channel == "none"},
+                {"label": gettext("无人工任务（短信/系统）"), "url": link(channel="none"), "selected": channel == "none"},
             ],
         )
         return TemplateResponse(request, "admin/playbook/act_list.html", context)
@@ -437,7 +438,7 @@ class PlaybookActAdmin(_DocumentAdmin):
         playbook = selectors.playbook_of(version)
         row = selectors.act_row(playbook, code)
         if row is None:
-            raise Http404(_t("当前版本没有这个服务动作"))
+            raise Http404(gettext("当前版本没有这个服务动作"))
         context = self._context(request, f"{row.action.name}（{row.action.code}）")
         editable = context["can_edit"] and version.pk == current.pk
         form = None
@@ -475,7 +476,7 @@ def _act_summary(row: selectors.ActRow, playbook: schema.Playbook) -> dict[str, 
         "owner": (
             labels.CHANNELS.get(task.channel, task.channel) if task
             else labels.SYSTEM_ACTS.get(action.system, "") if action.system
-            else _t("系统自动发送")
+            else gettext("系统自动发送")
         ),
         "attempts": task.max_attempts if task else None,
         "task_audience": labels.audience_words(task.audience) if task and task.audience != "true" else "",
@@ -485,7 +486,7 @@ def _act_summary(row: selectors.ActRow, playbook: schema.Playbook) -> dict[str, 
         "sms_class": labels.MESSAGE_CLASSES.get(action.sms.message_class) if action.sms else "",
         "content": action.content,
         "supersede": (
-            _t("客户为%(who)s时，由「%(act)s」取代")
+            gettext("客户为%(who)s时，由「%(act)s」取代")
             % {"who": labels.audience_words(action.supersede_when), "act": successor}
             if successor else ""
         ),
@@ -495,7 +496,7 @@ def _act_summary(row: selectors.ActRow, playbook: schema.Playbook) -> dict[str, 
 @admin.register(PlaybookStage)
 class PlaybookStageAdmin(_DocumentAdmin):
     def list_view(self, request):
-        context = self._context(request, _t("阶段"))
+        context = self._context(request, gettext("阶段"))
         version, current = self._version(request)
         playbook = selectors.playbook_of(version)
         context.update(
@@ -505,7 +506,11 @@ class PlaybookStageAdmin(_DocumentAdmin):
                     "number": stage.number, "code": stage.code, "name": stage.name, "name_en": stage.name_en,
                     "days": labels.value_words("days", list(stage.days)),
                     "source": labels.SOURCES.get(stage.source, stage.source),
-                    "acts": [action.name for action in stage.actions],
+                    "acts": len(stage.actions),
+                    "acts_text": labels.list_words(pick(a.name, a.name_en) for a in stage.actions),
+                    "acts_url": reverse("admin:playbook_playbookact_changelist") + "?" + urlencode(
+                        {"stage": stage.code, **({"v": version.number} if version.pk != current.pk else {})}
+                    ),
                 }
                 for stage in playbook.stages
             ],
@@ -517,7 +522,7 @@ class PlaybookStageAdmin(_DocumentAdmin):
         playbook = selectors.playbook_of(version)
         index = selectors.stage_index(playbook, code)
         if index is None:
-            raise Http404(_t("当前版本没有这个阶段"))
+            raise Http404(gettext("当前版本没有这个阶段"))
         stage = playbook.stages[index]
         context = self._context(request, f"{stage.number}. {stage.name}")
         editable = context["can_edit"] and version.pk == current.pk

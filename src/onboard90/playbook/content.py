@@ -37,16 +37,21 @@ def sms_template_for(
     return action.sms.template
 
 
-def script_for(playbook: schema.Playbook, action: schema.Action | str, city_code: str | None) -> str:
-    """The staff script for `action` in `city_code`: the province's script plus the city's extra guidance."""
+def script_for(
+    playbook: schema.Playbook, action: schema.Action | str, city_code: str | None, *, english: bool = False
+) -> str:
+    """The staff script for `action` in `city_code`: the province's script plus the city's extra guidance.
+    `english`: the playbook's English script where it has one (the city's guidance is written only in
+    Chinese, and follows it as it is)."""
     action = _action(playbook, action)
     if action.task is None:
         return ""
+    script = (action.task.script_en if english else "") or action.task.script
     override = _override(playbook, city_code)
     local = override.actions.get(action.code) if override else None
     if local is not None and local.script_extra:
-        return f"{action.task.script.rstrip()}\n\n{local.script_extra.strip()}"
-    return action.task.script
+        return f"{script.rstrip()}\n\n{local.script_extra.strip()}"
+    return script
 
 
 def locals_for(playbook: schema.Playbook, city_code: str | None) -> dict[str, str]:

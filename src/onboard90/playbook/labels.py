@@ -10,6 +10,8 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from onboard90.core.language import is_english
+
 ANCHORS = {
     "activation": _("入网后"),
     "vip_rated": _("VIP评级后"),
@@ -105,9 +107,9 @@ def field_label(path: str) -> str:
         return str(FIELDS[path])
     head, _sep, rest = path.partition(".")
     if head == "locals":
-        return f"{_('本地内容')} {rest}"
+        return _("本地内容 %(key)s") % {"key": rest}
     if head == "city_overrides":
-        return f"{_('地市定制')} {rest}"
+        return _("地市定制 %(key)s") % {"key": rest}
     return path
 
 
@@ -131,8 +133,13 @@ def audience_words(expression: str) -> str:
     return str(AUDIENCES.get(expression.strip(), expression))
 
 
+def list_words(items) -> str:
+    """Items as one line: "口头告知、短信" in Chinese, "Verbal, SMS" in English."""
+    return (", " if is_english() else "、").join(str(item) for item in items)
+
+
 def deliveries_words(deliveries: list[str]) -> str:
-    return "、".join(str(DELIVERIES.get(d, d)) for d in deliveries)
+    return list_words(DELIVERIES.get(d, d) for d in deliveries)
 
 
 def value_words(path: str, value: Any) -> str:

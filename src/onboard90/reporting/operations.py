@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from django.core.paginator import Paginator
 from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.functions import TruncDate
-from django.utils.translation import gettext_noop as N_
+from django.utils.text import capfirst
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from onboard90.core import clock
+from onboard90.core.language import day_month, is_english, pick
 from onboard90.core.masking import mask_msisdn
 from onboard90.org.enums import Role, UnitKind
 from onboard90.org.scoping import Scope, city_filter, escalation_filter
@@ -85,10 +87,11 @@ def _versions():
 
 
 def act_names(versions) -> dict[str, str]:
-    """{act code: Chinese name} over every version (a newer version's name wins)."""
+    """{act code: name} over every version (a newer version's name wins): the playbook's English name on an
+    English page, the Chinese otherwise."""
     names: dict[str, str] = {}
     for _, playbook in versions:
-        names.update({a.code: a.name for a in playbook.actions})
+        names.update({a.code: pick(a.name, a.name_en) for a in playbook.actions})
     return names
 
 
@@ -103,10 +106,17 @@ def _units(scope: Scope) -> dict[int, dict]:
     rows = (
         Unit.objects.filter(city_filter(scope))
         .order_by("city__sort_order", "city__code", "kind", "-is_main", "id")
-        .values("id", "name", "kind", "is_main", "city_id", "city__name")
+        .values("id", "name", "kind", "is_main", "city_id", "city__name", "city__name_en")
     )
     kinds = dict(UnitKind.choices)
-    return {r["id"]: {**r, "kind_label": str(kinds.get(r["kind"], r["kind"]))} for r in rows}
+    return {
+        r["id"]: {
+            **r,
+            "kind_label": str(kinds.get(r["kind"], r["kind"])),
+            "city__name": pick(r["city__name"], r["city__name_en"]),
+        }
+        for r in rows
+    }
 
 
 def _unit_sort_key(units: dict[int, dict]):
@@ -159,29 +169,29 @@ def _tiles(summary: dict) -> list[dict]:
     v, o, w, m = (summary.get(k, {}) for k in ("vip", "overdue", "workload", "sms"))
     return [
         {
-            "label": f"VIP {v.get('assigned_days', 3)}天内分配率",
+            "label": gettext("VIP %(n)d 天内分配率") % {"n": v.get("assigned_days", 3)},
             "text": _text(v.get("assigned_rate"), PCT),
             "warn": v.get("assigned_rate") is not None and v["assigned_rate"] < 0.95,
         },
         {
-            "label": f"VIP {v.get('callback_days', 7)}天内回访率",
+            "label": gettext("VIP %(n)d 天内回访率") % {"n": v.get("callback_days", 7)},
             "text": _text(v.get("called_rate"), PCT),
             "warn": v.get("called_rate") is not None and v["called_rate"] < 0.95,
         },
-        {"label": N_("滞后评级VIP"), "text": _text(v.get("late_rated", 0), INT), "warn": False},
+        {"label": gettext("滞后评级VIP"), "text": _text(v.get("late_rated", 0), INT), "warn": False},
         {
-            "label": N_("当前超时任务"),
+            "label": gettext("当前超时任务"),
             "text": _text(o.get("overdue", 0), INT),
             "warn": bool(o.get("overdue")),
         },
         {
-            "label": N_("升级未确认"),
+            "label": gettext("升级未确认"),
             "text": _text(o.get("unacknowledged", 0), INT),
             "warn": bool(o.get("unacknowledged")),
         },
-        {"label": N_("今日在办任务"), "text": _text(w.get("running", 0), INT), "warn": False},
+        {"label": gettext("今日在办任务"), "text": _text(w.get("running", 0), INT), "warn": False},
         {
-            "label": N_("短信发送失败"),
+            "label": gettext("短信发送失败"),
             "text": _text(m.get("failed") or 0, INT),
             "warn": bool(m.get("failed")),
         },
@@ -208,7 +218,7 @@ def _table(
 ) -> dict:
     return {
         "title": title,
-        "headers": headers,
+        "headers": [capfirst(h) for h in headers],  # a field's name is lowercase in English
         "formats": formats,
         "rows": rows,
         "total": total,
@@ -233,7 +243,7 @@ def _text(value, fmt: str) -> str:
     if fmt == INT and isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, dt.date):
-        return f"{value:%m月%d日}"
+        return day_month(value)
     return str(value)
 
 
@@ -279,7 +289,7 @@ def vip_section(
             called_ok=callback(ActionStatus.DONE, on_time=True),
             called_any=callback(ActionStatus.DONE, ActionStatus.DONE_LATE),
         )
-        .values("city_id", "city__name")
+        .values("city_id", "city__name", "city__name_en")
         .annotate(
             rated=Count("pk"),
             assigned_in_time=Count("pk", filter=assigned_in_time),
@@ -302,7 +312,7 @@ def vip_section(
         "called",
         "late_rated",
     ]
-    per_city = [(r["city__name"], [r[k] for k in keys]) for r in rows_db]
+    per_city = [(pick(r["city__name"], r["city__name_en"]), [r[k] for k in keys]) for r in rows_db]
     totals = [sum(values[i] for _, values in per_city) for i in range(len(keys))]
 
     def row(label, v):
@@ -325,40 +335,42 @@ def vip_section(
 
     rows = [row(name, v) for name, v in per_city]
     a, c = clocks.assignment_days, clocks.callback_days
+    assign_rate, call_rate = gettext("%(n)d天分配率") % {"n": a}, gettext("%(n)d天回访率") % {"n": c}
     table = _table(
-        title=N_("VIP服务时限"),
+        title=gettext("VIP服务时限"),
         headers=[
-            N_("地市"),
-            N_("评级VIP"),
-            f"{a}天内分配",
-            N_("分配超时"),
-            N_("分配计时中"),
-            f"{a}天分配率",
-            N_("已分配"),
-            f"{c}天内回访",
-            N_("回访超时"),
-            N_("回访计时中"),
-            f"{c}天回访率",
-            N_("滞后评级"),
-            N_("滞后评级占比"),
+            gettext("地市"),
+            gettext("评级VIP"),
+            gettext("%(n)d天内分配") % {"n": a},
+            gettext("分配超时"),
+            gettext("分配计时中"),
+            assign_rate,
+            gettext("已分配"),
+            gettext("%(n)d天内回访") % {"n": c},
+            gettext("回访超时"),
+            gettext("回访计时中"),
+            call_rate,
+            gettext("滞后评级"),
+            gettext("滞后评级占比"),
         ],
         formats=[TEXT, INT, INT, INT, INT, PCT, INT, INT, INT, INT, PCT, INT, PCT],
         rows=rows,
-        total=row("合计", totals) if len(rows) > 1 else None,
+        total=row(gettext("合计"), totals) if len(rows) > 1 else None,
         chart={
             "kind": "bar",
             "percent": True,
             "categories": [r[0] for r in rows],
             "series": [
-                {"name": f"{a}天分配率", "data": [r[5] for r in rows]},
-                {"name": f"{c}天回访率", "data": [r[10] for r in rows]},
-                {"name": N_("滞后评级占比"), "data": [r[12] for r in rows]},
+                {"name": assign_rate, "data": [r[5] for r in rows]},
+                {"name": call_rate, "data": [r[10] for r in rows]},
+                {"name": gettext("滞后评级占比"), "data": [r[12] for r in rows]},
             ],
         },
-        note=(
-            f"评级日期在所选范围内的VIP。分配率＝{a}天内分配÷（时限已到或已按时分配）；回访率＝{c}天内完成首次回访"
-            f"（非补录）÷（已分配且时限已到或已按时回访）；滞后评级＝入网第{clocks.rating_deadline_day}天之后才评为VIP。"
-        ),
+        note=gettext(
+            "评级日期在所选范围内的VIP。分配率＝%(a)d天内分配÷（时限已到或已按时分配）；回访率＝%(c)d天内完成首次回访"
+            "（非补录）÷（已分配且时限已到或已按时回访）；滞后评级＝入网第%(late)d天之后才评为VIP。"
+        )
+        % {"a": a, "c": c, "late": clocks.rating_deadline_day},
     )
     table["summary"] = {
         "rated": totals[0],
@@ -454,23 +466,23 @@ def task_sections(
         if len(rows) < 2:
             return None
         sums = [sum(r[i] for r in rows) for i in range(first_numeric, len(rows[0]) - (1 if pct_of else 0))]
-        out = [N_("合计"), "", "", *sums]
+        out = [gettext("合计"), "", "", *sums]
         if pct_of:
             out.append(_rate(out[pct_of[0]], out[pct_of[1]]))
         return out
 
     overdue = _table(
-        title=N_("超时任务与升级"),
+        title=gettext("超时任务与升级"),
         headers=[
-            N_("单位"),
-            N_("类型"),
-            N_("地市"),
-            N_("当前超时任务"),
-            N_("其中升级未确认"),
-            N_("期间升级"),
-            N_("已确认"),
-            N_("未确认"),
-            N_("确认率"),
+            gettext("单位"),
+            gettext("类型"),
+            gettext("地市"),
+            gettext("当前超时任务"),
+            gettext("其中升级未确认"),
+            gettext("期间升级"),
+            gettext("已确认"),
+            gettext("未确认"),
+            gettext("确认率"),
         ],
         formats=[TEXT, TEXT, TEXT, INT, INT, INT, INT, INT, PCT],
         rows=overdue_rows,
@@ -480,22 +492,22 @@ def task_sections(
             "stacked": True,
             "categories": [r[0] for r in overdue_rows],
             "series": [
-                {"name": N_("升级未确认"), "data": [r[4] for r in overdue_rows]},
-                {"name": N_("超时（升级已确认）"), "data": [r[3] - r[4] for r in overdue_rows]},
+                {"name": gettext("升级未确认"), "data": [r[4] for r in overdue_rows]},
+                {"name": gettext("超时（升级已确认）"), "data": [r[3] - r[4] for r in overdue_rows]},
             ],
         },
-        note="当前超时任务按现在的责任单位统计；升级按升级时的责任单位、升级时间在所选范围内统计。",
+        note=gettext("当前超时任务按现在的责任单位统计；升级按升级时的责任单位、升级时间在所选范围内统计。"),
     )
     workload = _table(
-        title=N_("今日人工工作量"),
+        title=gettext("今日人工工作量"),
         headers=[
-            N_("单位"),
-            N_("类型"),
-            N_("地市"),
-            N_("在办任务"),
-            N_("今日到期"),
-            N_("已超时"),
-            N_("今日新开"),
+            gettext("单位"),
+            gettext("类型"),
+            gettext("地市"),
+            gettext("在办任务"),
+            gettext("今日到期"),
+            gettext("已超时"),
+            gettext("今日新开"),
         ],
         formats=[TEXT, TEXT, TEXT, INT, INT, INT, INT],
         rows=workload_rows,
@@ -505,11 +517,11 @@ def task_sections(
             "stacked": True,
             "categories": [r[0] for r in workload_rows],
             "series": [
-                {"name": N_("已超时"), "data": [r[5] for r in workload_rows]},
-                {"name": N_("未超时"), "data": [r[3] - r[5] for r in workload_rows]},
+                {"name": gettext("已超时"), "data": [r[5] for r in workload_rows]},
+                {"name": gettext("未超时"), "data": [r[3] - r[5] for r in workload_rows]},
             ],
         },
-        note="在办＝进行中和已超时的任务；今日新开＝今天的日处理新生成的任务。",
+        note=gettext("在办＝进行中和已超时的任务；今日新开＝今天的日处理新生成的任务。"),
     )
     overdue["summary"] = {
         "overdue": sum(t["overdue"] for t in tasks.values()),
@@ -526,11 +538,11 @@ def task_sections(
 
 
 SMS_COLUMNS = [
-    ("queued", N_("待发送")),
-    ("sent", N_("已发送")),
-    ("failed", N_("发送失败")),
-    ("missed", N_("已过期未发")),
-    ("cancelled", N_("已取消")),
+    ("queued", gettext_noop("待发送")),
+    ("sent", gettext_noop("已发送")),
+    ("failed", gettext_noop("发送失败")),
+    ("missed", gettext_noop("已过期未发")),
+    ("cancelled", gettext_noop("已取消")),
 ]
 
 
@@ -563,10 +575,14 @@ def sms_section(*, scope: Scope, date_from: dt.date, date_to: dt.date) -> dict:
     for day in sorted(counts):
         values = [counts[day][code] for code, _ in SMS_COLUMNS]
         rows.append([day, *values, sum(values)])
-    total = [N_("合计"), *[sum(r[i] for r in rows) for i in range(1, len(SMS_COLUMNS) + 2)]] if rows else None
+    total = (
+        [gettext("合计"), *[sum(r[i] for r in rows) for i in range(1, len(SMS_COLUMNS) + 2)]]
+        if rows
+        else None
+    )
     table = _table(
-        title=N_("短信发送情况"),
-        headers=[N_("日期"), *[label for _, label in SMS_COLUMNS], N_("合计")],
+        title=gettext("短信发送情况"),
+        headers=[gettext("日期"), *[gettext(label) for _, label in SMS_COLUMNS], gettext("合计")],
         formats=[TEXT, *[INT] * (len(SMS_COLUMNS) + 1)],
         rows=rows,
         total=total,
@@ -575,10 +591,11 @@ def sms_section(*, scope: Scope, date_from: dt.date, date_to: dt.date) -> dict:
             "stacked": True,
             "categories": [f"{r[0]:%m-%d}" for r in rows],
             "series": [
-                {"name": label, "data": [r[i + 1] for r in rows]} for i, (_, label) in enumerate(SMS_COLUMNS)
+                {"name": gettext(label), "data": [r[i + 1] for r in rows]}
+                for i, (_, label) in enumerate(SMS_COLUMNS)
             ],
         },
-        note="按计划发送日期统计；发送中的短信计入待发送。",
+        note=gettext("按计划发送日期统计；发送中的短信计入待发送。"),
     )
     table["summary"] = dict(zip([c for c, _ in SMS_COLUMNS], (total or [None, *[0] * 6])[1:], strict=False))
     return table
@@ -688,13 +705,19 @@ def forecast_section(*, scope: Scope, units: dict[int, dict], versions, today: d
         by_kind[kind] = [a + b for a, b in zip(by_kind[kind], counts, strict=True)]
     kinds = dict(UnitKind.choices)
     total = (
-        [N_("合计"), "", "", *[sum(r[3 + i] for r in rows) for i in range(FORECAST_DAYS + 1)]]
+        [gettext("合计"), "", "", *[sum(r[3 + i] for r in rows) for i in range(FORECAST_DAYS + 1)]]
         if len(rows) > 1
         else None
     )
     table = _table(
-        title=N_("未来14天预计新开任务"),
-        headers=[N_("单位"), N_("类型"), N_("地市"), *[f"{d:%m-%d}" for d in days], N_("合计")],
+        title=gettext("未来14天预计新开任务"),
+        headers=[
+            gettext("单位"),
+            gettext("类型"),
+            gettext("地市"),
+            *[f"{d:%m-%d}" for d in days],
+            gettext("合计"),
+        ],
         formats=[TEXT, TEXT, TEXT, *[INT] * (FORECAST_DAYS + 1)],
         rows=rows,
         total=total,
@@ -706,8 +729,10 @@ def forecast_section(*, scope: Scope, units: dict[int, dict], versions, today: d
                 {"name": str(kinds.get(k, k)), "data": by_kind[k]} for k in KIND_ORDER if k in by_kind
             ],
         },
-        note="按已在旅程中的客户推算：各人工动作在其时间窗开始之日生成任务，按派单规则归属单位；"
-        "未计入今后新入网、新评级的客户和未接通后的重拨。",
+        note=gettext(
+            "按已在旅程中的客户推算：各人工动作在其时间窗开始之日生成任务，按派单规则归属单位；"
+            "未计入今后新入网、新评级的客户和未接通后的重拨。"
+        ),
     )
     table["days"] = days
     return table
@@ -716,12 +741,12 @@ def forecast_section(*, scope: Scope, units: dict[int, dict], versions, today: d
 # --- the escalation list (升级处理) ----------------------------------------------------------------------------
 
 STATES = {
-    "pending": N_("待处理（未确认且任务未完成）"),
-    "unacknowledged": N_("全部未确认"),
-    "acknowledged": N_("已确认"),
-    "all": N_("全部"),
+    "pending": gettext_noop("待处理（未确认且任务未完成）"),
+    "unacknowledged": gettext_noop("全部未确认"),
+    "acknowledged": gettext_noop("已确认"),
+    "all": gettext_noop("全部"),
 }
-REASONS = {"overdue": N_("任务超时"), "no_account_manager": N_("无可分配客户经理")}
+REASONS = {"overdue": gettext_noop("任务超时"), "no_account_manager": gettext_noop("无可分配客户经理")}
 PER_PAGE = 25
 EXPORT_LIMIT = 20000
 
@@ -737,7 +762,7 @@ class EscalationFilters:
         errors = []
         state = data.get("state") or "pending"
         if state not in STATES:
-            errors.append(f"未知的处理状态“{state[:20]}”，已显示待处理的升级")
+            errors.append(gettext("未知的处理状态“%(state)s”，已显示待处理的升级") % {"state": state[:20]})
             state = "pending"
         unit_id = None
         raw = (data.get("unit") or "").strip()
@@ -745,7 +770,7 @@ class EscalationFilters:
             if raw.isdigit():
                 unit_id = int(raw)
             else:
-                errors.append("单位参数无效，已显示全部单位")
+                errors.append(gettext("单位参数无效，已显示全部单位"))
         return cls(unit_id=unit_id, state=state), errors
 
 
@@ -808,7 +833,7 @@ def _row(r: dict, *, names: dict[str, str], now: dt.datetime) -> dict:
     return {
         "id": r["pk"],
         "at": r["at"],
-        "reason": REASONS.get(r["reason"], r["reason"]),
+        "reason": gettext(REASONS[r["reason"]]) if r["reason"] in REASONS else r["reason"],
         "unit_id": r["unit_id"],
         "unit": r["unit__name"],
         "city_id": r["unit__city_id"],
@@ -836,15 +861,18 @@ def _row(r: dict, *, names: dict[str, str], now: dt.datetime) -> dict:
 
 
 def duration_text(delta: dt.timedelta) -> str:
-    """超时多久, for people: 3天5小时 / 5小时 / 20分钟."""
+    """超时多久, for people: 3天5小时 / 5小时 / 20分钟 (3 days 5 hours / 5 hours / 20 minutes)."""
     minutes = int(delta.total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
+    parts = []
     if days:
-        return f"{days}天{hours}小时" if hours else f"{days}天"
+        parts.append(ngettext("%(n)d天", "%(n)d天", days) % {"n": days})
     if hours:
-        return f"{hours}小时"
-    return f"{max(mins, 1)}分钟"
+        parts.append(ngettext("%(n)d小时", "%(n)d小时", hours) % {"n": hours})
+    if not parts:
+        parts.append(ngettext("%(n)d分钟", "%(n)d分钟", max(mins, 1)) % {"n": max(mins, 1)})
+    return (" " if is_english() else "").join(parts)
 
 
 def escalation_page(
@@ -895,20 +923,21 @@ def escalation_export_rows(
     names = act_names(_versions())
     qs = _escalations(scope, filters).order_by("at", "pk").values(*ROW_FIELDS)[:EXPORT_LIMIT]
     headers = [
-        "升级时间",
-        "原因",
-        "动作",
-        "客户号码",
+        gettext("升级时间"),
+        gettext("原因"),
+        gettext("动作"),
+        gettext("客户号码"),
         "VIP",
-        "责任单位",
-        "负责人",
-        "截止时间",
-        "超时",
-        "任务状态",
-        "确认时间",
-        "确认人",
-        "处理说明",
+        gettext("责任单位"),
+        gettext("负责人"),
+        gettext("截止时间"),
+        gettext("超时"),
+        gettext("任务状态"),
+        gettext("确认时间"),
+        gettext("确认人"),
+        gettext("处理说明"),
     ]
+    headers = [capfirst(h) for h in headers]
     rows = []
     for r in qs:
         row = _row(r, names=names, now=now)
@@ -918,7 +947,7 @@ def escalation_export_rows(
                 row["reason"],
                 row["act"],
                 row["masked_msisdn"],
-                "是" if row["vip"] else "",
+                gettext("是") if row["vip"] else "",
                 row["owner_unit"],
                 row["assignee"],
                 row["due_at"],

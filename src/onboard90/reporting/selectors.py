@@ -19,8 +19,10 @@ import datetime as dt
 
 from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from onboard90.core import clock
+from onboard90.core.language import pick
 from onboard90.journeys.enums import ActionStatus
 from onboard90.journeys.selectors import COUNTED, figures
 from onboard90.org import scoping
@@ -89,13 +91,19 @@ def date_range(*, today: dt.date, due_from: str | None, due_to: str | None) -> t
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
-            errors.append(f"{label}“{text[:20]}”不是有效日期（格式 2012-03-05），已改用 {default:%Y-%m-%d}")
+            errors.append(
+                _("%(label)s“%(text)s”不是有效日期（格式 2012-03-05），已改用 %(default)s")
+                % {"label": label, "text": text[:20], "default": f"{default:%Y-%m-%d}"}
+            )
             return default
 
-    end = parse(due_to, today, "结束日期")
-    start = parse(due_from, end - dt.timedelta(days=DEFAULT_DAYS - 1), "开始日期")
+    end = parse(due_to, today, _("结束日期"))
+    start = parse(due_from, end - dt.timedelta(days=DEFAULT_DAYS - 1), _("开始日期"))
     if start > end:
-        errors.append(f"开始日期 {start:%Y-%m-%d} 晚于结束日期 {end:%Y-%m-%d}，已改为同一天")
+        errors.append(
+            _("开始日期 %(start)s 晚于结束日期 %(end)s，已改为同一天")
+            % {"start": f"{start:%Y-%m-%d}", "end": f"{end:%Y-%m-%d}"}
+        )
         start = end
     return start, end, errors
 
@@ -147,7 +155,8 @@ def _act_counts(as_of: dt.datetime) -> dict:
 
 def act_names() -> tuple[dict[str, dict], dict[int, str]]:
     """{act code: {name, stage, order}} and {stage number: name} from the playbook versions (newest first
-    wins), so every act on file has its Chinese name and its place in the plan."""
+    wins), so every act on file has its name (the playbook's English on an English page) and its place in the
+    plan."""
     from onboard90.playbook.models import PlaybookVersion
     from onboard90.playbook.selectors import playbook_of
 
@@ -156,10 +165,11 @@ def act_names() -> tuple[dict[str, dict], dict[int, str]]:
     for version in PlaybookVersion.objects.only("pk", "checksum").order_by("-number"):
         order = 0
         for stage in playbook_of(version).stages:
-            stages.setdefault(stage.number, stage.name)
+            stages.setdefault(stage.number, pick(stage.name, stage.name_en))
             for action in stage.actions:
                 order += 1
-                acts.setdefault(action.code, {"name": action.name, "stage": stage.number, "order": order})
+                name = pick(action.name, action.name_en)
+                acts.setdefault(action.code, {"name": name, "stage": stage.number, "order": order})
     return acts, stages
 
 
@@ -221,7 +231,7 @@ def compliance_overview(
     if target.level == PROVINCE:
         grouped = {row["city_id"]: row for row in cells.values("city_id").annotate(**sums).order_by()}
         rows = [
-            {"key": city.code, "label": city.name, "city": city.code, **figures(**cell_counts(grouped.get(city.pk)))}
+            {"key": city.code, "label": pick(city.name, city.name_en), "city": city.code, **figures(**cell_counts(grouped.get(city.pk)))}
             for city in City.objects.order_by("sort_order", "code")
         ]
         others = []
@@ -234,7 +244,7 @@ def compliance_overview(
             for u in stores
         ]
         if grouped.get(None):
-            rows.append({"key": "", "label": "未登记营业厅", **figures(**cell_counts(grouped[None]))})
+            rows.append({"key": "", "label": _("未登记营业厅"), **figures(**cell_counts(grouped[None]))})
         others = [{"code": u.code, "name": u.name, "kind": u.get_kind_display()} for u in units if u.kind != "store"]
     return {
         "level": target.level,

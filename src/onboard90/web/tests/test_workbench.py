@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from onboard90 import testing as builders
 from onboard90.core import clock
@@ -35,8 +36,14 @@ def test_a_row_says_how_late_or_how_long_is_left_in_days_or_hours():
 
 
 def test_times_read_in_shanghai_and_numbers_are_11_digits_or_the_last_4():
-    assert local_time(dt.datetime(2012, 3, 5, 6, 30, tzinfo=dt.UTC)) == "03月05日 14:30"
-    assert local_time(dt.datetime(2012, 3, 5, 6, 30, tzinfo=dt.UTC), year=True) == "2012-03-05 14:30"
+    instant = dt.datetime(2012, 12, 5, 6, 30, tzinfo=dt.UTC)
+    with translation.override("zh-hans"):
+        assert local_time(instant) == "12月05日 14:30"
+        assert local_time(instant, year=True) == "2012-12-05 14:30"
+    with translation.override("en"):
+        assert local_time(instant) == "05 Dec 14:30"
+        assert local_time(instant, year=True) == "2012-12-05 14:30"
+    assert local_time(dt.datetime(2012, 3, 4, 16, 30, tzinfo=dt.UTC)) == "03月05日 00:30"  # the next day there
     assert parse_number("186 1234 5678") == "18612345678"
     assert parse_number("5678") == "5678"
     assert parse_number("12345") is None and parse_number("abcd") is None

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from onboard90.core import clock
+from onboard90.core.language import day_month, is_english, pick
 from onboard90.customers.services import customer_viewed
 from onboard90.journeys import selectors, services
 from onboard90.journeys.enums import RUNNING, AttemptOutcome
@@ -73,10 +74,10 @@ def _timeline(playbook, day: int | None) -> dict:
     for stage in playbook.stages:
         first, last = stage.days
         if first == 0 and last >= playbook.journey_days:
-            throughout.append(stage)
+            throughout.append({"stage": stage, "name": pick(stage.name, stage.name_en)})
             continue
         moments.append({
-            "stage": stage, "left": round(100 * first / span, 2), "width": round(100 * (last - first + 1) / span, 2),
+            "stage": stage, "name": pick(stage.name, stage.name_en), "left": round(100 * first / span, 2), "width": round(100 * (last - first + 1) / span, 2),
             "current": day is not None and first <= day <= last,
         })
     today = None
@@ -117,7 +118,7 @@ def customer(request, msisdn: str):
         running = task is not None and task.status in RUNNING
         entry = {
             **act,
-            "name": act["spec"].name,
+            "name": pick(act["spec"].name, act["spec"].name_en),
             "window": _window(act),
             "owner": task.owner_unit.name if task else "",
             "assignee": person(task.assignee) if task else "",
@@ -132,9 +133,9 @@ def customer(request, msisdn: str):
             entry["workable"] = True
             work.append({
                 **entry,
-                "title": spec.title,
-                "script": script_for(playbook, act["spec"], found.city.code),
-                "checklist": spec.checklist,
+                "title": pick(spec.title, spec.title_en),
+                "script": script_for(playbook, act["spec"], found.city.code, english=is_english()),
+                "checklist": [{"code": item.code, "text": pick(item.text, item.text_en)} for item in spec.checklist],
                 "max_attempts": task.max_attempts,
             })
         if running and services.is_supervisor_of(user=user, task=task):
@@ -142,7 +143,7 @@ def customer(request, msisdn: str):
             supervising = True
         acts.append(entry)
         if act["sms"] is not None:
-            sms.append({"act": act["spec"].name, "message": act["sms"],
+            sms.append({"act": entry["name"], "message": act["sms"],
                         "at": local_time(act["sms"].sent_at or act["sms"].scheduled_at, year=True)})
     visit, single = _visit_groups(work, found.activated_on)
     stages = []
@@ -150,12 +151,13 @@ def customer(request, msisdn: str):
         for stage in playbook.stages:
             rows = [a for a in acts if a["stage"] == stage.number]
             if rows:
-                stages.append({"stage": stage, "acts": rows})
+                stages.append({"stage": stage, "name": pick(stage.name, stage.name_en), "acts": rows})
     context = {
         "c": found,
         "journey": journey["journey"],
         "timeline": _timeline(playbook, journey["day"]) if playbook else None,
-        "stage_now": playbook.stage_on_day(journey["day"]) if playbook and journey["day"] is not None else None,
+        "stage_now": _stage_name(playbook.stage_on_day(journey["day"])) if playbook and journey["day"] is not None else "",
+        "city_name": pick(found.city.name, found.city.name_en),
         "stages": stages,
         "sms": sms,
         "visit": visit,
@@ -181,8 +183,12 @@ def _window(act: dict) -> str:
     if start is None or end is None:
         return ""
     if start == end:
-        return f"{start.month:02d}月{start.day:02d}日"
-    return f"{start.month:02d}月{start.day:02d}日 – {end.month:02d}月{end.day:02d}日"
+        return day_month(start)
+    return f"{day_month(start)} – {day_month(end)}"
+
+
+def _stage_name(stage) -> str:
+    return pick(stage.name, stage.name_en) if stage is not None else ""
 
 
 # --- writes -------------------------------------------------------------------------------------------

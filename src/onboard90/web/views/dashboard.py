@@ -10,9 +10,13 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from onboard90.core import clock
+from onboard90.core.language import pick
 from onboard90.journeys.selectors import FIGURES, FIGURES_ZH
 from onboard90.org.scoping import scope_of
 from onboard90.reporting import selectors
@@ -23,7 +27,7 @@ try:  # the operations sections live in their own module
 except ImportError:  # pragma: no cover - only while that module is not there
     operations_overview = None
 
-ROW_HEADERS = {"city": "地市", "store": "营业厅", "staff": "员工"}
+ROW_HEADERS = {"city": gettext_lazy("地市"), "store": gettext_lazy("营业厅"), "staff": gettext_lazy("员工")}
 TABLES = ("acts", "stages", "rows")
 # Below this on-time rate a figure is shown in red (the charts: green from 90 %, amber from 75 %).
 LOW_RATE = 0.75
@@ -75,8 +79,9 @@ def dashboard(request):
             "charts": charts,
             "ops": ops,
             "query": query.urlencode(),
-            "row_header": ROW_HEADERS[overview["rows_kind"]],
-            "figure_headers": FIGURES_ZH[:-1],
+            "row_header": str(ROW_HEADERS[overview["rows_kind"]]),
+            "city_name": pick(target.city.name, target.city.name_en) if target.city else "",
+            "figure_headers": [_(h) for h in FIGURES_ZH[:-1]],
         },
     )
 
@@ -92,23 +97,29 @@ def dashboard_export(request, table: str):
     if table not in TABLES:
         raise Http404
     _scope, target, (due_from, due_to, _today), _errors, overview = _compliance(request)
-    place = target.unit.name if target.unit else target.city.name if target.city else "全省"
-    if table == "acts":
-        headers = ["阶段", "服务动作", *FIGURES_ZH]
-        rows = [[a["stage_name"], a["name"], *(a[f] for f in FIGURES)] for a in overview["acts"]]
-        title = "各动作合规"
-    elif table == "stages":
-        headers = ["阶段", *FIGURES_ZH]
-        rows = [[s["name"], *(s[f] for f in FIGURES)] for s in overview["stages"]]
-        title = "各阶段合规"
+    if target.unit:
+        place = target.unit.name
     else:
-        headers = [ROW_HEADERS[overview["rows_kind"]], *FIGURES_ZH]
+        place = pick(target.city.name, target.city.name_en) if target.city else _("全省")
+    figure_headers = [capfirst(_(h)) for h in FIGURES_ZH]
+    if table == "acts":
+        headers = [capfirst(_("阶段")), capfirst(_("服务动作")), *figure_headers]
+        rows = [[a["stage_name"], a["name"], *(a[f] for f in FIGURES)] for a in overview["acts"]]
+        title = _("各动作合规")
+    elif table == "stages":
+        headers = [capfirst(_("阶段")), *figure_headers]
+        rows = [[s["name"], *(s[f] for f in FIGURES)] for s in overview["stages"]]
+        title = _("各阶段合规")
+    else:
+        row_header = str(ROW_HEADERS[overview["rows_kind"]])
+        headers = [capfirst(row_header), *figure_headers]
         rows = [[r["label"], *(r[f] for f in FIGURES)] for r in overview["rows"]]
-        title = f"按{ROW_HEADERS[overview['rows_kind']]}合规"
-    rows.append(["合计", *([""] if table == "acts" else []), *(overview["total"][f] for f in FIGURES)])
+        title = _("按%(rows)s合规") % {"rows": row_header}
+    rows.append([_("合计"), *([""] if table == "acts" else []), *(overview["total"][f] for f in FIGURES)])
     width = len(headers)
     return xlsx_response(
         filename=f"compliance-{table}-{due_from:%Y%m%d}-{due_to:%Y%m%d}.xlsx",
-        title=f"{place}{title} {due_from:%Y-%m-%d}至{due_to:%Y-%m-%d}",
+        title=_("%(place)s%(title)s %(start)s至%(end)s")
+        % {"place": place, "title": title, "start": f"{due_from:%Y-%m-%d}", "end": f"{due_to:%Y-%m-%d}"},
         headers=headers, rows=rows, percent_columns=[width - 1],
     )

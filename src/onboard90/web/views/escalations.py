@@ -14,6 +14,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from onboard90.core import clock
@@ -22,6 +23,7 @@ from onboard90.journeys.services import EscalationRefused, escalation_acknowledg
 from onboard90.org.scoping import scope_of
 from onboard90.reporting import operations
 from onboard90.web.exports import xlsx_response
+from onboard90.web.views.customers import said
 
 
 def _supervising(request):
@@ -68,7 +70,7 @@ def escalation_acknowledge_view(request, escalation_id: int):
             escalation=escalation, acknowledged_by=request.user, note=request.POST.get("note", "")
         )
     except EscalationRefused as refused:
-        error = str(refused).split(" / ")[0]
+        error = said(refused)  # "中文 / English": the page's language
     if request.htmx:
         found = operations.escalation_one(scope=scope, escalation_id=escalation_id)
         return render(
@@ -84,7 +86,7 @@ def escalation_acknowledge_view(request, escalation_id: int):
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, "已确认升级")
+        messages.success(request, _("已确认升级"))
     return redirect(_safe_next(request))
 
 
@@ -99,10 +101,10 @@ def _safe_next(request) -> str:
 @require_GET
 def escalations_export(request):
     scope = _supervising(request)
-    filters, _ = operations.EscalationFilters.parse(request.GET)
+    filters, _errors = operations.EscalationFilters.parse(request.GET)
     headers, rows = operations.escalation_export_rows(scope=scope, filters=filters)
     return xlsx_response(
-        filename=f"escalations-{clock.today():%Y%m%d}.xlsx", title="升级处理", headers=headers, rows=rows
+        filename=f"escalations-{clock.today():%Y%m%d}.xlsx", title=_("升级处理"), headers=headers, rows=rows
     )
 
 
@@ -115,11 +117,11 @@ def date_range(data, *, today: dt.date) -> tuple[dt.date, dt.date, str]:
         date_from = dt.date.fromisoformat(raw_from) if raw_from else default[0]
         date_to = dt.date.fromisoformat(raw_to) if raw_to else default[1]
     except ValueError:
-        return (*default, "日期格式应为 年-月-日（如 2012-03-05），已使用最近30天")
+        return (*default, _("日期格式应为 年-月-日（如 2012-03-05），已使用最近30天"))
     if date_from > date_to:
-        return (*default, "开始日期晚于结束日期，已使用最近30天")
+        return (*default, _("开始日期晚于结束日期，已使用最近30天"))
     if (date_to - date_from).days > 366:
-        return (date_to - dt.timedelta(days=366), date_to, "日期范围最长一年，已截取最后一年")
+        return (date_to - dt.timedelta(days=366), date_to, _("日期范围最长一年，已截取最后一年"))
     return date_from, date_to, ""
 
 
@@ -141,7 +143,7 @@ def ops_export(request, name: str):
     rows = list(table["rows"]) + ([table["total"]] if table.get("total") else [])
     return xlsx_response(
         filename=f"ops-{name}-{date_from:%Y%m%d}-{date_to:%Y%m%d}.xlsx",
-        title=f"{table['title']} {date_from:%Y-%m-%d}至{date_to:%Y-%m-%d}",
+        title=_("%(title)s %(start)s至%(end)s") % {"title": table["title"], "start": date_from, "end": date_to},
         headers=table["headers"],
         rows=rows,
         percent_columns=table["percent_columns"],

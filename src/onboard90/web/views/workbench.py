@@ -18,15 +18,26 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from onboard90.core import clock
+from onboard90.core.language import day_month, pick
 from onboard90.journeys import selectors
 from onboard90.journeys.enums import ActionStatus
 from onboard90.org.scoping import city_filter, scope_of
 
-LIST_LABELS = {"today": "今日到期", "overdue": "已超时", "upcoming": "即将到期"}
-SEGMENT_LABELS = {"vip": "VIP客户", "number_changed": "换号入网", "prepaid": "预付费", "postpaid": "后付费"}
+LIST_LABELS = {
+    "today": gettext_lazy("今日到期"),
+    "overdue": gettext_lazy("已超时"),
+    "upcoming": gettext_lazy("即将到期"),
+}
+SEGMENT_LABELS = {
+    "vip": gettext_lazy("VIP客户"),
+    "number_changed": gettext_lazy("换号入网"),
+    "prepaid": gettext_lazy("预付费"),
+    "postpaid": gettext_lazy("后付费"),
+}
 STATUS_CHOICES = (ActionStatus.OPEN, ActionStatus.OVERDUE)
 
 
@@ -34,11 +45,13 @@ STATUS_CHOICES = (ActionStatus.OPEN, ActionStatus.OVERDUE)
 
 
 def local_time(instant: dt.datetime | None, *, year: bool = False) -> str:
-    """`12月05日 14:30` (or `2012-03-05 14:30`), always in Asia/Shanghai."""
+    """`12月05日 14:30` (`05 Dec 14:30` in English), or `2012-03-05 14:30` in both, always in Asia/Shanghai."""
     if instant is None:
         return ""
     local = instant.astimezone(clock.OPERATOR_TZ)
-    return local.strftime("%Y-%m-%d %H:%M") if year else f"{local.month:02d}月{local.day:02d}日 {local:%H:%M}"
+    if year:
+        return local.strftime("%Y-%m-%d %H:%M")
+    return f"{day_month(local)} {local:%H:%M}"
 
 
 def lateness(due_at: dt.datetime, now: dt.datetime) -> tuple[str, bool]:
@@ -137,6 +150,8 @@ def workbench(request):
         from onboard90.org.models import Unit
 
         units = list(Unit.objects.filter(city_filter(scope)).select_related("city").order_by("city__sort_order", "kind", "name"))
+        for u in units:
+            u.city_label = pick(u.city.name, u.city.name_en)
     problems: list[str] = []
     filters = _filters(request, labels=labels, units=units, problems=problems)
     which = request.GET.get("list")
@@ -158,7 +173,7 @@ def workbench(request):
     }.items() if v != ""}
     base = reverse("workbench")
     tabs = [
-        {"key": key, "label": _(LIST_LABELS[key]), "count": data["counts"][key], "current": key == which,
+        {"key": key, "label": str(LIST_LABELS[key]), "count": data["counts"][key], "current": key == which,
          "url": f"{base}?{urlencode({**query, 'list': key})}", "warn": key == "overdue"}
         for key in ("overdue", "today", "upcoming")
     ]
@@ -186,7 +201,7 @@ def workbench(request):
     context = {
         "now": local_time(now, year=True),
         "which": which,
-        "which_label": _(LIST_LABELS[which]),
+        "which_label": str(LIST_LABELS[which]),
         "tabs": tabs,
         "rows": rows,
         "first": shown + 1 if rows else 0,
@@ -203,7 +218,7 @@ def workbench(request):
         ),
         "stage_choices": sorted(labels["stages"].items()),
         "status_choices": [(s.value, s.label) for s in STATUS_CHOICES],
-        "segment_choices": [(k, _(v)) for k, v in SEGMENT_LABELS.items()],
+        "segment_choices": [(k, str(v)) for k, v in SEGMENT_LABELS.items()],
         "units": units,
         "show_units": scope.is_supervising,
         "no_scope": scope.kind == "nothing",
