@@ -17,7 +17,6 @@ from django.contrib import admin
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from onboard90.core.services import audit_record
 from onboard90.customers import services
 from onboard90.customers.models import Bill, Customer, CustomerEvent
 
@@ -167,10 +166,11 @@ class CustomerAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
 
     def change_view(self, request: Any, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
-        if request.method == "GET":
-            audit_record(
-                actor=request.user, verb="customer.view", object_type="customers.customer", object_id=str(object_id)
-            )
+        if request.method == "GET" and str(object_id).isdigit():
+            # The admin's page shows the full number, as the customer page does: the same audited view.
+            customer = Customer.objects.filter(pk=int(object_id)).first()
+            if customer is not None:
+                services.customer_viewed(customer=customer, viewed_by=request.user)
         return super().change_view(request, object_id, form_url, extra_context)
 
 

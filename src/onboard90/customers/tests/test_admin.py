@@ -36,7 +36,7 @@ def test_customer_list_masks_numbers_and_opening_one_is_audited(admin_client):
     detail = admin_client.get(f"/admin/customers/customer/{customer.pk}/change/")
 
     assert detail.status_code == 200
-    entry = AuditEntry.objects.get(verb="customer.view")
+    entry = AuditEntry.objects.get(verb="customer.viewed")
     assert entry.object_id == str(customer.pk) and entry.actor.is_superuser
 
 
