@@ -461,6 +461,8 @@ def time_cycle(*, day: dt.date, dispatch: bool = True, settle: bool = False) -> 
         "rows_per_s": round(sum(inserted.values()) / cycle_s) if cycle_s else None,
         "inserted": {t.split("_", 1)[1]: v for t, v in inserted.items()},
         "counts": run.counts,
+        # Part of cycle_s: the dashboard's precomputed figures, rebuilt at the end of every cycle.
+        "figures_s": _figures_rebuild_s(as_of),
     }
     if dispatch or settle:
         quiet = playbook_of(current_version()).quiet_hours
@@ -470,6 +472,13 @@ def time_cycle(*, day: dt.date, dispatch: bool = True, settle: bool = False) -> 
             result["dispatch_s"] = round(time.perf_counter() - started, 3)
             result["dispatch"] = sent
     return result
+
+
+def _figures_rebuild_s(as_of: dt.datetime) -> float | None:
+    from onboard90.reporting.models import FigureRefresh
+
+    refresh = FigureRefresh.objects.filter(as_of=as_of).order_by("-id").first()
+    return refresh.seconds if refresh else None
 
 
 def baseline(*, rows: int) -> dict[str, Any]:
@@ -567,6 +576,7 @@ def run(
         "journeys": journeys,
         "due_rows": first["due_rows"],
         "cycle_s": first["cycle_s"],
+        "figures_s": first["figures_s"],
         "rows_written": first["rows_written"],
         "rows_per_s": first["rows_per_s"],
         "baseline_rows_per_s": base["baseline_rows_per_s"],

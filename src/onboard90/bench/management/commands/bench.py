@@ -1,6 +1,8 @@
 """`onboard90 bench cycle --journeys N [--daily D] [--days K] [--json]`: time the daily cycle at scale.
+`onboard90 bench web [--customers N] [--users U] [--requests R] [--seconds S] [--json]`: signed-in staff on
+the real web server.
 
-The work is in `onboard90.bench.services`; this is the command line around it.
+The work is in `onboard90.bench.services` and `onboard90.bench.web`; this is the command line around it.
 """
 
 from __future__ import annotations
@@ -27,12 +29,27 @@ migrated again; SQLite: the file is recreated). A database holding customers the
 refused unless --force.
 """
 
+WEB_HELP = """\
+Starts the real web server (`onboard90 serve`, gunicorn, on a free loopback port) on a database the bench
+built, signs in U virtual users through the login form (clerks of the stores with the most open work,
+supervisors of the biggest cities, the province administrator) and lets them open the workbench, customer
+pages from their own scope and the dashboard until R pages were asked for or S seconds passed. Reports
+p50/p95/p99 per page, throughput and errors (any answer other than 2xx/3xx, a redirect to sign-in, or no
+answer), /healthz as the floor of the stack, and the CPU the server, the database and the load generator
+each used.
+
+--customers N builds N customers with their open journeys first (as `bench cycle` does: the database named
+by DATABASE_URL is EMPTIED AND REBUILT) and runs the day's cycle; without it the database the bench built
+before is reused. Without DATABASE_URL the database is the SQLite file var/bench/web.sqlite3.
+"""
+
 
 class Command(OnboardCommand):
-    help = "基准测试 / benchmarks: `bench cycle` times the daily cycle on a province-sized database"
+    help = ("基准测试 / benchmarks: `bench cycle` times the daily cycle on a province-sized database, "
+            "`bench web` the web pages under signed-in users")
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="bench", required=True, metavar="cycle")
+        sub = parser.add_subparsers(dest="bench", required=True, metavar="{cycle,web}")
         cycle = sub.add_parser("cycle", help="time the daily cycle", description=HELP,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         cycle.add_argument("--journeys", type=int, required=True, help="open journeys to build (N)")
@@ -47,7 +64,27 @@ class Command(OnboardCommand):
                            help="empty a database that holds non-bench customers")
         cycle.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
+        web = sub.add_parser("web", help="signed-in users on the web server", description=WEB_HELP,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        web.add_argument("--customers", type=int, default=None,
+                         help="build N customers first (empties the database); default: reuse the bench's")
+        web.add_argument("--users", type=int, default=50, help="concurrent signed-in users (default 50)")
+        web.add_argument("--requests", type=int, default=5000, help="stop after R pages (default 5000)")
+        web.add_argument("--seconds", type=float, default=120, help="stop after S seconds (default 120)")
+        web.add_argument("--think", type=float, default=1.0,
+                         help="mean pause between a user's pages in s (default 1; 0: as fast as answered)")
+        web.add_argument("--workers", type=int, default=None, help="serve's workers (default: serve's)")
+        web.add_argument("--threads", type=int, default=4, help="serve's threads a worker (default 4)")
+        web.add_argument("--date", default=None,
+                         help="the built day's cycle date, YYYY-MM-DD (default: the latest cycle passed)")
+        web.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
+        web.add_argument("--force", action="store_true", help="empty a database holding non-bench customers")
+        web.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["bench"] == "web":
+            self._web(options)
+            return
         if options["bench"] != "cycle":
             raise CommandError(f"unknown bench {options['bench']!r}")
         if not os.environ.get("DATABASE_URL"):
@@ -91,6 +128,72 @@ class Command(OnboardCommand):
         if done.returncode:
             sys.exit(done.returncode)
 
+    def _web(self, options: dict[str, Any]) -> None:
+        if not os.environ.get("DATABASE_URL"):
+            # The bench's own SQLite file, never the data folder's database (a build empties it).
+            from django.conf import settings
+
+            path = Path(settings.VAR_DIR) / "bench" / "web.sqlite3"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            argv = [sys.executable, "-m", "onboard90", "bench", "web"]
+            for flag in ("customers", "users", "requests", "seconds", "think", "workers", "threads", "date",
+                         "seed"):
+                if options[flag] is not None:
+                    argv += [f"--{flag}", str(options[flag])]
+            argv += [f"--{flag}" for flag in ("force", "json") if options[flag]]
+            done = subprocess.run(argv, env={**os.environ, "DATABASE_URL": f"sqlite:///{path}"})
+            if done.returncode:
+                sys.exit(done.returncode)
+            return
+        from onboard90.bench import services, web
+
+        day = clock.parse_date(options["date"]) if options["date"] else None
+        with _progress(enabled=sys.stderr.isatty()) as progress, services.quiet_logs():
+            try:
+                result = web.run(
+                    customers=options["customers"], users=options["users"], requests=options["requests"],
+                    seconds=options["seconds"], think=options["think"], workers=options["workers"],
+                    threads=options["threads"], day=day, seed=options["seed"], force=options["force"],
+                    progress=progress,
+                )
+            except (services.BenchRefused, RuntimeError) as exc:  # RuntimeError: the server or a sign-in
+                raise CommandError(str(exc)) from None
+        if options["json"]:
+            self.emit_json(result)
+        else:
+            self._print_web(result)
+
+    def _print_web(self, r: dict[str, Any]) -> None:
+        w = self.stdout.write
+        w(f"数据库 / database        {r['database']}  ({r['customers']:,} customers, cycle of {r['date']})")
+        w(f"服务 / server            {r['server']['command']}")
+        roles = ", ".join(f"{n} {role}" for role, n in r["roles"].items())
+        w(f"用户 / users             {r['users']} ({roles}), think {r['think_s']} s; "
+          f"signed in in {r['login']['seconds']} s (p50 {r['login']['p50_ms']} ms)")
+        w(f"时长 / measured          {r['seconds']} s, {r['requests']:,} requests, "
+          f"{r['throughput_per_s']} /s ({r['pages_per_s']} pages/s without healthz)")
+        w("")
+        w(f"{'page':<11} {'path':<22} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'p99 ms':>8} {'max ms':>8} {'/s':>7}")
+        rows = [*r["pages"].items(), ("all pages", {**r["all_pages"], "path": "(without healthz)"})]
+        for page, f in rows:
+            w(f"{page:<11} {f['path']:<22} {f['requests']:>9,} {f['errors']:>7} {f['p50_ms']!s:>8} "
+              f"{f['p95_ms']!s:>8} {f['p99_ms']!s:>8} {f['max_ms']!s:>8} {f['per_s']!s:>7}")
+        w("")
+        cpu = r.get("cpu")
+        if cpu:
+            w(f"CPU s / {cpu['cores']} cores   server {cpu['server_s']}  database {cpu['database_s']}  "
+              f"load generator {cpu['load_generator_s']} ({cpu['load_generator_per_server']}× the server)  "
+              f"others {cpu['other_s']}  machine busy {cpu['machine_busy_share']:.0%}")
+            per = r["cpu_per_request"]
+            if per:
+                w(f"CPU / request            server {per['server_ms']} ms, database {per['database_ms']} ms "
+                  f"(load average before the run {r['load_average_before']})")
+        met = "met" if r["target"]["met"] else "NOT met"
+        w(f"目标 / target            p95 ≤ {r['target']['p95_ms']} ms and 0 errors: {met}")
+        for line in r["error_samples"][:10]:
+            w(f"  error: {line}")
+
     def _print(self, r: dict[str, Any]) -> None:
         w = self.stdout.write
         w(f"数据库 / database        {r['database_location']}")
@@ -98,6 +201,8 @@ class Command(OnboardCommand):
         w(f"构建 / build              {r['build_s']} s")
         w(f"当日到期 / due rows       {r['due_rows']:,}")
         w(f"日处理 / cycle            {r['cycle_s']} s  ({r['rows_written']:,} rows written, {r['rows_per_s']:,} rows/s)")
+        if r.get("figures_s") is not None:
+            w(f"  其中统计重算 / of which the dashboard's figures rebuilt in {r['figures_s']} s")
         w(f"基线 / baseline insert    {r['baseline_rows_per_s']:,} rows/s")
         if r.get("dispatch_s") is not None:
             w(f"短信发送 / dispatch       {r['dispatch_s']} s")
