@@ -85,8 +85,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 @pytest.fixture(autouse=True)
 def _chinese_first():
-    """Each test starts in the product's language: a request that switched to English (LocaleMiddleware
-    activates the language for its thread and leaves it there) must not change the next test's texts."""
+    """Each test starts in the product's language, with an empty cache: a request that switched to English
+    (LocaleMiddleware activates the language for its thread and leaves it there) must not change the next
+    test's texts, nor a reading cached by one test answer the next."""
     from django.apps import apps
     from django.conf import settings
     from django.utils import translation
@@ -94,6 +95,9 @@ def _chinese_first():
     if not apps.ready:  # a nested pytest run (pytester) without Django
         yield
         return
+    from django.core.cache import cache
+
     translation.activate(settings.LANGUAGE_CODE)
+    cache.clear()  # figures a page read a few minutes ago belong to the test that read them
     yield
     translation.activate(settings.LANGUAGE_CODE)

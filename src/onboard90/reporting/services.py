@@ -83,6 +83,9 @@ def _lock_cells() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {connection.ops.quote_name(FigureCell._meta.db_table)} IN EXCLUSIVE MODE")
+            # The grouping of every act is one big hash or sort: at the server's default 4 MB it spills to
+            # disk. This transaction only (SET LOCAL) may use more.
+            cursor.execute("SET LOCAL work_mem = '256MB'")
 
 
 def figures_rebuild(*, as_of: dt.datetime) -> FigureRefresh:
