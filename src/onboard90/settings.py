@@ -120,6 +120,17 @@ def _database() -> dict:
 
 
 DATABASES = {"default": _database()}
+
+# A cache the web server's worker processes share (files in the data folder: no extra service to run), so a
+# reading of the dashboard's operations figures is made once for all of them, not once a process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+        "TIMEOUT": 300,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    }
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

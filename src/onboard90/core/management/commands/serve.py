@@ -77,6 +77,10 @@ class Command(OnboardCommand):
         )
         parser.add_argument("--threads", type=int, default=4, help="每进程线程数 / threads a worker (default 4)")
         parser.add_argument("--access-log", action="store_true", help="打印访问日志 / print the access log")
+        parser.add_argument(
+            "--conn-max-age", type=int, default=300,
+            help="数据库连接复用秒数 / seconds a worker keeps its database connection (default 300; 0: one a request)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
@@ -102,6 +106,11 @@ class Command(OnboardCommand):
                 f"提示 / note: 从其他机器访问时请把主机名加入 ONBOARD90_ALLOWED_HOSTS "
                 f"(当前 / now: {','.join(settings.ALLOWED_HOSTS)}) / add the host name you browse to"
             )
+        # Each worker thread keeps its database connection between requests (checked before reuse): opening
+        # one per request costs the database a new backend process and cold caches every time. The command
+        # line, the cycle and the tests keep opening and closing theirs (settings: CONN_MAX_AGE 0).
+        for alias in connections:
+            connections[alias].settings_dict.update(CONN_MAX_AGE=options["conn_max_age"], CONN_HEALTH_CHECKS=True)
         # The database connection used for the checks above must not be shared with forked workers.
         connections.close_all()
         shown = f"[{host}]" if ":" in host else host
