@@ -17,6 +17,7 @@ from django.contrib import admin
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from onboard90.core.masking import mask_msisdn
 from onboard90.customers import services
 from onboard90.customers.models import Bill, Customer, CustomerEvent
 
@@ -38,10 +39,6 @@ ANCHOR_KEPT = _(
     "VIP评级时间是VIP服务的起点，首次评级后不再更改 / vip_rated_at is the start of the VIP plan and stays that of "
     "the first rating"
 )
-
-
-def _mask(msisdn: str) -> str:
-    return f"{msisdn[:3]}****{msisdn[-4:]}" if len(msisdn) == 11 else msisdn
 
 
 class VipFilter(admin.SimpleListFilter):
@@ -151,7 +148,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("号码"), ordering="msisdn")
     def masked(self, obj: Customer) -> str:
-        return _mask(obj.msisdn)
+        return mask_msisdn(obj.msisdn)
 
     def get_readonly_fields(self, request: Any, obj: Customer | None = None) -> Any:
         # The number is the customer's key in every file; a new number is a number change (previous_msisdn).
@@ -185,7 +182,7 @@ class CustomerEventAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("号码"), ordering="msisdn")
     def masked(self, obj: CustomerEvent) -> str:
-        return _mask(obj.msisdn)
+        return mask_msisdn(obj.msisdn)
 
     # The record of what arrived: an edited event would no longer be what was received.
     def has_add_permission(self, request: Any) -> bool:
@@ -206,7 +203,7 @@ class BillAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("号码"), ordering="customer__msisdn")
     def masked(self, obj: Bill) -> str:
-        return _mask(obj.customer.msisdn)
+        return mask_msisdn(obj.customer.msisdn)
 
     # Bills arrive through the bills import or the API (customer_record_bill), which also keep the
     # first-bill anchor; a bill typed here would bypass it.

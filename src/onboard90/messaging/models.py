@@ -3,6 +3,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from onboard90.core.masking import mask_msisdn
 from onboard90.messaging.enums import MessageClass, MessageStatus
 
 
@@ -42,4 +43,4 @@ class OutboxMessage(models.Model):
         indexes = [models.Index(fields=["status", "scheduled_at", "id"])]
 
     def __str__(self) -> str:
-        return f"短信 {self.pk} → {self.msisdn[:3]}****{self.msisdn[-4:]} {self.get_status_display()}"
+        return f"短信 {self.pk} → {mask_msisdn(self.msisdn)} {self.get_status_display()}"

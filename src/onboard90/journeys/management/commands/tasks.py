@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 
 from onboard90.core.commands import OnboardCommand
+from onboard90.core.masking import mask_msisdn
 from onboard90.journeys import selectors
 from onboard90.journeys.management.commands.report import pad
 
@@ -41,7 +42,7 @@ class Command(OnboardCommand):
             return
         self.stdout.write(_line([title for title, _width, _right in COLUMNS]))
         for e in entries:
-            masked = f"{e['msisdn'][:3]}****{e['msisdn'][-4:]}"
+            masked = mask_msisdn(e["msisdn"])
             status = f"{e['status']}(补录)" if e["backdated"] else e["status"]
             due = e["due_at"][:16].replace("T", " ") if e["due_at"] else "-"
             self.stdout.write(
