@@ -276,6 +276,19 @@ def figures(*, done: int, done_late: int, backdated: int, missed: int, open: int
     }
 
 
+def closed_counts() -> dict:
+    """The aggregates of the closed outcomes (see `figures`), over JourneyAction rows: a completion entered
+    late (the task's `backdated` mark) is counted apart from on-time and late work. Shared by the report and
+    the dashboard's precomputed cells (`reporting.services`), which differ only in how they count running acts."""
+    late_entry = Q(task__backdated=True)
+    return {
+        "done": Count("id", filter=Q(status=ActionStatus.DONE) & ~late_entry),
+        "done_late": Count("id", filter=Q(status=ActionStatus.DONE_LATE) & ~late_entry),
+        "backdated": Count("id", filter=Q(status__in=[ActionStatus.DONE, ActionStatus.DONE_LATE]) & late_entry),
+        "missed": Count("id", filter=Q(status=ActionStatus.MISSED)),
+    }
+
+
 def compliance_report(
     *, by: str, as_of: dt.datetime, due_from: dt.date | None = None, due_to: dt.date | None = None
 ) -> dict:
@@ -310,13 +323,9 @@ def compliance_report(
             unit=F("task__owner_unit__code"),
         )
         keys.append("unit")
-    late_entry = Q(task__backdated=True)
     past_due = Q(due_at__lt=as_of)
     aggregates = {
-        "done": Count("id", filter=Q(status=ActionStatus.DONE) & ~late_entry),
-        "done_late": Count("id", filter=Q(status=ActionStatus.DONE_LATE) & ~late_entry),
-        "backdated": Count("id", filter=Q(status__in=[ActionStatus.DONE, ActionStatus.DONE_LATE]) & late_entry),
-        "missed": Count("id", filter=Q(status=ActionStatus.MISSED)),
+        **closed_counts(),
         "open": Count("id", filter=Q(status=ActionStatus.OPEN) & ~past_due),
         "overdue": Count("id", filter=Q(status=ActionStatus.OVERDUE) | (Q(status=ActionStatus.OPEN) & past_due)),
     }

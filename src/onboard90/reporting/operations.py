@@ -158,40 +158,28 @@ def operations_overview(
     return {k: v for k, v in overview.items() if k not in TABLES or k == only}
 
 
-def operations_overview_now(
-    *, scope: Scope, date_from: dt.date, date_to: dt.date, today: dt.date, only: str | None = None
-) -> dict:
+def operations_overview_now(*, scope: Scope, date_from: dt.date, date_to: dt.date, today: dt.date) -> dict:
     """The operations sections of the dashboard for `scope` (see the module's docstring).
 
     `date_from`..`date_to` (local dates, inclusive) select the VIPs rated, the escalations raised and the
-    SMS scheduled in the range; the workload is today's and the next 14 days'. `only` names one section
-    (an export needs only its own table). Queries: one for the units, one for the published playbooks,
+    SMS scheduled in the range; the workload is today's and the next 14 days'. Queries: one for the units,
+    one for the published playbooks,
     then one per section (two for the forecast when a staff act is anchored on something other than the
     activation) — whatever the number of rows.
     """
-    if not scope.is_supervising:
-        return {}
     versions = _versions()
     units = _units(scope)
     out: dict = {"date_from": date_from, "date_to": date_to, "today": today, "tables": TABLES}
-    wanted = (only,) if only else TABLES
     clocks = vip_clocks(versions[-1][1]) if versions else VipClocks()
-    if "vip" in wanted:
-        out["vip"] = vip_section(
-            scope=scope, date_from=date_from, date_to=date_to, today=today, clocks=clocks
-        )
-    if "overdue" in wanted or "workload" in wanted:
-        out.update(task_sections(scope=scope, units=units, date_from=date_from, date_to=date_to, today=today))
-    if "sms" in wanted:
-        out["sms"] = sms_section(scope=scope, date_from=date_from, date_to=date_to)
-    if "forecast" in wanted:
-        out["forecast"] = forecast_section(scope=scope, units=units, versions=versions, today=today)
+    out["vip"] = vip_section(scope=scope, date_from=date_from, date_to=date_to, today=today, clocks=clocks)
+    out.update(task_sections(scope=scope, units=units, date_from=date_from, date_to=date_to, today=today))
+    out["sms"] = sms_section(scope=scope, date_from=date_from, date_to=date_to)
+    out["forecast"] = forecast_section(scope=scope, units=units, versions=versions, today=today)
     for name in TABLES:
-        if name in out:
-            out[name]["cells"] = display_rows(out[name])
-    out["summary"] = {name: out[name].get("summary", {}) for name in TABLES if name in out}
-    out["tiles"] = _tiles(out["summary"]) if only is None else []
-    out["sections"] = [{"name": name, "table": out[name]} for name in TABLES if name in out]
+        out[name]["cells"] = display_rows(out[name])
+    out["summary"] = {name: out[name].get("summary", {}) for name in TABLES}
+    out["tiles"] = _tiles(out["summary"])
+    out["sections"] = [{"name": name, "table": out[name]} for name in TABLES]
     return out
 
 

@@ -54,9 +54,8 @@ class CellChange(NamedTuple):
 def _cell_rows(as_of: dt.datetime):
     """The cells, as a query over the acts: the compliance report's rows and counts, grouped by cell."""
     from onboard90.journeys.models import JourneyAction
-    from onboard90.journeys.selectors import COUNTED
+    from onboard90.journeys.selectors import COUNTED, closed_counts
 
-    late_entry = Q(task__backdated=True)
     return (
         JourneyAction.objects.filter(status__in=COUNTED, opened_at__lte=as_of)
         .values_list(
@@ -64,10 +63,7 @@ def _cell_rows(as_of: dt.datetime):
             Case(When(due_at__isnull=True, then=F("window_end"))),
         )
         .annotate(
-            done=Count("id", filter=Q(status=ActionStatus.DONE) & ~late_entry),
-            done_late=Count("id", filter=Q(status=ActionStatus.DONE_LATE) & ~late_entry),
-            backdated=Count("id", filter=Q(status__in=[ActionStatus.DONE, ActionStatus.DONE_LATE]) & late_entry),
-            missed=Count("id", filter=Q(status=ActionStatus.MISSED)),
+            **closed_counts(),
             open=Count("id", filter=Q(status=ActionStatus.OPEN)),
             overdue=Count("id", filter=Q(status=ActionStatus.OVERDUE)),
         )

@@ -20,12 +20,8 @@ from onboard90.core.language import pick
 from onboard90.journeys.selectors import FIGURES, FIGURES_ZH
 from onboard90.org.scoping import scope_of
 from onboard90.reporting import selectors
+from onboard90.reporting.operations import operations_overview
 from onboard90.web.exports import xlsx_response
-
-try:  # the operations sections live in their own module
-    from onboard90.reporting.operations import operations_overview
-except ImportError:  # pragma: no cover - only while that module is not there
-    operations_overview = None
 
 ROW_HEADERS = {"city": gettext_lazy("地市"), "store": gettext_lazy("营业厅"), "staff": gettext_lazy("员工")}
 TABLES = ("acts", "stages", "rows")
@@ -54,9 +50,7 @@ def _compliance(request):
 @require_GET
 def dashboard(request):
     scope, target, (due_from, due_to, today), errors, overview = _compliance(request)
-    ops = None
-    if operations_overview is not None:
-        ops = operations_overview(scope=scope, date_from=due_from, date_to=due_to, today=today)
+    ops = operations_overview(scope=scope, date_from=due_from, date_to=due_to, today=today)
     for row in [*overview["acts"], *overview["stages"], *overview["rows"], overview["total"]]:
         row["rate_pct"] = _pct(row["on_time_rate"])
         row["rate_low"] = row["on_time_rate"] is not None and row["on_time_rate"] < LOW_RATE
