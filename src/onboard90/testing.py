@@ -77,7 +77,11 @@ def vip_tier(code: str = "gold"):
     return obj
 
 
-def staff(username: str | None = None, *, role: str, city_obj=None, unit_obj=None):
+def staff(
+    username: str | None = None, *, role: str, city_obj=None, unit_obj=None, display_name: str = "", phone: str = ""
+):
+    """A user with a staff profile, written directly (staff_add's rules, such as an account manager's name
+    and work phone, are not applied: pass `display_name` and `phone` where a test needs them)."""
     from django.contrib.auth import get_user_model
 
     from onboard90.org.enums import ROLE_UNIT_KIND
@@ -87,7 +91,9 @@ def staff(username: str | None = None, *, role: str, city_obj=None, unit_obj=Non
     user = get_user_model().objects.create_user(username=username)
     if unit_obj is None and city_obj is not None and role in ROLE_UNIT_KIND:
         unit_obj = unit(city_obj, ROLE_UNIT_KIND[role])
-    StaffProfile.objects.create(user=user, role=role, city=city_obj, unit=unit_obj)
+    StaffProfile.objects.create(
+        user=user, role=role, city=city_obj, unit=unit_obj, display_name=display_name, phone=phone
+    )
     return user
 
 

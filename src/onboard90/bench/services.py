@@ -17,6 +17,7 @@ import os
 import resource
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,11 @@ def _wipe() -> None:
 # --- staff and reference lookups --------------------------------------------------------------------------
 
 
+def staff_phone(username: str) -> str:
+    """A bench staff member's work phone: an 11-digit 186 number, always the same for the same username."""
+    return f"186{zlib.crc32(username.encode()) % 10**8:08d}"
+
+
 def staff_install(*, journeys: int) -> dict[str, int]:
     """A supervisor per city and enough account managers for its VIPs (about 400 open VIPs each)."""
     from onboard90.org.models import City, StaffProfile
@@ -141,7 +147,8 @@ def staff_install(*, journeys: int) -> dict[str, int]:
         for username, role in wanted:
             if username in existing:
                 continue
-            staff_add(username=username, role=role, city=city, display_name=username)
+            phone = staff_phone(username) if role == "account_manager" else ""
+            staff_add(username=username, role=role, city=city, display_name=username, phone=phone)
             added["supervisors" if role == "supervisor" else "account_managers"] += 1
     return added
 
@@ -465,9 +472,12 @@ def time_cycle(*, day: dt.date, dispatch: bool = True, settle: bool = False) -> 
         "figures_s": _figures_rebuild_s(as_of),
     }
     if dispatch or settle:
-        quiet = playbook_of(current_version()).quiet_hours
+        current = playbook_of(current_version())
+        quiet = current.quiet_hours
         started = time.perf_counter()
-        sent = outbox_dispatch(as_of=as_of, quiet_hours=(quiet.start, quiet.end), gateway=NullGateway())
+        sent = outbox_dispatch(
+            as_of=as_of, quiet_hours=(quiet.start, quiet.end), gateway=NullGateway(), daily_limit=current.sms_daily_limit
+        )
         if dispatch:
             result["dispatch_s"] = round(time.perf_counter() - started, 3)
             result["dispatch"] = sent

@@ -166,8 +166,15 @@ def _account(*, username: str, role: str, city, unit=None, password: str):
 
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
+        phone = services.staff_phone(username) if role == "account_manager" else ""
         return staff_add(
-            username=username, role=role, city=city, unit=unit, password=password, display_name=username
+            username=username,
+            role=role,
+            city=city,
+            unit=unit,
+            password=password,
+            display_name=username,
+            phone=phone,
         )
     user.set_password(password)
     user.is_active = True

@@ -4,6 +4,13 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class VoiceScope(models.TextChoices):
+    """Where a package's minutes and `voice_rate` apply; blank: no voice at all (a data card)."""
+
+    NATIONAL = "national", _("国内")
+    LOCAL = "local", _("本地")
+
+
 class Package(models.Model):
     """套餐: a tariff package with its allowances and out-of-package rates."""
 
@@ -19,6 +26,17 @@ class Package(models.Model):
     data_rate = models.DecimalField(_("套外流量(元/MB)"), max_digits=8, decimal_places=4)
     sms_rate = models.DecimalField(_("套外短信(元/条)"), max_digits=8, decimal_places=4)
     video_rate = models.DecimalField(_("视频通话(元/分)"), max_digits=8, decimal_places=4, default=0)
+    # What a customer must be told in their own terms (the tariff SMS, the first bill): whether the minutes
+    # are national or local (C plans), the rate of long-distance and roaming calls where it differs from
+    # `voice_rate`, whether the fee is a minimum spend (the 20元 card), and where data stops for the month.
+    voice_scope = models.CharField(
+        _("通话范围"), max_length=16, choices=VoiceScope.choices, blank=True, default=VoiceScope.NATIONAL
+    )
+    long_distance_rate = models.DecimalField(
+        _("长途及漫游(元/分)"), max_digits=8, decimal_places=4, null=True, blank=True
+    )
+    minimum_spend = models.BooleanField(_("月费为最低消费"), default=False)
+    data_cap_mb = models.PositiveIntegerField(_("流量封顶停机(MB)"), null=True, blank=True)
     notes = models.CharField(_("说明"), max_length=200, blank=True)
     confidence = models.CharField(_("可信度"), max_length=32, blank=True)
     active = models.BooleanField(_("在售"), default=True)

@@ -31,11 +31,16 @@ PACKAGE_COLUMNS = {
     "data_rate_yuan_per_mb": "data_rate",
     "sms_rate_yuan": "sms_rate",
     "video_rate_yuan_per_min": "video_rate",
+    "voice_scope": "voice_scope",
+    "long_distance_rate_yuan_per_min": "long_distance_rate",
+    "minimum_spend": "minimum_spend",
+    "data_cap_mb": "data_cap_mb",
     "notes": "notes",
     "confidence": "confidence",
 }
 _INTEGER_FIELDS = {"voice_min", "data_mb", "sms"}
 _DECIMAL_FIELDS = {"monthly_fee", "voice_rate", "data_rate", "sms_rate", "video_rate"}
+_OPTIONAL_FIELDS = {"long_distance_rate": Decimal, "data_cap_mb": int}  # blank: does not apply
 
 
 def _read(name: str) -> str:
@@ -60,7 +65,11 @@ def _package_rows() -> list[dict[str, Any]]:
         for column, field in PACKAGE_COLUMNS.items():
             value = (record[column] or "").strip()
             try:
-                if field in _INTEGER_FIELDS:
+                if field in _OPTIONAL_FIELDS:
+                    row[field] = _OPTIONAL_FIELDS[field](value) if value else None
+                elif field == "minimum_spend":
+                    row[field] = value.lower() in ("yes", "true", "1")
+                elif field in _INTEGER_FIELDS:
                     row[field] = int(value or 0)
                 elif field in _DECIMAL_FIELDS:
                     row[field] = Decimal(value or "0")

@@ -10,11 +10,11 @@ class Product(models.TextChoices):
 
 
 class FirstMonth(models.TextChoices):
-    """入网当月资费: the three first-month options on the acceptance form."""
+    """入网当月资费: the three first-month options, in the words of the acceptance form (受理单) a customer signed."""
 
-    FULL = "full", _("全月")
-    HALF = "half", _("减半")
-    OUTSIDE = "outside", _("包外")
+    FULL = "full", _("全月套餐")
+    HALF = "half", _("套餐减半")
+    OUTSIDE = "outside", _("套餐包外资费")
 
 
 class CustomerStatus(models.TextChoices):

@@ -58,9 +58,10 @@ _PRODUCTS = {
     "prepaid": Product.PREPAID, "预付费": Product.PREPAID, "预付": Product.PREPAID,
 }
 _FIRST_MONTH = {
-    "全月": FirstMonth.FULL, "full": FirstMonth.FULL,
-    "减半": FirstMonth.HALF, "half": FirstMonth.HALF,
-    "包外": FirstMonth.OUTSIDE, "outside": FirstMonth.OUTSIDE,
+    "全月套餐": FirstMonth.FULL, "全月": FirstMonth.FULL, "full": FirstMonth.FULL,
+    "套餐减半": FirstMonth.HALF, "减半": FirstMonth.HALF, "half": FirstMonth.HALF,
+    "套餐包外资费": FirstMonth.OUTSIDE, "包外资费": FirstMonth.OUTSIDE, "包外": FirstMonth.OUTSIDE,
+    "outside": FirstMonth.OUTSIDE,
 }
 _BOOLEAN = {
     "1": True, "true": True, "是": True, "y": True, "yes": True,

@@ -153,6 +153,7 @@ class StaffSpec:
     city: str
     unit: str | None
     display_name: str
+    phone: str = ""  # work phone; account managers have one (the VIP notice gives it to their customers)
 
 
 def stamp(instant: dt.datetime) -> str:
@@ -206,13 +207,28 @@ class ProvinceGenerator:
         return out
 
     def staff(self) -> list[StaffSpec]:
-        """Per city: 2–3 clerks a store, 2 club staff, 3–6 agents, 2–5 account managers, one supervisor."""
+        """Per city: 2–3 clerks a store, 2 club staff, 3–6 agents, 2–5 account managers, one supervisor.
+
+        Everyone has a Chinese name; account managers also have a work phone (186/185, distinct).
+        """
         rng = self._rng("staff")
         fake = self._faker("staff")
+        # Phones have a random stream of their own: who the staff are and their names do not depend on it.
+        phone_rng = self._rng("staff-phones")
+        phones: set[str] = set()
         out: list[StaffSpec] = []
 
+        def phone() -> str:
+            while True:
+                number = phone_rng.choice(["186", "185"]) + f"{phone_rng.randrange(10**8):08d}"
+                if number not in phones:
+                    phones.add(number)
+                    return number
+
         def add(username: str, role: str, city: CitySpec, unit: UnitSpec | None) -> None:
-            out.append(StaffSpec(username, role, city.code, unit.code if unit else None, fake.name()))
+            unit_code = unit.code if unit else None
+            work_phone = phone() if role == "account_manager" else ""
+            out.append(StaffSpec(username, role, city.code, unit_code, fake.name(), work_phone))
 
         for city in self.province.cities:
             for store in city.stores:

@@ -185,7 +185,7 @@ def _staff_install(specs: list[StaffSpec]) -> tuple[list[str], bool]:
     with transaction.atomic():
         for spec in specs:
             staff_add(username=spec.username, role=spec.role, city=spec.city, unit=spec.unit,
-                      display_name=spec.display_name)
+                      display_name=spec.display_name, phone=spec.phone)
         users.objects.filter(username__in=[s.username for s in specs]).update(password=hashed)
     return [s.username for s in specs], admin_created
 
@@ -442,38 +442,35 @@ def demo_build(
     return summary
 
 
-# Hands-on coaching may be done at the store or at the city's club (the plan: 营业厅或俱乐部). In the demo,
-# each city's supervisor sends a few of the day's coaching visits to the club, as customers book its classes.
-CLUB_COACHING = ("internet_coaching", "number_change_coaching")
+# Hands-on coaching may be done at the store or at the city's club (the plan: 营业厅或俱乐部): the playbook lets
+# the club take it (`takeable_by`). In the demo, each city's club staff take a few of the day's coaching
+# visits from the stores, as customers come to the club's classes.
 CLUB_SHARE = 3  # one task in this many
 
 
 def _club_takes_coaching(*, today: dt.date) -> int:
-    """Reassign (through the supervisors' own service) one in CLUB_SHARE of today's open store coaching tasks
-    of each city to its club, so the club's staff have their day's work too."""
-    from onboard90.journeys.models import Task
-    from onboard90.journeys.services import task_reassign
-    from onboard90.org.models import StaffProfile, Unit
+    """Each city's club staff take (领取, through their own service) one in CLUB_SHARE of today's open tasks
+    their club may take — the stores' coaching — in turns, so the club's staff have their day's work too."""
+    from onboard90.journeys.selectors import takeable_tasks
+    from onboard90.journeys.services import task_take
+    from onboard90.org.models import StaffProfile
 
-    clubs = {unit.city_id: unit for unit in Unit.objects.filter(kind="club")}
-    supervisors = {
-        p.city_id: p.user for p in StaffProfile.objects.filter(role="supervisor", active=True).select_related("user")
-    }
-    tasks = (
-        Task.objects.filter(status="open", owner_unit__kind="store", action__action_code__in=CLUB_COACHING,
-                            created_at__gte=clock.at_local(today))
-        .select_related("owner_unit")
-        .order_by("pk")
-    )
-    moved = 0
-    for n, task in enumerate(tasks):
-        city = task.owner_unit.city_id
-        if n % CLUB_SHARE or city not in clubs or city not in supervisors:
-            continue
-        task_reassign(task=task, reassigned_by=supervisors[city], to_unit=clubs[city],
-                      reason="客户预约到俱乐部上辅导课 / the customer booked the club's coaching class")
-        moved += 1
-    return moved
+    club_staff: dict[int, list] = defaultdict(list)
+    for profile in (
+        StaffProfile.objects.filter(role="club_staff", active=True, user__is_active=True, unit__kind="club")
+        .select_related("user", "unit")
+        .order_by("user__username")
+    ):
+        club_staff[profile.unit.city_id].append(profile.user)
+    taken = 0
+    for people in club_staff.values():
+        tasks = list(takeable_tasks(people[0]).filter(status="open", created_at__gte=clock.at_local(today)))
+        for n, task in enumerate(tasks):
+            if n % CLUB_SHARE:
+                continue
+            task_take(task=task, taken_by=people[(n // CLUB_SHARE) % len(people)])
+            taken += 1
+    return taken
 
 
 def demo_summary(*, today: dt.date) -> dict[str, Any]:

@@ -118,9 +118,13 @@ def cycle_session():
 def insert_select(model, columns: Sequence[str], queryset: QuerySet) -> int:
     """INSERT INTO model(columns) SELECT … — `queryset` must be a values_list in the same column order.
 
-    ON CONFLICT DO NOTHING makes a concurrent or repeated insert of the same key harmless.
+    ON CONFLICT DO NOTHING makes a concurrent or repeated insert of the same key harmless. A queryset no
+    row can match (an audience of `false`, e.g. a task not yet switched on) writes nothing.
     """
-    sql, params = queryset.query.get_compiler(connection=connection).as_sql()
+    try:
+        sql, params = queryset.query.get_compiler(connection=connection).as_sql()
+    except EmptyResultSet:
+        return 0
     # The outer SELECT … WHERE 1=1 keeps SQLite from reading ON CONFLICT as part of a join.
     return insert_rows(model, columns, f"SELECT * FROM ({sql}) AS due WHERE 1=1", params)
 
@@ -587,26 +591,48 @@ SMS_COLUMNS = [
 
 def queue_messages(
     *, version: PlaybookVersion, action: schema.Action, send_from: dt.datetime, as_of: dt.datetime,
-    fresh: Fresh | None = None,
+    fresh: Fresh | None = None, sending_hours: tuple[str, str] = ("08:00", "21:00"),
 ) -> int:
     """An outbox row (text rendered afterwards) for every open instance of `action` that has none yet.
 
     Open acts only (see `_open_acts`): an overdue act is past its due time, which is the message's
-    `not_after`, so a message queued for it now could never be sent.
+    `not_after`, so a message queued for it now could never be sent. It leaves from `send_from`, or with
+    `sms.send_day` from the opening of the sending hours that day of its window, whichever is later.
     """
     spec = action.sms
     if spec is None:
         return 0
+    scheduled = _scheduled_at(action, send_from=send_from, as_of=as_of, sending_hours=sending_hours)
     written = 0
     for acts in _open_acts(version=version, code=action.code, fresh=fresh):
         qs = acts.filter(~Exists(OutboxMessage.objects.filter(action=OuterRef("pk"))))
         if spec.message_class == "marketing":
             qs = qs.filter(journey__customer__marketing_opt_out=False)
-        written += insert_select(OutboxMessage, SMS_COLUMNS, _sms_rows(qs, spec, send_from=send_from, as_of=as_of))
+        written += insert_select(OutboxMessage, SMS_COLUMNS, _sms_rows(qs, spec, send_from=scheduled, as_of=as_of))
     return written
 
 
-def _sms_rows(qs: QuerySet, spec, *, send_from: dt.datetime, as_of: dt.datetime) -> QuerySet:
+def _scheduled_at(action: schema.Action, *, send_from: dt.datetime, as_of: dt.datetime, sending_hours: tuple[str, str]):
+    """When an act's message may leave: `send_from`, or for a message sent on a later day of its window
+    (`sms.send_day`), that day's opening of the sending hours — one CASE over the window's first days an
+    open act can have (today back to the window's length), not a date sum the databases spell apart."""
+    from onboard90.messaging.services import next_send_time
+
+    if not action.sms.send_day:
+        return Value(send_from, output_field=DateTimeField())
+    today = clock.local_date(as_of)
+    length = action.window.end - action.window.start
+    whens = []
+    for back in range(length + 1):
+        first = today - dt.timedelta(days=back)
+        planned = next_send_time(clock.at_local(first + dt.timedelta(days=action.sms.send_day)), *sending_hours)
+        if planned > send_from:
+            whens.append(When(window_start=first, then=Value(planned)))
+    default = Value(send_from, output_field=DateTimeField())
+    return Case(*whens, default=default, output_field=DateTimeField()) if whens else default
+
+
+def _sms_rows(qs: QuerySet, spec, *, send_from, as_of: dt.datetime) -> QuerySet:
     return qs.values_list(
         "pk",
         "journey__customer_id",
@@ -615,7 +641,7 @@ def _sms_rows(qs: QuerySet, spec, *, send_from: dt.datetime, as_of: dt.datetime)
         Value(""),
         Value(0, output_field=IntegerField()),
         Value(MessageStatus.QUEUED.value),
-        Value(send_from, output_field=DateTimeField()),
+        send_from,
         "due_at",
         Value(0, output_field=IntegerField()),
         Value(""),

@@ -441,6 +441,11 @@ def workbench_tasks(*, scope, filters: dict):
     from onboard90.org.scoping import task_filter
 
     tasks = Task.objects.filter(task_filter(scope), status__in=[ActionStatus.OPEN, ActionStatus.OVERDUE])
+    return _filtered(tasks, filters)
+
+
+def _filtered(tasks, filters: dict):
+    """The workbench's filters (already checked values) over a queryset of tasks."""
     if filters.get("action"):
         tasks = tasks.filter(action__action_code=filters["action"])
     if filters.get("stage"):
@@ -494,33 +499,108 @@ def workbench(*, scope, filters: dict, as_of: dt.datetime, which: str | None = N
     }
 
 
-def customer_in_scope(*, scope, msisdn: str):
+_ASK = object()  # "work out the unit's takeable reach if it is needed"
+
+
+def customer_in_scope(*, scope, msisdn: str, reach=_ASK):
     """The customer with this number if the scope reaches them; None otherwise (unknown and out of scope
-    are the same answer)."""
+    are the same answer). Staff whose unit may take work of another unit (`takeable_reach`, which the caller
+    may pass if it has it) also reach the customers of the tasks they may take."""
     from onboard90.customers.models import Customer
-    from onboard90.org.scoping import customer_filter
+    from onboard90.org.scoping import customer_filter, takeable_customer_filter
 
     msisdn = (msisdn or "").strip()
     if not (len(msisdn) == 11 and msisdn.isdigit()):
         return None
-    return (
-        Customer.objects.filter(customer_filter(scope))
-        .select_related("package", "city", "store", "vip_tier", "account_manager__staff", "journey__playbook_version")
-        .filter(msisdn=msisdn)
-        .first()
-    )
+    customers = Customer.objects.select_related(
+        "package", "city", "store", "vip_tier", "account_manager__staff", "journey__playbook_version"
+    ).filter(msisdn=msisdn)
+    found = customers.filter(customer_filter(scope)).first()
+    if found is None:
+        reach = takeable_reach(scope) if reach is _ASK else reach
+        if reach is not None:
+            found = customers.filter(takeable_customer_filter(**reach)).first()
+    return found
 
 
 def task_in_scope(*, scope, task_id: int):
-    """A task the scope reaches (with what the services and the customer page read of it), or None."""
-    from onboard90.org.scoping import task_filter
+    """A task the scope reaches (with what the services and the customer page read of it), or None. A task
+    the user's unit may take (`takeable_tasks`) is reached too: its page opens and it can be taken."""
+    from onboard90.org.scoping import takeable_filter, task_filter
 
-    return (
-        Task.objects.filter(task_filter(scope))
-        .select_related("action", "owner_unit__city", "assignee", "journey__customer", "journey__playbook_version")
-        .filter(pk=task_id)
-        .first()
-    )
+    tasks = Task.objects.select_related(
+        "action", "owner_unit__city", "assignee", "journey__customer", "journey__playbook_version"
+    ).filter(pk=task_id)
+    found = tasks.filter(task_filter(scope)).first()
+    if found is None:
+        reach = takeable_reach(scope)
+        if reach is not None:
+            found = tasks.filter(takeable_filter(**reach)).first()
+    return found
+
+
+# --- work another unit may take (领取) ------------------------------------------------------------------
+
+
+def takeable_unit_kinds(spec) -> set[str]:
+    """The unit kinds that may take a task of this spec onto their own desk (`TaskSpec.takeable_by`, each
+    channel read as the engine reads it: store a store, club the city's club…); none without a staff task."""
+    from onboard90.journeys.engine import CHANNEL_UNIT_KIND
+    from onboard90.org.enums import UnitKind
+
+    if spec is None:
+        return set()
+    kinds = {"store": UnitKind.STORE, **CHANNEL_UNIT_KIND}
+    return {str(kinds[channel]) for channel in spec.takeable_by if channel in kinds}
+
+
+def takeable_codes(unit_kind: str) -> dict[int, set[str]]:
+    """{playbook version id: the codes of the acts whose task a unit of this kind may take}, over every
+    published version; a version with none is left out. One small query (the documents are cached)."""
+    from onboard90.playbook.models import PlaybookVersion
+    from onboard90.playbook.selectors import playbook_of
+
+    codes: dict[int, set[str]] = {}
+    for version in PlaybookVersion.objects.only("pk", "checksum"):
+        found = {
+            action.code for action in playbook_of(version).actions
+            if action.task is not None and unit_kind in takeable_unit_kinds(action.task)
+        }
+        if found:
+            codes[version.pk] = found
+    return codes
+
+
+def takeable_reach(scope) -> dict | None:
+    """What the scope's unit may take, as the keyword arguments of `org.scoping.takeable_filter` (unit, its
+    city, act codes per playbook version); None for anyone without a unit or whose unit may take nothing.
+    Two small queries (the unit, the playbook versions)."""
+    from onboard90.org.models import Unit
+    from onboard90.org.scoping import UNIT
+
+    if scope.kind != UNIT or scope.unit_id is None:
+        return None
+    unit = Unit.objects.filter(pk=scope.unit_id).values_list("kind", "city_id").first()
+    if unit is None:
+        return None
+    codes = takeable_codes(unit[0])
+    if not codes:
+        return None
+    return {"unit_id": scope.unit_id, "city_id": unit[1], "codes": codes}
+
+
+def takeable_tasks(scope_or_user, *, filters: dict | None = None, reach=_ASK):
+    """可领取: the running tasks the user may take onto their own unit's desk (`services.task_take`), soonest
+    due first — owned by another unit of their city, of an act the playbook version of the task's journey
+    lets their unit's kind take (the club takes the stores' hands-on coaching). The workbench's filters
+    apply (a walk-in customer is found by number). One query; none for anyone else."""
+    from onboard90.org.scoping import Scope, scope_of, takeable_filter
+
+    scope = scope_or_user if isinstance(scope_or_user, Scope) else scope_of(scope_or_user)
+    reach = takeable_reach(scope) if reach is _ASK else reach
+    if reach is None:
+        return Task.objects.none()
+    return _filtered(Task.objects.filter(takeable_filter(**reach)), filters or {}).order_by("due_at", "pk")
 
 
 def customer_journey(*, customer, as_of: dt.datetime) -> dict:

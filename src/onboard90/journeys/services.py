@@ -157,8 +157,11 @@ def _cycle(*, run, versions, since, as_of, today, gateway, dispatch, figures) ->
         counts["overdue"] += overdue["overdue"]
         counts["escalated"] += overdue["escalated"]
         if dispatch:  # the outbox-dispatch job, run in line by default; at scale it runs on its own
-            quiet = playbook_of(current_version()).quiet_hours
-            dispatched = outbox_dispatch(as_of=as_of, quiet_hours=(quiet.start, quiet.end), gateway=gateway)
+            current = playbook_of(current_version())
+            quiet = current.quiet_hours
+            dispatched = outbox_dispatch(
+                as_of=as_of, quiet_hours=(quiet.start, quiet.end), gateway=gateway, daily_limit=current.sms_daily_limit
+            )
             counts["sms_sent"] += dispatched["sms_sent"]
             counts["missed"] += dispatched["sms_missed"]
         for version in versions_in_use():
@@ -212,7 +215,8 @@ def _open_group(*, version, playbook, group, today, as_of, since, changed, send_
             fresh = None if changed is None else engine.Fresh(opened_after=opened_after, changed=changed)
             counts["tasks_created"] += engine.create_tasks(version=version, action=action, as_of=as_of, fresh=fresh)
             counts["sms_queued"] += engine.queue_messages(
-                version=version, action=action, send_from=send_from, as_of=as_of, fresh=fresh
+                version=version, action=action, send_from=send_from, as_of=as_of, fresh=fresh,
+                sending_hours=(playbook.quiet_hours.start, playbook.quiet_hours.end),
             )
     return counts
 
@@ -849,5 +853,65 @@ def task_reassign(
                 "owner_unit": unit.code, "assignee": to_user.get_username() if to_user else None,
                 "at": _iso(now), **({"reason": reason} if reason else {}),
             },
+        )
+    return task
+
+
+def task_take(*, task: Task, taken_by, now: dt.datetime | None = None) -> Task:
+    """领取: staff take a running task of another unit of their city onto their own unit's desk, themselves as
+    its assignee — the customer came to them for it (the plan's coaching is at the store or the club).
+
+    Only what the playbook allows: the act's `takeable_by` (in the version of the task's journey) must name
+    the kind of the taker's unit, and that unit must be of the task's city and not already own it. A closed
+    task, an inactive or unit-less taker and any other act are refused (TaskRefused). Audited with the owner
+    and assignee before and after.
+    """
+    from onboard90.core.services import audit_record
+    from onboard90.journeys.selectors import takeable_unit_kinds
+    from onboard90.org.models import StaffProfile
+    from onboard90.playbook.selectors import playbook_of
+
+    if taken_by is None or not getattr(taken_by, "is_authenticated", False):
+        raise TaskRefused("须指明领取人 / taking a task must name who takes it")
+    now = now or clock.now()
+    with transaction.atomic():
+        task = (
+            Task.objects.select_for_update(of=("self",))
+            .select_related("owner_unit", "assignee", "action", "journey__playbook_version")
+            .get(pk=task.pk)
+        )
+        profile = StaffProfile.objects.select_related("unit").filter(user=taken_by).first()
+        if profile is None or not profile.active or not taken_by.is_active:
+            raise TaskRefused(f"{taken_by.get_username()} 不是在岗员工 / is not active staff")
+        unit = profile.unit
+        if unit is None:
+            raise TaskRefused(
+                f"{taken_by.get_username()} 不属于任何单位，不能领取任务 / belongs to no unit and cannot take tasks"
+            )
+        if task.status not in RUNNING:
+            raise TaskNotOpen(
+                f"任务 {task.pk} 已关闭({task.get_status_display()})，不能领取 / task {task.pk} is closed ({task.status})"
+            )
+        if unit.city_id != task.owner_unit.city_id:
+            raise TaskRefused(f"{unit.name} 不属于本地市 / {unit.code} is not a unit of the task's city")
+        code = task.action.action_code
+        try:
+            action = playbook_of(task.journey.playbook_version).action(code)
+        except KeyError:
+            action = None
+        if task.kind != TaskKind.ACT or action is None or unit.kind not in takeable_unit_kinds(action.task):
+            name = action.name if action is not None else code
+            raise TaskRefused(
+                f"{unit.name}不能领取“{name}”任务 {task.pk}（服务方案未允许）/ {unit.code} may not take task "
+                f"{task.pk} ({code}): the playbook does not let a {unit.kind} take it"
+            )
+        if unit.pk == task.owner_unit_id:
+            raise TaskRefused(f"任务 {task.pk} 已在{unit.name} / task {task.pk} is already on {unit.code}'s desk")
+        before = {"owner_unit": task.owner_unit.code, "assignee": task.assignee.get_username() if task.assignee else None}
+        task.owner_unit, task.assignee = unit, taken_by
+        task.save(update_fields=["owner_unit", "assignee"])
+        audit_record(
+            actor=taken_by, verb="task.take", obj=task, before=before,
+            after={"owner_unit": unit.code, "assignee": taken_by.get_username(), "at": _iso(now)},
         )
     return task

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from django.utils.translation import get_language
+from django.utils import translation
 
-from onboard90.catalog.models import ReferenceItem, ReferenceKind
+from onboard90.catalog.models import ReferenceItem, ReferenceKind, VoiceScope
 from onboard90.customers.enums import FirstMonth
 from onboard90.customers.models import Bill, Customer
 
@@ -34,12 +34,6 @@ CUSTOMER_FIELDS = (
 
 
 def customer_context(customer: Customer, *, bill: Bill | None, local: dict[str, str], refs: dict) -> dict[str, Any]:
-    package = customer.package
-    manager = customer.account_manager
-    manager_ctx = None
-    if manager is not None:
-        profile = getattr(manager, "staff", None)
-        manager_ctx = {"name": (profile.display_name if profile else "") or manager.get_username(), "phone": ""}
     return {
         "customer": {
             "name": customer.name,
@@ -47,37 +41,73 @@ def customer_context(customer: Customer, *, bill: Bill | None, local: dict[str, 
             "city": customer.city.name,
             "store": customer.store.name,
         },
-        "package": {
-            "code": package.code,
-            "name": package.name,
-            "family": package.family,
-            "product": package.product,
-            "monthly_fee": package.monthly_fee,
-            "voice_min": package.voice_min,
-            "data_mb": package.data_mb,
-            "sms": package.sms,
-            "voice_rate": package.voice_rate,
-            "data_rate": package.data_rate,
-            "sms_rate": package.sms_rate,
-        },
+        "package": package_context(customer.package),
         "first_month": _first_month_label(customer.first_month),
-        "vip": {"tier": customer.vip_tier.name, "code": customer.vip_tier.code} if customer.vip_tier else None,
-        "manager": manager_ctx,
+        "first_month_code": customer.first_month,
+        "vip": vip_context(customer.vip_tier),
+        "manager": manager_context(customer.account_manager),
         "bill": {"month": bill.bill_month, "amount": bill.amount} if bill else None,
         "local": local,
         **refs,
     }
 
 
+def package_context(package) -> dict[str, Any]:
+    """What a template may say about a package, in the customer's terms: `voice_scope` is the word before
+    the minutes and the out-of-package call rate (国内, 本地 for C plans and the 20元 card, "" when the
+    package has no voice), `long_distance_rate` the rate of long-distance and roaming calls where it
+    differs (else None), `minimum_spend` whether the fee is a minimum spend, `data_cap_mb` where data stops
+    for the month (None: no shut-off to mention). Takes any object with the catalogue's fields, saved or not."""
+    return {
+        "code": package.code,
+        "name": package.name,
+        "family": package.family,
+        "product": package.product,
+        "monthly_fee": package.monthly_fee,
+        "voice_min": package.voice_min,
+        "data_mb": package.data_mb,
+        "sms": package.sms,
+        "voice_rate": package.voice_rate,
+        "data_rate": package.data_rate,
+        "sms_rate": package.sms_rate,
+        "voice_scope": _chinese_label(VoiceScope, package.voice_scope) if package.voice_scope else "",
+        "long_distance_rate": package.long_distance_rate,
+        "minimum_spend": package.minimum_spend,
+        "data_cap_mb": package.data_cap_mb,
+    }
+
+
+def vip_context(tier) -> dict[str, Any] | None:
+    """The customer's tier with its own benefits from the catalogue, one item per `；`-separated entry."""
+    if tier is None:
+        return None
+    benefits = [item.strip() for item in tier.benefits.replace(";", "；").split("；") if item.strip()]
+    return {"tier": tier.name, "code": tier.code, "benefits": benefits}
+
+
+def manager_context(manager) -> dict[str, str] | None:
+    """The account manager as the customer should know them: their name and work phone from the staff
+    record, never their login (an account manager's record must carry both, see org.services)."""
+    if manager is None:
+        return None
+    profile = getattr(manager, "staff", None)
+    return {
+        "name": (profile.display_name if profile else "") or "",
+        "phone": (getattr(profile, "phone", "") if profile else "") or "",
+    }
+
+
 def _first_month_label(value: str) -> str:
-    """As get_first_month_display(), which rebuilds the field's choices dict and translates on every call
-    (a tenth of the render): looked up once per value and language."""
-    return _label(FirstMonth, value, get_language())
+    return _chinese_label(FirstMonth, value)
 
 
 @functools.lru_cache(maxsize=256)
-def _label(choices, value: str, language: str | None) -> str:
+def _chinese_label(choices, value: str) -> str:
+    """A choice's label as the customer reads it: an SMS is Chinese whatever language the page that
+    previews it, or the process that renders it, is in. Looked up once per value (get_FOO_display()
+    rebuilds the choices dict and translates on every call)."""
     try:
-        return str(choices(value).label)
+        with translation.override("zh-hans"):
+            return str(choices(value).label)
     except ValueError:
         return value

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Count, Exists, F, OuterRef
 
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, update_rows
@@ -27,6 +27,7 @@ MAX_SEND_ATTEMPTS = 3
 # Messages claimed and handed to the gateway per round: also the most a crash can leave unsettled.
 SEND_BATCH = 200
 WINDOW_CLOSED = "window closed before sending"
+DAILY_LIMIT = "daily limit reached until the window closed"
 
 
 def _hhmm(text: str) -> dt.time:
@@ -89,7 +90,8 @@ def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
                 message.customer, bill=bills.get(message.customer_id), local=locals_for(playbook, city), refs=refs
             )
             try:
-                body = templating.render(sms_template_for(playbook, action, city) or "", context)
+                template = sms_template_for(playbook, action, city, message.customer.package.family)
+                body = templating.render(template or "", context)
             except Exception as exc:  # a template that fails for one customer must not stop the others
                 message.status = MessageStatus.FAILED
                 message.last_error = f"render: {exc}"[:255]
@@ -160,8 +162,14 @@ def outbox_dispatch(
     quiet_hours: tuple[str, str],
     gateway: SmsGateway | None = None,
     now: Callable[[], dt.datetime] = clock.now,
+    daily_limit: int | None = None,
 ) -> dict:
     """Send what is due now; a message whose window has closed is never sent: it is recorded missed.
+
+    `daily_limit` (the playbook's `sms_daily_limit`): a customer who has had that many messages today gets
+    the next one on a later day of its window, at the opening of the sending hours; if its window ends
+    first it is recorded missed (`daily_limit`). A late-loaded customer whose notices are all due at once
+    is spread the same way, and the figures show what could not be delivered in time.
 
     "Now" is `now()`, the clock read at each round and again right before each message leaves, not
     `as_of`: a cycle stamped 09:00 may well be dispatching at 21:59, and what may leave is decided by the
@@ -184,7 +192,7 @@ def outbox_dispatch(
         if not alone:
             log.warning("outbox: another dispatcher is running; this one leaves the outbox to it")
             return {"sms_sent": 0, "sms_failed": 0, "sms_missed": 0, "busy": True}
-        return _dispatch(as_of=as_of, quiet_hours=quiet_hours, gateway=gateway, now=now)
+        return _dispatch(as_of=as_of, quiet_hours=quiet_hours, gateway=gateway, now=now, daily_limit=daily_limit)
 
 
 def _sending_hours(instant: dt.datetime, quiet_hours: tuple[str, str]) -> bool:
@@ -198,6 +206,7 @@ def _dispatch(
     quiet_hours: tuple[str, str],
     gateway: SmsGateway,
     now: Callable[[], dt.datetime] = clock.now,
+    daily_limit: int | None = None,
 ) -> dict:
     outbox_recover(as_of=as_of, gateway=gateway, now=now)
     outbox_render()
@@ -240,13 +249,14 @@ def _dispatch(
         batch = list(
             OutboxMessage.objects.filter(pk__in=ids, status=MessageStatus.SENDING)
             .only(
-                "action_id", "msisdn", "text", "attempts", "status", "sent_at", "gateway_ref", "last_error",
-                "scheduled_at", "not_after",
+                "action_id", "customer_id", "msisdn", "text", "attempts", "status", "sent_at", "gateway_ref",
+                "last_error", "scheduled_at", "not_after",
             )
             .order_by("scheduled_at", "pk")
         )
-        sent_actions, missed_actions = [], []
+        sent_actions, missed_actions, crowded_out = [], [], []
         held_back = False
+        sent_today = _sent_today(batch, instant) if daily_limit else {}
         for message in batch:
             # The round's instant is seconds old by now, and a round can take minutes on a slow gateway:
             # the clock is read again for each message, right before it would leave.
@@ -265,10 +275,23 @@ def _dispatch(
                 missed_actions.append(message.action_id)
                 counts["sms_missed"] += 1
                 continue
+            if daily_limit and sent_today.get(message.customer_id, 0) >= daily_limit:
+                message.attempts -= 1
+                tomorrow = clock.at_local(clock.local_date(at) + dt.timedelta(days=1))
+                later = next_send_time(tomorrow, *quiet_hours)
+                if later > message.not_after:
+                    message.status, message.last_error = MessageStatus.MISSED, DAILY_LIMIT
+                    crowded_out.append(message.action_id)
+                    counts["sms_missed"] += 1
+                else:
+                    message.status, message.scheduled_at = MessageStatus.QUEUED, later
+                    counts["sms_held"] = counts.get("sms_held", 0) + 1
+                continue
             result = gateway.send(msisdn=message.msisdn, text=message.text, message_id=message.pk)
             if result.ok:
                 message.status, message.sent_at, message.gateway_ref = MessageStatus.SENT, at, result.ref
                 sent_actions.append(message.action_id)
+                sent_today[message.customer_id] = sent_today.get(message.customer_id, 0) + 1
                 counts["sms_sent"] += 1
             else:
                 message.last_error = result.error[:255]
@@ -278,19 +301,33 @@ def _dispatch(
                     counts["sms_failed"] += 1
         # One statement closes the round's acts (not one per act): the instant the round is recorded,
         # at most the round's sending time after each act's own SMS left.
-        recorded = now() if sent_actions or missed_actions else None
+        recorded = now() if sent_actions or missed_actions or crowded_out else None
         with transaction.atomic():
             update_rows(
-                OutboxMessage, ["status", "sent_at", "gateway_ref", "last_error", "attempts"],
-                ((m.pk, m.status, m.sent_at, m.gateway_ref, m.last_error, m.attempts) for m in batch),
+                OutboxMessage, ["status", "sent_at", "gateway_ref", "last_error", "attempts", "scheduled_at"],
+                ((m.pk, m.status, m.sent_at, m.gateway_ref, m.last_error, m.attempts, m.scheduled_at) for m in batch),
             )
             _close_sms_only_actions(sent_actions, ActionStatus.DONE, recorded)
             _close_sms_only_actions(missed_actions, ActionStatus.MISSED, recorded, reason="sms_window_closed")
+            _close_sms_only_actions(crowded_out, ActionStatus.MISSED, recorded, reason="sms_daily_limit")
         if held_back:
             break  # the clock has left the sending hours: the next dispatch takes the rest
-        if batch and all(m.status == MessageStatus.QUEUED for m in batch):
-            break  # every send failed and will be retried by the next dispatch
+        if batch and all(m.status == MessageStatus.QUEUED and m.scheduled_at <= instant for m in batch):
+            break  # every send failed and will be retried by the next dispatch (held ones are due later)
     return counts
+
+
+def _sent_today(batch, instant: dt.datetime) -> dict[int, int]:
+    """How many messages each customer of a round has been sent since the start of `instant`'s local day."""
+    customers = {m.customer_id for m in batch}
+    day_start = clock.at_local(clock.local_date(instant))
+    rows = (
+        OutboxMessage.objects.filter(customer_id__in=customers, status=MessageStatus.SENT, sent_at__gte=day_start)
+        .values("customer_id")
+        .annotate(n=Count("pk"))
+        .values_list("customer_id", "n")
+    )
+    return dict(rows)
 
 
 def _still_queued(messages):

@@ -17,7 +17,14 @@ def _money(value: Any) -> str:
     return text or "0"
 
 
+def _data(megabytes: Any) -> str:
+    """300 -> '300MB', 1000 -> '1GB': the catalogue counts 1 GB as 1000 MB, as the era's leaflets did."""
+    value = int(megabytes or 0)
+    return f"{value // 1000}GB" if value >= 1000 and value % 1000 == 0 else f"{value}MB"
+
+
 _env.filters["money"] = _money
+_env.filters["data"] = _data
 
 
 @lru_cache(maxsize=512)

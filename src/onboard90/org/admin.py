@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from onboard90.core.services import audit_record
 from onboard90.org.models import City, StaffProfile, Unit
-from onboard90.org.services import staff_placement_check
+from onboard90.org.services import staff_contact_check, staff_phone_normalise, staff_placement_check
 
 # Never copied into the audit log (a password hash is still a secret).
 SECRET_FIELDS = {"password"}
@@ -117,11 +117,18 @@ class UnitAdmin(AuditedAdmin):
 
 
 class StaffProfileForm(forms.ModelForm):
-    """Keeps a staff member's unit consistent with their role and city, as `staff add` does."""
+    """Keeps a staff member's unit consistent with their role and city, and an account manager's name and
+    work phone filled in, as `staff add` does."""
 
     class Meta:
         model = StaffProfile
-        fields = ["role", "city", "unit", "display_name", "active"]
+        fields = ["role", "city", "unit", "display_name", "phone", "active"]
+
+    def clean_phone(self):
+        try:
+            return staff_phone_normalise(self.cleaned_data.get("phone"))
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
     def clean(self):
         data = super().clean()
@@ -131,15 +138,23 @@ class StaffProfileForm(forms.ModelForm):
                 staff_placement_check(role=role, city=city, unit=unit)
             except ValueError as exc:
                 raise forms.ValidationError(str(exc)) from exc
+        # A malformed phone is already reported on its field. An untouched profile (the user page saved
+        # for other reasons) and a staff member leaving (active unticked) are not held up by the rule.
+        checked = self.instance.pk is None or self.has_changed()
+        if role and "phone" in data and data.get("active") and checked:
+            try:
+                staff_contact_check(role=role, display_name=data.get("display_name"), phone=data["phone"])
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from exc
         return data
 
 
 @admin.register(StaffProfile)
 class StaffProfileAdmin(AuditedAdmin):
     form = StaffProfileForm
-    list_display = ["user", "display_name", "role", "city", "unit", "active"]
+    list_display = ["user", "display_name", "phone", "role", "city", "unit", "active"]
     list_filter = ["role", "active", "city"]
-    search_fields = ["user__username", "display_name", "unit__code", "unit__name"]
+    search_fields = ["user__username", "display_name", "phone", "unit__code", "unit__name"]
     list_select_related = ["user", "city", "unit"]
     autocomplete_fields = ["unit"]
     raw_id_fields = ["user"]

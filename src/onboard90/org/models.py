@@ -58,6 +58,9 @@ class StaffProfile(models.Model):
         Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="staff", verbose_name=_("单位")
     )
     display_name = models.CharField(_("姓名"), max_length=64, blank=True)
+    # The VIP tier notice gives the customer their account manager's name and this number, so an account
+    # manager must have one (see staff_contact_check); for other roles it is optional.
+    phone = models.CharField(_("工作电话"), max_length=20, blank=True)
     active = models.BooleanField(_("在岗"), default=True)
 
     class Meta:

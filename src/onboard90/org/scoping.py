@@ -13,6 +13,12 @@ record that does not exist, never a 403 that would confirm it does.
 | store clerk, club staff, call-centre agent | owned by their unit, or assigned to them | with a task of their unit, or (clerk) activated at their store |
 | account manager | assigned to them, or their own VIP customers' account-manager work | their own VIP customers |
 | anyone else (no staff profile, inactive) | none | none |
+
+One reach is added for staff whose unit may take (领取) work of another unit: the running tasks of their city
+whose act the playbook lets their unit take (`TaskSpec.takeable_by`, e.g. the club takes the store's hands-on
+coaching), and those tasks' customers (`takeable_filter`, `takeable_customer_filter`). Only to look at them
+and take them: working on one still needs it on their own desk (`journeys.rules.tasks.may_act`), and the
+worklists stay `task_filter`'s.
 """
 
 from __future__ import annotations
@@ -131,3 +137,35 @@ def city_filter(scope: Scope, field: str = "city_id") -> Q:
     if scope.kind == CITY:
         return Q(**{field: scope.city_id})
     return _NONE
+
+
+def takeable_filter(*, unit_id: int, city_id: int, codes: dict[int, set[str]], prefix: str = "") -> Q:
+    """Q over Task (or, with `prefix="task__"`, over a model that reaches a task by that path): the running act
+    tasks a unit may take onto its own desk — owned by another unit of its city, of an act the unit's kind may
+    take in the playbook version of the task's journey. `codes` is {playbook version id: those act codes}
+    (`journeys.selectors.takeable_codes`); empty, nothing."""
+    from onboard90.journeys.enums import RUNNING, TaskKind
+
+    p = prefix
+    acts = Q()
+    for version_id, version_codes in sorted(codes.items()):
+        if version_codes:
+            acts |= Q(**{f"{p}journey__playbook_version_id": version_id,
+                         f"{p}action__action_code__in": sorted(version_codes)})
+    if not acts:
+        return _NONE
+    return (
+        Q(**{f"{p}status__in": list(RUNNING), f"{p}kind": TaskKind.ACT, f"{p}owner_unit__city_id": city_id})
+        & ~Q(**{f"{p}owner_unit_id": unit_id})
+        & acts
+    )
+
+
+def takeable_customer_filter(*, unit_id: int, city_id: int, codes: dict[int, set[str]]) -> Q:
+    """Q over Customer: the customers of the tasks `takeable_filter` finds."""
+    from onboard90.journeys.models import Task
+
+    if not any(codes.values()):
+        return _NONE
+    taken = takeable_filter(unit_id=unit_id, city_id=city_id, codes=codes)
+    return Q(Exists(Task.objects.filter(taken, journey__customer_id=OuterRef("pk"))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Any
@@ -160,6 +161,35 @@ def staff_placement_check(*, role: str, city: City | None, unit: Unit) -> None:
         )
 
 
+# A mobile number (18653112345) or a landline, optionally with its area code and one dash (0531-88881234).
+_PHONE = re.compile(r"(?:0[0-9]{2,3}-)?[0-9]+")
+
+
+def staff_phone_normalise(phone: str | None) -> str:
+    """A work phone as it is stored: stripped, "" when none. ValueError unless it is 7–12 digits, optionally
+    split once by a dash after the area code (18653112345, 0531-88881234, 053188881234)."""
+    phone = (phone or "").strip()
+    if not phone:
+        return ""
+    if not _PHONE.fullmatch(phone) or not 7 <= len(phone.replace("-", "")) <= 12:
+        raise ValueError(
+            f"工作电话格式不对 / bad work phone {phone!r}: 应为7至12位数字，区号后可加一个“-” / "
+            "7 to 12 digits, optionally an area code and a dash (e.g. 18653112345, 0531-88881234)"
+        )
+    return phone
+
+
+def staff_contact_check(*, role: str, display_name: str | None, phone: str | None) -> None:
+    """ValueError if `phone` is malformed, or if an account manager lacks a display name or a work phone:
+    the VIP tier notice tells the customer their manager's name and number. Shared by staff_add and the
+    admin's staff form."""
+    staff_phone_normalise(phone)
+    if role == Role.ACCOUNT_MANAGER and not ((display_name or "").strip() and (phone or "").strip()):
+        raise ValueError(
+            "客户经理须填写姓名和工作电话 / an account manager needs a display name and a work phone (--name, --phone)"
+        )
+
+
 def staff_add(
     *,
     username: str,
@@ -168,6 +198,7 @@ def staff_add(
     unit: Unit | str | None = None,
     password: str | None = None,
     display_name: str = "",
+    phone: str = "",
     added_by: Any = None,
 ):
     """Add a staff member: a Django user plus their place in the organisation. Returns the user.
@@ -176,7 +207,9 @@ def staff_add(
     administrator may have none. `unit` defaults by role: store clerk → the city's main store, club
     staff → its club, call-centre agent → its 10010 centre, account manager → its account-manager team;
     a supervisor may be attached to any unit of their city (else none); a province administrator has
-    none. Without a password the user cannot log in until one is set. Invalid input raises ValueError.
+    none. Without a password the user cannot log in until one is set. `phone` is the work phone; an
+    account manager needs it and a `display_name` (see staff_contact_check). Invalid input raises
+    ValueError.
     """
     user_model = get_user_model()
     username = (username or "").strip()
@@ -203,6 +236,10 @@ def staff_add(
     elif city_obj is not None and role in ROLE_UNIT_KIND:
         unit_obj = _default_unit(city_obj, role)
 
+    display_name = (display_name or "").strip()
+    phone = staff_phone_normalise(phone)
+    staff_contact_check(role=role, display_name=display_name, phone=phone)
+
     if password is not None:
         try:
             validate_password(password, user=user_model(username=username))
@@ -225,7 +262,8 @@ def staff_add(
         except IntegrityError as exc:  # a concurrent add of the same name won the race
             raise ValueError(f"用户名已存在 / username already exists: {username}") from exc
         profile = StaffProfile.objects.create(
-            user=user, role=role, city=city_obj, unit=unit_obj, display_name=(display_name or "").strip()
+            user=user, role=role, city=city_obj, unit=unit_obj, display_name=display_name, phone=phone
         )
-        audit_record(actor=added_by, verb="staff.add", obj=profile, after=staff_as_dict(profile))
+        after = {**staff_as_dict(profile), "phone": profile.phone}
+        audit_record(actor=added_by, verb="staff.add", obj=profile, after=after)
     return user

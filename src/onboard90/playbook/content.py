@@ -24,9 +24,11 @@ def _override(playbook: schema.Playbook, city_code: str | None) -> schema.CityOv
 
 
 def sms_template_for(
-    playbook: schema.Playbook, action: schema.Action | str, city_code: str | None
+    playbook: schema.Playbook, action: schema.Action | str, city_code: str | None, family: str | None = None
 ) -> str | None:
-    """The SMS template a customer of `city_code` gets for `action`; None when the action sends no SMS."""
+    """The SMS template a customer of `city_code` on a package of `family` gets for `action`; None when the
+    action sends no SMS. A city's own template wins (the city writes for all its customers), then the
+    family's, then the province's."""
     action = _action(playbook, action)
     if action.sms is None:
         return None
@@ -34,15 +36,15 @@ def sms_template_for(
     local = override.actions.get(action.code) if override else None
     if local is not None and local.sms_template:
         return local.sms_template
-    return action.sms.template
+    return action.sms.by_family.get(family or "", action.sms.template)
 
 
 def script_for(
     playbook: schema.Playbook, action: schema.Action | str, city_code: str | None, *, english: bool = False
 ) -> str:
-    """The staff script for `action` in `city_code`: the province's script plus the city's extra guidance.
-    `english`: the playbook's English script where it has one (the city's guidance is written only in
-    Chinese, and follows it as it is)."""
+    """The staff script for `action` in `city_code`: the province's script plus the city's extra guidance,
+    with the city's local facts filled in (`{{ local.club_subclubs }}`). `english`: the playbook's English
+    script where it has one (the city's guidance and facts are written only in Chinese)."""
     action = _action(playbook, action)
     if action.task is None:
         return ""
@@ -50,8 +52,13 @@ def script_for(
     override = _override(playbook, city_code)
     local = override.actions.get(action.code) if override else None
     if local is not None and local.script_extra:
-        return f"{script.rstrip()}\n\n{local.script_extra.strip()}"
-    return script
+        script = f"{script.rstrip()}\n\n{local.script_extra.strip()}"
+    if "{" not in script:
+        return script
+    try:
+        return templating.render(script, {"local": locals_for(playbook, city_code)})
+    except Exception:  # publishing refuses a script that fails (content_problems): this is a later edit's slip
+        return script
 
 
 def locals_for(playbook: schema.Playbook, city_code: str | None) -> dict[str, str]:
@@ -66,9 +73,31 @@ def locals_for(playbook: schema.Playbook, city_code: str | None) -> dict[str, st
 # --- checks before publishing ---------------------------------------------------------------------------
 
 
-def sample_context(playbook: schema.Playbook, city_code: str | None = None, *, sparse: bool = False) -> dict:
-    """A context shaped exactly like the engine's. `sparse` has the optional parts empty (no name, not VIP,
-    no manager, no bill, empty reference lists), the way many real customers look."""
+# One package of each family of the shipped catalogue, shaped as messaging.context.package_context makes them:
+# every template and family variant is rendered against these before publishing.
+SAMPLE_PACKAGES: dict[str, dict[str, Any]] = {
+    family: {
+        "code": code, "name": name, "family": family, "product": product, "monthly_fee": Decimal(fee),
+        "voice_min": voice_min, "data_mb": data_mb, "sms": sms, "voice_rate": Decimal(voice_rate),
+        "data_rate": Decimal(data_rate), "sms_rate": Decimal("0.1"), "voice_scope": scope,
+        "long_distance_rate": Decimal(ld) if ld else None, "minimum_spend": minimum, "data_cap_mb": cap,
+    }
+    for family, code, name, product, fee, voice_min, data_mb, sms, voice_rate, data_rate, scope, ld, minimum, cap in [
+        ("A", "A66", "沃3G基本套餐A计划66元", "postpaid", "66", 50, 300, 240, "0.2", "0.3", "国内", "", False, None),
+        ("B", "B66", "沃3G基本套餐B计划66元", "postpaid", "66", 200, 60, 0, "0.2", "0.3", "国内", "", False, None),
+        ("C", "C46", "沃3G基本套餐C计划46元", "postpaid", "46", 260, 40, 0, "0.2", "0.3", "本地", "0.25", False, None),
+        ("prepaid", "P20", "沃3G预付费20元卡", "prepaid", "20", 0, 0, 0, "0.1", "0.2", "本地", "0.25", True, 100),
+        ("datacard", "D80", "3G无线上网卡80元", "postpaid", "80", 0, 1000, 0, "0", "0.1", "", "", False, 15000),
+    ]
+}
+
+
+def sample_context(
+    playbook: schema.Playbook, city_code: str | None = None, *, sparse: bool = False, family: str = "A"
+) -> dict:
+    """A context shaped exactly like the engine's, for a customer on a package of `family`. `sparse` has the
+    optional parts empty (no name, not VIP, no manager, no bill, empty reference lists), the way many real
+    customers look."""
     context: dict[str, Any] = {
         "customer": {
             "name": "张伟",
@@ -76,22 +105,11 @@ def sample_context(playbook: schema.Playbook, city_code: str | None = None, *, s
             "city": "济南",
             "store": "济南泉城路营业厅",
         },
-        "package": {
-            "code": "A66",
-            "name": "沃3G基本套餐A计划66元",
-            "family": "A",
-            "product": "postpaid",
-            "monthly_fee": Decimal("66.00"),
-            "voice_min": 50,
-            "data_mb": 300,
-            "sms": 240,
-            "voice_rate": Decimal("0.2000"),
-            "data_rate": Decimal("0.3000"),
-            "sms_rate": Decimal("0.1000"),
-        },
-        "first_month": "全月",
-        "vip": {"tier": "金卡", "code": "gold"},
-        "manager": {"name": "李娜", "phone": ""},
+        "package": dict(SAMPLE_PACKAGES.get(family, SAMPLE_PACKAGES["A"])),
+        "first_month": "套餐减半",
+        "first_month_code": "half",
+        "vip": {"tier": "金卡", "code": "gold", "benefits": ["客户经理服务", "10018 VIP热线优先接入", "营业厅VIP专席优先办理"]},
+        "manager": {"name": "李娜", "phone": "18653100042"},
         "bill": {"month": "2012-03", "amount": Decimal("66.00")},
         "channels": [
             {"rank": 1, "name": "客服热线", "identifier": "10010"},
@@ -122,7 +140,7 @@ def sample_context(playbook: schema.Playbook, city_code: str | None = None, *, s
                     "自动更新与应用下载",
                     "后台常驻应用",
                     "在线视频、音乐与大文件下载",
-                    "手机作调制解调器或热点",
+                    "手机开热点共享上网",
                     "WLAN断开后自动切换到3G",
                 ],
                 1,
@@ -147,28 +165,54 @@ def _action_paths(playbook: schema.Playbook) -> dict[str, str]:
 
 
 def _templates(playbook: schema.Playbook):
-    """(path, action, city_code or None, template) for every SMS template a customer can receive."""
+    """(path, action, city_code or None, families, template) for every SMS template a customer can receive:
+    `families` are the sample package families it is rendered for."""
     paths = _action_paths(playbook)
+    every = list(SAMPLE_PACKAGES)
     for action in playbook.actions:
-        if action.sms is not None:
-            yield f"{paths[action.code]}.sms.template", action, None, action.sms.template
+        if action.sms is None:
+            continue
+        path = f"{paths[action.code]}.sms"
+        rest = [family for family in every if family not in action.sms.by_family]
+        yield f"{path}.template", action, None, rest, action.sms.template
+        for family, template in action.sms.by_family.items():
+            yield f"{path}.by_family.{family}", action, None, [family if family in SAMPLE_PACKAGES else "A"], template
     for city, override in playbook.city_overrides.items():
         for code, local in override.actions.items():
             if local.sms_template:
-                yield (
-                    f"city_overrides.{city}.actions.{code}.sms_template",
-                    playbook.action(code),
-                    city,
-                    local.sms_template,
-                )
+                yield f"city_overrides.{city}.actions.{code}.sms_template", playbook.action(code), city, every, local.sms_template
 
 
-def content_problems(playbook: schema.Playbook) -> tuple[list[str], list[str]]:
+def _scripts(playbook: schema.Playbook):
+    """(path, script) for every staff script and city guidance: they may quote the city's local facts."""
+    paths = _action_paths(playbook)
+    for action in playbook.actions:
+        if action.task is not None:
+            yield f"{paths[action.code]}.task.script", action.task.script
+            if action.task.script_en:
+                yield f"{paths[action.code]}.task.script_en", action.task.script_en
+    for city, override in playbook.city_overrides.items():
+        for code, local in override.actions.items():
+            if local.script_extra:
+                yield f"city_overrides.{city}.actions.{code}.script_extra", local.script_extra
+
+
+REFERENCE_LISTS = ("channels", "payment_methods", "data_surge_causes")
+
+
+def content_problems(
+    playbook: schema.Playbook, *, cities: list[str] | None = None, references: dict[str, list] | None = None
+) -> tuple[list[str], list[str]]:
     """Render every template as the engine would: (errors that block publishing, warnings worth reading).
 
     A template that fails with a full context names something the engine never provides: an error. One
     that fails only with the sparse context breaks for some customers (e.g. no bill yet): a warning,
-    because the action's audience may rule those customers out.
+    because the action's audience may rule those customers out. Every template is rendered for each
+    package family it can reach (see SAMPLE_PACKAGES).
+
+    `cities` (the organisation's city codes) and `references` (the catalogue's reference lists), when
+    given, add the warnings only the database can tell: a city with no content of its own, a reference
+    list a template quotes that is empty.
     """
     errors: list[str] = []
     warnings: list[str] = []
@@ -183,53 +227,98 @@ def content_problems(playbook: schema.Playbook) -> tuple[list[str], list[str]]:
                 errors.append(
                     f"city_overrides.{city}.actions.{code}.script_extra: action {code!r} has no task"
                 )
-    for path, action, city, template in _templates(playbook):
+    every_city = [None, *playbook.city_overrides]
+    quoted: set[str] = set()
+    for path, action, city, families, template in _templates(playbook):
         for marker, what in [
             (playbook.sms_signature, "signature"),
             (playbook.opt_out_suffix, "opt-out text"),
         ]:
             if marker and marker in template:
                 errors.append(f"{path}: contains the {what} {marker!r}; the engine adds it")
+        quoted.update(name for name in REFERENCE_LISTS if name in template)
         if city:
-            cities = [city]
+            city_codes = [city]
         else:  # the province's template reaches every city that does not replace it
-            cities = [
-                None,
-                *(c for c in playbook.city_overrides if sms_template_for(playbook, action, c) == template),
-            ]
-        for city_code in cities:
-            where = f" (city {city_code})" if city_code and not city else ""
+            city_codes = [c for c in every_city if c is None or not _replaces(playbook, action, c)]
+        broken = False
+        for family in families:
+            for city_code in city_codes:
+                # The family is named only where the text breaks for it alone (the first one tried breaks it for all).
+                where = "".join(
+                    [f" (city {city_code})" if city_code and not city else "", f" ({family} package)" if family != families[0] else ""]
+                )
+                try:
+                    text = templating.render(template, sample_context(playbook, city_code, family=family))
+                except Exception as exc:  # any failure while rendering is the template author's to fix
+                    errors.append(f"{path}: cannot render{where}: {exc}")
+                    broken = True
+                    break
+                try:
+                    templating.render(template, sample_context(playbook, city_code, sparse=True, family=family))
+                except Exception as exc:
+                    warnings.append(
+                        f"{path}: fails{where} when the customer has no name, VIP tier, manager or bill: {exc}"
+                    )
+                full = playbook.sms_signature + text
+                if action.sms is not None and action.sms.message_class == "marketing":
+                    full += playbook.opt_out_suffix
+                if templating.segments(full) > SMS_COMFORT_PARTS:
+                    warnings.append(
+                        f"{path}: about {len(full)} characters{where} ({templating.segments(full)} SMS parts); "
+                        f"aim for at most {SMS_COMFORT_PARTS} parts"
+                    )
+            if broken:
+                break  # broken for everyone: repeating it per city and family adds nothing
+    for path, script in _scripts(playbook):
+        if "{" not in script:
+            continue
+        for city_code in every_city:
             try:
-                text = templating.render(template, sample_context(playbook, city_code))
-            except Exception as exc:  # any failure while rendering is the template author's to fix
-                errors.append(f"{path}: cannot render{where}: {exc}")
-                if city_code is None:
-                    break  # broken for everyone: repeating it per city adds nothing
-                continue
-            try:
-                templating.render(template, sample_context(playbook, city_code, sparse=True))
+                templating.render(script, {"local": locals_for(playbook, city_code)})
             except Exception as exc:
-                warnings.append(
-                    f"{path}: fails{where} when the customer has no name, VIP tier, manager or bill: {exc}"
-                )
-            full = playbook.sms_signature + text
-            if action.sms is not None and action.sms.message_class == "marketing":
-                full += playbook.opt_out_suffix
-            if templating.segments(full) > SMS_COMFORT_PARTS:
-                warnings.append(
-                    f"{path}: about {len(full)} characters{where} ({templating.segments(full)} SMS parts); "
-                    f"aim for at most {SMS_COMFORT_PARTS} parts"
-                )
+                errors.append(f"{path}: cannot fill in{f' (city {city_code})' if city_code else ''}: {exc}")
+                break
+    warnings += _crowded_days(playbook)
+    for city_code in cities or []:
+        override = playbook.city_overrides.get(city_code)
+        if override is None or not override.locals:
+            warnings.append(f"city_overrides.{city_code}: the city has no local content of its own (locals)")
+    for name in sorted(quoted):
+        if references is not None and not references.get(name):
+            warnings.append(f"{name}: a template quotes this reference list, but it is empty (catalogue)")
     return errors, warnings
 
 
-def validate_document(document: object) -> tuple[schema.Playbook, list[str]]:
+def _replaces(playbook: schema.Playbook, action: schema.Action, city_code: str) -> bool:
+    local = playbook.city_overrides[city_code].actions.get(action.code)
+    return local is not None and bool(local.sms_template)
+
+
+def _crowded_days(playbook: schema.Playbook) -> list[str]:
+    """Days on which more of the plan's SMS leave than `sms_daily_limit` for a customer in every audience
+    (same anchor, same day). The dispatcher holds the excess back anyway; this says the plan asks for it."""
+    days: dict[tuple[str, int], list[str]] = {}
+    for action in playbook.actions:
+        if action.sms is not None:
+            days.setdefault((action.window.anchor, action.window.start + action.sms.send_day), []).append(action.code)
+    return [
+        f"{anchor} day {day}: {len(codes)} SMS ({', '.join(codes)}) leave on one day; the playbook allows "
+        f"{playbook.sms_daily_limit} a day (sms.send_day spreads them)"
+        for (anchor, day), codes in sorted(days.items())
+        if len(codes) > playbook.sms_daily_limit
+    ]
+
+
+def validate_document(
+    document: object, *, cities: list[str] | None = None, references: dict[str, list] | None = None
+) -> tuple[schema.Playbook, list[str]]:
     """The full check before publishing: structure (schema), then rendering. Returns the playbook and warnings.
 
-    Raises schema.PlaybookError listing every `path: reason`.
+    Raises schema.PlaybookError listing every `path: reason`. `cities`, `references`: see content_problems.
     """
     playbook = schema.validate(document)
-    errors, warnings = content_problems(playbook)
+    errors, warnings = content_problems(playbook, cities=cities, references=references)
     if errors:
         raise schema.PlaybookError(errors)
     return playbook, warnings

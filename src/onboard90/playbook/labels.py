@@ -57,6 +57,13 @@ AUDIENCES = {
     'product == "postpaid"': _("后付费客户"),
     'product == "prepaid"': _("预付费客户"),
     "not marketing_opt_out": _("未退订营销短信的客户"),
+    'package_family != "datacard"': _("手机客户(上网卡除外)"),
+    'not vip and package_family != "datacard"': _("非VIP手机客户(上网卡除外)"),
+    'number_changed and package_family != "datacard"': _("换号的手机客户(上网卡除外)"),
+    'not marketing_opt_out and package_family != "datacard" and package != "P20"': _(
+        "未退订营销短信的手机客户(上网卡、20元卡除外)"
+    ),
+    "false": _("暂不生成"),
 }
 
 # Field paths inside an act (and a stage, and the document), as the diff and the forms name them.
@@ -85,9 +92,13 @@ FIELDS = {
     "task.checklist": _("检查清单"),
     "task.max_attempts": _("最多尝试次数"),
     "task.audience": _("任务适用客户"),
+    "task.takeable_by": _("可领取的单位"),
     "sms": _("短信"),
     "sms.template": _("短信模板"),
     "sms.message_class": _("短信类别"),
+    "sms.send_day": _("短信发送日(时间窗第几天)"),
+    "sms.by_family": _("分套餐系列短信模板"),
+    "pending": _("尚未完全生效"),
     "system": _("系统动作"),
     "supersede_when": _("替代条件"),
     "superseded_by": _("被替代为"),
@@ -97,6 +108,7 @@ FIELDS = {
     "opt_out_suffix": _("退订提示"),
     "quiet_hours.start": _("短信发送开始时间"),
     "quiet_hours.end": _("短信发送结束时间"),
+    "sms_daily_limit": _("每位客户每日短信上限"),
     "order": _("动作顺序"),
 }
 
@@ -153,6 +165,8 @@ def value_words(path: str, value: Any) -> str:
         return deliveries_words(value)
     if path == "task.channel":
         return str(CHANNELS.get(value, value))
+    if path == "task.takeable_by":
+        return list_words(CHANNELS.get(c, c) for c in value) or "—"
     if path == "kind":
         return str(KINDS.get(value, value))
     if path == "source":

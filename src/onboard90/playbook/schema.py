@@ -81,6 +81,9 @@ class TaskSpec(_Strict):
     script_en: str = ""
     checklist: list[ChecklistItem] = []
     max_attempts: int = Field(default=1, ge=1, le=10)
+    # Other units of the customer's city that may take the task onto their own desk (the plan's hands-on
+    # coaching happens "at the store or the club": it sits with the store, and the club may take it).
+    takeable_by: list[Channel] = []
     # The task is created only for customers this holds for (e.g. the survey's call goes to VIPs only).
     audience: str = "true"
 
@@ -90,8 +93,26 @@ class TaskSpec(_Strict):
 class SmsSpec(_Strict):
     template: str = Field(min_length=1)
     message_class: Literal["service", "marketing"] = "service"
+    # A package family's own text (A/B/C, prepaid, datacard: the catalogue's `family`), where what the
+    # customer must be told differs (no voice on a data card, a minimum spend on the 20元 card).
+    by_family: dict[str, str] = {}
+    # The day of the window the message leaves on (0 = its first day): the plan's day-0 notices are spread
+    # so that no customer gets them all at once (see Playbook.sms_daily_limit).
+    send_day: int = Field(default=0, ge=0, le=366)
 
     _template_ok = field_validator("template")(_check_template)
+
+    @field_validator("by_family")
+    @classmethod
+    def _family_templates_ok(cls, value: dict[str, str]) -> dict[str, str]:
+        for family, template in value.items():
+            if not template or not template.strip():
+                raise ValueError(f"{family}: empty template")
+            try:
+                _check_template(template)
+            except ValueError as exc:
+                raise ValueError(f"{family}: {exc}") from None
+        return value
 
 
 class ActionOverride(_Strict):
@@ -125,6 +146,9 @@ class Action(_Strict):
     supersede_when: str | None = None
     superseded_by: str | None = None
     content: str = ""  # what the plan says the act must cover, for people reading the playbook
+    # Set while the act's inputs do not exist yet (usage, replies, the fit rule): what it waits for. The act
+    # still opens on its window; `playbook show` and the admin mark it as not fully live.
+    pending: str = ""
 
     _audience_ok = field_validator("audience", "supersede_when")(_check_audience)
 
@@ -141,6 +165,11 @@ class Action(_Strict):
             raise ValueError("an action needs a task, an sms or a system act")
         if (self.supersede_when is None) != (self.superseded_by is None):
             raise ValueError("supersede_when and superseded_by go together")
+        if self.sms is not None and self.sms.send_day > self.window.end - self.window.start:
+            raise ValueError(
+                f"sms.send_day {self.sms.send_day} is past the window's last day "
+                f"({self.window.end - self.window.start} days after its first)"
+            )
         return self
 
 
@@ -177,6 +206,9 @@ class Playbook(_Strict):
     sms_signature: str = "【中国联通】"
     opt_out_suffix: str = "回复TD退订"
     quiet_hours: QuietHours = QuietHours()
+    # At most this many of the plan's SMS reach one customer on one day; the dispatcher holds the rest to
+    # a later day of their window (and records them missed if none is left).
+    sms_daily_limit: int = Field(default=2, ge=1, le=20)
     locals: dict[str, str] = {}
     city_overrides: dict[str, CityOverride] = {}
     stages: list[Stage] = Field(min_length=1)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("tasks/<int:task_id>/", workbench.task_open, name="task-open"),
     path("tasks/<int:task_id>/complete/", customers.task_complete, name="task-complete"),
     path("tasks/<int:task_id>/reassign/", customers.task_reassign, name="task-reassign"),
+    path("tasks/<int:task_id>/take/", workbench.task_take, name="task-take"),
     path("customers/<str:msisdn>/", customers.customer, name="customer"),
     path("customers/<str:msisdn>/visit/", customers.customer_visit, name="customer-visit"),
     path("login/", auth.SignInView.as_view(), name="login"),

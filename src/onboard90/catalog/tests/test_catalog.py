@@ -75,7 +75,7 @@ def test_reference_facts_channels_payment_methods_and_data_surges(installed):
     assert (hotline.name, hotline.name_en, hotline.identifier, hotline.rank) == (
         "客服热线", "Customer-service hotline", "10010", 1,
     )  # fmt: skip
-    assert ReferenceItem.objects.get(kind="data_surge", code="tethering").name_en.startswith("Phone used as")
+    assert ReferenceItem.objects.get(kind="data_surge", code="tethering").name == "手机开热点共享上网"
 
 
 def test_install_twice_changes_nothing_and_keeps_operator_edits(installed):

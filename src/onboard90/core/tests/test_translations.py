@@ -221,8 +221,8 @@ def english_and_chinese():
         (lambda: UnitKind.CLUB.label, "Customer club", "客户俱乐部"),
         (lambda: UnitKind.CALL_CENTRE.label, "10010 call centre", "客服中心(10010)"),
         (lambda: Role.ACCOUNT_MANAGER.label, "Account manager", "客户经理"),
-        (lambda: FirstMonth.HALF.label, "Half month", "减半"),
-        (lambda: Customer(first_month="outside").get_first_month_display(), "Out-of-package", "包外"),
+        (lambda: FirstMonth.HALF.label, "Half month", "套餐减半"),
+        (lambda: Customer(first_month="outside").get_first_month_display(), "Out-of-package rates", "套餐包外资费"),
     ]
 
 

@@ -26,12 +26,13 @@ VIP_LEVELS = ["gold", "silver", "diamond"]
 # Staff for the cycle's assignment and escalation rules: account managers in a few cities only (so both
 # automatic VIP assignment and the manual-assignment task happen), supervisors in some cities only (so
 # escalations both with and without a supervisor happen).
+# (username, role, city, display name, work phone): an account manager needs the last two.
 STAFF = [
-    ("am_jn_1", "account_manager", "济南"),
-    ("am_jn_2", "account_manager", "济南"),
-    ("am_qd_1", "account_manager", "青岛"),
-    ("sup_jn", "supervisor", "济南"),
-    ("sup_qd", "supervisor", "青岛"),
+    ("am_jn_1", "account_manager", "济南", "王磊", "18653110001"),
+    ("am_jn_2", "account_manager", "济南", "李娜", "18653110002"),
+    ("am_qd_1", "account_manager", "青岛", "张伟", "18553210001"),
+    ("sup_jn", "supervisor", "济南", "", ""),
+    ("sup_qd", "supervisor", "青岛", "", ""),
 ]
 
 

@@ -43,7 +43,7 @@ def cli(tmp_path_factory):
     run("init", "--scratch")
     (home / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
     run("import", "customers", str(home / "customers.csv"))
-    run("staff", "add", "qd_am", "--role", "account_manager", "--city", "青岛")
+    run("staff", "add", "qd_am", "--role", "account_manager", "--city", "青岛", "--name", "王磊", "--phone", "18653212345")
     run("staff", "add", "jn_agent", "--role", "call_centre_agent", "--city", "济南")
     run("run", "--date", "2012-03-01")
     run("run", "--until", "2012-03-05")

@@ -213,8 +213,8 @@ def prepare(dbs, root: Path) -> Province:
     if isinstance(dbs, PostgresScratch):
         dbs.create("base")
     onboard90(env, "init", "--scratch")
-    for username, role, city in crashkit.STAFF:
-        onboard90(env, "staff", "add", username, "--role", role, "--city", city)
+    for username, role, city, name, phone in crashkit.STAFF:
+        onboard90(env, "staff", "add", username, "--role", role, "--city", city, "--name", name, "--phone", phone)
     rateable: list[str] = []
     for i, day in enumerate(PRIOR_DAYS):
         path = root / f"customers-{day}.csv"

@@ -15,6 +15,21 @@ from onboard90.messaging.models import OutboxMessage
 DAY0 = dt.date(2012, 3, 1)
 
 
+def all_on_day_0() -> dict:
+    """The default playbook with every day-0 notice leaving on day 0 and no daily limit: these tests are about
+    the dispatcher's clock and crash handling, with a full round of messages due at once. The spreading and
+    the limit have their own tests (test_daily_limit)."""
+    from onboard90.playbook.services import default_document
+
+    document = default_document()
+    document["sms_daily_limit"] = 20
+    for stage in document["stages"]:
+        for action in stage["actions"]:
+            if "sms" in action:
+                action["sms"]["send_day"] = 0
+    return document
+
+
 @pytest.fixture
 def queue_at():
     """`queue_at(as_of)`: five new customers activated on day 0, whose day-0 SMS the cycle at `as_of`
@@ -23,7 +38,7 @@ def queue_at():
     def queue(as_of: dt.datetime) -> int:
         city = builders.city("jinan")
         builders.package("A66")
-        builders.playbook_version()
+        builders.playbook_version(all_on_day_0())
         for _ in range(5):
             builders.customer(city_obj=city, activated_on=DAY0)
         journey_services.cycle_run(as_of=as_of, dispatch=False)

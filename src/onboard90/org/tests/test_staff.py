@@ -54,7 +54,8 @@ def run_json(capsys, *args: str):
     ],
 )
 def test_each_role_gets_its_default_unit_in_the_city(role, unit_code):
-    user = staff_add(username=f"u-{role}", role=role, city="济南")
+    contact = {"display_name": "王磊", "phone": "18653112345"} if role == Role.ACCOUNT_MANAGER else {}
+    user = staff_add(username=f"u-{role}", role=role, city="济南", **contact)
     profile = user.staff
     assert profile.role == role
     assert profile.city.code == "jinan"
@@ -180,7 +181,8 @@ def test_supervisors_of_a_unit_prefer_the_one_sitting_in_it():
 def test_cli_staff_add_then_list_as_json(capsys):
     text = run("staff", "add", "zhangsan", "--role", "store_clerk", "--city", "济南市", "--name", "张三")
     assert "已添加员工" in text and "staff added" in text and "jinan-store-1" in text
-    run("staff", "add", "lisi", "--role", "account_manager", "--city", "qingdao", "--password", PASSWORD)
+    run("staff", "add", "lisi", "--role", "account_manager", "--city", "qingdao", "--password", PASSWORD,
+        "--name", "李四", "--phone", "0532-88881234")  # fmt: skip
 
     rows = run_json(capsys, "staff", "list")
     assert [r["username"] for r in rows] == ["zhangsan", "lisi"]
@@ -193,12 +195,14 @@ def test_cli_staff_add_then_list_as_json(capsys):
         "city_name": "济南",
         "unit": "jinan-store-1",
         "unit_name": "济南泉城路营业厅",
+        "phone": "",
         "active": True,
         "is_staff": False,
         "is_superuser": False,
         "can_log_in": False,
     }
     assert rows[1]["unit"] == "qingdao-am" and rows[1]["can_log_in"] is True
+    assert (rows[1]["display_name"], rows[1]["phone"]) == ("李四", "0532-88881234")
     assert [r["username"] for r in run_json(capsys, "staff", "list", "--city", "0532")] == ["lisi"]
     assert "zhangsan" in run("staff", "list") and "张三" in run("staff", "list")
 

@@ -76,10 +76,11 @@ def test_top_level_settings_follow_the_plan(playbook):
     assert playbook.sms_signature == "【中国联通】"
     assert playbook.opt_out_suffix == "回复TD退订"
     assert (playbook.quiet_hours.start, playbook.quiet_hours.end) == ("08:00", "21:00")
-    assert {"data_tip", "club_subclubs", "vas_offer"} <= set(playbook.locals)
-    assert {"jinan", "qingdao"} <= set(playbook.city_overrides)
+    assert playbook.sms_daily_limit == 2
+    assert {"data_tip", "club_subclubs", "service_point", "vas_offer"} <= set(playbook.locals)
+    assert len(playbook.city_overrides) == 17
     for override in playbook.city_overrides.values():
-        assert override.locals["data_tip"] and override.actions
+        assert override.locals["data_tip"] and override.locals["club_subclubs"] and override.locals["service_point"]
 
 
 def test_every_action_is_named_in_both_languages_and_says_what_it_covers(playbook):
@@ -158,14 +159,14 @@ def test_tier_benefits_notice_follows_the_vip_rating_by_sms_and_account_manager(
 
 def test_number_change_coaching_is_only_for_customers_who_changed_number(playbook):
     action = playbook.action("number_change_coaching")
-    assert action.audience == "number_changed"
+    assert action.audience == 'number_changed and package_family != "datacard"'
     assert action.deliveries == ["hands_on"] and action.task.channel == "store"
 
 
 def test_ordinary_first_callback_is_superseded_when_the_customer_becomes_vip(playbook):
     action = playbook.action("first_callback")
     assert (action.window.anchor, action.window.start, action.window.end) == ("activation", 4, 10)
-    assert action.audience == "not vip" and action.deliveries == ["call"]
+    assert action.audience == 'not vip and package_family != "datacard"' and action.deliveries == ["call"]
     assert action.task.channel == "call_centre" and action.task.max_attempts == 3
     assert (action.supersede_when, action.superseded_by) == ("vip", "vip_first_callback")
     assert "推断" in action.content

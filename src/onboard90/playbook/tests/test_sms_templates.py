@@ -25,9 +25,14 @@ CONTEXT = {
         "voice_rate": Decimal("0.2000"),
         "data_rate": Decimal("0.3000"),
         "sms_rate": Decimal("0.1000"),
+        "voice_scope": "国内",
+        "long_distance_rate": None,
+        "minimum_spend": False,
+        "data_cap_mb": None,
     },
-    "first_month": "减半",
-    "vip": {"tier": "金卡", "code": "gold"},
+    "first_month": "套餐减半",
+    "first_month_code": "half",
+    "vip": {"tier": "金卡", "code": "gold", "benefits": ["客户经理服务", "10018 VIP热线优先接入", "营业厅VIP专席优先办理"]},
     "manager": {"name": "刘洋", "phone": "18605310088"},
     "bill": {"month": "2012-03", "amount": Decimal("41.30")},
     # Mirrors the shipped reference data (catalog), including names that contain 、 themselves.
@@ -52,7 +57,7 @@ CONTEXT = {
         {"rank": 1, "name": "自动更新与应用下载", "identifier": ""},
         {"rank": 2, "name": "后台常驻应用", "identifier": ""},
         {"rank": 3, "name": "在线视频、音乐与大文件下载", "identifier": ""},
-        {"rank": 4, "name": "手机作调制解调器或热点", "identifier": ""},
+        {"rank": 4, "name": "手机开热点共享上网", "identifier": ""},
         {"rank": 5, "name": "WLAN断开后自动切换到3G", "identifier": ""},
     ],
 }
@@ -108,7 +113,7 @@ def test_tariff_sms_is_personalised_from_the_customers_package():
     text = _render("tariff_notice", "jinan", CONTEXT)
     for part in ["王芳", "沃3G基本套餐A计划66元", "月费66元", "通话50分钟", "流量300MB", "短信240条"]:
         assert part in text
-    for rate in ["0.2元/分钟", "0.1元/条", "0.3元/MB", "入网当月资费：减半"]:
+    for rate in ["0.2元/分钟", "0.1元/条", "0.3元/MB", "入网当月按“套餐减半”：月费和套餐内容均减半"]:
         assert rate in text
 
 
@@ -147,8 +152,7 @@ def test_data_usage_sms_carries_each_citys_own_data_tip():
     assert PLAYBOOK.locals["data_tip"] in default
     assert PLAYBOOK.city_overrides["jinan"].locals["data_tip"] in jinan
     assert PLAYBOOK.city_overrides["qingdao"].locals["data_tip"] in qingdao
-    # Qingdao replaces the whole template, Jinan only the tip.
-    assert qingdao.startswith("流量小贴士") and jinan.startswith("流量提示")
+    assert jinan.startswith("流量提示") and qingdao.startswith("流量提示")
 
 
 def test_billing_sms_counts_the_payment_methods_it_is_given():

@@ -79,9 +79,9 @@ def test_template_naming_a_variable_the_engine_never_provides_is_refused():
 
 def test_city_template_naming_a_missing_local_is_refused_for_that_city():
     document = services.default_document()
-    document["city_overrides"]["qingdao"]["actions"]["data_usage_notice"]["sms_template"] = (
-        "{{ local.beach_tip }}"
-    )
+    document["city_overrides"]["qingdao"].setdefault("actions", {})["data_usage_notice"] = {
+        "sms_template": "{{ local.beach_tip }}"
+    }
     (problem,) = _problems(document)
     assert problem.startswith("city_overrides.qingdao.actions.data_usage_notice.sms_template: cannot render")
 

@@ -1,5 +1,6 @@
 """客户页: one customer's journey, facts, SMS and the work the user can do on it — completing a task with
-its checklist, the activation-day store acts of one visit together, a supervisor's reassignment.
+its checklist, the activation-day store acts of one visit together, a supervisor's reassignment, taking
+(领取) another unit's task the user's unit may take.
 
 The customer and every task are looked up in the user's scope: outside it, or unknown, is the same 404.
 The full number shows only here, and each view of it is audited. Every write goes through the journeys'
@@ -25,6 +26,7 @@ from onboard90.customers.services import customer_viewed
 from onboard90.journeys import selectors, services
 from onboard90.journeys.enums import RUNNING, AttemptOutcome
 from onboard90.journeys.rules.tasks import CompletionRefused
+from onboard90.messaging.context import manager_context, vip_context
 from onboard90.org.enums import UnitKind
 from onboard90.org.scoping import scope_of, task_filter
 from onboard90.playbook.content import script_for
@@ -104,14 +106,20 @@ def _visit_groups(work: list[dict], activated_on) -> tuple[list[dict], list[dict
 def customer(request, msisdn: str):
     user = request.user
     scope = scope_of(user)
-    found = selectors.customer_in_scope(scope=scope, msisdn=msisdn)
+    reach = selectors.takeable_reach(scope)  # what the user's unit may take of other units' work (领取)
+    found = selectors.customer_in_scope(scope=scope, msisdn=msisdn, reach=reach)
     if found is None:
         raise Http404
     customer_viewed(customer=found, viewed_by=user)
     now = clock.now()
     journey = selectors.customer_journey(customer=found, as_of=now)
     playbook = journey["playbook"]
-    acts, work, sms = [], [], []
+    takeable = set()
+    if reach is not None:
+        takeable = set(
+            selectors.takeable_tasks(scope, reach=reach).filter(journey__customer=found).values_list("pk", flat=True)
+        )
+    acts, work, sms, take = [], [], [], []
     supervising = False
     for act in journey["acts"]:
         task = act["task"]
@@ -138,6 +146,9 @@ def customer(request, msisdn: str):
                 "checklist": [{"code": item.code, "text": pick(item.text, item.text_en)} for item in spec.checklist],
                 "max_attempts": task.max_attempts,
             })
+        elif running and task.pk in takeable:
+            entry["takeable"] = True
+            take.append(entry)
         if running and services.is_supervisor_of(user=user, task=task):
             entry["reassignable"] = True
             supervising = True
@@ -163,13 +174,17 @@ def customer(request, msisdn: str):
         "visit": visit,
         "visit_unit": visit[0]["task"].owner_unit.name if visit else "",
         "work": single,
+        "take": take,
         "outcomes": AttemptOutcome.choices,
         "reassign": selectors.city_staff_and_units(city_id=found.city_id) if supervising else None,
         "rates": {
             "fee": amount(found.package.monthly_fee), "voice": amount(found.package.voice_rate),
             "data": amount(found.package.data_rate), "sms": amount(found.package.sms_rate),
             "video": amount(found.package.video_rate),
+            "long_distance": amount(found.package.long_distance_rate) if found.package.long_distance_rate else "",
         },
+        "benefits": vip_context(found.vip_tier)["benefits"] if found.vip_tier else [],
+        "manager_phone": manager_context(found.account_manager)["phone"] if found.account_manager else "",
         "activated": local_time(found.activated_at, year=True),
         "manager_assigned": local_time(found.manager_assigned_at, year=True),
         "manager": person(found.account_manager),

@@ -11,15 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from onboard90.core import clock
 from onboard90.core.language import day_month, pick
@@ -39,6 +40,9 @@ SEGMENT_LABELS = {
     "postpaid": gettext_lazy("后付费"),
 }
 STATUS_CHOICES = (ActionStatus.OPEN, ActionStatus.OVERDUE)
+# The tasks of other units the user may take (领取) are listed soonest due first, this many at most: a
+# walk-in customer is found by number, which filters this list as it does the user's own.
+TAKEABLE_SHOWN = 20
 
 
 # --- plain formatting rules (no database) ---------------------------------------------------------------
@@ -177,24 +181,17 @@ def workbench(request):
          "url": f"{base}?{urlencode({**query, 'list': key})}", "warn": key == "overdue"}
         for key in ("overdue", "today", "upcoming")
     ]
-    rows = []
-    for task in data["rows"]:
-        customer = task.journey.customer
-        act = labels["acts"].get(task.action.action_code)
-        late_text, late = lateness(task.due_at, now)
-        assignee = task.assignee
-        rows.append({
-            "task": task,
-            "customer": customer,
-            "act": act["name"] if act else task.action.action_code,
-            "manual": task.kind == "manual_assignment",
-            "stage": labels["stages"].get(task.action.stage, task.action.stage),
-            "due": local_time(task.due_at),
-            "late_text": late_text,
-            "late": late,
-            "assignee": (getattr(assignee, "staff", None) and assignee.staff.display_name) or
-                        (assignee.get_username() if assignee else ""),
-        })
+    rows = [_row(task, labels=labels, now=now) for task in data["rows"]]
+    # Other units' work this user's unit may take (the club: the stores' coaching), with the same filters.
+    reach = selectors.takeable_reach(scope)
+    takeable = []
+    if reach is not None:
+        takeable = [
+            _row(task, labels=labels, now=now)
+            for task in selectors.takeable_tasks(scope, filters=filters, reach=reach).select_related(
+                "journey__customer__vip_tier", "owner_unit", "assignee__staff", "action"
+            )[: TAKEABLE_SHOWN + 1]
+        ]
     next_url = None
     if data["next"]:
         next_url = f"{base}?{urlencode({**query, 'list': which, 'after': cursor_of(data['next']), 'n': shown + len(rows)})}"
@@ -223,6 +220,10 @@ def workbench(request):
         "show_units": scope.is_supervising,
         "no_scope": scope.kind == "nothing",
         "any_filter": bool(query),
+        "takes": reach is not None,
+        "takeable": takeable[:TAKEABLE_SHOWN],
+        "takeable_more": len(takeable) > TAKEABLE_SHOWN,
+        "here": request.get_full_path(),
     }
     partial = request.htmx and not request.htmx.history_restore_request
     template = "web/partials/workbench_results.html" if partial else "web/workbench.html"
@@ -230,6 +231,25 @@ def workbench(request):
     # The same address answers a whole page or, to htmx, the results only: caches must keep them apart.
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+def _row(task, *, labels: dict, now: dt.datetime) -> dict:
+    """One task as a list shows it (the task's customer, act, stage and owner are loaded with it)."""
+    act = labels["acts"].get(task.action.action_code)
+    late_text, late = lateness(task.due_at, now)
+    assignee = task.assignee
+    return {
+        "task": task,
+        "customer": task.journey.customer,
+        "act": act["name"] if act else task.action.action_code,
+        "manual": task.kind == "manual_assignment",
+        "stage": labels["stages"].get(task.action.stage, task.action.stage),
+        "due": local_time(task.due_at),
+        "late_text": late_text,
+        "late": late,
+        "assignee": (getattr(assignee, "staff", None) and assignee.staff.display_name) or
+                    (assignee.get_username() if assignee else ""),
+    }
 
 
 @require_GET
@@ -241,3 +261,36 @@ def task_open(request, task_id: int):
     if task is None:
         raise Http404
     return redirect(reverse("customer", args=[task.journey.customer.msisdn]) + f"#task-{task.pk}")
+
+
+@require_POST
+@login_required
+def task_take(request, task_id: int):
+    """领取: the user takes a task of another unit of their city onto their own unit's desk (the club takes a
+    store's coaching when the customer comes to the club), through `services.task_take`. `next` brings them
+    back to the page that posted (the workbench, the customer page); a refusal is a message there."""
+    from onboard90.journeys import services
+    from onboard90.playbook.selectors import playbook_of
+    from onboard90.web.views.customers import REFUSALS, said
+
+    task = selectors.task_in_scope(scope=scope_of(request.user), task_id=task_id)
+    if task is None:
+        raise Http404
+    customer = task.journey.customer
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = reverse("customer", args=[customer.msisdn]) + f"#task-{task.pk}"
+    try:
+        done = services.task_take(task=task, taken_by=request.user, now=clock.now())
+    except REFUSALS as exc:
+        messages.error(request, _("未领取：%(why)s") % {"why": said(exc)})
+        return redirect(target)
+    try:
+        spec = playbook_of(task.journey.playbook_version).action(task.action.action_code)
+        act = pick(spec.name, spec.name_en)
+    except KeyError:
+        act = task.action.action_code
+    messages.success(request, _("已领取“%(act)s”（%(number)s），任务已转到 %(unit)s，由您负责。") % {
+        "act": act, "number": customer.masked_msisdn, "unit": done.owner_unit.name})
+    return redirect(target)

@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
+from django.db import DatabaseError
 
 from onboard90.core import clock
 from onboard90.core.commands import OnboardCommand
@@ -137,7 +138,7 @@ class Command(OnboardCommand):
             for action in stage.actions:
                 rows.append(
                     [
-                        action.code,
+                        action.code + (" ⚠" if action.pending else ""),
                         action.name,
                         f"{SOURCE_LABEL[action.source]} {action.source}",
                         _window(action),
@@ -147,6 +148,9 @@ class Command(OnboardCommand):
                 )
             for line in _table(rows):
                 self.stdout.write(line)
+            for action in stage.actions:
+                if action.pending:
+                    self.stdout.write(f"  ⚠ {action.code} 尚未完全生效 not live yet: {action.pending}")
         if playbook.city_overrides:
             self.stdout.write("")
             self.stdout.write("地市定制 city overrides:")
@@ -186,8 +190,18 @@ class Command(OnboardCommand):
             raise CommandError(str(exc)) from exc
 
     def _checked(self, document: dict) -> tuple[schema.Playbook, list[str]]:
+        from onboard90.messaging.context import reference_lists
+        from onboard90.org.models import City
+
+        # What only the database can tell: the cities the content must cover, the reference lists it quotes.
+        # A file is checked on a machine without one too: then those checks are left out.
         try:
-            return content.validate_document(document)
+            cities = list(City.objects.order_by("sort_order", "code").values_list("code", flat=True))
+            references = reference_lists()
+        except DatabaseError:
+            cities, references = None, None
+        try:
+            return content.validate_document(document, cities=cities, references=references)
         except schema.PlaybookError as exc:
             self._refuse(exc)
 

@@ -20,7 +20,7 @@ Who has what on TODAY (10:30):
 | 孙丽 18653200011 | 青岛 | TODAY-3 | the 青岛 store's four acts, due today — `clerk_qd`'s |
 | 周强 18653200012 | 青岛 | TODAY-8 | first callback (青岛 10010) |
 
-`club` has no work of its own: the default playbook gives the club no act (the store recommends it).
+`club` has no work on its own desk: the stores' hands-on coaching of 济南 (刘洋's, 陈静's) is what it may take (领取).
 """
 
 from __future__ import annotations
@@ -48,17 +48,17 @@ def day(offset: int) -> dt.date:
     return TODAY + dt.timedelta(days=offset)
 
 
-# (username, role, city, unit code or None, display name): the demo's seven accounts, and a second 济南
-# account manager so that "only their own VIP customers" has someone else's VIP to leave out.
+# (username, role, city, unit code or None, display name, work phone): the demo's seven accounts, and a
+# second 济南 account manager so that "only their own VIP customers" has someone else's VIP to leave out.
 STAFF = [
-    ("admin", "province_admin", None, None, "省公司管理员"),
-    ("supervisor", "supervisor", "jinan", None, "济南主管"),
-    ("clerk", "store_clerk", "jinan", "jinan-store-1", "王芳"),
-    ("club", "club_staff", "jinan", "jinan-club", "李娜"),
-    ("agent", "call_centre_agent", "jinan", "jinan-cc", "张敏"),
-    ("manager", "account_manager", "jinan", "jinan-am", "刘强"),
-    ("manager2", "account_manager", "jinan", "jinan-am", "陈刚"),
-    ("clerk_qd", "store_clerk", "qingdao", "qingdao-store-1", "孙燕"),
+    ("admin", "province_admin", None, None, "省公司管理员", ""),
+    ("supervisor", "supervisor", "jinan", None, "济南主管", ""),
+    ("clerk", "store_clerk", "jinan", "jinan-store-1", "王芳", ""),
+    ("club", "club_staff", "jinan", "jinan-club", "李娜", ""),
+    ("agent", "call_centre_agent", "jinan", "jinan-cc", "张敏", ""),
+    ("manager", "account_manager", "jinan", "jinan-am", "刘强", "18653188001"),
+    ("manager2", "account_manager", "jinan", "jinan-am", "陈刚", "18653188002"),
+    ("clerk_qd", "store_clerk", "qingdao", "qingdao-store-1", "孙燕", ""),
 ]
 
 
@@ -110,10 +110,11 @@ def build(sim: clock.SimulatedClock) -> dict:
     builders.vip_tier("gold")
     builders.playbook_version()
     users = {}
-    for username, role, city, unit, display_name in STAFF:
+    for username, role, city, unit, display_name, phone in STAFF:
         users[username] = staff_add(
-            username=username, role=role, city=city, unit=unit, password=PASSWORD, display_name=display_name
-        )
+            username=username, role=role, city=city, unit=unit, password=PASSWORD, display_name=display_name,
+            phone=phone,
+        )  # fmt: skip
 
     gateway = MemoryGateway()
     customers = {}
