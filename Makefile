@@ -1,7 +1,7 @@
 # onboard90 — `make demo` and `make test` set everything up on a fresh machine (Python 3.11 needed).
 #
 #   make demo    virtualenv + install, `onboard90 init`, `onboard90 demo --reset --serve` (http://127.0.0.1:8000/)
-#   make test    ruff, the suite on SQLite, then the suite on PostgreSQL (PG_URL)
+#   make test    ruff, mypy --strict on the engine's rules, the suite on SQLite, then on PostgreSQL (PG_URL)
 #   make lint    ruff only
 #   make clean   caches and build leftovers; `make distclean` also drops .venv and var/
 #
@@ -39,11 +39,11 @@ export PG_PROBE
 .DEFAULT_GOAL := help
 # The passes share a test database name and their output must stay readable: never run them in parallel.
 .NOTPARALLEL:
-.PHONY: help install demo test test-sqlite test-postgres lint clean distclean
+.PHONY: help install demo test typecheck test-sqlite test-postgres lint clean distclean
 
 help:
 	@echo "make demo   — install, initialise, build the demo province and serve it on http://127.0.0.1:8000/"
-	@echo "make test   — lint + test suite on SQLite and PostgreSQL (PG_URL=$(PG_URL))"
+	@echo "make test   — lint + type check + test suite on SQLite and PostgreSQL (PG_URL=$(PG_URL))"
 	@echo "make lint | make clean | make distclean"
 
 $(BIN)/python:
@@ -81,7 +81,11 @@ demo: $(RUNTIME_STAMP) $(ASSETS)
 lint: install
 	$(BIN)/ruff check src conftest.py
 
-test: lint test-sqlite test-postgres
+test: lint typecheck test-sqlite test-postgres
+
+# The engine's rules (journeys/rules: plain Python that the cycle compiles to SQL and the preview runs).
+typecheck: install
+	$(BIN)/mypy --strict src/onboard90/journeys/rules
 
 test-sqlite: install
 	@echo "==> pass 1/2: test suite on SQLite (in-memory test database)"

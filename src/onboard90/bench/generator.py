@@ -27,6 +27,7 @@ import numpy as np
 
 from onboard90.core import clock
 from onboard90.journeys.rules import audience as aud
+from onboard90.journeys.rules.assignment import UnitRow, owner_unit
 
 NULL_DAY = -(10**6)  # "no date" in the day-offset arrays
 JOURNEY_AGES = 92  # ages 0 … 91 on T
@@ -61,7 +62,7 @@ class Reference:
     city_weights: np.ndarray
     city_codes: list[str]
     stores_by_city: dict[int, list[int]]
-    unit_by_city_kind: dict[tuple[int, str], int]
+    units_by_city: dict[int, list[UnitRow]]  # city id -> its units as (id, kind, is_main)
     managers_by_city: dict[int, list[int]]
     supervisor_by_city: dict[int, int | None]
     packages: dict[str, dict[str, Any]]  # code -> {id, family, product, monthly_fee}
@@ -168,6 +169,19 @@ def cohort_sizes(n: int, daily: int | None, playbook) -> np.ndarray:
 def _choice(rng, n: int, options, weights) -> np.ndarray:
     p = np.asarray(weights, dtype=float)
     return rng.choice(np.asarray(options), size=n, p=p / p.sum())
+
+
+def _owners(ref: Reference, channel: str, stores: np.ndarray) -> np.ndarray:
+    """The unit owning a `channel` task of each customer, given the customers' stores: the assignment rule
+    (`rules.assignment.owner_unit`) once per store, as a customer's store is one of its city's."""
+    by_store = {
+        store_id: owner_unit(channel, store_id=store_id, city_units=ref.units_by_city.get(city_id, []))
+        for city_id, city_stores in ref.stores_by_city.items()
+        for store_id in city_stores
+    }
+    keys = np.array(sorted(by_store), dtype=np.int64)
+    owners = np.array([by_store[key] for key in keys.tolist()], dtype=np.int64)
+    return owners[np.searchsorted(keys, stores)]
 
 
 class Facts:
@@ -440,14 +454,7 @@ def build(
             reason[t_idx] = np.where(finished & (kind == 2), "unreachable", "")
             # Who owns it, and who is on it.
             jsel = sel[t_idx]
-            if task.channel == "store":
-                owner = store[jsel]
-            else:
-                kind_name = {"club": "club", "call_centre": "call_centre", "account_manager": "account_manager_team",
-                             "supervisor": "account_manager_team"}[task.channel]
-                lut = {cid: ref.unit_by_city_kind.get((cid, kind_name)) for cid in ref.city_ids.tolist()}
-                owner = np.array([lut[c] or 0 for c in city[jsel].tolist()], dtype=np.int64)
-                owner = np.where(owner == 0, store[jsel], owner)
+            owner = _owners(ref, task.channel, store[jsel])
             if task.channel == "account_manager":
                 assignee = np.where(manager_on_eff[jsel] != NULL_DAY, manager[jsel], None)
             else:

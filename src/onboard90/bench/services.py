@@ -155,16 +155,17 @@ def staff_install(*, journeys: int) -> dict[str, int]:
 
 def reference(today: dt.date) -> generator.Reference:
     from onboard90.catalog.models import Package, VipTier
+    from onboard90.journeys.rules.assignment import UNIT_FIELDS, UnitRow
     from onboard90.org.models import City, StaffProfile, Unit
     from onboard90.playbook.selectors import current_version, playbook_of
 
     cities = list(City.objects.order_by("id").values_list("id", "code", "weight"))
     stores: dict[int, list[int]] = {}
-    units: dict[tuple[int, str], int] = {}
-    for uid, city_id, kind in Unit.objects.order_by("-is_main", "id").values_list("id", "city_id", "kind"):
+    units: dict[int, list[UnitRow]] = {}  # city id -> its units, among which the assignment rule picks owners
+    for city_id, uid, kind, is_main in Unit.objects.order_by("-is_main", "id").values_list("city_id", *UNIT_FIELDS):
         if kind == "store":
             stores.setdefault(city_id, []).append(uid)
-        units.setdefault((city_id, kind), uid)
+        units.setdefault(city_id, []).append((uid, kind, is_main))
     managers: dict[int, list[int]] = {}
     supervisors: dict[int, int | None] = {}
     for user_id, city_id, role in StaffProfile.objects.filter(active=True).order_by("id").values_list(
@@ -181,7 +182,7 @@ def reference(today: dt.date) -> generator.Reference:
     version = current_version()
     return generator.Reference(
         today=today, city_ids=np.array([c[0] for c in cities]), city_weights=np.array([c[2] for c in cities]),
-        city_codes=[c[1] for c in cities], stores_by_city=stores, unit_by_city_kind=units,
+        city_codes=[c[1] for c in cities], stores_by_city=stores, units_by_city=units,
         managers_by_city=managers, supervisor_by_city=supervisors, packages=packages, tiers=tiers,
         playbook=playbook_of(version), version_id=version.pk,
     )
@@ -348,6 +349,19 @@ def build_state(
             )
             for d in range(generator.JOURNEY_AGES + 1, 0, -1)
         ])
+        # The change log as those cycles left it: the lines of what changed before the last of them started
+        # were consumed by them (and pruned), the customers changed since (this morning's loads and ratings)
+        # are waiting for the measured cycle. SQLite's triggers fired while loading, PostgreSQL loaded with
+        # them off: the lines are written here, the same on both.
+        from onboard90.customers.models import Customer, CustomerChange
+        from onboard90.journeys.engine import insert_select
+
+        CustomerChange.objects.all().delete()
+        last = CycleRun.objects.order_by("-as_of").first()
+        insert_select(
+            CustomerChange, ["customer_id"],
+            Customer.objects.filter(updated_at__gte=last.started_at).order_by("pk").values_list("pk"),
+        )
     progress("build", done, done)
     _reset_sequences()
     _analyze()

@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator
-from zoneinfo import ZoneInfo
 
-OPERATOR_TZ = ZoneInfo("Asia/Shanghai")
+# Defined with the engine's rules (plain Python), so their due instants and this clock share one zone.
+from onboard90.journeys.rules.windows import OPERATOR_TZ
 
 
 class SimulatedClock:

@@ -109,3 +109,28 @@ class Bill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} {self.bill_month} {self.amount}"
+
+
+class CustomerChange(models.Model):
+    """变更记录: one line for every write of a customer's row (and every journey started for one), appended in
+    the same transaction by database triggers — an import, an event, the admin, the API, the cycle's own
+    manager assignment alike, whatever code path wrote it.
+
+    The daily cycle learns what changed from here, never from timestamps: it claims the lines no finished
+    cycle has consumed (`consumed_by` = its CycleRun id, set in one statement at its start) and looks again
+    at those customers' journeys. A cycle that dies leaves its lines to the next one. Lines consumed by
+    finished cycles are pruned after a while (`journeys.changes.changes_prune`).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # Plain ids, not foreign keys: written by triggers, and the cycle run belongs to an app above this one.
+    customer_id = models.BigIntegerField(_("客户"))
+    consumed_by = models.BigIntegerField(_("处理的日处理"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("客户变更记录")
+        verbose_name_plural = _("客户变更记录")
+        indexes = [models.Index(fields=["consumed_by", "customer_id"], name="customers_change_consumed")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} → {self.consumed_by or '-'}"

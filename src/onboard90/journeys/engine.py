@@ -41,7 +41,9 @@ from onboard90.core.session import pg_settings
 from onboard90.core.workers import run_side_by_side
 from onboard90.journeys import audience_sql
 from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
-from onboard90.journeys.models import Escalation, Journey, JourneyAction, Task
+from onboard90.journeys.models import CycleRun, Escalation, Journey, JourneyAction, Task
+from onboard90.journeys.rules import windows
+from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND, CITY_UNIT_ORDER, unit_kind
 from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.models import OutboxMessage
 from onboard90.org.enums import Role, UnitKind
@@ -56,13 +58,6 @@ ANCHOR_COLUMNS = {
     "vip_rated": "vip_rated_on",
     "manager_assigned": "manager_assigned_on",
     "bill_issued": "first_bill_on",
-}
-
-CHANNEL_UNIT_KIND = {
-    "club": UnitKind.CLUB,
-    "call_centre": UnitKind.CALL_CENTRE,
-    "account_manager": UnitKind.ACCOUNT_MANAGER_TEAM,
-    "supervisor": UnitKind.ACCOUNT_MANAGER_TEAM,
 }
 
 
@@ -155,15 +150,16 @@ def _anchor_field(anchor: str, prefix: str = "customer__") -> str | None:
 def _window_columns(column: str, window: schema.Window, anchors: Iterable[dt.date]) -> tuple[str, list]:
     """SQL for the window start, end and due instant of each possible anchor date in `column`, and its
     parameters: three simple CASEs over the anchor dates, written by hand rather than as Django `When`s,
-    whose compiling (a filter built per date, up to 120 dates, three times) cost more than the query."""
+    whose compiling (a filter built per date, up to 120 dates, three times) cost more than the query.
+    The values are the rules' (`rules.windows.window_span`, `due_at`), the preview's too."""
     anchors = sorted(set(anchors))
     date_param = functools.partial(DateField().get_db_prep_value, connection=connection)
     stamp_param = functools.partial(DateTimeField().get_db_prep_value, connection=connection)
-    ends = [anchor_on + dt.timedelta(days=window.end) for anchor_on in anchors]
+    spans = [windows.window_span(anchor_on, window.start, window.end) for anchor_on in anchors]
     columns = [
-        [date_param(anchor_on + dt.timedelta(days=window.start)) for anchor_on in anchors],
-        [date_param(end) for end in ends],
-        [stamp_param(clock.end_of_day(end)) for end in ends],
+        [date_param(span.start) for span in spans],
+        [date_param(span.end) for span in spans],
+        [stamp_param(windows.due_at(span)) for span in spans],
     ]
     whens = " ".join("WHEN %s THEN %s" for _ in anchors)
     keys = [date_param(anchor_on) for anchor_on in anchors]
@@ -191,9 +187,6 @@ ACTION_COLUMNS = [
 ]
 
 
-# A customer write stamped this long before the previous cycle began but committed only after that cycle
-# had read its rows would go unseen by the delta scans below. Import batches and edits commit in seconds.
-CHANGE_MARGIN = dt.timedelta(minutes=5)
 # Beyond a tenth of the active journeys (and this many) changed since the previous cycle, look at everyone.
 DELTA_MIN_TOUCHED = 1000
 
@@ -202,15 +195,19 @@ DELTA_MIN_TOUCHED = 1000
 class Since:
     """增量: what can have changed since the previous finished cycle, so the cycle need look nowhere else.
 
-    A journey whose window was already open at that cycle, whose customer has not changed and which
-    existed then, was looked at by that cycle with the same facts: nothing can be due for it now that
-    was not due then (windows only close, audiences are facts of the customer row and the catalogue).
+    A journey whose window was already open at that cycle and whose customer has no line in the change log
+    since (`journeys.changes`) was looked at by that cycle with the same facts: nothing can be due for it now
+    that was not due then (windows only close, audiences are facts of the customer row and the catalogue).
+    A journey started since is a change of its customer too.
     """
 
-    day: dt.date  # that cycle's local date: windows that began after it
-    changed_at: dt.datetime  # customers updated from this instant on (their facts or anchors may have moved)
-    created_at: dt.datetime  # journeys created from this instant on (loaded late, with old anchors)
-    ended_at: dt.datetime  # journeys created after this had no act opened before this cycle
+    day: dt.date  # the previous cycle's business day: windows that began after it
+    run_id: int  # this cycle: the customers whose change lines it consumed
+
+    def customers(self) -> QuerySet:
+        from onboard90.journeys.changes import changed_customers
+
+        return changed_customers(run_id=self.run_id)
 
 
 def facts_digest(versions: Iterable[PlaybookVersion]) -> str:
@@ -226,36 +223,24 @@ def facts_digest(versions: Iterable[PlaybookVersion]) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def since_previous(previous, *, digest: str) -> Since | None:
-    """The delta to look at after `previous` (the last finished CycleRun); None: look at everything (a first
-    cycle, a catalogue or playbook changed since, another cycle begun since that did not finish, or a
-    replay of past days)."""
-    from onboard90.journeys.models import CycleRun
+def since_previous(previous, *, digest: str, run) -> Since | None:
+    """The delta for cycle `run` after `previous` (the last finished CycleRun before it); None: look at
+    everything (a first cycle, a catalogue or playbook changed since, a cycle begun after `previous` that did
+    not finish or ran for a later day, or changes touching a large share of the journeys).
 
+    `run` must have consumed its change lines (`changes.changes_consume`) already. No clock is read: the
+    business day of `previous` and the lines `run` took decide.
+    """
     if previous is None or not previous.digest or previous.digest != digest:
         return None
-    if CycleRun.objects.filter(started_at__gt=previous.started_at).exists():  # cut off, or a backfill
+    if CycleRun.objects.filter(pk__gt=previous.pk).exclude(pk=run.pk).exists():  # cut off, or a backfill
         return None
-    # Days replayed after the fact (`run --until` over a past range): the records were stamped when they were
-    # written, not on the days replayed, so every customer would count as changed. (The demo's history is
-    # not a replay: it runs on a simulated clock, see clock.simulated.)
-    if previous.started_at - previous.as_of > dt.timedelta(days=1):
-        return None
-    # min(): a simulated history (as_of in the past) compares stamps with the business time it ran at.
-    since = Since(
-        day=clock.local_date(previous.as_of),
-        changed_at=min(previous.as_of, previous.started_at) - CHANGE_MARGIN,
-        created_at=previous.started_at - CHANGE_MARGIN,
-        ended_at=max(previous.finished_at or previous.started_at, previous.as_of),
-    )
+    since = Since(day=clock.local_date(previous.as_of), run_id=run.pk)
     # Looking journey by journey pays while the changed ones are few; after a load that touched a large
     # share (a first import, a re-rating of everyone) one look at every journey is cheaper.
-    from onboard90.customers.models import Customer
+    from onboard90.customers.models import CustomerChange
 
-    touched = (
-        Customer.objects.filter(updated_at__gte=since.changed_at).count()
-        + Journey.objects.filter(created_at__gte=since.created_at).count()
-    )
+    touched = CustomerChange.objects.filter(consumed_by=run.pk).count()
     if touched <= DELTA_MIN_TOUCHED:
         return since
     # More than a tenth of the active journeys touched? Counting up to ten times `touched` tells, without
@@ -281,18 +266,13 @@ def changed_running_acts(*, since: Since, before: int, codes: Iterable[str]) -> 
     `before`) whose customer changed since the previous one: the only old acts a supersede or a delivery's
     audience can newly apply to.
 
-    Read once per cycle, driven by the changed customers (a day's worth), not by the acts on file; the
-    journeys created after the previous cycle ended have no older act and are passed over.
+    Read once per cycle, driven by the changed customers (a day's worth), not by the acts on file.
     """
     found: dict[str, list[int]] = {}
     # The changed customers' journeys, read once (a day's worth of ids) rather than once per code; the code
     # not to be driven by on SQLite: it would otherwise walk the code's running acts (95k first callbacks at
     # 1M) by the code/status index.
-    changed = list(
-        Journey.objects.filter(
-            *broad(created_at__lte=since.ended_at), *narrow(customer__updated_at__gte=since.changed_at)
-        ).values_list("pk", flat=True)
-    )
+    changed = list(Journey.objects.filter(*narrow(customer_id__in=since.customers())).values_list("pk", flat=True))
     with pg_settings(enable_hashjoin="off", enable_mergejoin="off"):
         for code in sorted(set(codes)):  # one code a statement: (journey, code) is then one probe of the key
             found[code] = [
@@ -360,8 +340,8 @@ def open_due_actions(
     today, each for the journeys in its audience; record the ones that went by unseen as missed.
 
     With `since`, only journeys something can have changed for are looked at (see `Since`): windows that
-    began since the previous cycle (or began and ended between two cycles), customers changed since it
-    and journeys created since it. None means look at every journey.
+    began since the previous cycle (or began and ended between two cycles), and the journeys of customers
+    in the change log since it (a journey started since is one). None means look at every journey.
     """
     window = actions[0].window
     assert all(a.window == window for a in actions), "open_due_actions takes one window group"
@@ -377,7 +357,7 @@ def open_due_actions(
     def recent(qs, *, broadly: bool = False):
         if window.latest_day is None:
             return qs
-        cond = {"customer__activated_on__gte": today - dt.timedelta(days=window.latest_day)}
+        cond = {"customer__activated_on__gte": windows.earliest_activation(today, window.latest_day)}
         return qs.filter(*broad(**cond)) if broadly else qs.filter(**cond)
 
     # Every scan below is driven by an anchor-date range or by the day's arrivals, a small share of the
@@ -387,26 +367,21 @@ def open_due_actions(
     with pg_settings(enable_hashjoin="off", enable_mergejoin="off", work_mem="64MB"):
         # Due today: anchor + start <= today <= anchor + end.
         lo, hi = today - dt.timedelta(days=window.end), today - dt.timedelta(days=window.start)
-        # With a delta, the journeys created since the previous cycle drive a due scan and a catch-up scan.
-        arrived = Journey.objects.filter(created_at__gte=since.created_at).values("pk") if since else None
         if since is None:
             due_scans = [recent(base.filter(**{f"{anchor_field}__range": (lo, hi)}))]
         else:
             # Windows that began since the previous cycle (anchor + start > its day); then, anywhere in the
-            # window, customers changed since it and journeys created since it, each driven by its own index.
+            # window, the customers changed since it (the change log's lines drive that scan).
             unseen = since.day - dt.timedelta(days=window.start - 1)  # anchor + start > the previous day
             began = max(lo, unseen)
             due_scans = [recent(base.filter(**{f"{anchor_field}__range": (began, hi)}))] if began <= hi else []
-            # Driven by the changed customers and by the new journeys alone: not by the audience (an index,
-            # say on the VIP tier, the planner would walk instead); _insert_actions picks each act's audience.
-            # The windows that began since are all read by the scan above: only the older ones here (a day's
-            # arrivals are both new and changed, and would be read three times).
+            # Driven by the changed customers alone: not by the audience (an index, say on the VIP tier, the
+            # planner would walk instead); _insert_actions picks each act's audience. The windows that began
+            # since are all read by the scan above: only the older ones here.
             older = min(hi, began - dt.timedelta(days=1))
             if lo <= older:
                 in_window = recent(everyone.filter(*broad(**{f"{anchor_field}__range": (lo, older)})), broadly=True)
-                due_scans += [
-                    in_window.filter(*narrow(customer__updated_at__gte=since.changed_at)), in_window.filter(pk__in=arrived)
-                ]
+                due_scans.append(in_window.filter(*narrow(customer_id__in=since.customers())))
         opened = sum(
             _insert_actions(scan, acts, window, anchor_field, _dates(lo, hi), ActionStatus.OPEN, as_of)
             for scan in due_scans
@@ -425,11 +400,11 @@ def open_due_actions(
             if unseen < lo:
                 ended = recent(base.filter(**{f"{anchor_field}__gte": unseen, f"{anchor_field}__lt": lo}))
                 scans.append((ended, _dates(unseen, lo - dt.timedelta(days=1))))
-            # Every ended window, for journeys created since (loaded late) and customers changed since (a fact
-            # that arrived late: a number change reported after its coaching's window). Driven by those: the
-            # old-anchor range covers nearly everyone, so it must not be the one an index walks.
+            # Every ended window, for customers changed since (loaded late, or a fact that arrived late: a number
+            # change reported after its coaching's window). Driven by those: the old-anchor range covers nearly
+            # everyone, so it must not be the one an index walks.
             late = recent(everyone.filter(*broad(**{f"{anchor_field}__lt": lo})), broadly=True)
-            scans += [(late.filter(pk__in=arrived), None), (late.filter(*narrow(customer__updated_at__gte=since.changed_at)), None)]
+            scans.append((late.filter(*narrow(customer_id__in=since.customers())), None))
         missed = 0
         for scan, dates in scans:
             candidates = dates if dates is not None else sorted(set(scan.values_list(anchor_field, flat=True).distinct()))
@@ -501,15 +476,17 @@ TASK_COLUMNS = [
 
 
 def _city_unit(kind: str, city_ref: str):
-    return Subquery(Unit.objects.filter(city_id=OuterRef(city_ref), kind=kind).order_by("-is_main", "id").values("id")[:1])
+    return Subquery(Unit.objects.filter(city_id=OuterRef(city_ref), kind=kind).order_by(*CITY_UNIT_ORDER).values("id")[:1])
 
 
 def owner_unit_expression(channel: str, prefix: str = "journey__customer__"):
-    """Assignment rule: store work → the activating store; club/call-centre/VIP work → that unit of the city."""
+    """Assignment rule (`rules.assignment.owner_unit`, compiled): store work → the activating store;
+    club/call-centre/VIP work → that unit of the city, else the store."""
     store = F(f"{prefix}store_id")
-    if channel == "store":
+    kind = unit_kind(channel)
+    if kind is None:
         return store
-    return Coalesce(_city_unit(CHANNEL_UNIT_KIND[channel], f"{prefix}city_id"), store)
+    return Coalesce(_city_unit(kind, f"{prefix}city_id"), store)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from django.db.models.functions import Coalesce
 from onboard90.core import clock
 from onboard90.journeys.enums import ActionStatus, JourneyStatus
 from onboard90.journeys.models import CycleRun, Journey, JourneyAction, Task
+from onboard90.journeys.rules import assignment, windows
 from onboard90.journeys.rules import audience as audience_rules
-from onboard90.journeys.rules import windows
 
 
 def today_figures() -> dict:
@@ -52,7 +52,8 @@ def journey_document(*, msisdn: str, as_of: dt.datetime) -> dict:
     """One customer's journey: every act of the playbook that applies, opened or still pending.
 
     Opened acts come from the database; pending ones are previewed with the Python form of the same
-    rules the cycle compiles to SQL (anchor exists, audience holds, window not yet reached).
+    rules the cycle compiles to SQL (anchor exists, audience holds, window not yet reached; its dates and
+    due instant; the unit its task will be on, if its task's audience holds).
     """
     from onboard90.journeys.audience_sql import facts_of
     from onboard90.playbook.selectors import playbook_of
@@ -79,6 +80,7 @@ def journey_document(*, msisdn: str, as_of: dt.datetime) -> dict:
         "data_surge": None,
     }
     actions = []
+    owners = _Owners(customer)
     for stage in playbook.stages:
         for action in stage.actions:
             row = rows.pop((action.code, 0), None)
@@ -104,8 +106,8 @@ def journey_document(*, msisdn: str, as_of: dt.datetime) -> dict:
                     "status": ActionStatus.PENDING.value,
                     "window_start": span.start.isoformat(),
                     "window_end": span.end.isoformat(),
-                    "due_at": clock.end_of_day(span.end).isoformat(),
-                    "owner_unit": None,
+                    "due_at": windows.due_at(span).isoformat(),
+                    "owner_unit": owners.code(action.task, facts),
                     "assignee": None,
                     "deliveries": [],
                 }
@@ -121,6 +123,29 @@ def journey_document(*, msisdn: str, as_of: dt.datetime) -> dict:
         "playbook_version": journey.playbook_version.number,
         "actions": actions,
     }
+
+
+class _Owners:
+    """The unit a pending act's task will be on (`rules.assignment.owner_unit`), as the unit's code; the
+    customer's city units are read once, when the first act with a task asks."""
+
+    def __init__(self, customer):
+        self.customer = customer
+        self.units: list[tuple[int, str, bool]] | None = None
+        self.codes: dict[int, str] = {}
+
+    def code(self, task, facts) -> str | None:
+        if task is None or not audience_rules.evaluate(audience_rules.parse(task.audience), facts):
+            return None
+        if self.units is None:
+            from onboard90.org.models import Unit
+
+            rows = list(Unit.objects.filter(city_id=self.customer.city_id).values_list(*assignment.UNIT_FIELDS, "code"))
+            self.units = [(pk, kind, is_main) for pk, kind, is_main, _ in rows]
+            self.codes = {pk: code for pk, _, _, code in rows}
+            self.codes[self.customer.store_id] = self.customer.store.code
+        owner = assignment.owner_unit(task.channel, store_id=self.customer.store_id, city_units=self.units)
+        return self.codes[owner]
 
 
 def _iso(value) -> str | None:

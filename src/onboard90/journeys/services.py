@@ -74,8 +74,9 @@ def cycle_run(
     system acts (VIP manager assignment) before the acts anchored on them, deliveries after opening,
     then overdue/escalation, the outbox, and finally journeys that reached their last day.
 
-    After a finished cycle only what changed since it is looked at (`engine.Since`); `rescan` looks at
-    every journey, for a database someone has edited behind the application's back.
+    After a finished cycle only what changed since it is looked at (`engine.Since`, from the change log it
+    consumes: `journeys.changes`); `rescan` looks at every journey, for a database someone has edited behind
+    the application's back (with its triggers off).
     """
     from onboard90.core.locks import singleton_lock
 
@@ -97,12 +98,15 @@ def cycle_run(
             CycleRun.objects.filter(status=CycleStatus.FINISHED, as_of__lt=as_of).order_by("-as_of").first()
         )
         from onboard90.journeys import engine
+        from onboard90.journeys.changes import changes_consume
         from onboard90.playbook.selectors import versions_in_use
 
         versions = versions_in_use()
         digest = engine.facts_digest(versions)
-        since = None if rescan else engine.since_previous(previous, digest=digest)
+        # The run's own start and finish times are the only clock readings here: records, never inputs.
         run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING, digest=digest)
+        changes_consume(run=run)
+        since = None if rescan else engine.since_previous(previous, digest=digest, run=run)
         with engine.cycle_session():
             return _cycle(
                 run=run, versions=versions, since=since, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch,
@@ -174,6 +178,9 @@ def _cycle(*, run, versions, since, as_of, today, gateway, dispatch, figures) ->
             # The dashboard's figures, once the day's work is on file. A catch-up over many days (the demo's
             # history, `run --until`) rebuilds them on its last day only: each rebuild replaces the last.
             figures_rebuild(as_of=as_of)
+        from onboard90.journeys.changes import changes_prune
+
+        changes_prune(as_of=as_of)
     except BaseException:
         run.status = CycleStatus.FAILED
         run.finished_at = clock.now()
@@ -341,7 +348,7 @@ def account_manager_assign(*, customer, manager_id: int, at: dt.datetime, assign
 
     Customer.objects.filter(pk=customer.pk).update(
         account_manager_id=manager_id, manager_assigned_at=at, manager_assigned_on=clock.local_date(at),
-        updated_at=timezone.now(),  # what the next cycle's delta looks for (engine.Since)
+        updated_at=timezone.now(),  # a record of the write; the cycle learns of it from the change log
     )
     customer.account_manager_id = manager_id
     customer.manager_assigned_at = at

@@ -53,7 +53,7 @@ def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
     dispatcher, not the set-based cycle, and works through the backlog in batches (`page` ids read at a
     time, `batch` messages loaded and written at a time).
     """
-    from onboard90.playbook.content import locals_for, sms_template_for
+    from onboard90.playbook.content import locals_for, sms_template_for, sms_text
     from onboard90.playbook.models import PlaybookVersion
     from onboard90.playbook.selectors import playbook_of
 
@@ -98,9 +98,7 @@ def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
                 message.text = "-"
                 log.warning("sms %s for %s failed to render: %s", message.pk, action.code, exc)
                 continue
-            text = f"{playbook.sms_signature}{body}"
-            if message.message_class == "marketing" and playbook.opt_out_suffix:
-                text = f"{text}{playbook.opt_out_suffix}"
+            text = sms_text(playbook, body, message.message_class)
             message.text = text
             message.segments = templating.segments(text)
             rendered += 1

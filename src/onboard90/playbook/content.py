@@ -39,6 +39,15 @@ def sms_template_for(
     return action.sms.by_family.get(family or "", action.sms.template)
 
 
+def sms_text(playbook: schema.Playbook, body: str, message_class: str) -> str:
+    """The SMS as the customer receives it: the playbook's signature, the rendered body and, for marketing,
+    the opt-out text. The one place that puts them together (the dispatcher and the checks before publishing)."""
+    text = f"{playbook.sms_signature}{body}"
+    if message_class == "marketing" and playbook.opt_out_suffix:
+        text += playbook.opt_out_suffix
+    return text
+
+
 def script_for(
     playbook: schema.Playbook, action: schema.Action | str, city_code: str | None, *, english: bool = False
 ) -> str:
@@ -260,9 +269,7 @@ def content_problems(
                     warnings.append(
                         f"{path}: fails{where} when the customer has no name, VIP tier, manager or bill: {exc}"
                     )
-                full = playbook.sms_signature + text
-                if action.sms is not None and action.sms.message_class == "marketing":
-                    full += playbook.opt_out_suffix
+                full = sms_text(playbook, text, action.sms.message_class if action.sms else "service")
                 if templating.segments(full) > SMS_COMFORT_PARTS:
                     warnings.append(
                         f"{path}: about {len(full)} characters{where} ({templating.segments(full)} SMS parts); "

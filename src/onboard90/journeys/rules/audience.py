@@ -111,6 +111,7 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
         if not match or match.end() == pos:
             raise AudienceError(f"unexpected character {text[pos:].strip()[:1]!r} at position {pos}")
         kind = match.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         raw = match.group(kind)
         if kind == "string":
             out.append(("lit", raw[1:-1]))
@@ -135,6 +136,14 @@ class _Parser:
         j = self.i + offset
         return self.tokens[j] if j < len(self.tokens) else None
 
+    def kind_at(self, offset: int = 0) -> str | None:
+        token = self.peek(offset)
+        return None if token is None else token[0]
+
+    def value_at(self, offset: int = 0) -> Any:
+        token = self.peek(offset)
+        return None if token is None else token[1]
+
     def take(self, kind: str, value: Any = None) -> Any:
         token = self.peek()
         if token is None or token[0] != kind or (value is not None and token[1] != value):
@@ -148,26 +157,27 @@ class _Parser:
         if not self.tokens:
             raise AudienceError("empty expression")
         node = self.expr()
-        if self.peek() is not None:
-            raise AudienceError(f"unexpected {self.peek()[1]!r}")
+        rest = self.peek()
+        if rest is not None:
+            raise AudienceError(f"unexpected {rest[1]!r}")
         return node
 
     def expr(self) -> Node:
         parts = [self.and_expr()]
-        while self.peek() and self.peek()[0] == "or":
+        while self.kind_at() == "or":
             self.i += 1
             parts.append(self.and_expr())
         return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
     def and_expr(self) -> Node:
         parts = [self.not_expr()]
-        while self.peek() and self.peek()[0] == "and":
+        while self.kind_at() == "and":
             self.i += 1
             parts.append(self.not_expr())
         return parts[0] if len(parts) == 1 else And(tuple(parts))
 
     def not_expr(self) -> Node:
-        if self.peek() and self.peek()[0] == "not":
+        if self.kind_at() == "not":
             self.i += 1
             return Not(self.not_expr())
         return self.comparison()
@@ -204,7 +214,7 @@ class _Parser:
                 raise AudienceError(f"{name} is not a number: only == and != apply")
             return Compare(name, nxt[1], value)
         negated = False
-        if nxt and nxt[0] == "not" and self.peek(1) and self.peek(1)[0] == "in":
+        if nxt and nxt[0] == "not" and self.kind_at(1) == "in":
             self.i += 1
             negated = True
             nxt = self.peek()
@@ -212,7 +222,7 @@ class _Parser:
             self.i += 1
             self.take("punct", "(")
             values = [self.literal()]
-            while self.peek() and self.peek()[1] == ",":
+            while self.value_at() == ",":
                 self.i += 1
                 values.append(self.literal())
             self.take("punct", ")")
@@ -249,11 +259,13 @@ def evaluate(node: Node, facts: Mapping[str, Any]) -> bool:
     if isinstance(node, Compare):
         left, right = facts[node.name], node.value
         if node.op == "==":
-            return left == right
+            return bool(left == right)
         if node.op == "!=":
-            return left != right
-        left = float(left)
-        return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[node.op]
+            return bool(left != right)
+        number = float(left)
+        if isinstance(right, str):  # the parser allows an order only between numbers
+            raise TypeError(f"{node.name} {node.op} {right!r}: not a number")
+        return {"<": number < right, "<=": number <= right, ">": number > right, ">=": number >= right}[node.op]
     if isinstance(node, In):
         inside = facts[node.name] in node.values
         return not inside if node.negated else inside

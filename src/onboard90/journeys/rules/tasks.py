@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from onboard90.journeys.rules.windows import OPERATOR_TZ
+
 CLOSING_REACHED = ("reached", "refused")
 RETRYABLE = ("no_answer", "busy")
 
@@ -55,9 +57,7 @@ def completion_timing(
 
 
 def _local(instant: dt.datetime) -> str:
-    from zoneinfo import ZoneInfo
-
-    return instant.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    return instant.astimezone(OPERATOR_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def may_act(

@@ -291,6 +291,6 @@ def task_take(request, task_id: int):
         act = pick(spec.name, spec.name_en)
     except KeyError:
         act = task.action.action_code
-    messages.success(request, _("已领取“%(act)s”（%(number)s），任务已转到 %(unit)s，由您负责。") % {
+    messages.success(request, _("已领取“%(act)s”（%(number)s），任务已转到%(unit)s，由您负责。") % {
         "act": act, "number": customer.masked_msisdn, "unit": done.owner_unit.name})
     return redirect(target)

@@ -31,7 +31,7 @@ NUMBER_VALUES: dict[str, list[int | float]] = {
 
 # The tokenizer takes a string without backslashes, quoted with whichever quote it does not contain.
 _any_text = st.text(
-    alphabet=st.characters(exclude_characters="\\\x00", exclude_categories=("Cs",)), max_size=8
+    alphabet=st.characters(exclude_characters="\\\x00", exclude_categories=["Cs"]), max_size=8
 ).filter(lambda s: not ('"' in s and "'" in s))
 _any_number = st.integers(-1000, 1000) | st.floats(-1000, 1000, allow_nan=False, allow_infinity=False)
 

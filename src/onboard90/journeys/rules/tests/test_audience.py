@@ -73,8 +73,9 @@ def test_true_and_false_are_constants() -> None:
 
 
 def test_literals_keep_their_type() -> None:
-    assert parse("vip_rank <= 2").value == 2 and isinstance(parse("vip_rank <= 2").value, int)
-    assert isinstance(parse("monthly_fee > 19.5").value, float)
+    rank, fee = parse("vip_rank <= 2"), parse("monthly_fee > 19.5")
+    assert isinstance(rank, Compare) and rank.value == 2 and isinstance(rank.value, int)
+    assert isinstance(fee, Compare) and isinstance(fee.value, float)
     assert parse("vip_rank > -1") == Compare("vip_rank", ">", -1)
     assert parse("vip == true") == Compare("vip", "==", True)
     assert parse("city == 'jinan'") == Compare("city", "==", "jinan")

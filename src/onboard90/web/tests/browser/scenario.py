@@ -20,7 +20,8 @@ Who has what on TODAY (10:30):
 | 孙丽 18653200011 | 青岛 | TODAY-3 | the 青岛 store's four acts, due today — `clerk_qd`'s |
 | 周强 18653200012 | 青岛 | TODAY-8 | first callback (青岛 10010) |
 
-`club` has no work on its own desk: the stores' hands-on coaching of 济南 (刘洋's, 陈静's) is what it may take (领取).
+`club` has no work on its own desk: the 济南 stores' open hands-on coaching (刘洋's, 陈静's, and 张伟's overdue one:
+a walk-in customer is served whatever the clock says, and the late figure stays late) is what it may take (领取).
 """
 
 from __future__ import annotations
