@@ -14,7 +14,8 @@ from onboard90.customers import services as customer_services
 from onboard90.customers.models import Customer, CustomerChange
 from onboard90.journeys import services
 from onboard90.journeys.changes import RETAIN, changes_prune
-from onboard90.journeys.models import CycleRun, Escalation, JourneyAction, Task
+from onboard90.journeys.models import CycleRun, JourneyAction, Task
+from onboard90.journeys.tests.test_cycle_delta import snapshot
 from onboard90.journeys.tests.test_plan_walkthrough import DAY0, day
 
 pytestmark = pytest.mark.django_db
@@ -68,24 +69,6 @@ def test_lines_of_finished_cycles_are_pruned_after_a_week_of_business_days(provi
     assert changes_prune(as_of=old.as_of + RETAIN) == 0  # not older than the week yet
     assert changes_prune(as_of=old.as_of + RETAIN + dt.timedelta(days=1)) >= 1
     assert not lines(consumed_by=old.pk)
-
-
-def snapshot() -> dict[str, list]:
-    """The rows the cycles wrote, without ids and without the stamps that record a wall-clock instant."""
-    who = "journey__customer__msisdn"
-    return {
-        "acts": sorted(JourneyAction.objects.values_list(
-            who, "action_code", "occurrence", "status", "window_start", "window_end", "due_at", "opened_at",
-            "closed_at", "reason",
-        )),
-        "tasks": sorted(Task.objects.values_list(
-            who, "action__action_code", "kind", "owner_unit_id", "assignee_id", "status", "due_at", "created_at",
-            "completed_at",
-        )),
-        "escalations": sorted(Escalation.objects.values_list(
-            "task__action__action_code", "task__journey__customer__msisdn", "at", "unit_id", "supervisor_id", "reason",
-        )),
-    }
 
 
 def twelve_days(province, wall: clock.SimulatedClock, lag: dt.timedelta) -> None:
