@@ -693,3 +693,32 @@ def city_staff_and_units(*, city_id: int) -> dict:
             .order_by("unit__kind", "unit__name", "display_name", "user__username")
         ),
     }
+
+
+# --- who may work a task (the permission reads the services and the pages share) -----------------------
+
+
+def is_supervisor_of(*, user, task: Task) -> bool:
+    """The supervisor of the city that owns the task, or a province administrator."""
+    from onboard90.org.enums import Role
+
+    profile = getattr(user, "staff", None)
+    if user.is_superuser or (profile and profile.active and profile.role == Role.PROVINCE_ADMIN):
+        return True
+    return bool(
+        profile and profile.active and profile.role == Role.SUPERVISOR and profile.city_id == task.owner_unit.city_id
+    )
+
+
+def can_act_on(*, user, task: Task) -> bool:
+    """Scope (`rules.tasks.may_act`): the assignee, staff of the owning unit, the city's supervisor, or a
+    province admin."""
+    from onboard90.journeys.rules.tasks import may_act
+
+    profile = getattr(user, "staff", None)
+    return may_act(
+        role=profile.role if profile else None, active=bool(profile and profile.active), superuser=user.is_superuser,
+        user_id=user.pk, user_city_id=profile.city_id if profile else None,
+        user_unit_id=profile.unit_id if profile else None, assignee_id=task.assignee_id,
+        owner_unit_id=task.owner_unit_id, owner_city_id=task.owner_unit.city_id,
+    )

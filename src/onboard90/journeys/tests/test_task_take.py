@@ -59,8 +59,8 @@ def test_club_staff_take_internet_coaching_from_a_store_of_their_city(walk_in):
     coaching.refresh_from_db()
     assert taken.owner_unit == club == coaching.owner_unit and coaching.assignee == walk_in["club"]
     assert coaching.status == ActionStatus.OPEN  # taken, not done: the club records the coaching itself
-    assert services.can_act_on(user=walk_in["club"], task=coaching)
-    assert not services.can_act_on(user=walk_in["clerk"], task=coaching)
+    assert selectors.can_act_on(user=walk_in["club"], task=coaching)
+    assert not selectors.can_act_on(user=walk_in["clerk"], task=coaching)
 
 
 def test_the_take_is_audited_with_the_owner_and_assignee_before_and_after(walk_in):

@@ -136,7 +136,7 @@ def customer(request, msisdn: str):
             "late": running and task.due_at < now,
             "due": local_time(act["due_at"]) if act["due_at"] else "",
         }
-        if running and act["spec"].task is not None and task.kind == "act" and services.can_act_on(user=user, task=task):
+        if running and act["spec"].task is not None and task.kind == "act" and selectors.can_act_on(user=user, task=task):
             spec = act["spec"].task
             entry["workable"] = True
             work.append({
@@ -149,7 +149,7 @@ def customer(request, msisdn: str):
         elif running and task.pk in takeable:
             entry["takeable"] = True
             take.append(entry)
-        if running and services.is_supervisor_of(user=user, task=task):
+        if running and selectors.is_supervisor_of(user=user, task=task):
             entry["reassignable"] = True
             supervising = True
         acts.append(entry)

@@ -101,6 +101,7 @@ def build(sim: clock.SimulatedClock) -> dict:
     stamped when it would have been written), then leave the clock at NOW. Returns {username: user}."""
     from onboard90.customers import services as customer_services
     from onboard90.journeys import services as journeys
+    from onboard90.journeys import vip_assignment
     from onboard90.journeys.models import Task
     from onboard90.messaging.gateways import MemoryGateway
     from onboard90.org.services import staff_add
@@ -125,7 +126,7 @@ def build(sim: clock.SimulatedClock) -> dict:
                 customer = customers[spec.msisdn]
                 sim.at = clock.at_local(day(offset), 8)
                 customer_services.customer_rate_vip(customer=customer, tier=builders.vip_tier("gold"), rated_at=sim.at)
-                journeys.account_manager_assign(customer=customer, manager_id=users[spec.manager].pk, at=sim.at)
+                vip_assignment.account_manager_assign(customer=customer, manager_id=users[spec.manager].pk, at=sim.at)
         if offset in CYCLE_DAYS:
             sim.at = clock.cycle_instant(day(offset))
             journeys.cycle_run(as_of=sim.at, gateway=gateway)
