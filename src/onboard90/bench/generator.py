@@ -228,6 +228,7 @@ class Facts:
         return np.asarray(result, dtype=bool)
 
 
+# Slices, not core.bulk.chunks(range(n)): lists refuse a range index and NumPy copies one (fancy indexing).
 def _chunks(n: int, size: int = 100_000):
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))

@@ -27,6 +27,7 @@ from django.db import DatabaseError, connection, transaction
 
 from onboard90.bench import generator
 from onboard90.core import clock
+from onboard90.messaging.gateways import NullGateway
 
 MARKER_TABLE = "onboard90_bench_marker"
 BIG_TABLES = (
@@ -79,9 +80,7 @@ def prepare_database(*, reset: bool, force: bool = False) -> None:
     and install what `onboard90 init` installs."""
     from django.core.management import call_command
 
-    from onboard90.catalog.services import catalog_install
-    from onboard90.org.services import reference_data_install
-    from onboard90.playbook.services import playbook_install_default
+    from onboard90.installation import install_reference_data
 
     found = foreign_customers()
     if found and not force:
@@ -95,9 +94,7 @@ def prepare_database(*, reset: bool, force: bool = False) -> None:
         call_command("migrate", interactive=False, verbosity=0)
     elif found:
         raise BenchRefused("--force needs a rebuild (reset) to empty the database")
-    reference_data_install()
-    catalog_install()
-    playbook_install_default()
+    install_reference_data()
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (built_at VARCHAR(40) NOT NULL)")
         cursor.execute(f"DELETE FROM {MARKER_TABLE}")
@@ -433,17 +430,6 @@ def arrive(built: generator.Built, day: int) -> None:
 
 
 # --- measuring -----------------------------------------------------------------------------------------
-
-
-class NullGateway:
-    """Accepts every message and keeps nothing: the bench times the outbox, not a gateway."""
-
-    name = "bench"
-
-    def send(self, *, msisdn: str, text: str, message_id: int):
-        from onboard90.messaging.gateways import SendResult
-
-        return SendResult(ok=True, ref=f"bench-{message_id}")
 
 
 def _counts(tables=WRITTEN_TABLES) -> dict[str, int]:

@@ -3,8 +3,8 @@ province administrator."""
 
 from django.contrib import admin
 
+from onboard90.core.admin_base import ReadOnlyAdmin
 from onboard90.core.models import AuditEntry
-from onboard90.journeys.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEntry)

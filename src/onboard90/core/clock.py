@@ -10,8 +10,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterator
 
-# Defined with the engine's rules (plain Python), so their due instants and this clock share one zone.
-from onboard90.journeys.rules.windows import OPERATOR_TZ
+from onboard90.core.operator_time import OPERATOR_TZ
 
 
 class SimulatedClock:

@@ -26,6 +26,7 @@ from onboard90.core.models import AuditEntry
 from onboard90.core.services import audit_record, scratch_mark
 from onboard90.demo import generator
 from onboard90.demo.generator import Activation, Event, Province, StaffSpec
+from onboard90.messaging.gateways import BufferedFileGateway
 
 DEMO_PASSWORD = "onboard90-demo"
 ADMIN_USERNAME = "admin"
@@ -199,32 +200,6 @@ def cycle_day_of(instant: dt.datetime) -> dt.date:
     return day if instant <= clock.cycle_instant(day) else day + dt.timedelta(days=1)
 
 
-class DemoGateway:
-    """The SMS gateway of the simulation: appends what the cycles send to var/demo/sms-sent.jsonl, written
-    once per cycle and stamped with the simulated time (a per-message file append would dominate)."""
-
-    name = "demo"
-    batch = 2000  # messages claimed per round (see outbox_dispatch): nothing is in flight here
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.as_of: dt.datetime | None = None
-        self._lines: list[str] = []
-
-    def send(self, *, msisdn: str, text: str, message_id: int):
-        from onboard90.messaging.gateways import SendResult
-
-        at = self.as_of.isoformat() if self.as_of else clock.now().isoformat()
-        self._lines.append(json.dumps({"id": message_id, "to": msisdn, "text": text, "at": at}, ensure_ascii=False))
-        return SendResult(ok=True, ref=f"demo:{message_id}")
-
-    def flush(self) -> None:
-        if self._lines:
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write("\n".join(self._lines) + "\n")
-            self._lines = []
-
-
 class _Staff:
     """The simulated people: who works a unit's tasks, and how diligent each unit and person is."""
 
@@ -338,11 +313,9 @@ def demo_build(
 
     Refuses (DemoRefused) on a database that already has customers or an earlier demo, unless `reset`.
     """
-    from onboard90.catalog.services import catalog_install
     from onboard90.customers.services import customers_import, events_import
+    from onboard90.installation import install_reference_data
     from onboard90.journeys.services import cycle_run
-    from onboard90.org.services import reference_data_install
-    from onboard90.playbook.services import playbook_install_default
 
     started = time.monotonic()
     report = on_progress or (lambda label, done, total: None)
@@ -363,9 +336,7 @@ def demo_build(
     # customers, or only the demo's (checked above), becomes one.
     scratch_mark(purpose="demo")
     # Idempotent, and never overwrite an operator's edits: a migrated but uninitialised database works too.
-    reference_data_install()
-    catalog_install()
-    playbook_install_default()
+    install_reference_data()
 
     out_dir = Path(out_dir or Path(settings.VAR_DIR) / "demo")
     bss_dir = out_dir / "bss"
@@ -400,7 +371,7 @@ def demo_build(
         later[cycle_day_of(event.at)].append(event)
 
     staff = _Staff(seed=options.seed, diligence=gen.diligence())
-    gateway = DemoGateway(out_dir / "sms-sent.jsonl")
+    gateway = BufferedFileGateway(out_dir / "sms-sent.jsonl")
     plan = _Workplan()
     total_days = (today - first_day).days + 1
     work = Counter()

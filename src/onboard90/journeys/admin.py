@@ -2,20 +2,8 @@
 
 from django.contrib import admin
 
+from onboard90.core.admin_base import ReadOnlyAdmin
 from onboard90.journeys.models import CycleRun, Escalation, Journey, JourneyAction, Task, TaskAttempt
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Engine state is changed through services (which audit), never edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class JourneyActionInline(admin.TabularInline):

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from onboard90.journeys.admin import ReadOnlyAdmin
+from onboard90.core.admin_base import ReadOnlyAdmin
 from onboard90.messaging.models import OutboxMessage
 
 

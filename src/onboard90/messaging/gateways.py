@@ -1,21 +1,26 @@
-"""SMS gateways behind one interface: `SmsGateway.send(message) -> SendResult`.
+"""SMS gateways behind one interface, `SmsGateway`: a `name`, a `batch` size and `send(…) -> SendResult`.
 
-The console and file gateways serve the embedded default and the tests; real gateways (Kannel, SMPP)
-plug in here, chosen by settings.ONBOARD90['SMS_GATEWAY'].
+The console and file gateways serve the embedded default, the memory one the tests, the buffered file
+one the demo's simulated history and the null one the bench; real gateways (Kannel, SMPP) plug in here,
+chosen by settings.ONBOARD90['SMS_GATEWAY'].
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from django.conf import settings
 
 from onboard90.core import clock
+
+# Messages claimed and handed to a gateway per round: also the most a crash can leave unsettled.
+SEND_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -25,20 +30,35 @@ class SendResult:
     error: str = ""
 
 
+@runtime_checkable
 class SmsGateway(Protocol):
-    """What the dispatcher needs of a gateway. A gateway may also offer
-    `accepted(candidates: {message_id: (msisdn, text)}) -> {message_id: ref}`: which of those it took,
-    so that sends cut off by a crash are settled exactly once (see `outbox_recover`)."""
+    """Everything the dispatcher (`outbox_dispatch`) reads of a gateway.
+
+    `name` is recorded on each message it is handed; `batch` is how many messages one dispatch round
+    claims before handing them over, which is also the most a crash can leave unsettled (SEND_BATCH
+    unless the gateway has nothing in flight). A gateway may also offer `accepted` (`RecoverableGateway`).
+    """
 
     name: str
+    batch: int
 
     def send(self, *, msisdn: str, text: str, message_id: int) -> SendResult: ...
+
+
+@runtime_checkable
+class RecoverableGateway(SmsGateway, Protocol):
+    """A gateway that can say which messages it took: `accepted(candidates: {message_id: (msisdn, text)})
+    -> {message_id: ref}`, so that sends cut off by a crash are settled exactly once. Optional: the
+    dispatcher (`outbox_recover`) looks for it and sends again what a gateway without it cannot vouch for."""
+
+    def accepted(self, candidates: dict[int, tuple[str, str]]) -> dict[int, str]: ...
 
 
 class FileGateway:
     """Appends each message as one JSON line to a file (what an operator can tail, grep and audit)."""
 
     name = "file"
+    batch = SEND_BATCH
     _lock = threading.Lock()
 
     def __init__(self, path: str | Path | None = None):
@@ -75,6 +95,7 @@ class ConsoleGateway:
     """Prints each message to stderr (stdout stays clean for --json output)."""
 
     name = "console"
+    batch = SEND_BATCH
 
     def send(self, *, msisdn: str, text: str, message_id: int) -> SendResult:
         print(f"[SMS → {msisdn}] {text}", file=sys.stderr)
@@ -85,6 +106,7 @@ class MemoryGateway:
     """Keeps messages in a list; tests use it to see exactly what went out (and can make sends fail)."""
 
     name = "memory"
+    batch = SEND_BATCH
 
     def __init__(self, fail_for: set[str] | None = None):
         self.sent: list[tuple[str, str]] = []
@@ -100,6 +122,41 @@ class MemoryGateway:
 
     def accepted(self, candidates: dict[int, tuple[str, str]]) -> dict[int, str]:
         return {pk: f"mem:{pk}" for pk, sent in candidates.items() if self.ids.get(pk) == sent}
+
+
+class BufferedFileGateway:
+    """The demo's gateway: keeps what a cycle sends and appends it to a JSON-lines file (var/demo/
+    sms-sent.jsonl) once, on `flush()`, each line stamped with `as_of` (the simulated time) when set; a
+    per-message file append would dominate the simulated history."""
+
+    name = "demo"
+    batch = 2000  # messages claimed per round (see outbox_dispatch): nothing is in flight here
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.as_of: dt.datetime | None = None
+        self._lines: list[str] = []
+
+    def send(self, *, msisdn: str, text: str, message_id: int) -> SendResult:
+        at = self.as_of.isoformat() if self.as_of else clock.now().isoformat()
+        self._lines.append(json.dumps({"id": message_id, "to": msisdn, "text": text, "at": at}, ensure_ascii=False))
+        return SendResult(ok=True, ref=f"demo:{message_id}")
+
+    def flush(self) -> None:
+        if self._lines:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write("\n".join(self._lines) + "\n")
+            self._lines = []
+
+
+class NullGateway:
+    """Accepts every message and keeps nothing: the bench times the outbox, not a gateway."""
+
+    name = "bench"
+    batch = SEND_BATCH
+
+    def send(self, *, msisdn: str, text: str, message_id: int) -> SendResult:
+        return SendResult(ok=True, ref=f"bench-{message_id}")
 
 
 def gateway_from_settings() -> SmsGateway:

@@ -15,17 +15,15 @@ from onboard90.core.bulk import chunks, update_rows
 from onboard90.customers.models import Bill
 from onboard90.journeys.enums import RUNNING, ActionStatus
 from onboard90.journeys.models import JourneyAction, Task
-from onboard90.messaging import templating
 from onboard90.messaging.context import CUSTOMER_FIELDS, customer_context, reference_lists
 from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.gateways import SmsGateway, gateway_from_settings
 from onboard90.messaging.models import OutboxMessage
+from onboard90.playbook import templating
 
 log = logging.getLogger("onboard90.messaging")
 
 MAX_SEND_ATTEMPTS = 3
-# Messages claimed and handed to the gateway per round: also the most a crash can leave unsettled.
-SEND_BATCH = 200
 WINDOW_CLOSED = "window closed before sending"
 DAILY_LIMIT = "daily limit reached until the window closed"
 
@@ -226,9 +224,9 @@ def _dispatch(
         _close_sms_only_actions(failed_ids, ActionStatus.MISSED, started, reason="sms_failed")
     counts = {"sms_sent": 0, "sms_failed": 0, "sms_missed": missed_sms}
     queued = OutboxMessage.objects.filter(status=MessageStatus.QUEUED).exclude(text="").order_by("scheduled_at", "pk")
-    # A gateway may take larger rounds (the demo's, which only appends to a file); a crash leaves at most
-    # one round unsettled.
-    size = getattr(gateway, "batch", SEND_BATCH)
+    # Messages claimed per round, the gateway's own (SEND_BATCH for most, more for the demo's, which only
+    # appends to a file); a crash leaves at most one round unsettled.
+    size = gateway.batch
     while True:
         instant = now()
         if not _sending_hours(instant, quiet_hours):
@@ -358,6 +356,7 @@ def outbox_recover(
     stuck = {pk: action_id for pk, action_id, _msisdn, _text in rows}
     if not stuck:
         return {"recovered_sent": 0, "requeued": 0}
+    # `accepted` is the one optional method (`RecoverableGateway`): without it the stuck ones are requeued.
     lookup = getattr(gateway, "accepted", None)
     accepted: dict[int, str] = lookup({pk: (msisdn, text) for pk, _a, msisdn, text in rows}) if lookup else {}
     with transaction.atomic():

@@ -8,8 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from onboard90.messaging import templating
-from onboard90.playbook import schema
+from onboard90.playbook import schema, templating
 
 # Beyond two parts (134 characters, signature and opt-out included) a notice costs a third SMS per customer.
 SMS_COMFORT_PARTS = 2

@@ -13,6 +13,7 @@ from jinja2 import TemplateSyntaxError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from onboard90.journeys.rules import audience as audience_rules
+from onboard90.playbook.templating import compile_template
 
 Anchor = Literal["activation", "vip_rated", "manager_assigned", "bill_issued", "data_surge"]
 Delivery = Literal["guide", "sms", "verbal", "call", "hands_on", "system"]
@@ -39,8 +40,6 @@ def _check_audience(value: str | None) -> str | None:
 
 def _check_template(value: str | None) -> str | None:
     if value is not None:
-        from onboard90.messaging.templating import compile_template
-
         try:
             compile_template(value)
         except TemplateSyntaxError as exc:

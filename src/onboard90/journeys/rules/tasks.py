@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from onboard90.journeys.rules.windows import OPERATOR_TZ
+from onboard90.core.operator_time import OPERATOR_TZ
 
 CLOSING_REACHED = ("reached", "refused")
 RETRYABLE = ("no_answer", "busy")

@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+
+from onboard90.core.operator_time import OPERATOR_TZ
 
 ANCHORS = ("activation", "vip_rated", "manager_assigned", "bill_issued", "data_surge")
 
-# The operator's time: local dates, day boundaries and due instants (`core.clock` uses this one too).
-OPERATOR_TZ = ZoneInfo("Asia/Shanghai")
 # An act is due by the last second of its window's last local day.
 DUE_TIME = dt.time(23, 59, 59)
 

@@ -153,7 +153,7 @@ def rolled_back():
 
 
 def local(instant: dt.datetime) -> str:
-    return instant.astimezone(windows.OPERATOR_TZ).isoformat()
+    return instant.astimezone(clock.OPERATOR_TZ).isoformat()
 
 
 def check(world: World) -> None:

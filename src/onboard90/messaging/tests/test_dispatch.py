@@ -10,11 +10,11 @@ import pytest
 from onboard90 import testing as builders
 from onboard90.core import clock
 from onboard90.journeys import services as journey_services
-from onboard90.messaging import templating
 from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.gateways import FileGateway, MemoryGateway
 from onboard90.messaging.models import OutboxMessage
 from onboard90.messaging.services import outbox_dispatch, outbox_render
+from onboard90.playbook import templating
 
 pytestmark = pytest.mark.django_db
 

@@ -17,9 +17,8 @@ from onboard90.catalog import services as catalog_services
 from onboard90.catalog.models import Package
 from onboard90.customers.enums import FirstMonth
 from onboard90.journeys.rules import audience
-from onboard90.messaging import templating
 from onboard90.messaging.context import package_context
-from onboard90.playbook import content, schema, services
+from onboard90.playbook import content, schema, services, templating
 
 PLAYBOOK = schema.validate(services.default_document())
 PACKAGES = [Package(**row) for row in catalog_services._package_rows()]

@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from onboard90.messaging import templating
-from onboard90.playbook import content, schema, services
+from onboard90.playbook import content, schema, services, templating
 
 # Built by hand, shaped exactly as the engine's context (see default.yaml's header): a Jinan A66 customer.
 CONTEXT = {

@@ -15,12 +15,10 @@ from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from onboard90.catalog.services import catalog_install
 from onboard90.core.commands import OnboardCommand
 from onboard90.core.models import ScratchDatabase
 from onboard90.core.services import scratch_mark
-from onboard90.org.services import reference_data_install
-from onboard90.playbook.services import playbook_install_default
+from onboard90.installation import install_reference_data
 
 LABELS = {
     "cities": "地市 / cities",
@@ -89,8 +87,7 @@ class Command(OnboardCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         _prepare_storage()
         applied = _migrate()
-        counts = {**reference_data_install(), **catalog_install()}
-        version, published = playbook_install_default()
+        installed = install_reference_data()
         if options["scratch"]:
             from onboard90.customers.models import Customer
 
@@ -104,8 +101,7 @@ class Command(OnboardCommand):
             "scratch": ScratchDatabase.objects.exists(),
             "database": database_label(),
             "migrations_applied": applied,
-            **counts,
-            "playbook": {"version": version.number, "name": version.name, "published": published},
+            **installed,
         }
         if options["json"]:
             self.emit_json(summary)

@@ -12,9 +12,9 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
+from onboard90.core.operator_time import OPERATOR_TZ
 from onboard90.journeys.rules.windows import (
     DUE_TIME,
-    OPERATOR_TZ,
     Span,
     due_at,
     earliest_activation,

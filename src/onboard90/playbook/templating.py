@@ -1,4 +1,7 @@
-"""SMS templates: operator-written Jinja2 text, rendered in a sandbox (no attribute games, no I/O)."""
+"""The playbook's SMS templates: operator-written Jinja2 text, rendered in a sandbox (no attribute games, no I/O).
+
+Part of the playbook (its language): the checks before publishing compile and render them, the dispatcher renders
+each message with them."""
 
 from __future__ import annotations
 

@@ -1,0 +1,94 @@
+"""The apps depend on each other one way: a module imports only from its own app and the apps below it.
+
+    core  <  journeys.rules  <  org  <  catalog  <  customers  <  playbook  <  journeys  <  messaging
+          <  reporting  <  web  <  installation, demo, bench (the tools and the project's own glue)
+
+`core` is the project's plumbing (clock, bulk writes, audit, locks); `journeys.rules` the engine's rules in
+plain Python; then the organisation and the catalogue, the customers and their facts, the playbook, the
+engine that runs the plan, the outbox that delivers it, the figures, the pages. Management commands are
+entry points, not layers (a command may call any app), and tests may import anything.
+
+The imports that still point up are listed in KNOWN, each with what it is waiting for. The test fails on
+any other upward import, and on a KNOWN one that has gone (so the list only shrinks).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # src/onboard90
+
+LAYERS = [
+    "core", "journeys.rules", "org", "catalog", "customers", "playbook", "journeys", "messaging", "reporting", "web",
+    "installation", "demo", "bench",
+]
+# Top-level modules that are glue, not layers: they may import anything and nothing imports them but entry points.
+GLUE = {"cli", "settings", "urls", "wsgi", "testing", "__main__", "__init__"}
+
+# (importing module, imported app layer): why it still points up.
+KNOWN = {
+    ("customers.services", "journeys"): "the importer starts and exits journeys in its own transaction",
+    ("customers.services", "playbook"): "the importer checks activations against the playbook's journey length",
+    ("org.scoping", "journeys"): "the scope filters are written over Task",
+    ("playbook.selectors", "journeys"): "versions in use are read from the journeys on them",
+    ("journeys.engine", "messaging"): "the cycle queues the outbox's rows itself (INSERT … SELECT)",
+    ("journeys.services", "messaging"): "the cycle runs the dispatch in line by default",
+    ("journeys.services", "reporting"): "completions move the dashboard's figure cells; the cycle rebuilds them",
+}
+
+
+def _layer(module: str) -> str | None:
+    """The layer a dotted module path (without `onboard90.`) belongs to, or None for glue."""
+    for layer in sorted(LAYERS, key=len, reverse=True):
+        if module == layer or module.startswith(layer + "."):
+            return layer
+    return None
+
+
+def _modules():
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if "tests" in parts or "migrations" in parts or "commands" in parts:
+            continue
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        yield ".".join(parts), path
+
+
+def _imports(path: Path):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("onboard90."):
+            yield node.module.removeprefix("onboard90.")
+            for alias in node.names:  # `from onboard90.journeys import rules` names a subpackage
+                yield f"{node.module.removeprefix('onboard90.')}.{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("onboard90."):
+                    yield alias.name.removeprefix("onboard90.")
+
+
+def upward_imports() -> set[tuple[str, str]]:
+    found = set()
+    for module, path in _modules():
+        mine = _layer(module)
+        if mine is None:
+            continue
+        for imported in _imports(path):
+            theirs = _layer(imported)
+            if theirs is not None and LAYERS.index(theirs) > LAYERS.index(mine):
+                found.add((module, theirs))
+    return found
+
+
+def test_no_app_imports_one_above_it_but_the_known_ones_each_with_its_reason():
+    found = upward_imports()
+    new = sorted(found - set(KNOWN))
+    assert not new, f"imports that point up the layers (see this module's docstring): {new}"
+    gone = sorted(set(KNOWN) - found)
+    assert not gone, f"no longer imported: remove from KNOWN {gone}"
+
+
+def test_every_app_has_a_layer():
+    apps = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "apps.py").exists()}
+    assert apps <= set(LAYERS), apps - set(LAYERS)
