@@ -55,7 +55,7 @@ $(BIN)/python:
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --no-compile -c requirements.lock
 
 $(STAMP): pyproject.toml requirements.lock | $(BIN)/python
-	$(PIP_INSTALL) -e '.[dev]'
+	$(PIP_INSTALL) -e '.[dev,tools]'
 	@touch $@
 
 # Front-end assets (htmx, ECharts) from the npm registry, exactly as package-lock.json pins them; the web
@@ -67,9 +67,9 @@ $(ASSETS): package.json package-lock.json
 
 install: $(STAMP) $(ASSETS)
 
-# What the demo needs: the application without the test tools (a fifth of the install).
+# What the demo needs: the application and its tools (Faker, NumPy), without the test tools.
 $(RUNTIME_STAMP): pyproject.toml requirements.lock | $(BIN)/python
-	$(PIP_INSTALL) -e .
+	$(PIP_INSTALL) -e '.[tools]'
 	@touch $@
 
 # Rebuilds the demo each time (--reset deletes only what an earlier demo built and refuses on a database

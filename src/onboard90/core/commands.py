@@ -36,6 +36,19 @@ def console_for(stream: Any) -> Console:
     return Console(file=stream, width=None if is_tty else 200, highlight=False, soft_wrap=not is_tty)
 
 
+def require_tools(*modules: str, command: str) -> None:
+    """The demo and the bench need the `tools` extra (Faker, NumPy), which `pip install onboard90` leaves out:
+    say so in one line rather than fail on an import deep inside."""
+    import importlib.util
+
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise CommandError(
+            f"`onboard90 {command}` 需要工具包 / needs the tools extra ({', '.join(missing)} missing): "
+            "pip install 'onboard90[tools]' (make demo and make test install it)"
+        )
+
+
 class OnboardCommand(BaseCommand):
     """Base command: `ValueError`s from services become one-line errors on stderr with exit code 1."""
 

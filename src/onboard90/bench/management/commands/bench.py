@@ -17,7 +17,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from onboard90.core import clock
-from onboard90.core.commands import OnboardCommand
+from onboard90.core.commands import OnboardCommand, require_tools
 
 HELP = """\
 Builds N open journeys (with the acts, tasks, SMS and escalations the earlier cycles left) and times one
@@ -82,6 +82,7 @@ class Command(OnboardCommand):
         web.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_tools("numpy", command="bench")
         if options["bench"] == "web":
             self._web(options)
             return

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management import call_command
 
 from onboard90.core import clock
-from onboard90.core.commands import OnboardCommand
+from onboard90.core.commands import OnboardCommand, require_tools
 from onboard90.demo import services
 
 JOURNEY_LABELS = {"active": "进行中 / active", "completed": "已完成 / completed", "exited": "已退出 / exited"}
@@ -66,6 +66,7 @@ class Command(OnboardCommand):
         parser.add_argument("--port", type=int, default=8000, help="网页服务端口 / port for --serve (default 8000)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_tools("faker", command="demo")
         today = clock.parse_date(options["today"]) if options["today"] else None
         opts = services.DemoOptions(
             customers=options["customers"], days=options["days"], seed=options["seed"], today=today
