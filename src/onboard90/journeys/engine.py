@@ -367,44 +367,44 @@ def open_due_actions(
     with pg_settings(enable_hashjoin="off", enable_mergejoin="off", work_mem="64MB"):
         # Due today: anchor + start <= today <= anchor + end.
         lo, hi = today - dt.timedelta(days=window.end), today - dt.timedelta(days=window.start)
-        if since is None:
-            due_scans = [recent(base.filter(**{f"{anchor_field}__range": (lo, hi)}))]
-        else:
-            # Windows that began since the previous cycle (anchor + start > its day); then, anywhere in the
-            # window, the customers changed since it (the change log's lines drive that scan).
-            unseen = since.day - dt.timedelta(days=window.start - 1)  # anchor + start > the previous day
-            began = max(lo, unseen)
-            due_scans = [recent(base.filter(**{f"{anchor_field}__range": (began, hi)}))] if began <= hi else []
-            # Driven by the changed customers alone: not by the audience (an index, say on the VIP tier, the
-            # planner would walk instead); _insert_actions picks each act's audience. The windows that began
-            # since are all read by the scan above: only the older ones here.
-            older = min(hi, began - dt.timedelta(days=1))
-            if lo <= older:
-                in_window = recent(everyone.filter(*broad(**{f"{anchor_field}__range": (lo, older)})), broadly=True)
-                due_scans.append(in_window.filter(*narrow(customer_id__in=since.customers())))
+        # What to look at, one value for both a full look and a delta: the windows that began after the
+        # previous cycle's day (every window, in a full look: no such day), and in the older windows the
+        # journeys of the customers changed since (none to add in a full look, which reads them all).
+        unseen = None if since is None else since.day - dt.timedelta(days=window.start - 1)  # anchor + start > it
+        changed = None if since is None else since.customers()
+
+        began = lo if unseen is None else max(lo, unseen)
+        due_scans = [recent(base.filter(**{f"{anchor_field}__range": (began, hi)}))] if began <= hi else []
+        # Driven by the changed customers alone: not by the audience (an index, say on the VIP tier, the
+        # planner would walk instead); _insert_actions picks each act's audience. The windows that began
+        # since are all read by the scan above: only the older ones here.
+        older = min(hi, began - dt.timedelta(days=1))
+        if changed is not None and lo <= older:
+            in_window = recent(everyone.filter(*broad(**{f"{anchor_field}__range": (lo, older)})), broadly=True)
+            due_scans.append(in_window.filter(*narrow(customer_id__in=changed)))
         opened = sum(
             _insert_actions(scan, acts, window, anchor_field, _dates(lo, hi), ActionStatus.OPEN, as_of)
             for scan in due_scans
         )
 
-        # Gone by unseen: anchor + end < today. Index-friendly scans rather than one OR. Each comes with the
-        # anchor dates it can hold when they are known from the range itself (the window CASE lists each);
-        # otherwise they are read first (few: one per activation day at most).
-        if since is None:
-            scans = [(recent(base.filter(**{f"{anchor_field}__lt": lo})), None)]
-        else:
-            # Windows that began after the previous cycle's day and have ended already (days without a
-            # cycle): no cycle saw them open. A window that ended since but was open at a cycle was looked
-            # at then, with the same facts unless its customer changed since, which the scans below catch.
-            scans = []
-            if unseen < lo:
-                ended = recent(base.filter(**{f"{anchor_field}__gte": unseen, f"{anchor_field}__lt": lo}))
-                scans.append((ended, _dates(unseen, lo - dt.timedelta(days=1))))
-            # Every ended window, for customers changed since (loaded late, or a fact that arrived late: a number
-            # change reported after its coaching's window). Driven by those: the old-anchor range covers nearly
-            # everyone, so it must not be the one an index walks.
+        # Gone by unseen: anchor + end < today. Windows that began after the previous cycle's day and have
+        # ended already (every ended window, in a full look): no cycle saw them open. A window that ended
+        # since but was open at a cycle was looked at then, with the same facts unless its customer changed
+        # since, which the last scan catches. Each scan comes with the anchor dates it can hold when the range
+        # itself tells them (the window CASE lists each); otherwise they are read first (one per activation
+        # day at most).
+        scans = []
+        if unseen is None:
+            scans.append((recent(base.filter(**{f"{anchor_field}__lt": lo})), None))
+        elif unseen < lo:
+            ended = recent(base.filter(**{f"{anchor_field}__gte": unseen, f"{anchor_field}__lt": lo}))
+            scans.append((ended, _dates(unseen, lo - dt.timedelta(days=1))))
+        if changed is not None:
+            # Every ended window, for customers changed since (loaded late, or a fact that arrived late: a
+            # number change reported after its coaching's window). Driven by those: the old-anchor range covers
+            # nearly everyone, so it must not be the one an index walks.
             late = recent(everyone.filter(*broad(**{f"{anchor_field}__lt": lo})), broadly=True)
-            scans.append((late.filter(*narrow(customer_id__in=since.customers())), None))
+            scans.append((late.filter(*narrow(customer_id__in=changed)), None))
         missed = 0
         for scan, dates in scans:
             candidates = dates if dates is not None else sorted(set(scan.values_list(anchor_field, flat=True).distinct()))
