@@ -223,13 +223,13 @@ def facts_digest(versions: Iterable[PlaybookVersion]) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def since_previous(previous, *, digest: str, run) -> Since | None:
+def since_previous(previous, *, digest: str, run, touched: int) -> Since | None:
     """The delta for cycle `run` after `previous` (the last finished CycleRun before it); None: look at
     everything (a first cycle, a catalogue or playbook changed since, a cycle begun after `previous` that did
     not finish or ran for a later day, or changes touching a large share of the journeys).
 
-    `run` must have consumed its change lines (`changes.changes_consume`) already. No clock is read: the
-    business day of `previous` and the lines `run` took decide.
+    `run` must have consumed its change lines already; `touched` is how many (what `changes.changes_consume`
+    returned). No clock is read: the business day of `previous` and the lines `run` took decide.
     """
     if previous is None or not previous.digest or previous.digest != digest:
         return None
@@ -238,9 +238,6 @@ def since_previous(previous, *, digest: str, run) -> Since | None:
     since = Since(day=clock.local_date(previous.as_of), run_id=run.pk)
     # Looking journey by journey pays while the changed ones are few; after a load that touched a large
     # share (a first import, a re-rating of everyone) one look at every journey is cheaper.
-    from onboard90.customers.models import CustomerChange
-
-    touched = CustomerChange.objects.filter(consumed_by=run.pk).count()
     if touched <= DELTA_MIN_TOUCHED:
         return since
     # More than a tenth of the active journeys touched? Counting up to ten times `touched` tells, without

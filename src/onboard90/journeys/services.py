@@ -105,8 +105,8 @@ def cycle_run(
         digest = engine.facts_digest(versions)
         # The run's own start and finish times are the only clock readings here: records, never inputs.
         run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING, digest=digest)
-        changes_consume(run=run)
-        since = None if rescan else engine.since_previous(previous, digest=digest, run=run)
+        touched = changes_consume(run=run)
+        since = None if rescan else engine.since_previous(previous, digest=digest, run=run, touched=touched)
         with engine.cycle_session():
             return _cycle(
                 run=run, versions=versions, since=since, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch,

@@ -138,7 +138,7 @@ def test_the_history_runs_on_business_time_and_its_cycles_look_only_at_the_days_
     assert sum(since is not None for since in looked) > len(looked) * 0.9  # the production path, not full looks
     delta = _fingerprint()
 
-    monkeypatch.setattr(engine, "since_previous", lambda previous, digest, run: None)
+    monkeypatch.setattr(engine, "since_previous", lambda previous, digest, run, touched: None)
     looked.clear()
     services.demo_build(options=OPTIONS, reset=True, out_dir=tmp_path)
     assert looked and all(since is None for since in looked)

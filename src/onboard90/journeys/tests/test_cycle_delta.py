@@ -164,19 +164,20 @@ def test_the_delta_is_the_previous_cycles_day_and_this_cycles_change_lines_and_a
     customer = builders.customer(city_obj=province["city"], activated_on=day(0))  # written: lines in the log
     previous = CycleRun.objects.create(as_of=as_of, started_at=as_of, status="finished", digest="d")
     run = CycleRun.objects.create(as_of=as_of + dt.timedelta(days=1), started_at=as_of, status="running", digest="d")
-    assert changes_consume(run=run) >= 1
-    since = engine.since_previous(previous, digest="d", run=run)
+    touched = changes_consume(run=run)
+    assert touched >= 1
+    since = engine.since_previous(previous, digest="d", run=run, touched=touched)
     assert since.day == day(5) and since.run_id == run.pk
     assert set(since.customers().values_list("customer_id", flat=True)) == {customer.pk}
-    assert engine.since_previous(previous, digest="other", run=run) is None  # catalogue or playbooks changed
+    assert engine.since_previous(previous, digest="other", run=run, touched=touched) is None  # catalogue or playbooks changed
     monkeypatch.setattr(engine, "DELTA_MIN_TOUCHED", 0)  # this province's 1 journey is more than a tenth
-    assert engine.since_previous(previous, digest="d", run=run) is None
+    assert engine.since_previous(previous, digest="d", run=run, touched=touched) is None
     monkeypatch.undo()
-    assert engine.since_previous(None, digest="d", run=run) is None
+    assert engine.since_previous(None, digest="d", run=run, touched=touched) is None
     # A cycle begun after `previous` that did not finish (killed, or still marked running) may have opened
     # acts whose customers then changed: the next cycle looks at everything.
     CycleRun.objects.create(as_of=as_of + dt.timedelta(days=1), started_at=as_of, status="failed")
-    assert engine.since_previous(previous, digest="d", run=run) is None
+    assert engine.since_previous(previous, digest="d", run=run, touched=touched) is None
 
 
 @pytest.mark.postgres
