@@ -221,6 +221,18 @@ def _days(n: int) -> dt.timedelta:
     return dt.timedelta(days=n)
 
 
+def _total_row(rows, first_numeric: int, pct_of: tuple[int, int] | None = None):
+    """The 合计 row of a unit table (unit, kind, city, then numbers), or None for fewer than two rows: each
+    numeric column summed, and with `pct_of` a last column recomputed as that rate of two summed columns."""
+    if len(rows) < 2:
+        return None
+    sums = [sum(r[i] for r in rows) for i in range(first_numeric, len(rows[0]) - (1 if pct_of else 0))]
+    out = [gettext("合计"), "", "", *sums]
+    if pct_of:
+        out.append(_rate(out[pct_of[0]], out[pct_of[1]]))
+    return out
+
+
 def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
@@ -481,15 +493,6 @@ def task_sections(
         for pk in sorted(tasks, key=order)
     ]
 
-    def total(rows, first_numeric, pct_of=None):
-        if len(rows) < 2:
-            return None
-        sums = [sum(r[i] for r in rows) for i in range(first_numeric, len(rows[0]) - (1 if pct_of else 0))]
-        out = [gettext("合计"), "", "", *sums]
-        if pct_of:
-            out.append(_rate(out[pct_of[0]], out[pct_of[1]]))
-        return out
-
     overdue = _table(
         title=gettext("超时任务与升级"),
         headers=[
@@ -505,7 +508,7 @@ def task_sections(
         ],
         formats=[TEXT, TEXT, TEXT, INT, INT, INT, INT, INT, PCT],
         rows=overdue_rows,
-        total=total(overdue_rows, 3, pct_of=(6, 5)),
+        total=_total_row(overdue_rows, 3, pct_of=(6, 5)),
         chart={
             "kind": "bar",
             "stacked": True,
@@ -530,7 +533,7 @@ def task_sections(
         ],
         formats=[TEXT, TEXT, TEXT, INT, INT, INT, INT],
         rows=workload_rows,
-        total=total(workload_rows, 3),
+        total=_total_row(workload_rows, 3),
         chart={
             "kind": "bar",
             "stacked": True,
@@ -723,11 +726,7 @@ def forecast_section(*, scope: Scope, units: dict[int, dict], versions, today: d
         kind = units.get(pk, {}).get("kind", "")
         by_kind[kind] = [a + b for a, b in zip(by_kind[kind], counts, strict=True)]
     kinds = dict(UnitKind.choices)
-    total = (
-        [gettext("合计"), "", "", *[sum(r[3 + i] for r in rows) for i in range(FORECAST_DAYS + 1)]]
-        if len(rows) > 1
-        else None
-    )
+    total = _total_row(rows, 3)
     table = _table(
         title=gettext("未来14天预计新开任务"),
         headers=[
