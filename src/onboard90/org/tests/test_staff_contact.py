@@ -1,11 +1,8 @@
 """An account manager's name and work phone: the VIP tier notice gives both to the customer, so adding an
 account manager without them is refused, by `staff_add`, the `staff` command and the admin alike."""
 
-from io import StringIO
-
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from onboard90.core.models import AuditEntry
@@ -13,32 +10,18 @@ from onboard90.org.admin import StaffProfileForm
 from onboard90.org.enums import Role
 from onboard90.org.models import City, StaffProfile, Unit
 from onboard90.org.services import (
-    reference_data_install,
     staff_add,
     staff_contact_check,
     staff_phone_normalise,
 )
 
+# The staff tests' own set-up (fast password hashing, the organisation installed) and their command runner.
+from onboard90.org.tests.test_staff import fast_hashing, installed, run  # noqa: F401 (autouse fixtures)
+
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "Province-Admin-2012"
 REFUSED = "客户经理须填写姓名和工作电话 / an account manager needs a display name and a work phone (--name, --phone)"
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def installed():
-    reference_data_install()
-
-
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO())
-    return out.getvalue()
 
 
 def test_account_manager_without_work_phone_is_refused():
