@@ -214,6 +214,15 @@ def _back(task, anchor: bool = True):
     return redirect(url + (f"#task-{task.pk}" if anchor else ""))
 
 
+def posted_back(request, task) -> str:
+    """Where a task action posted from a list or a page returns: the form's own `next` when it stays on this
+    site (the workbench, the escalations), else the task on its customer page."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("customer", args=[task.journey.customer.msisdn]) + f"#task-{task.pk}"
+
+
 def _note(request) -> str:
     return request.POST.get("note", "").strip()[:NOTE_MAX]
 
@@ -293,10 +302,7 @@ def task_reassign(request, task_id: int):
     task = selectors.task_in_scope(scope=scope_of(request.user), task_id=task_id)
     if task is None:
         raise Http404
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
-        target = reverse("customer", args=[task.journey.customer.msisdn]) + f"#task-{task.pk}"
+    target = posted_back(request, task)
     unit_id, user_id = request.POST.get("to_unit", "").strip(), request.POST.get("to_user", "").strip()
     if (unit_id and not unit_id.isdigit()) or (user_id and not user_id.isdigit()):
         messages.error(request, _("改派对象无效，请从列表中选择。"))

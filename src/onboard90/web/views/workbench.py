@@ -17,7 +17,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -271,16 +271,13 @@ def task_take(request, task_id: int):
     back to the page that posted (the workbench, the customer page); a refusal is a message there."""
     from onboard90.journeys import services
     from onboard90.playbook.selectors import playbook_of
-    from onboard90.web.views.customers import REFUSALS, said
+    from onboard90.web.views.customers import REFUSALS, posted_back, said
 
     task = selectors.task_in_scope(scope=scope_of(request.user), task_id=task_id)
     if task is None:
         raise Http404
     customer = task.journey.customer
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
-        target = reverse("customer", args=[customer.msisdn]) + f"#task-{task.pk}"
+    target = posted_back(request, task)
     try:
         done = services.task_take(task=task, taken_by=request.user, now=clock.now())
     except REFUSALS as exc:
