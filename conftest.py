@@ -1,9 +1,10 @@
-"""Suite-wide test rules: what the `postgres` and `browser` markers mean, and that nothing may skip in CI
-(CI=true).
+"""Suite-wide test rules: what the `postgres`, `browser` and `kannel` markers mean, and that nothing may skip
+in CI (CI=true).
 
 A test marked `postgres` runs only when the default database is PostgreSQL and skips with a visible
 reason otherwise. A test marked `browser` needs Playwright and Chromium (ONBOARD90_CHROMIUM, default
-/usr/bin/chromium): without them it skips with the reason, and under CI fails with it at once. Under CI
+/usr/bin/chromium), one marked `kannel` a real Kannel (bearerbox, smsbox and fakesmsc from Debian's kannel
+and kannel-extras): without them it skips with the reason, and under CI fails with it at once. Under CI
 every skipped test fails the session, so a silently skipped pass can never look green.
 """
 
@@ -34,11 +35,24 @@ def _browser_missing() -> str | None:
     return None
 
 
+def _kannel_missing() -> str | None:
+    """Why the Kannel tests cannot run here, or None."""
+    from onboard90.messaging.tests.kannel_peer import kannel_missing
+
+    return kannel_missing()
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("browser") is not None:
         missing = _browser_missing()
         if missing and _in_ci():
             pytest.fail(f"browser test in CI: {missing}", pytrace=False)
+        if missing:
+            pytest.skip(missing)
+    if item.get_closest_marker("kannel") is not None:
+        missing = _kannel_missing()
+        if missing and _in_ci():
+            pytest.fail(f"kannel test in CI: {missing}", pytrace=False)
         if missing:
             pytest.skip(missing)
     if item.get_closest_marker("postgres") is None:

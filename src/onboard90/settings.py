@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "onboard90.playbook",
     "onboard90.journeys",
     "onboard90.messaging",
+    "onboard90.guide",
     "onboard90.reporting",
     "onboard90.web",
     "onboard90.demo",
@@ -228,8 +229,19 @@ def _env_int(name: str, default: int, *, least: int, most: int) -> int:
 ONBOARD90 = {
     # The daily cycle "as of a date" runs at this local hour (messages are queued from then on).
     "CYCLE_HOUR": _env_int("ONBOARD90_CYCLE_HOUR", 9, least=0, most=23),
-    # SMS gateway: "file" (JSON lines under var/sms/) or "console" (stderr).
+    # SMS gateway: "file" (JSON lines under var/sms/), "console" (stderr) or "kannel" (KANNEL below).
     "SMS_GATEWAY": os.environ.get("ONBOARD90_SMS_GATEWAY", "file"),
+    # Kannel's smsbox: where `sendsms` answers, the `sendsms-user` it knows us by, and how Kannel calls back
+    # (delivery reports and replies) — the base URL it reaches onboard90 at, and the secret it must present.
+    "KANNEL": {
+        "SENDSMS_URL": os.environ.get("ONBOARD90_KANNEL_SENDSMS_URL", "http://127.0.0.1:13013/cgi-bin/sendsms"),
+        "USERNAME": os.environ.get("ONBOARD90_KANNEL_USERNAME", "onboard90"),
+        "PASSWORD": os.environ.get("ONBOARD90_KANNEL_PASSWORD", ""),
+        "SENDER": os.environ.get("ONBOARD90_KANNEL_SENDER", "10086"),
+        "CALLBACK_BASE": os.environ.get("ONBOARD90_KANNEL_CALLBACK_BASE", "http://127.0.0.1:8000"),
+        "CALLBACK_SECRET": os.environ.get("ONBOARD90_KANNEL_CALLBACK_SECRET", ""),
+        "TIMEOUT_SECONDS": _env_int("ONBOARD90_KANNEL_TIMEOUT_SECONDS", 10, least=1, most=120),
+    },
     "SMS_FILE": os.environ.get("ONBOARD90_SMS_FILE", str(VAR_DIR / "sms" / "sent.jsonl")),
     # A task completion entered more than this many hours after the time it claims is backdated (补录):
     # only a supervisor may enter it, with a reason, and the compliance report counts it apart.

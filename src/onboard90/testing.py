@@ -215,3 +215,13 @@ def cycle_looks(monkeypatch) -> list:
 
     monkeypatch.setattr(engine, "open_due_actions", spy)
     return looked
+
+
+def dispatch_at_the_cycles_instant(monkeypatch) -> None:
+    """From now on the cycle dispatches the outbox as if the wall clock stood at the cycle's own instant, as a
+    scheduler running on that day would (the days of 2012 walked through by a test); the dispatcher's own
+    reading of the clock is tested in messaging."""
+    from onboard90.journeys import cycle
+
+    real = cycle.outbox_dispatch
+    monkeypatch.setattr(cycle, "outbox_dispatch", lambda **kw: real(now=lambda: kw["as_of"], **kw))

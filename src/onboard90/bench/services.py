@@ -333,8 +333,8 @@ def build_state(
             horizon=horizon,
         ):
             loader.write(table, step)
-        from onboard90.journeys.engine import facts_digest
-        from onboard90.playbook.selectors import versions_in_use
+        from onboard90.journeys.changes import facts_digest
+        from onboard90.journeys.selectors import versions_in_use
 
         digest = facts_digest(versions_in_use())  # as the cycles that left this state would have recorded it
         CycleRun.objects.bulk_create([
@@ -350,8 +350,8 @@ def build_state(
         # were consumed by them (and pruned), the customers changed since (this morning's loads and ratings)
         # are waiting for the measured cycle. SQLite's triggers fired while loading, PostgreSQL loaded with
         # them off: the lines are written here, the same on both.
+        from onboard90.core.bulk import insert_select
         from onboard90.customers.models import Customer, CustomerChange
-        from onboard90.journeys.engine import insert_select
 
         CustomerChange.objects.all().delete()
         last = CycleRun.objects.order_by("-as_of").first()
@@ -449,7 +449,7 @@ def peak_rss_mb() -> float:
 def time_cycle(*, day: dt.date, dispatch: bool = True, settle: bool = False) -> dict[str, Any]:
     """One daily cycle as of `day` (dispatch=False), then the outbox dispatch on its own (timed when
     `dispatch`; run untimed when only `settle`, so that a next day starts from a dispatched outbox)."""
-    from onboard90.journeys.services import cycle_run
+    from onboard90.journeys.cycle import cycle_run
     from onboard90.messaging.services import outbox_dispatch
     from onboard90.playbook.selectors import current_version, playbook_of
 
@@ -563,7 +563,7 @@ def run(
     per_day = []
     # Each cycle runs at its own instant, as the scheduler starts it, not at the bench's wall-clock time
     # (hours or days before the cycles of T and after). The delta a cycle looks at is what changed since
-    # the previous one started (engine.Since): stamped by the wall clock, the cycle of T+1 would also take
+    # the previous one started (changes.Since): stamped by the wall clock, the cycle of T+1 would also take
     # in the changes of T that the cycle of T had seen already, T+2 those of two days, and so on.
     with clock.simulated(clock.cycle_instant(today)) as wall:
         for i in range(days):

@@ -99,7 +99,7 @@ def prepare(
     """Build `customers` open journeys as the cycles up to yesterday left them and run `day`'s cycle (no
     dispatch: the day's SMS stay queued), or, without `customers`, reuse the database the bench built."""
     from onboard90.customers.models import Customer
-    from onboard90.journeys.services import cycle_run
+    from onboard90.journeys.cycle import cycle_run
 
     if customers is None:
         if not bench_built():
@@ -187,7 +187,7 @@ def _open_task_numbers(*, scope, limit: int) -> list[str]:
     """What a clerk clicks: customers of the unit's open work, soonest due first (the workbench's order)."""
     from onboard90.journeys.enums import ActionStatus
     from onboard90.journeys.models import Task
-    from onboard90.org.scoping import task_filter
+    from onboard90.journeys.scoping import task_filter
 
     rows = (
         Task.objects.filter(task_filter(scope), status__in=[ActionStatus.OPEN, ActionStatus.OVERDUE])
@@ -202,7 +202,7 @@ def _sampled_numbers(*, scope, limit: int, rng: random.Random) -> list[str]:
     from django.db.models import Max, Min
 
     from onboard90.customers.models import Customer
-    from onboard90.org.scoping import customer_filter
+    from onboard90.journeys.scoping import customer_filter
 
     bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"))
     if bounds["lo"] is None:

@@ -5,21 +5,36 @@ Django's `bulk_update` builds one `CASE WHEN id=… THEN …` per field per row,
 every value into one long statement, both costing more than the write itself; a prepared `UPDATE … WHERE
 id = %s` or `INSERT … VALUES (%s, …)` executed for many parameter rows is what the drivers are fast at
 (SQLite reuses the statement, psycopg pipelines it). `chunks` slices the long key lists of the other
-set-based steps.
+set-based steps; `insert_select` and `insert_rows` are the set-based steps' own INSERT … SELECT.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
+from django.db.models import QuerySet
+
+T = TypeVar("T")
 
 
-def chunks(items: Sequence[Any], size: int = 2000):
-    """`items` in slices of `size`: keeps an IN list under every backend's bound-parameter limit."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def chunks(items: Iterable[T], size: int = 2000) -> Iterator[Sequence[T]]:
+    """`items` in slices of `size`: keeps an IN list under every backend's bound-parameter limit, and a long
+    import's batch within memory (any iterable: a list is sliced, a stream of rows is read a slice at a time)."""
+    if isinstance(items, Sequence):
+        for start in range(0, len(items), size):
+            yield items[start : start + size]
+        return
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 # Fields whose values of these exact types reach the driver unchanged: their own adaptation only checks
@@ -120,3 +135,29 @@ def _execute_many(sql: str, params: Iterable[list[Any]], batch: int) -> int:
             cursor.executemany(sql, chunk)
             written += len(chunk)
     return written
+
+
+def insert_select(model, columns: Sequence[str], queryset: QuerySet) -> int:
+    """INSERT INTO model(columns) SELECT … — `queryset` must be a values_list in the same column order.
+
+    ON CONFLICT DO NOTHING makes a concurrent or repeated insert of the same key harmless. A queryset no
+    row can match (an audience of `false`, e.g. a task not yet switched on) writes nothing.
+    """
+    try:
+        sql, params = queryset.query.get_compiler(connection=connection).as_sql()
+    except EmptyResultSet:
+        return 0
+    # The outer SELECT … WHERE 1=1 keeps SQLite from reading ON CONFLICT as part of a join.
+    return insert_rows(model, columns, f"SELECT * FROM ({sql}) AS due WHERE 1=1", params)
+
+
+def insert_rows(model, columns: Sequence[str], select: str, params: Sequence) -> int:
+    """INSERT INTO model(columns) `select` ON CONFLICT DO NOTHING; the number of rows written.
+
+    A `select` with a join must end in a WHERE clause (SQLite would read ON CONFLICT as part of the join).
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    cols = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({cols}) {select} ON CONFLICT DO NOTHING", params)
+        return max(cursor.rowcount, 0)

@@ -37,16 +37,14 @@ class SimulationRefused(RuntimeError):
 def simulated(at: dt.datetime) -> Iterator[SimulatedClock]:
     """Run a history (the demo's 120 past days, the bench's consecutive days) with the wall clock at its
     business time: every record is then stamped when it would have been written, and each cycle sees, as
-    in production, only the day's changes as changed since the one before (`journeys.engine.Since`).
-    Django's own stamps (`auto_now`) read `django.utils.timezone.now`, which follows it too. One
-    simulation at a time, set from one thread (the cycle's side-by-side connections only read it).
+    in production, only the day's changes as changed since the one before (`journeys.changes.Since`).
+    The records' own stamps (`core.fields.RecordedAt`) read `now()`, so they follow it; nothing in Django is
+    patched. One simulation at a time, set from one thread (the cycle's side-by-side connections only read it).
 
     Only a scratch database accepts it (`core.models.ScratchDatabase`): on an operator's database the
     clock is the real one, so no figure can be produced ahead of time.
     """
-    from django.utils import timezone
-
-    from onboard90.core.models import ScratchDatabase
+    from onboard90.core.models import ScratchDatabase  # models import this module: not at its top
 
     global _simulation
     if _simulation is not None:
@@ -58,13 +56,10 @@ def simulated(at: dt.datetime) -> Iterator[SimulatedClock]:
             "one holding an operator's data"
         )
     sim = SimulatedClock(at)
-    real = timezone.now
     _simulation = sim
-    timezone.now = lambda: sim.at.astimezone(dt.UTC)
     try:
         yield sim
     finally:
-        timezone.now = real
         _simulation = None
 
 

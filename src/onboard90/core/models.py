@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from onboard90.core.fields import RecordedAt
+
 
 class AuditEntry(models.Model):
     """审计日志: who changed what, when, with the old and new values."""
@@ -43,7 +45,7 @@ class ScratchDatabase(models.Model):
     """
 
     purpose = models.CharField(_("用途"), max_length=32)
-    marked_at = models.DateTimeField(_("标记时间"), auto_now_add=True)
+    marked_at = RecordedAt(_("标记时间"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("演练库标记")

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from onboard90.core.fields import RecordedAt
 from onboard90.core.masking import mask_msisdn, mask_name
 from onboard90.customers.enums import CustomerStatus, EventType, FirstMonth, Product
 
@@ -45,10 +46,10 @@ class Customer(models.Model):
     first_bill_on = models.DateField(_("首次出账日期"), null=True, blank=True, db_index=True)
     status = models.CharField(_("状态"), max_length=16, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE)
     cancelled_at = models.DateTimeField(_("离网时间"), null=True, blank=True)
-    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    created_at = RecordedAt(_("创建时间"), auto_now_add=True)
     # Every write stamps it (auto_now, or explicitly on bulk updates): the daily cycle looks at the customers
-    # changed since the previous one (journeys.engine.Since), found through this index.
-    updated_at = models.DateTimeField(_("更新时间"), auto_now=True, db_index=True)
+    # changed since the previous one (journeys.changes.Since), found through this index.
+    updated_at = RecordedAt(_("更新时间"), auto_now=True, db_index=True)
 
     class Meta:
         verbose_name = _("客户")
@@ -83,7 +84,7 @@ class CustomerEvent(models.Model):
     idempotency_key = models.CharField(_("幂等键"), max_length=128, unique=True)
     payload = models.JSONField(_("内容"), default=dict, blank=True)
     source = models.CharField(_("来源"), max_length=64, blank=True)
-    received_at = models.DateTimeField(_("接收时间"), auto_now_add=True)
+    received_at = RecordedAt(_("接收时间"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("客户事件")

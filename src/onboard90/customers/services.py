@@ -7,20 +7,28 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 from django.db import transaction
-from django.utils import timezone
 
 from onboard90.core import clock
+from onboard90.core.bulk import chunks
 from onboard90.core.services import audit_record
 from onboard90.customers import importing, selectors, validation
 from onboard90.customers.enums import CustomerStatus, EventType, Product
 from onboard90.customers.importing import UnusableFile
+from onboard90.customers.keys import (
+    activation_key,
+    bill_issued_key,
+    cancellation_key,
+    number_changed_key,
+    vip_rated_key,
+)
 from onboard90.customers.models import Bill, Customer, CustomerEvent
+from onboard90.customers.signals import customers_joined, customers_left
 from onboard90.customers.validation import Lookups, RowError, TierRef
 
 __all__ = [
@@ -200,12 +208,12 @@ class _Batch:
             customer = Customer(**fields, status=CustomerStatus.ACTIVE)
             self.customers[msisdn] = customer
             self.created.append(customer)
-            key = key or f"activation:{msisdn}"
+            key = key or activation_key(msisdn)
             if key not in self.known_keys:
                 shown = {_SHOWN.get(name, name): self._show(name, clean[name]) for name in sorted(clean["given"])}
                 self._record(customer, EventType.ACTIVATION, clean["activated_at"], key, shown, extra)
             if clean["vip_tier_id"] is not None:
-                vip_key = f"vip_rated:{msisdn}:{_iso(clean['vip_rated_at'])}"
+                vip_key = vip_rated_key(msisdn, clean["vip_rated_at"])
                 if vip_key not in self.known_keys:
                     payload = {"vip_level": self._show("vip_tier_id", clean["vip_tier_id"])}
                     self._record(customer, EventType.VIP_RATED, clean["vip_rated_at"], vip_key, payload)
@@ -232,7 +240,7 @@ class _Batch:
         self._changed(customer, changes)
         self._record(customer, EventType.CUSTOMER_UPDATED, at or self.now, key, payload, extra)
         if newly_rated:
-            vip_key = f"vip_rated:{msisdn}:{_iso(customer.vip_rated_at)}"
+            vip_key = vip_rated_key(msisdn, customer.vip_rated_at)
             if vip_key not in self.known_keys:
                 payload = {"vip_level": self._show("vip_tier_id", customer.vip_tier_id)}
                 self._record(customer, EventType.VIP_RATED, customer.vip_rated_at, vip_key, payload)
@@ -273,7 +281,7 @@ class _Batch:
         self, msisdn: str, tier: TierRef, rated_at: dt.datetime, *, key: str | None = None, extra: dict | None = None
     ) -> str:
         explicit = key is not None
-        key = key or f"vip_rated:{msisdn}:{_iso(rated_at)}"
+        key = key or vip_rated_key(msisdn, rated_at)
         if seen := self._seen(key, explicit):
             return seen
         customer = self._customer(msisdn)
@@ -307,7 +315,7 @@ class _Batch:
         extra: dict | None = None,
     ) -> str:
         explicit = key is not None
-        key = key or f"bill_issued:{msisdn}:{month}:{_iso(issued_at)}:{amount}"
+        key = key or bill_issued_key(msisdn, month, issued_at, amount)
         if seen := self._seen(key, explicit):
             return seen
         customer = self._customer(msisdn)
@@ -342,7 +350,7 @@ class _Batch:
         self, msisdn: str, previous_msisdn: str, at: dt.datetime, *, key: str | None = None, extra: dict | None = None
     ) -> str:
         explicit = key is not None
-        key = key or f"number_changed:{msisdn}:{previous_msisdn}"
+        key = key or number_changed_key(msisdn, previous_msisdn)
         if seen := self._seen(key, explicit):
             return seen
         customer = self._customer(msisdn)
@@ -361,7 +369,7 @@ class _Batch:
 
     def cancel(self, msisdn: str, at: dt.datetime, *, key: str | None = None, extra: dict | None = None) -> str:
         explicit = key is not None
-        key = key or f"cancellation:{msisdn}"
+        key = key or cancellation_key(msisdn)
         if seen := self._seen(key, explicit):
             return seen
         customer = self._customer(msisdn)
@@ -394,7 +402,6 @@ class _Batch:
 
     def flush(self) -> None:
         from onboard90.core.bulk import insert_objects
-        from onboard90.journeys.services import journey_exit, journeys_start
 
         with transaction.atomic():
             if self.created:
@@ -408,7 +415,7 @@ class _Batch:
                         customer.pk = ids[customer.msisdn]
                         customer._state.adding = False
             if self.dirty:
-                stamp = timezone.now()
+                stamp = clock.now()
                 for customer in self.dirty.values():
                     customer.updated_at = stamp
                 fields = sorted({_SHOWN.get(name, name) for name in self.dirty_fields} | {"updated_at"})
@@ -420,10 +427,11 @@ class _Batch:
             if self.events:
                 # A concurrent run may have stored the same fact a moment ago; its key then wins.
                 insert_objects(CustomerEvent, self.events, ignore_conflicts=True)
+            # The engine follows in this transaction: journeys start and exit (journeys.flows).
             if self.created:
-                journeys_start(customer_ids=[customer.pk for customer in self.created], at=self.now)
-            for customer, at in self.exits:
-                journey_exit(customer=customer, at=at, reason="cancellation")
+                customers_joined.send(sender=Customer, customer_ids=[c.pk for c in self.created], at=self.now)
+            if self.exits:
+                customers_left.send(sender=Customer, exits=list(self.exits))
         self.created, self.dirty, self.new_bills, self.dirty_bills, self.events, self.exits = [], {}, [], {}, [], []
         self.dirty_fields = set()
 
@@ -437,18 +445,6 @@ def _update(model, objects: list, fields: list[str]) -> None:
 
 
 # --- import runs ---------------------------------------------------------------------------------------
-
-
-def _chunked(items: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
-    size = size or CHUNK
-    chunk: list[T] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 class _Run:
@@ -469,7 +465,7 @@ class _Run:
         batch_for: Callable[[list[dict[str, Any]]], _Batch],
         apply: Callable[[_Batch, dict[str, Any], Any], str],
     ) -> None:
-        for chunk in _chunked(items):
+        for chunk in chunks(items, CHUNK):
             good, rejected = [], []
             for position, item in enumerate(chunk):
                 self.result.total += 1
@@ -573,7 +569,7 @@ def customers_import(
 
     def batch_for(items: list[dict[str, Any]]) -> _Batch:
         numbers = [item["msisdn"] for item in items]
-        keys = [f"activation:{number}" for number in numbers]
+        keys = [activation_key(number) for number in numbers]
         return _Batch(now=now, source=source, msisdns=numbers, keys=keys, lookups=lookups, journey_days=journey_days)
 
     def apply(batch: _Batch, item: dict[str, Any], row: importing.Row) -> str:
@@ -605,7 +601,7 @@ def vip_import(
     source = _source("vip", table.path)
 
     def key_of(item: dict[str, Any]) -> str:
-        return item["idempotency_key"] or f"vip_rated:{item['msisdn']}:{_iso(item['rated_at'])}"
+        return item["idempotency_key"] or vip_rated_key(item["msisdn"], item["rated_at"])
 
     def batch_for(items: list[dict[str, Any]]) -> _Batch:
         numbers = [item["msisdn"] for item in items]
@@ -633,7 +629,7 @@ def bills_import(
 
     def key_of(item: dict[str, Any]) -> str:
         return item["idempotency_key"] or (
-            f"bill_issued:{item['msisdn']}:{item['bill_month']}:{_iso(item['issued_at'])}:{item['amount']}"
+            bill_issued_key(item["msisdn"], item["bill_month"], item["issued_at"], item["amount"])
         )
 
     def batch_for(items: list[dict[str, Any]]) -> _Batch:
@@ -720,7 +716,7 @@ def customer_rate_vip(
     ref = _tier_ref(tier)
     if not ref.enabled:
         raise RowError(f"VIP等级已停用 / VIP tier {ref.name} ({ref.code}) is disabled")
-    batch = _single(customer, source=source, key=idempotency_key or f"vip_rated:{customer.msisdn}:{_iso(rated_at)}")
+    batch = _single(customer, source=source, key=idempotency_key or vip_rated_key(customer.msisdn, rated_at))
     status = batch.rate_vip(customer.msisdn, ref, rated_at, key=idempotency_key)
     batch.flush()
     _audit_act(actor, "customer.rate_vip", customer, status, {"vip_level": ref.code, "rated_at": _iso(rated_at)})
@@ -735,7 +731,7 @@ def customer_record_bill(
     the first-bill anchor."""
     month = validation.parse_bill_month(str(bill_month))
     value = validation.parse_amount(str(amount))
-    key = idempotency_key or f"bill_issued:{customer.msisdn}:{month}:{_iso(issued_at)}:{value}"
+    key = idempotency_key or bill_issued_key(customer.msisdn, month, issued_at, value)
     batch = _single(customer, source=source, key=key, bill_months=[month])
     status = batch.record_bill(customer.msisdn, month, issued_at, value, key=idempotency_key)
     batch.flush()
@@ -751,7 +747,7 @@ def customer_change_number(
     previous = validation.parse_mobile(previous_msisdn)
     if previous == customer.msisdn:
         raise RowError("原号码与号码相同 / previous_msisdn equals msisdn")
-    batch = _single(customer, source=source, key=idempotency_key or f"number_changed:{customer.msisdn}:{previous}")
+    batch = _single(customer, source=source, key=idempotency_key or number_changed_key(customer.msisdn, previous))
     status = batch.change_number(customer.msisdn, previous, at, key=idempotency_key)
     batch.flush()
     _audit_act(actor, "customer.change_number", customer, status, {"previous_msisdn": previous})
@@ -763,7 +759,7 @@ def customer_cancel(
     actor: Any = None,
 ) -> str:
     """The customer left (离网): status cancelled, the journey exits and its open work is cancelled."""
-    batch = _single(customer, source=source, key=idempotency_key or f"cancellation:{customer.msisdn}")
+    batch = _single(customer, source=source, key=idempotency_key or cancellation_key(customer.msisdn))
     status = batch.cancel(customer.msisdn, at, key=idempotency_key)
     batch.flush()
     _audit_act(actor, "customer.cancel", customer, status, {"cancelled_at": _iso(at)})
@@ -822,7 +818,7 @@ def customer_write_prepare(
     lookups = selectors.import_lookups()
     clean = validation.clean_customer(row, lookups, now=now)
     msisdn = clean["msisdn"]
-    batch = _Batch(now=now, source=source, msisdns=[msisdn], keys=[f"activation:{msisdn}"], lookups=lookups)
+    batch = _Batch(now=now, source=source, msisdns=[msisdn], keys=[activation_key(msisdn)], lookups=lookups)
     if new and msisdn in batch.customers:
         raise RowError(f"号码已存在 / a customer with this msisdn already exists: {msisdn}")
     if not new and msisdn not in batch.customers:

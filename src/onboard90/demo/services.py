@@ -315,7 +315,7 @@ def demo_build(
     """
     from onboard90.customers.services import customers_import, events_import
     from onboard90.installation import install_reference_data
-    from onboard90.journeys.services import cycle_run
+    from onboard90.journeys.cycle import cycle_run
 
     started = time.monotonic()
     report = on_progress or (lambda label, done, total: None)

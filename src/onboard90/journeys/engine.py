@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,12 +16,10 @@ from dataclasses import dataclass
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import (
-    BooleanField,
     Case,
     DateField,
     DateTimeField,
     Exists,
-    ExpressionWrapper,
     F,
     IntegerField,
     JSONField,
@@ -36,17 +33,19 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce
 
 from onboard90.core import clock
-from onboard90.core.bulk import chunks
+from onboard90.core.bulk import chunks, insert_rows, insert_select
+from onboard90.core.planner import broad, narrow
 from onboard90.core.session import pg_settings
 from onboard90.core.workers import run_side_by_side
 from onboard90.journeys import audience_sql
+from onboard90.journeys.changes import Since
 from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
-from onboard90.journeys.models import CycleRun, Escalation, Journey, JourneyAction, Task
+from onboard90.journeys.models import Escalation, Journey, JourneyAction, Task
 from onboard90.journeys.rules import windows
-from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND, CITY_UNIT_ORDER, unit_kind
-from onboard90.messaging.enums import MessageStatus
+from onboard90.journeys.rules.assignment import CITY_UNIT_ORDER, unit_kind
+from onboard90.messaging.enums import UNSENT, MessageStatus
 from onboard90.messaging.models import OutboxMessage
-from onboard90.org.enums import Role, UnitKind
+from onboard90.org.enums import Role
 from onboard90.org.models import StaffProfile, Unit
 from onboard90.playbook import schema
 from onboard90.playbook.models import PlaybookVersion
@@ -61,79 +60,11 @@ ANCHOR_COLUMNS = {
 }
 
 
-class _Likely(ExpressionWrapper):
-    def __init__(self, q: Q, likely: bool = True, postgresql: bool = True):
-        super().__init__(q, output_field=BooleanField())
-        self.likely = likely
-        self.postgresql = postgresql  # False: PostgreSQL gets the plain condition
-
-    def as_sqlite(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.expression)
-        return f"likelihood({sql}, {0.99 if self.likely else 0.01})", params
-
-    def as_postgresql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.expression)
-        return (f"(({sql}) IS TRUE)", params) if self.likely and self.postgresql else (sql, params)
-
-
-def broad(**conditions) -> list[_Likely]:
-    """Conditions most rows meet (`status = 'active'` on journeys, an old anchor range): never the ones to
-    drive the query; the date range or the id list beside them is.
-
-    Without statistics SQLite takes any equality on an indexed column as selective, so it would walk every
-    active journey (or every running action) instead of the handful that the date range or the id list
-    picks out. `likelihood(…, 0.99)`, one per condition, tells it otherwise. PostgreSQL misjudges them
-    too, in combination (an audience flag times an anchor range came out at 27 of 69 519 customers) and
-    then walks the anchor's index: `(…) IS TRUE` keeps its estimate but no index can serve it. Other
-    databases get the plain condition. Use as `.filter(*broad(status=…), …)`.
-    """
-    return [_Likely(Q(**{key: value})) for key, value in conditions.items()]
-
-
-def broad_on_sqlite(**conditions) -> list[_Likely]:
-    """`broad` for SQLite only: where PostgreSQL plans the query right from its statistics and the
-    condition is part of the index key it probes by (an act's code beside its journey)."""
-    return [_Likely(Q(**{key: value}), postgresql=False) for key, value in conditions.items()]
-
-
-def narrow(**conditions) -> list[_Likely]:
-    """The condition that picks the few rows (customers changed since the previous cycle): the one to drive
-    the query. SQLite, without statistics, prices a one-sided range at a quarter of the table and would
-    rather scan every journey; `likelihood(…, 0.01)` tells it otherwise. Other databases get it plain."""
-    return [_Likely(Q(**{key: value}), likely=False) for key, value in conditions.items()]
-
-
 def cycle_session():
     """What the cycle sets on each database connection it uses. PostgreSQL's JIT compiles every statement
     whose estimated cost looks large, and on a million journeys the cycle's statements all do: ~0.1 s of
     compiling each, for queries that run in less."""
     return pg_settings(jit="off")
-
-
-def insert_select(model, columns: Sequence[str], queryset: QuerySet) -> int:
-    """INSERT INTO model(columns) SELECT … — `queryset` must be a values_list in the same column order.
-
-    ON CONFLICT DO NOTHING makes a concurrent or repeated insert of the same key harmless. A queryset no
-    row can match (an audience of `false`, e.g. a task not yet switched on) writes nothing.
-    """
-    try:
-        sql, params = queryset.query.get_compiler(connection=connection).as_sql()
-    except EmptyResultSet:
-        return 0
-    # The outer SELECT … WHERE 1=1 keeps SQLite from reading ON CONFLICT as part of a join.
-    return insert_rows(model, columns, f"SELECT * FROM ({sql}) AS due WHERE 1=1", params)
-
-
-def insert_rows(model, columns: Sequence[str], select: str, params: Sequence) -> int:
-    """INSERT INTO model(columns) `select` ON CONFLICT DO NOTHING; the number of rows written.
-
-    A `select` with a join must end in a WHERE clause (SQLite would read ON CONFLICT as part of the join).
-    """
-    table = connection.ops.quote_name(model._meta.db_table)
-    cols = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) for c in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({cols}) {select} ON CONFLICT DO NOTHING", params)
-        return max(cursor.rowcount, 0)
 
 
 def _acts_sql(acts: Sequence[tuple[str, int]]) -> tuple[str, list]:
@@ -187,143 +118,6 @@ ACTION_COLUMNS = [
 ]
 
 
-# Beyond a tenth of the active journeys (and this many) changed since the previous cycle, look at everyone.
-DELTA_MIN_TOUCHED = 1000
-
-
-@dataclass(frozen=True)
-class Since:
-    """增量: what can have changed since the previous finished cycle, so the cycle need look nowhere else.
-
-    A journey whose window was already open at that cycle and whose customer has no line in the change log
-    since (`journeys.changes`) was looked at by that cycle with the same facts: nothing can be due for it now
-    that was not due then (windows only close, audiences are facts of the customer row and the catalogue).
-    A journey started since is a change of its customer too.
-    """
-
-    day: dt.date  # the previous cycle's business day: windows that began after it
-    run_id: int  # this cycle: the customers whose change lines it consumed
-
-    def customers(self) -> QuerySet:
-        from onboard90.journeys.changes import changed_customers
-
-        return changed_customers(run_id=self.run_id)
-
-
-def facts_digest(versions: Iterable[PlaybookVersion]) -> str:
-    """A fingerprint of what audiences read besides the customer row: the catalogue, the cities, the
-    playbooks. When it differs from the previous cycle's, every customer's facts may have moved."""
-    from onboard90.catalog.models import Package, VipTier
-    from onboard90.org.models import City
-
-    parts = [sorted((v.pk, v.checksum) for v in versions)]
-    for model in (Package, VipTier, City):
-        names = [f.attname for f in model._meta.concrete_fields]
-        parts.append(list(model.objects.order_by("pk").values_list(*names)))
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
-
-
-def since_previous(previous, *, digest: str, run, touched: int) -> Since | None:
-    """The delta for cycle `run` after `previous` (the last finished CycleRun before it); None: look at
-    everything (a first cycle, a catalogue or playbook changed since, a cycle begun after `previous` that did
-    not finish or ran for a later day, or changes touching a large share of the journeys).
-
-    `run` must have consumed its change lines already; `touched` is how many (what `changes.changes_consume`
-    returned). No clock is read: the business day of `previous` and the lines `run` took decide.
-    """
-    if previous is None or not previous.digest or previous.digest != digest:
-        return None
-    if CycleRun.objects.filter(pk__gt=previous.pk).exclude(pk=run.pk).exists():  # cut off, or a backfill
-        return None
-    since = Since(day=clock.local_date(previous.as_of), run_id=run.pk)
-    # Looking journey by journey pays while the changed ones are few; after a load that touched a large
-    # share (a first import, a re-rating of everyone) one look at every journey is cheaper.
-    if touched <= DELTA_MIN_TOUCHED:
-        return since
-    # More than a tenth of the active journeys touched? Counting up to ten times `touched` tells, without
-    # counting all of them (a million at a province's scale).
-    active = Journey.objects.filter(status=JourneyStatus.ACTIVE)[: 10 * touched].count()
-    return None if active < 10 * touched else since
-
-
-def changeable(actions: Iterable[schema.Action]) -> set[str]:
-    """The acts a customer's change can affect once open: a supersede, or a delivery with an audience of its
-    own (a VIP-only call, a marketing SMS). The others got every delivery they will ever have at opening."""
-    return {
-        a.code
-        for a in actions
-        if a.supersede_when
-        or (a.task is not None and audience_sql.to_q(a.task.audience) != Q())
-        or (a.sms is not None and a.sms.message_class == "marketing")
-    }
-
-
-def changed_running_acts(*, since: Since, before: int, codes: Iterable[str]) -> dict[str, list[int]]:
-    """{act code: ids} of the running acts of `codes` (see `changeable`) opened before this cycle (ids up to
-    `before`) whose customer changed since the previous one: the only old acts a supersede or a delivery's
-    audience can newly apply to.
-
-    Read once per cycle, driven by the changed customers (a day's worth), not by the acts on file.
-    """
-    found: dict[str, list[int]] = {}
-    # The changed customers' journeys, read once (a day's worth of ids) rather than once per code; the code
-    # not to be driven by on SQLite: it would otherwise walk the code's running acts (95k first callbacks at
-    # 1M) by the code/status index.
-    changed = list(Journey.objects.filter(*narrow(customer_id__in=since.customers())).values_list("pk", flat=True))
-    with pg_settings(enable_hashjoin="off", enable_mergejoin="off"):
-        for code in sorted(set(codes)):  # one code a statement: (journey, code) is then one probe of the key
-            found[code] = [
-                pk
-                for chunk in chunks(changed, 5000)
-                for pk in JourneyAction.objects.filter(
-                    *broad(status__in=RUNNING, pk__lte=before), *broad_on_sqlite(action_code=code), journey_id__in=chunk
-                ).values_list("pk", flat=True)
-            ]
-    return found
-
-
-def window_groups(actions: Iterable[schema.Action]) -> list[list[schema.Action]]:
-    """The acts in order, gathered by anchor and window: a group opens in one statement per scan.
-
-    Stage 1 has eight acts due from activation day 0 to 3: looking up the journeys of those four days
-    once instead of eight times is most of the opening's cost on a large province. A group takes the
-    place of its first act, so "system acts first" (see `cycle_run`) still holds.
-    """
-    groups: dict[tuple, list[schema.Action]] = {}
-    for action in actions:
-        w = action.window
-        groups.setdefault((w.anchor, w.start, w.end, w.latest_day), []).append(action)
-    return list(groups.values())
-
-
-def waits(groups: Sequence[list[schema.Action]]) -> list[int | None]:
-    """For each window group (system acts first, see `cycle_run`), the earlier group it must wait for when
-    the groups run side by side (`core.workers`), or None.
-
-    Groups write different acts and read only customers, journeys and their own acts, so any two are
-    independent, except around VIP manager assignment (a system act): it writes the customers' managers
-    and the assignees of the account-manager team's tasks. The groups that read those (`_reads_assignment`)
-    wait for it; the others run beside it.
-    """
-    systems = [i for i, g in enumerate(groups) if any(action.system for action in g)]
-    assert systems == list(range(len(systems))), "system acts come first"
-    last = systems[-1] if systems else None
-    return [
-        (i - 1 if i else None) if i in systems else (last if _reads_assignment(group) else None)
-        for i, group in enumerate(groups)
-    ]
-
-
-def _reads_assignment(group: Sequence[schema.Action]) -> bool:
-    """Anchored on the manager's assignment, or a task on the account-manager team's desk (its assignee is
-    the customer's manager, and an assignment gives the team's unassigned tasks to the new manager)."""
-    return any(
-        action.window.anchor == "manager_assigned"
-        or (action.task is not None and CHANNEL_UNIT_KIND.get(action.task.channel) == UnitKind.ACCOUNT_MANAGER_TEAM)
-        for action in group
-    )
-
-
 def open_due_actions(
     *,
     version: PlaybookVersion,
@@ -333,10 +127,10 @@ def open_due_actions(
     as_of: dt.datetime,
     since: Since | None,
 ) -> dict[str, int]:
-    """Open `actions` (one group of `window_groups`) for every active journey on `version` that is due
+    """Open `actions` (one group of `cycle.window_groups`) for every active journey on `version` that is due
     today, each for the journeys in its audience; record the ones that went by unseen as missed.
 
-    With `since`, only journeys something can have changed for are looked at (see `Since`): windows that
+    With `since`, only journeys something can have changed for are looked at (see `changes.Since`): windows that
     began since the previous cycle (or began and ended between two cycles), and the journeys of customers
     in the change log since it (a journey started since is one). None means look at every journey.
     """
@@ -662,7 +456,7 @@ def supersede(
                 Task.objects.filter(action_id__in=group.values("pk"), status__in=RUNNING).update(
                     status=status, completed_at=as_of
                 )
-                OutboxMessage.objects.filter(action_id__in=group.values("pk"), status=MessageStatus.QUEUED).update(
+                OutboxMessage.objects.filter(action_id__in=group.values("pk"), status__in=UNSENT).update(
                     status=MessageStatus.CANCELLED, last_error=reason
                 )
                 closed += group.update(status=status, closed_at=as_of, reason=reason)
@@ -796,7 +590,7 @@ def _close_journeys(chunk: QuerySet, as_of: dt.datetime) -> int:
             status=ActionStatus.MISSED, completed_at=as_of
         )
         OutboxMessage.objects.filter(
-            *broad(status=MessageStatus.QUEUED), action__journey_id__in=chunk_ids
+            *broad(status__in=UNSENT), action__journey_id__in=chunk_ids
         ).update(status=MessageStatus.CANCELLED, last_error="journey_completed")
         JourneyAction.objects.filter(*broad(status__in=RUNNING), journey_id__in=chunk_ids).update(
             status=ActionStatus.MISSED, closed_at=as_of, reason="journey_ended"

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from onboard90.core.fields import RecordedAt
 from onboard90.journeys.enums import (
     ActionStatus,
     AttemptOutcome,
@@ -33,7 +34,7 @@ class Journey(models.Model):
     status = models.CharField(_("状态"), max_length=16, choices=JourneyStatus.choices, default=JourneyStatus.ACTIVE)
     started_at = models.DateTimeField(_("开始时间"))
     closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
-    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True, db_index=True)
+    created_at = RecordedAt(_("创建时间"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("导入期旅程")
@@ -214,7 +215,7 @@ class CycleRun(models.Model):
     finished_at = models.DateTimeField(_("结束"), null=True, blank=True)
     status = models.CharField(_("状态"), max_length=16, choices=CycleStatus.choices, default=CycleStatus.RUNNING)
     counts = models.JSONField(_("计数"), default=dict, blank=True)
-    # engine.facts_digest at the start: the next cycle looks only at what changed unless this differs.
+    # changes.facts_digest at the start: the next cycle looks only at what changed unless this differs.
     digest = models.CharField(_("数据指纹"), max_length=64, blank=True)
 
     class Meta:

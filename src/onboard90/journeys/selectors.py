@@ -14,6 +14,20 @@ from onboard90.journeys.rules import assignment, windows
 from onboard90.journeys.rules import audience as audience_rules
 
 
+def versions_in_use():
+    """The playbook versions that active journeys run on (the cycle works through each).
+
+    One index probe per published version rather than a DISTINCT over every active journey: there are a
+    handful of versions and a million journeys.
+    """
+    from django.db.models import Exists, OuterRef
+
+    from onboard90.playbook.models import PlaybookVersion
+
+    active = Journey.objects.filter(playbook_version=OuterRef("pk"), status=JourneyStatus.ACTIVE)
+    return list(PlaybookVersion.objects.filter(Exists(active)).order_by("number"))
+
+
 def today_figures() -> dict:
     """Headline figures for the home page."""
     journeys = dict(Journey.objects.values_list("status").annotate(n=Count("id")))
@@ -244,7 +258,7 @@ def _unit_or_refusal(code: str):
 
 def _action_codes() -> set[str]:
     """The act codes of every playbook version in use (what `--action` may name)."""
-    from onboard90.playbook.selectors import playbook_of, versions_in_use
+    from onboard90.playbook.selectors import playbook_of
 
     return {a.code for version in versions_in_use() for a in playbook_of(version).actions}
 
@@ -463,7 +477,7 @@ def _due_between(bounds: tuple[dt.datetime | None, dt.datetime | None]) -> Q:
 def workbench_tasks(*, scope, filters: dict):
     """The running tasks a user's workbench may show, with the filters applied (already checked values:
     action code, stage number, status, segment, unit id, msisdn or its last four digits)."""
-    from onboard90.org.scoping import task_filter
+    from onboard90.journeys.scoping import task_filter
 
     tasks = Task.objects.filter(task_filter(scope), status__in=[ActionStatus.OPEN, ActionStatus.OVERDUE])
     return _filtered(tasks, filters)
@@ -532,7 +546,7 @@ def customer_in_scope(*, scope, msisdn: str, reach=_ASK):
     are the same answer). Staff whose unit may take work of another unit (`takeable_reach`, which the caller
     may pass if it has it) also reach the customers of the tasks they may take."""
     from onboard90.customers.models import Customer
-    from onboard90.org.scoping import customer_filter, takeable_customer_filter
+    from onboard90.journeys.scoping import customer_filter, takeable_customer_filter
 
     msisdn = (msisdn or "").strip()
     if not (len(msisdn) == 11 and msisdn.isdigit()):
@@ -551,7 +565,7 @@ def customer_in_scope(*, scope, msisdn: str, reach=_ASK):
 def task_in_scope(*, scope, task_id: int):
     """A task the scope reaches (with what the services and the customer page read of it), or None. A task
     the user's unit may take (`takeable_tasks`) is reached too: its page opens and it can be taken."""
-    from onboard90.org.scoping import takeable_filter, task_filter
+    from onboard90.journeys.scoping import takeable_filter, task_filter
 
     tasks = Task.objects.select_related(
         "action", "owner_unit__city", "assignee", "journey__customer", "journey__playbook_version"
@@ -570,7 +584,7 @@ def task_in_scope(*, scope, task_id: int):
 def takeable_unit_kinds(spec) -> set[str]:
     """The unit kinds that may take a task of this spec onto their own desk (`TaskSpec.takeable_by`, each
     channel read as the engine reads it: store a store, club the city's club…); none without a staff task."""
-    from onboard90.journeys.engine import CHANNEL_UNIT_KIND
+    from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND
     from onboard90.org.enums import UnitKind
 
     if spec is None:
@@ -597,7 +611,7 @@ def takeable_codes(unit_kind: str) -> dict[int, set[str]]:
 
 
 def takeable_reach(scope) -> dict | None:
-    """What the scope's unit may take, as the keyword arguments of `org.scoping.takeable_filter` (unit, its
+    """What the scope's unit may take, as the keyword arguments of `journeys.scoping.takeable_filter` (unit, its
     city, act codes per playbook version); None for anyone without a unit or whose unit may take nothing.
     Two small queries (the unit, the playbook versions)."""
     from onboard90.org.models import Unit
@@ -619,7 +633,8 @@ def takeable_tasks(scope_or_user, *, filters: dict | None = None, reach=_ASK):
     due first — owned by another unit of their city, of an act the playbook version of the task's journey
     lets their unit's kind take (the club takes the stores' hands-on coaching). The workbench's filters
     apply (a walk-in customer is found by number). One query; none for anyone else."""
-    from onboard90.org.scoping import Scope, scope_of, takeable_filter
+    from onboard90.journeys.scoping import takeable_filter
+    from onboard90.org.scoping import Scope, scope_of
 
     scope = scope_or_user if isinstance(scope_or_user, Scope) else scope_of(scope_or_user)
     reach = takeable_reach(scope) if reach is _ASK else reach

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 
 from django.conf import settings
@@ -11,12 +10,11 @@ from django.db import transaction
 
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, insert_objects
-from onboard90.core.workers import run_side_by_side, workers_for_cycle
-from onboard90.journeys import vip_assignment
-from onboard90.journeys.enums import RUNNING, ActionStatus, CycleStatus, JourneyStatus, TaskKind
-from onboard90.journeys.models import CycleRun, Journey, JourneyAction, Task
+from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
+from onboard90.journeys.models import Journey, JourneyAction, Task
 from onboard90.journeys.selectors import can_act_on, is_supervisor_of
-from onboard90.messaging.enums import MessageStatus
+from onboard90.journeys.signals import acts_moved
+from onboard90.messaging.enums import UNSENT, MessageStatus
 from onboard90.messaging.models import OutboxMessage
 
 log = logging.getLogger("onboard90.journeys")
@@ -48,7 +46,7 @@ def journey_exit(*, customer, at: dt.datetime, reason: str = "cancellation") -> 
             return False
         running = JourneyAction.objects.filter(journey=journey, status__in=RUNNING)
         Task.objects.filter(journey=journey, status__in=RUNNING).update(status=ActionStatus.CANCELLED, completed_at=at)
-        OutboxMessage.objects.filter(action__journey=journey, status=MessageStatus.QUEUED).update(
+        OutboxMessage.objects.filter(action__journey=journey, status__in=UNSENT).update(
             status=MessageStatus.CANCELLED, last_error=reason
         )
         running.update(status=ActionStatus.CANCELLED, closed_at=at, reason=reason)
@@ -60,178 +58,6 @@ def journey_exit(*, customer, at: dt.datetime, reason: str = "cancellation") -> 
         record_unopened(journey_ids=[journey.pk], status=ActionStatus.CANCELLED, at=at)
     log.info("journey %s exited (%s)", journey.pk, reason)
     return True
-
-
-# --- the daily cycle ----------------------------------------------------------------------------------
-
-
-def cycle_run(
-    *, as_of: dt.datetime, gateway=None, dispatch: bool = True, rescan: bool = False, figures: bool = True
-) -> CycleRun:
-    """日处理: the daily cycle as of `as_of`. Idempotent: the same instant twice changes nothing.
-
-    Order matters only within a day: supersede before opening (a fresh VIP never gets both calls),
-    system acts (VIP manager assignment) before the acts anchored on them, deliveries after opening,
-    then overdue/escalation, the outbox, and finally journeys that reached their last day.
-
-    After a finished cycle only what changed since it is looked at (`engine.Since`, from the change log it
-    consumes: `journeys.changes`); `rescan` looks at every journey, for a database someone has edited behind
-    the application's back (with its triggers off).
-    """
-    from onboard90.core.locks import singleton_lock
-
-    today = clock.local_date(as_of)
-    if today > clock.today():
-        raise CycleRefused(
-            f"不能提前运行日处理：{today} 晚于今天 {clock.today()} / the daily cycle cannot run ahead of time: "
-            f"{today} is after today ({clock.today()}); simulated history belongs in a scratch database "
-            "(`onboard90 demo`, `onboard90 bench`, or `init --scratch` with ONBOARD90_CLOCK)"
-        )
-    with singleton_lock("cycle") as alone:
-        if not alone:
-            raise CycleBusy("另一个日处理正在运行 / another daily cycle is running on this database; try again later")
-        # Holding the lock, a run still marked running was cut off (the process died): say so.
-        CycleRun.objects.filter(status=CycleStatus.RUNNING).update(
-            status=CycleStatus.FAILED, finished_at=clock.now(), counts={"interrupted": True}
-        )
-        previous = (
-            CycleRun.objects.filter(status=CycleStatus.FINISHED, as_of__lt=as_of).order_by("-as_of").first()
-        )
-        from onboard90.journeys import engine
-        from onboard90.journeys.changes import changes_consume
-        from onboard90.playbook.selectors import versions_in_use
-
-        versions = versions_in_use()
-        digest = engine.facts_digest(versions)
-        # The run's own start and finish times are the only clock readings here: records, never inputs.
-        run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING, digest=digest)
-        touched = changes_consume(run=run)
-        since = None if rescan else engine.since_previous(previous, digest=digest, run=run, touched=touched)
-        with engine.cycle_session():
-            return _cycle(
-                run=run, versions=versions, since=since, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch,
-                figures=figures,
-            )
-
-
-class CycleBusy(ValueError):
-    """Another cycle holds the database (cron fired twice, or an operator ran one by hand)."""
-
-
-class CycleRefused(ValueError):
-    """A cycle asked for a day after today: it would escalate, miss and send work ahead of time."""
-
-
-def _cycle(*, run, versions, since, as_of, today, gateway, dispatch, figures) -> CycleRun:
-    from django.db.models import Max
-
-    from onboard90.journeys import engine
-    from onboard90.messaging.services import next_send_time, outbox_dispatch
-    from onboard90.playbook.selectors import current_version, playbook_of, versions_in_use
-
-    counts = dict.fromkeys(COUNT_KEYS, 0)
-    workers = workers_for_cycle()
-    try:
-        # In a delta cycle (see engine.Since) the older acts that can need a supersede or a new delivery.
-        changed = None
-        if since is not None:
-            before = JourneyAction.objects.aggregate(top=Max("pk"))["top"] or 0
-            codes = {code for v in versions for code in engine.changeable(playbook_of(v).actions)}
-            changed = engine.changed_running_acts(since=since, before=before, codes=codes)
-        for version in versions:
-            playbook = playbook_of(version)
-            ordered = sorted(playbook.actions, key=lambda a: a.system is None)  # system acts first
-            for action in ordered:
-                candidates = None if changed is None else changed.get(action.code, [])
-                counts["superseded"] += engine.supersede(version=version, action=action, as_of=as_of, candidates=candidates)
-            send_from = next_send_time(as_of, playbook.quiet_hours.start, playbook.quiet_hours.end)
-            groups = engine.window_groups(ordered)
-            jobs = [
-                functools.partial(
-                    _open_group, version=version, playbook=playbook, group=group, today=today, as_of=as_of,
-                    since=since, changed=changed, send_from=send_from,
-                )
-                for group in groups
-            ]
-            done = run_side_by_side(jobs, workers=workers, session=engine.cycle_session, after=engine.waits(groups))
-            for opened in done:
-                for key, value in opened.items():
-                    counts[key] += value
-        overdue = engine.mark_overdue(as_of=as_of, workers=workers)
-        counts["overdue"] += overdue["overdue"]
-        counts["escalated"] += overdue["escalated"]
-        if dispatch:  # the outbox-dispatch job, run in line by default; at scale it runs on its own
-            current = playbook_of(current_version())
-            quiet = current.quiet_hours
-            dispatched = outbox_dispatch(
-                as_of=as_of, quiet_hours=(quiet.start, quiet.end), gateway=gateway, daily_limit=current.sms_daily_limit
-            )
-            counts["sms_sent"] += dispatched["sms_sent"]
-            counts["missed"] += dispatched["sms_missed"]
-        for version in versions_in_use():
-            counts["closed"] += engine.close_finished_journeys(
-                version=version, playbook=playbook_of(version), today=today, as_of=as_of, workers=workers
-            )
-        if figures:
-            from onboard90.reporting.services import figures_rebuild
-
-            # The dashboard's figures, once the day's work is on file. A catch-up over many days (the demo's
-            # history, `run --until`) rebuilds them on its last day only: each rebuild replaces the last.
-            figures_rebuild(as_of=as_of)
-        from onboard90.journeys.changes import changes_prune
-
-        changes_prune(as_of=as_of)
-    except BaseException:
-        run.status = CycleStatus.FAILED
-        run.finished_at = clock.now()
-        run.counts = counts
-        run.save(update_fields=["status", "finished_at", "counts"])
-        raise
-    run.status = CycleStatus.FINISHED
-    run.finished_at = clock.now()
-    run.counts = counts
-    run.save(update_fields=["status", "finished_at", "counts"])
-    log.info(
-        "cycle %s: " + " ".join(f"{key}=%d" for key in COUNT_KEYS), today.isoformat(), *(counts[k] for k in COUNT_KEYS)
-    )
-    return run
-
-
-def _open_group(*, version, playbook, group, today, as_of, since, changed, send_from) -> dict[str, int]:
-    """One window group of acts: open them, assign VIP managers if it is that act, create their tasks and
-    queue their SMS, in one transaction (its own connection when the cycle runs side by side)."""
-    from django.db.models import Max
-
-    from onboard90.journeys import engine
-
-    counts = dict.fromkeys(("opened", "missed", "assigned", "escalated", "tasks_created", "sms_queued"), 0)
-    with transaction.atomic():
-        # The group's new acts have ids above this: their deliveries are looked for by id (and by code, so
-        # the acts another connection opens meanwhile are not this group's).
-        opened_after = JourneyAction.objects.aggregate(top=Max("pk"))["top"] or 0
-        opened = engine.open_due_actions(
-            version=version, playbook=playbook, actions=group, today=today, as_of=as_of, since=since
-        )
-        counts["opened"] += opened["opened"]
-        counts["missed"] += opened["missed"]
-        for action in group:
-            if action.system == "assign_account_manager":
-                assigned = vip_assignment.assign_due_account_managers(version=version, action=action, as_of=as_of)
-                counts["assigned"] += assigned["assigned"]
-                counts["escalated"] += assigned["escalated"]
-            fresh = None if changed is None else engine.Fresh(opened_after=opened_after, changed=changed)
-            counts["tasks_created"] += engine.create_tasks(version=version, action=action, as_of=as_of, fresh=fresh)
-            counts["sms_queued"] += engine.queue_messages(
-                version=version, action=action, send_from=send_from, as_of=as_of, fresh=fresh,
-                sending_hours=(playbook.quiet_hours.start, playbook.quiet_hours.end),
-            )
-    return counts
-
-
-COUNT_KEYS = (
-    "opened", "sms_queued", "tasks_created", "overdue", "escalated", "missed",
-    "closed", "superseded", "assigned", "sms_sent",
-)
 
 
 # --- tasks --------------------------------------------------------------------------------------------
@@ -304,9 +130,7 @@ def task_complete(
             task.completion_entered_at, task.backdated, task.completion_reason = now, backdated, reason
             fields += ["status", "completed_at", "completed_by", "completion_entered_at", "backdated", "completion_reason"]
             JourneyAction.objects.filter(pk=task.action_id).update(status=status, closed_at=at, reason=act_reason)
-            from onboard90.reporting.services import figure_cells_apply
-
-            figure_cells_apply(changes=[(task.action_id, task.action.status, status, False, backdated)])
+            acts_moved.send(sender=Task, changes=[(task.action_id, task.action.status, status, False, backdated)])
         task.save(update_fields=fields)
         audit_record(
             actor=completed_by, verb="task.complete", obj=task, before=before,
@@ -367,9 +191,9 @@ def task_correct(
             "status", "outcome", "completed_at", "backdated", "completion_reason", "corrected_at", "completion_entered_at",
         ])
         JourneyAction.objects.filter(pk=task.action_id).update(status=status, closed_at=at, reason=act_reason)
-        from onboard90.reporting.services import figure_cells_apply
-
-        figure_cells_apply(changes=[(task.action_id, task.action.status, status, before["backdated"], backdated)])
+        acts_moved.send(
+            sender=Task, changes=[(task.action_id, task.action.status, status, before["backdated"], backdated)]
+        )
         audit_record(
             actor=corrected_by, verb="task.correct", obj=task, before=before,
             after={"status": status, "outcome": outcome, "completed_at": _iso(at), "backdated": backdated, "reason": reason},
@@ -510,9 +334,7 @@ def tasks_complete_bulk(
             ),
         )
         update_rows(JourneyAction, ["status", "closed_at", "reason"], closing)
-        from onboard90.reporting.services import figure_cells_apply
-
-        figure_cells_apply(changes=moved)
+        acts_moved.send(sender=Task, changes=moved)
         audit_record(actor=None, verb="task.complete_bulk", object_type="journeys.task", actor_label=source, after=counts)
     return counts
 

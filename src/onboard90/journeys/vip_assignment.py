@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.utils import timezone
-
 from onboard90.core import clock
 from onboard90.core.bulk import chunks
+from onboard90.core.planner import broad
 from onboard90.core.session import pg_settings
 from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
 from onboard90.journeys.models import Journey, JourneyAction, Task
@@ -25,7 +24,6 @@ def assign_due_account_managers(*, version, action, as_of: dt.datetime) -> dict[
     manager in the city, the act becomes a task on the supervisor's desk, escalated at once; the next
     cycle retries, so adding a manager (`onboard90 staff add`) resolves it automatically.
     """
-    from onboard90.journeys.engine import broad
     from onboard90.journeys.rules.assignment import pick_least_loaded
 
     due = list(
@@ -76,10 +74,9 @@ def _assign_managers(*, picks: list[tuple[int, int, int]], at: dt.datetime) -> N
 
     from onboard90.core.bulk import update_rows
     from onboard90.customers.models import Customer
-    from onboard90.journeys.engine import broad
     from onboard90.org.models import Unit
 
-    stamp, day = timezone.now(), clock.local_date(at)
+    stamp, day = clock.now(), clock.local_date(at)
     update_rows(
         Customer, ["account_manager", "manager_assigned_at", "manager_assigned_on", "updated_at"],
         ((customer, manager, at, day, stamp) for customer, _, manager in picks),
@@ -109,8 +106,6 @@ def account_manager_loads(*, city_ids) -> dict[int, dict[int, int]]:
     # Counted from the managers' customers (their index), not by walking every manager's relations; each
     # customer's journey probed by its key rather than all million journeys hashed (or, on SQLite, walked
     # by the status index: nearly every journey is active).
-    from onboard90.journeys.engine import broad
-
     counted = (
         Customer.objects.filter(*broad(journey__status=JourneyStatus.ACTIVE), account_manager_id__in=list(city_of))
         .values_list("account_manager_id")
@@ -129,7 +124,7 @@ def account_manager_assign(*, customer, manager_id: int, at: dt.datetime, assign
 
     Customer.objects.filter(pk=customer.pk).update(
         account_manager_id=manager_id, manager_assigned_at=at, manager_assigned_on=clock.local_date(at),
-        updated_at=timezone.now(),  # a record of the write; the cycle learns of it from the change log
+        updated_at=clock.now(),  # a record of the write; the cycle learns of it from the change log
     )
     customer.account_manager_id = manager_id
     customer.manager_assigned_at = at

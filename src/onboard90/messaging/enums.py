@@ -17,3 +17,10 @@ class MessageStatus(models.TextChoices):
     FAILED = "failed", _("发送失败")
     MISSED = "missed", _("已过期未发")
     CANCELLED = "cancelled", _("已取消")
+
+
+# Messages that have not left: what an act that ends (the customer left, a VIP supersede, the journey's end)
+# cancels. In flight (`sending`) included: a live dispatcher that did send one records it sent all the same,
+# and a crashed one's recovery then finds it settled instead of sending it for an act that is over.
+UNSENT = (MessageStatus.QUEUED, MessageStatus.SENDING)
+

@@ -1,8 +1,8 @@
 """SMS gateways behind one interface, `SmsGateway`: a `name`, a `batch` size and `send(…) -> SendResult`.
 
 The console and file gateways serve the embedded default, the memory one the tests, the buffered file
-one the demo's simulated history and the null one the bench; real gateways (Kannel, SMPP) plug in here,
-chosen by settings.ONBOARD90['SMS_GATEWAY'].
+one the demo's simulated history and the null one the bench; the Kannel one (`kannel.KannelGateway`) hands
+messages to a real SMS gateway, and others (SMPP) plug in here, chosen by settings.ONBOARD90['SMS_GATEWAY'].
 """
 
 from __future__ import annotations
@@ -23,11 +23,34 @@ from onboard90.core import clock
 SEND_BATCH = 200
 
 
+# What became of a message handed to a gateway (`SendResult.fate`): the dispatcher treats each differently.
+SENT = "sent"  # accepted by the gateway
+QUEUED = "queued"  # accepted and stored: the gateway delivers it later (counts as sent)
+TRANSIENT = "transient"  # certainly not taken (gateway unreachable, overloaded): safe to send again later
+PERMANENT = "permanent"  # refused for good (authorization, a malformed request): sending again cannot help
+UNKNOWN = "unknown"  # cut off once the request left: may have been taken, never resend blindly
+FATES = (SENT, QUEUED, TRANSIENT, PERMANENT, UNKNOWN)
+
+
 @dataclass(frozen=True)
 class SendResult:
+    """A gateway's answer for one message: `ok` when it took it (fate SENT or QUEUED).
+
+    A gateway that does not say more gets fate SENT when ok and TRANSIENT otherwise: the dispatcher's
+    retry, which is what a refusal meant before gateways could tell their failures apart."""
+
     ok: bool
     ref: str = ""
     error: str = ""
+    fate: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.fate:
+            object.__setattr__(self, "fate", SENT if self.ok else TRANSIENT)
+        if self.fate not in FATES:
+            raise ValueError(f"unknown send fate {self.fate!r} (one of {', '.join(FATES)})")
+        if self.ok != (self.fate in (SENT, QUEUED)):
+            raise ValueError(f"a send with fate {self.fate!r} cannot have ok={self.ok}")
 
 
 @runtime_checkable
@@ -165,4 +188,8 @@ def gateway_from_settings() -> SmsGateway:
         return FileGateway()
     if name == "console":
         return ConsoleGateway()
-    raise ValueError(f"unknown SMS gateway {name!r} (choose file or console)")
+    if name == "kannel":
+        from onboard90.messaging.kannel import KannelGateway  # it builds on this module's SendResult
+
+        return KannelGateway()
+    raise ValueError(f"unknown SMS gateway {name!r} (choose file, console or kannel)")

@@ -8,17 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef
+from django.db.models import Count, F
 
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, update_rows
 from onboard90.customers.models import Bill
-from onboard90.journeys.enums import RUNNING, ActionStatus
-from onboard90.journeys.models import JourneyAction, Task
 from onboard90.messaging.context import CUSTOMER_FIELDS, customer_context, reference_lists
 from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.gateways import SmsGateway, gateway_from_settings
 from onboard90.messaging.models import OutboxMessage
+from onboard90.messaging.signals import messages_settled
 from onboard90.playbook import templating
 
 log = logging.getLogger("onboard90.messaging")
@@ -215,13 +214,7 @@ def _dispatch(
         expired = OutboxMessage.objects.filter(status=MessageStatus.QUEUED, not_after__lt=started)
         expired_ids = list(expired.values_list("action_id", flat=True))
         missed_sms = expired.update(status=MessageStatus.MISSED, last_error=WINDOW_CLOSED)
-        _close_sms_only_actions(expired_ids, ActionStatus.MISSED, started, reason="sms_window_closed")
-        failed_ids = list(
-            OutboxMessage.objects.filter(status=MessageStatus.FAILED, action__status__in=RUNNING).values_list(
-                "action_id", flat=True
-            )
-        )
-        _close_sms_only_actions(failed_ids, ActionStatus.MISSED, started, reason="sms_failed")
+        _report(at=started, undelivered={"sms_window_closed": expired_ids})
     counts = {"sms_sent": 0, "sms_failed": 0, "sms_missed": missed_sms}
     queued = OutboxMessage.objects.filter(status=MessageStatus.QUEUED).exclude(text="").order_by("scheduled_at", "pk")
     # Messages claimed per round, the gateway's own (SEND_BATCH for most, more for the demo's, which only
@@ -250,7 +243,7 @@ def _dispatch(
             )
             .order_by("scheduled_at", "pk")
         )
-        sent_actions, missed_actions, crowded_out = [], [], []
+        sent_actions, missed_actions, crowded_out, failed_actions = [], [], [], []
         held_back = False
         sent_today = _sent_today(batch, instant) if daily_limit else {}
         for message in batch:
@@ -294,18 +287,20 @@ def _dispatch(
                 message.status = MessageStatus.QUEUED
                 if message.attempts >= MAX_SEND_ATTEMPTS:
                     message.status = MessageStatus.FAILED
+                    failed_actions.append(message.action_id)
                     counts["sms_failed"] += 1
         # One statement closes the round's acts (not one per act): the instant the round is recorded,
         # at most the round's sending time after each act's own SMS left.
-        recorded = now() if sent_actions or missed_actions or crowded_out else None
+        recorded = now() if sent_actions or missed_actions or crowded_out or failed_actions else None
         with transaction.atomic():
             update_rows(
                 OutboxMessage, ["status", "sent_at", "gateway_ref", "last_error", "attempts", "scheduled_at"],
                 ((m.pk, m.status, m.sent_at, m.gateway_ref, m.last_error, m.attempts, m.scheduled_at) for m in batch),
             )
-            _close_sms_only_actions(sent_actions, ActionStatus.DONE, recorded)
-            _close_sms_only_actions(missed_actions, ActionStatus.MISSED, recorded, reason="sms_window_closed")
-            _close_sms_only_actions(crowded_out, ActionStatus.MISSED, recorded, reason="sms_daily_limit")
+            _report(
+                at=recorded, delivered=sent_actions,
+                undelivered={"sms_window_closed": missed_actions, "sms_daily_limit": crowded_out, "sms_failed": failed_actions},
+            )
         if held_back:
             break  # the clock has left the sending hours: the next dispatch takes the rest
         if batch and all(m.status == MessageStatus.QUEUED and m.scheduled_at <= instant for m in batch):
@@ -366,24 +361,20 @@ def outbox_recover(
                 OutboxMessage, ["status", "sent_at", "gateway_ref", "last_error"],
                 ((pk, MessageStatus.SENT, learnt, ref, "") for pk, ref in accepted.items()),
             )
-            _close_sms_only_actions([stuck[pk] for pk in accepted], ActionStatus.DONE, learnt)
+            _report(at=learnt, delivered=[stuck[pk] for pk in accepted])
         rest = [pk for pk in stuck if pk not in accepted]
-        back = OutboxMessage.objects.filter(pk__in=rest, status=MessageStatus.SENDING)
-        # The claim counted an attempt the gateway never saw.
-        requeued = back.filter(action__status__in=RUNNING).update(
+        # The claim counted an attempt the gateway never saw. (A message whose act ended meanwhile is no longer
+        # `sending`: the engine cancels an ended act's queued and in-flight messages.)
+        requeued = OutboxMessage.objects.filter(pk__in=rest, status=MessageStatus.SENDING).update(
             status=MessageStatus.QUEUED, attempts=F("attempts") - 1
         )
-        back.update(status=MessageStatus.CANCELLED, last_error="act ended while the send was interrupted")
     log.warning("outbox: %d interrupted sends settled (%d accepted, %d requeued)", len(stuck), len(accepted), requeued)
     return {"recovered_sent": len(accepted), "requeued": requeued}
 
 
-def _close_sms_only_actions(action_ids, status, at, reason: str = "") -> int:
-    """An act delivered by SMS alone (no staff task) is done when its SMS is sent, missed when it expires."""
-    if not action_ids:
-        return 0
-    return (
-        JourneyAction.objects.filter(pk__in=action_ids, status__in=RUNNING)
-        .filter(~Exists(Task.objects.filter(action=OuterRef("pk"))))
-        .update(status=status, closed_at=at, reason=reason)
-    )
+def _report(*, at: dt.datetime | None, delivered=(), undelivered: dict[str, list[int]] | None = None) -> None:
+    """Tell the engine which acts' messages left or will not (`signals.messages_settled`), inside the caller's
+    transaction: it records the acts (an act delivered by SMS alone is done when its message has left)."""
+    undelivered = {reason: ids for reason, ids in (undelivered or {}).items() if ids}
+    if delivered or undelivered:
+        messages_settled.send(sender=OutboxMessage, at=at, delivered=list(delivered), undelivered=undelivered)

@@ -16,16 +16,19 @@ record that does not exist, never a 403 that would confirm it does.
 
 One reach is added for staff whose unit may take (领取) work of another unit: the running tasks of their city
 whose act the playbook lets their unit take (`TaskSpec.takeable_by`, e.g. the club takes the store's hands-on
-coaching), and those tasks' customers (`takeable_filter`, `takeable_customer_filter`). Only to look at them
+coaching), and those tasks' customers (`journeys.scoping.takeable_filter`, `takeable_customer_filter`). Only to look at them
 and take them: working on one still needs it on their own desk (`journeys.rules.tasks.may_act`), and the
-worklists stay `task_filter`'s.
+worklists stay `journeys.scoping.task_filter`'s.
+
+The filters over tasks and the customers reached through them are `journeys.scoping`'s (they need the task
+table); here are the scopes and the filters only the organisation decides.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
 PROVINCE, CITY, UNIT, MANAGER, NOTHING = "province", "city", "unit", "manager", "nothing"
 
@@ -78,46 +81,8 @@ def scope_of(user) -> Scope:
     )
 
 
-_NONE = Q(pk__in=[])
-
-
-def task_filter(scope: Scope, prefix: str = "") -> Q:
-    """Q over Task (or, with `prefix="task__"`, over a model that reaches a task by that path)."""
-    p = prefix
-    if scope.kind == PROVINCE:
-        return Q()
-    if scope.kind == CITY:
-        return Q(**{f"{p}owner_unit__city_id": scope.city_id})
-    if scope.kind == UNIT:
-        return Q(**{f"{p}owner_unit_id": scope.unit_id}) | Q(**{f"{p}assignee_id": scope.user_id})
-    if scope.kind == MANAGER:
-        # Their own VIPs' account-manager work (a store's task for the same customer is the store's).
-        return Q(**{f"{p}assignee_id": scope.user_id}) | Q(
-            **{f"{p}journey__customer__account_manager_id": scope.user_id,
-               f"{p}owner_unit__kind": "account_manager_team"}
-        )
-    return _NONE
-
-
-def customer_filter(scope: Scope) -> Q:
-    """Q over Customer."""
-    from onboard90.journeys.models import Task
-
-    if scope.kind == PROVINCE:
-        return Q()
-    if scope.kind == CITY:
-        return Q(city_id=scope.city_id)
-    if scope.kind == MANAGER:
-        return Q(account_manager_id=scope.user_id)
-    if scope.kind == UNIT:
-        worked = Exists(
-            Task.objects.filter(journey__customer_id=OuterRef("pk")).filter(
-                Q(owner_unit_id=scope.unit_id) | Q(assignee_id=scope.user_id)
-            )
-        )
-        own = Q(store_id=scope.unit_id) if scope.role == "store_clerk" else _NONE
-        return own | Q(worked)
-    return _NONE
+# The filter that matches no row: what a scope that reaches nothing sees.
+NO_ROWS = Q(pk__in=[])
 
 
 def escalation_filter(scope: Scope) -> Q:
@@ -126,7 +91,7 @@ def escalation_filter(scope: Scope) -> Q:
         return Q()
     if scope.kind == CITY:
         return Q(unit__city_id=scope.city_id)
-    return _NONE
+    return NO_ROWS
 
 
 def city_filter(scope: Scope, field: str = "city_id") -> Q:
@@ -136,36 +101,4 @@ def city_filter(scope: Scope, field: str = "city_id") -> Q:
         return Q()
     if scope.kind == CITY:
         return Q(**{field: scope.city_id})
-    return _NONE
-
-
-def takeable_filter(*, unit_id: int, city_id: int, codes: dict[int, set[str]], prefix: str = "") -> Q:
-    """Q over Task (or, with `prefix="task__"`, over a model that reaches a task by that path): the running act
-    tasks a unit may take onto its own desk — owned by another unit of its city, of an act the unit's kind may
-    take in the playbook version of the task's journey. `codes` is {playbook version id: those act codes}
-    (`journeys.selectors.takeable_codes`); empty, nothing."""
-    from onboard90.journeys.enums import RUNNING, TaskKind
-
-    p = prefix
-    acts = Q()
-    for version_id, version_codes in sorted(codes.items()):
-        if version_codes:
-            acts |= Q(**{f"{p}journey__playbook_version_id": version_id,
-                         f"{p}action__action_code__in": sorted(version_codes)})
-    if not acts:
-        return _NONE
-    return (
-        Q(**{f"{p}status__in": list(RUNNING), f"{p}kind": TaskKind.ACT, f"{p}owner_unit__city_id": city_id})
-        & ~Q(**{f"{p}owner_unit_id": unit_id})
-        & acts
-    )
-
-
-def takeable_customer_filter(*, unit_id: int, city_id: int, codes: dict[int, set[str]]) -> Q:
-    """Q over Customer: the customers of the tasks `takeable_filter` finds."""
-    from onboard90.journeys.models import Task
-
-    if not any(codes.values()):
-        return _NONE
-    taken = takeable_filter(unit_id=unit_id, city_id=city_id, codes=codes)
-    return Q(Exists(Task.objects.filter(taken, journey__customer_id=OuterRef("pk"))))
+    return NO_ROWS

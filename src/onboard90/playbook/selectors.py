@@ -29,21 +29,6 @@ def playbook_of(version: PlaybookVersion) -> schema.Playbook:
     return _parsed(version.pk, version.checksum)
 
 
-def versions_in_use() -> list[PlaybookVersion]:
-    """Versions that active journeys run on (the cycle works through each).
-
-    One index probe per published version rather than a DISTINCT over every active journey: there are a
-    handful of versions and a million journeys.
-    """
-    from django.db.models import Exists, OuterRef
-
-    from onboard90.journeys.enums import JourneyStatus
-    from onboard90.journeys.models import Journey
-
-    active = Journey.objects.filter(playbook_version=OuterRef("pk"), status=JourneyStatus.ACTIVE)
-    return list(PlaybookVersion.objects.filter(Exists(active)).order_by("number"))
-
-
 def version_numbered(number: int | str | None) -> PlaybookVersion | None:
     """The version with this number, or None (also for a number that does not parse)."""
     try:

@@ -8,3 +8,11 @@ class ReportingConfig(AppConfig):
     name = "onboard90.reporting"
     label = "reporting"
     verbose_name = _("管理看板")
+
+    def ready(self) -> None:
+        # The figures follow the engine (reporting.receivers); it sits below them and never imports them.
+        from onboard90.journeys.signals import acts_moved, cycle_finishing
+        from onboard90.reporting import receivers
+
+        acts_moved.connect(receivers.move_figure_cells, dispatch_uid="reporting.cells")
+        cycle_finishing.connect(receivers.rebuild_figures_after_cycle, dispatch_uid="reporting.rebuild")

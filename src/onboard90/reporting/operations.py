@@ -642,9 +642,10 @@ def forecast_section(*, scope: Scope, units: dict[int, dict], versions, today: d
     """
     from onboard90.customers.models import Customer  # noqa: F401  (the audiences are over customers)
     from onboard90.journeys import audience_sql
-    from onboard90.journeys.engine import ANCHOR_COLUMNS, CHANNEL_UNIT_KIND
+    from onboard90.journeys.engine import ANCHOR_COLUMNS
     from onboard90.journeys.enums import JourneyStatus
     from onboard90.journeys.models import Journey
+    from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND
 
     days = [today + _days(i) for i in range(1, FORECAST_DAYS + 1)]
     # (version id, act, audience key, anchor column) for every staff act that can open in the 14 days.

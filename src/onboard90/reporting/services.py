@@ -2,11 +2,11 @@
 
 When the cells change (统计更新时机):
 
-- the daily cycle rebuilds every cell at its end (`figures_rebuild`, called by `journeys.services._cycle`,
-  also `onboard90 figures rebuild`): the acts it opened, marked overdue, superseded or closed;
+- the daily cycle rebuilds every cell at its end (`figures_rebuild`, on `journeys.signals.cycle_finishing`,
+  see `receivers`; also `onboard90 figures rebuild`): the acts it opened, marked overdue, superseded or closed;
 - a completion, a bulk completion and a supervisor's correction (`journeys.services.task_complete`,
   `tasks_complete_bulk`, `task_correct`) move their acts from one count to another in their own
-  transaction (`figure_cells_apply`), so the dashboard shows staff work at once;
+  transaction (`figure_cells_apply`, on `journeys.signals.acts_moved`), so the dashboard shows staff work at once;
 - anything else between two cycles (a cancellation imported at noon, a customer moved to another store
   in the admin) shows at the next cycle's rebuild.
 """
@@ -21,8 +21,8 @@ from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Case, Count, F, Q, When
-from django.utils import timezone
 
+from onboard90.core import clock
 from onboard90.journeys.enums import ActionStatus
 from onboard90.reporting.models import FigureCell, FigureRefresh
 
@@ -90,9 +90,10 @@ def figures_rebuild(*, as_of: dt.datetime) -> FigureRefresh:
     One DELETE and one INSERT … SELECT … GROUP BY over the acts (one pass, joined to their customers), on
     SQLite and PostgreSQL alike; the dashboard then reads a few thousand cells instead of every act.
     """
-    from onboard90.journeys.engine import cycle_session, insert_select
+    from onboard90.core.bulk import insert_select
+    from onboard90.journeys.engine import cycle_session
 
-    started, clock_start = timezone.now(), time.perf_counter()
+    started, clock_start = clock.now(), time.perf_counter()
     with transaction.atomic(), cycle_session():
         _lock_cells()
         FigureCell.objects.all()._raw_delete(FigureCell.objects.db)  # no signals, no per-row collection

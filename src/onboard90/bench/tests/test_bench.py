@@ -15,7 +15,7 @@ from django.db import connection
 
 from onboard90.bench import generator, services
 from onboard90.core import clock
-from onboard90.journeys.services import cycle_run
+from onboard90.journeys.cycle import cycle_run
 
 DAY = dt.date(2026, 6, 15)
 TABLES = services.WRITTEN_TABLES + ("journeys_journey", "customers_customer")

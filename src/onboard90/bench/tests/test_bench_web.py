@@ -15,7 +15,7 @@ from django.urls import include, path
 
 from onboard90.bench import services, web
 from onboard90.core import clock
-from onboard90.journeys.services import cycle_run
+from onboard90.journeys.cycle import cycle_run
 
 DAY = dt.date(2026, 6, 15)
 

@@ -126,7 +126,7 @@ def test_the_same_seed_rebuilds_the_same_province_row_for_row(tmp_path):
 
 @pytest.mark.django_db
 def test_the_history_runs_on_business_time_and_its_cycles_look_only_at_the_days_changes(tmp_path, monkeypatch):
-    from onboard90.journeys import engine
+    from onboard90.journeys import changes
     from onboard90.journeys.models import Journey
     from onboard90.testing import cycle_looks
 
@@ -138,7 +138,7 @@ def test_the_history_runs_on_business_time_and_its_cycles_look_only_at_the_days_
     assert sum(since is not None for since in looked) > len(looked) * 0.9  # the production path, not full looks
     delta = _fingerprint()
 
-    monkeypatch.setattr(engine, "since_previous", lambda previous, digest, run, touched: None)
+    monkeypatch.setattr(changes, "since_previous", lambda previous, digest, run, touched: None)
     looked.clear()
     services.demo_build(options=OPTIONS, reset=True, out_dir=tmp_path)
     assert looked and all(since is None for since in looked)

@@ -12,7 +12,7 @@ from onboard90 import testing as builders
 from onboard90.core import clock
 from onboard90.customers import services as customer_services
 from onboard90.customers.models import Customer, CustomerChange
-from onboard90.journeys import services
+from onboard90.journeys import cycle, services
 from onboard90.journeys.changes import RETAIN, changes_prune
 from onboard90.journeys.models import CycleRun, JourneyAction, Task
 from onboard90.journeys.tests.test_cycle_delta import snapshot
@@ -40,7 +40,7 @@ def test_every_write_of_a_customer_is_a_line_whatever_path_wrote_it(province):
 
 def test_a_cycle_consumes_the_lines_and_a_cycle_cut_off_leaves_its_lines_to_the_next(province, monkeypatch):
     customer = builders.customer(city_obj=province["city"], activated_on=DAY0)
-    first = services.cycle_run(as_of=clock.cycle_instant(day(0)), dispatch=False)
+    first = cycle.cycle_run(as_of=clock.cycle_instant(day(0)), dispatch=False)
     assert lines(consumed_by__isnull=True) == [] and set(lines(consumed_by=first.pk)) == {customer.pk}
 
     customer_services.customer_rate_vip(customer=customer, tier=builders.vip_tier("gold"), rated_at=clock.at_local(day(1)))
@@ -51,12 +51,12 @@ def test_a_cycle_consumes_the_lines_and_a_cycle_cut_off_leaves_its_lines_to_the_
 
     monkeypatch.setattr(engine, "mark_overdue", dies)
     with pytest.raises(RuntimeError):
-        services.cycle_run(as_of=clock.cycle_instant(day(1)), dispatch=False)
+        cycle.cycle_run(as_of=clock.cycle_instant(day(1)), dispatch=False)
     died = CycleRun.objects.get(status="failed")
     assert set(lines(consumed_by=died.pk)) == {customer.pk}  # claimed, not finished
 
     monkeypatch.undo()
-    again = services.cycle_run(as_of=clock.cycle_instant(day(1)), dispatch=False)
+    again = cycle.cycle_run(as_of=clock.cycle_instant(day(1)), dispatch=False)
     assert set(lines(consumed_by=again.pk)) == {customer.pk} and not lines(consumed_by=died.pk)
     # The VIP rating was seen: the manager assignment act opened for them.
     assert JourneyAction.objects.filter(journey__customer=customer, action_code="vip_manager_assignment").exists()
@@ -64,7 +64,7 @@ def test_a_cycle_consumes_the_lines_and_a_cycle_cut_off_leaves_its_lines_to_the_
 
 def test_lines_of_finished_cycles_are_pruned_after_a_week_of_business_days(province):
     builders.customer(city_obj=province["city"], activated_on=DAY0)
-    old = services.cycle_run(as_of=clock.cycle_instant(day(0)), dispatch=False)
+    old = cycle.cycle_run(as_of=clock.cycle_instant(day(0)), dispatch=False)
     assert lines(consumed_by=old.pk)
     assert changes_prune(as_of=old.as_of + RETAIN) == 0  # not older than the week yet
     assert changes_prune(as_of=old.as_of + RETAIN + dt.timedelta(days=1)) >= 1
@@ -90,7 +90,7 @@ def twelve_days(province, wall: clock.SimulatedClock, lag: dt.timedelta) -> None
                 customer=people[2], previous_msisdn="13012340002", at=clock.at_local(day(5), 0, 20)
             )
         wall.at = clock.cycle_instant(day(n)) + lag
-        services.cycle_run(as_of=clock.cycle_instant(day(n)), dispatch=False)
+        cycle.cycle_run(as_of=clock.cycle_instant(day(n)), dispatch=False)
         wall.at = clock.at_local(day(n), 15) + lag
         work = Task.objects.filter(status="open").order_by("journey__customer__msisdn", "action__action_code")
         for task in work[::2]:
@@ -118,3 +118,17 @@ def test_the_same_writes_and_cycles_under_two_wall_clocks_give_the_same_rows(pro
     assert on_time["acts"] and on_time["tasks"]
     for table in on_time:
         assert later[table] == on_time[table], table
+
+
+def test_the_change_log_triggers_are_in_the_migrated_database():
+    """A later migration that rebuilds the customers or journeys table (SQLite remakes a table for most column
+    changes) would drop the triggers silently, and every delta cycle after it would miss the day's customers."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        else:
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        names = {row[0] for row in cursor.fetchall()}
+    assert {"customers_change_on_insert", "customers_change_on_update", "journeys_change_on_insert"} <= names

@@ -16,7 +16,7 @@ from django.db import transaction
 from onboard90 import testing as builders
 from onboard90.core import clock
 from onboard90.customers import services as customer_services
-from onboard90.journeys import engine, services
+from onboard90.journeys import changes, cycle, engine, services
 from onboard90.journeys.models import CycleRun, Escalation, JourneyAction, Task
 from onboard90.journeys.tests.test_plan_walkthrough import DAY0, day
 from onboard90.messaging.models import OutboxMessage
@@ -101,7 +101,7 @@ def history(province, sim: clock.SimulatedClock, *, rescan: bool, skipped: Itera
         if n in skipped:
             continue
         sim.at = clock.cycle_instant(day(n))
-        services.cycle_run(as_of=sim.at, gateway=gateway, rescan=rescan)
+        cycle.cycle_run(as_of=sim.at, gateway=gateway, rescan=rescan)
         sim.at = clock.at_local(day(n), 15)
         # Half the new work gets done; post4's is left running, for its late rating to supersede.
         spared = [people["post4"].pk] if "post4" in people else []
@@ -151,7 +151,7 @@ def test_a_changed_catalogue_makes_the_next_cycle_look_at_everyone(province, sim
             package.save()
         looked.clear()
         sim.at = clock.cycle_instant(day(n))  # a cycle runs on its day, never ahead of the clock
-        services.cycle_run(as_of=sim.at, gateway=province["gateway"])
+        cycle.cycle_run(as_of=sim.at, gateway=province["gateway"])
         assert all(since is None for since in looked) == (n == 0 or change == "fee"), n
 
 
@@ -166,18 +166,18 @@ def test_the_delta_is_the_previous_cycles_day_and_this_cycles_change_lines_and_a
     run = CycleRun.objects.create(as_of=as_of + dt.timedelta(days=1), started_at=as_of, status="running", digest="d")
     touched = changes_consume(run=run)
     assert touched >= 1
-    since = engine.since_previous(previous, digest="d", run=run, touched=touched)
+    since = changes.since_previous(previous, digest="d", run=run, touched=touched)
     assert since.day == day(5) and since.run_id == run.pk
     assert set(since.customers().values_list("customer_id", flat=True)) == {customer.pk}
-    assert engine.since_previous(previous, digest="other", run=run, touched=touched) is None  # catalogue or playbooks changed
-    monkeypatch.setattr(engine, "DELTA_MIN_TOUCHED", 0)  # this province's 1 journey is more than a tenth
-    assert engine.since_previous(previous, digest="d", run=run, touched=touched) is None
+    assert changes.since_previous(previous, digest="other", run=run, touched=touched) is None  # catalogue or playbooks changed
+    monkeypatch.setattr(changes, "DELTA_MIN_TOUCHED", 0)  # this province's 1 journey is more than a tenth
+    assert changes.since_previous(previous, digest="d", run=run, touched=touched) is None
     monkeypatch.undo()
-    assert engine.since_previous(None, digest="d", run=run, touched=touched) is None
+    assert changes.since_previous(None, digest="d", run=run, touched=touched) is None
     # A cycle begun after `previous` that did not finish (killed, or still marked running) may have opened
     # acts whose customers then changed: the next cycle looks at everything.
     CycleRun.objects.create(as_of=as_of + dt.timedelta(days=1), started_at=as_of, status="failed")
-    assert engine.since_previous(previous, digest="d", run=run, touched=touched) is None
+    assert changes.since_previous(previous, digest="d", run=run, touched=touched) is None
 
 
 @pytest.mark.postgres
@@ -197,7 +197,7 @@ def test_cycles_run_side_by_side_on_two_connections_end_where_one_connection_doe
             return real(*args, **kwargs)
         return spy
 
-    for module, name in ((services, "_open_group"), (engine, "_mark_overdue")):
+    for module, name in ((cycle, "_open_group"), (engine, "_mark_overdue")):
         monkeypatch.setattr(module, name, spied(getattr(module, name)))
 
     monkeypatch.setitem(settings.ONBOARD90, "CYCLE_WORKERS", 2)

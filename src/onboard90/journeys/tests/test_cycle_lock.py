@@ -8,7 +8,7 @@ import pytest
 
 from onboard90 import testing as builders
 from onboard90.core import clock
-from onboard90.journeys import services
+from onboard90.journeys import cycle
 from onboard90.journeys.enums import CycleStatus
 from onboard90.journeys.models import CycleRun
 from onboard90.messaging.gateways import MemoryGateway
@@ -26,10 +26,10 @@ def province():
 
 
 def test_a_second_cycle_while_one_runs_is_refused_and_changes_nothing(province):
-    with builders.held_elsewhere("cycle"), pytest.raises(services.CycleBusy, match="another daily cycle is running"):
-        services.cycle_run(as_of=clock.cycle_instant(DAY), gateway=MemoryGateway())
+    with builders.held_elsewhere("cycle"), pytest.raises(cycle.CycleBusy, match="another daily cycle is running"):
+        cycle.cycle_run(as_of=clock.cycle_instant(DAY), gateway=MemoryGateway())
     assert not CycleRun.objects.exists()
-    run = services.cycle_run(as_of=clock.cycle_instant(DAY), gateway=MemoryGateway())
+    run = cycle.cycle_run(as_of=clock.cycle_instant(DAY), gateway=MemoryGateway())
     assert run.status == CycleStatus.FINISHED
 
 
@@ -37,7 +37,7 @@ def test_a_cycle_left_running_by_a_dead_process_is_recorded_failed_by_the_next(p
     as_of = clock.cycle_instant(DAY)
     dead = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING)
 
-    services.cycle_run(as_of=as_of, gateway=MemoryGateway())
+    cycle.cycle_run(as_of=as_of, gateway=MemoryGateway())
 
     dead.refresh_from_db()
     assert dead.status == CycleStatus.FAILED and dead.finished_at is not None

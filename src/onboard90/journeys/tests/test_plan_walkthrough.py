@@ -9,7 +9,7 @@ import pytest
 from onboard90 import testing as builders
 from onboard90.core import clock
 from onboard90.customers import services as customer_services
-from onboard90.journeys import selectors, services
+from onboard90.journeys import cycle, selectors, services
 from onboard90.journeys.enums import ActionStatus, JourneyStatus
 from onboard90.journeys.models import Escalation, Journey, JourneyAction, Task
 from onboard90.messaging.models import OutboxMessage
@@ -28,19 +28,14 @@ def day(n: int) -> dt.date:
 def run(province, first: int, last: int | None = None, *, work=None) -> None:
     """Run the cycle for days first..last; `work(day_number)` may complete tasks after each cycle."""
     for n in range(first, (first if last is None else last) + 1):
-        services.cycle_run(as_of=clock.cycle_instant(day(n)), gateway=province["gateway"])
+        cycle.cycle_run(as_of=clock.cycle_instant(day(n)), gateway=province["gateway"])
         if work:
             work(n)
 
 
 @pytest.fixture(autouse=True)
 def dispatch_at_the_cycles_instant(monkeypatch):
-    """The days of 2012 are walked through with the outbox dispatched at each cycle's instant, as a scheduler
-    running on that day would; the dispatcher's own reading of the clock is tested in messaging."""
-    from onboard90.messaging import services as messaging
-
-    real = messaging.outbox_dispatch
-    monkeypatch.setattr(messaging, "outbox_dispatch", lambda **kw: real(now=lambda: kw["as_of"], **kw))
+    builders.dispatch_at_the_cycles_instant(monkeypatch)
 
 
 def status(customer, code: str) -> str | None:
@@ -270,7 +265,7 @@ def test_a_skipped_week_is_caught_up_missed_acts_recorded_and_their_sms_never_se
 def test_an_sms_whose_window_closed_before_dispatch_is_recorded_missed_not_sent(province):
     customer = builders.customer(city_obj=province["city"], activated_on=DAY0)
     # a cycle at 22:00 queues messages but quiet hours hold them until 08:00 next day
-    services.cycle_run(as_of=clock.at_local(day(3), 22), gateway=province["gateway"])
+    cycle.cycle_run(as_of=clock.at_local(day(3), 22), gateway=province["gateway"])
     assert province["gateway"].sent == []
     queued = OutboxMessage.objects.get(action__journey__customer=customer, action__action_code="channels_notice")
     assert queued.status == "queued" and queued.not_after == clock.end_of_day(day(3))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from onboard90 import testing as builders
 from onboard90.core import clock
-from onboard90.journeys import selectors, services
+from onboard90.journeys import cycle, selectors
 from onboard90.journeys.audience_sql import facts_of
 from onboard90.journeys.enums import ActionStatus
 from onboard90.journeys.models import JourneyAction, Task
@@ -169,7 +169,7 @@ def check(world: World) -> None:
     codes = {unit.pk: unit.code for unit in units}
 
     preview = {a["code"]: a for a in selectors.journey_document(msisdn=customer.msisdn, as_of=as_of)["actions"]}
-    services.cycle_run(as_of=as_of, dispatch=False, figures=False)
+    cycle.cycle_run(as_of=as_of, dispatch=False, figures=False)
     rows = {row.action_code: row for row in JourneyAction.objects.filter(journey__customer=customer)}
     tasks = {t.action.action_code: t for t in Task.objects.filter(journey__customer=customer).select_related("action")}
     after = {a["code"]: a for a in selectors.journey_document(msisdn=customer.msisdn, as_of=as_of)["actions"]}

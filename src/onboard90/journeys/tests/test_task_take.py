@@ -12,7 +12,7 @@ import pytest
 from onboard90 import testing as builders
 from onboard90.core import clock
 from onboard90.core.models import AuditEntry
-from onboard90.journeys import selectors, services
+from onboard90.journeys import cycle, selectors, services
 from onboard90.journeys.enums import ActionStatus
 from onboard90.journeys.models import Task
 from onboard90.org.enums import Role, UnitKind
@@ -34,7 +34,7 @@ def walk_in(province):
     qingdao = builders.city("qingdao")
     customer = builders.customer(city_obj=jinan, activated_on=DAY0, number_changed=True)
     builders.customer(city_obj=qingdao, activated_on=DAY0, number_changed=True)  # 青岛's coaching, out of reach
-    services.cycle_run(as_of=clock.cycle_instant(DAY0), gateway=province["gateway"], dispatch=False)
+    cycle.cycle_run(as_of=clock.cycle_instant(DAY0), gateway=province["gateway"], dispatch=False)
     second_store = Unit.objects.create(code="jinan-store-2", city=jinan, kind=UnitKind.STORE, name="济南经十路营业厅")
     return {
         **province,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from onboard90.journeys.engine import waits, window_groups
+from onboard90.journeys.cycle import waits, window_groups
 from onboard90.playbook import schema
 from onboard90.playbook.services import DEFAULT_PATH
 

@@ -8,7 +8,7 @@ import pytest
 
 from onboard90 import testing as builders
 from onboard90.core import clock
-from onboard90.journeys import services as journey_services
+from onboard90.journeys import cycle
 from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.models import OutboxMessage
 
@@ -41,7 +41,7 @@ def queue_at():
         builders.playbook_version(all_on_day_0())
         for _ in range(5):
             builders.customer(city_obj=city, activated_on=DAY0)
-        journey_services.cycle_run(as_of=as_of, dispatch=False)
+        cycle.cycle_run(as_of=as_of, dispatch=False)
         count = OutboxMessage.objects.filter(status=MessageStatus.QUEUED).count()
         assert count >= 10
         return count

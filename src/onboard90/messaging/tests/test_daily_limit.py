@@ -14,7 +14,7 @@ import pytest
 
 from onboard90 import testing as builders
 from onboard90.core import clock
-from onboard90.journeys import services as journey_services
+from onboard90.journeys import cycle
 from onboard90.journeys.models import JourneyAction
 from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.gateways import MemoryGateway
@@ -37,7 +37,7 @@ def plan():
 def run_days(days, gateway: MemoryGateway) -> None:
     for day in days:
         with clock.simulated(clock.at_local(DAY0 + dt.timedelta(days=day), 10, 30)):
-            journey_services.cycle_run(as_of=clock.cycle_instant(DAY0 + dt.timedelta(days=day)), gateway=gateway)
+            cycle.cycle_run(as_of=clock.cycle_instant(DAY0 + dt.timedelta(days=day)), gateway=gateway)
 
 
 def sent_per_day(customer) -> dict[dt.date, list[str]]:
@@ -102,7 +102,7 @@ def test_without_a_limit_the_dispatcher_sends_everything_due(plan):
     run_days(range(3), MemoryGateway())
     builders.customer(city_obj=plan, activated_on=DAY0)
     with clock.simulated(clock.at_local(day(3), 9)):
-        journey_services.cycle_run(as_of=clock.cycle_instant(day(3)), dispatch=False)
+        cycle.cycle_run(as_of=clock.cycle_instant(day(3)), dispatch=False)
     gateway = MemoryGateway()
     outbox_dispatch(
         as_of=clock.cycle_instant(day(3)), quiet_hours=("08:00", "21:00"), gateway=gateway,

@@ -13,7 +13,7 @@ import pytest
 
 from onboard90 import testing as builders
 from onboard90.core import clock
-from onboard90.journeys import services as journey_services
+from onboard90.journeys import cycle
 from onboard90.journeys.enums import ActionStatus
 from onboard90.journeys.models import JourneyAction, Task
 from onboard90.messaging.enums import MessageStatus
@@ -270,7 +270,7 @@ def test_the_daily_cycle_dispatches_by_the_simulated_clock_of_a_scratch_history(
     gateway = MemoryGateway()
     with clock.simulated(at(0, 9)) as wall:
         wall.at = at(0, 10, 30)
-        journey_services.cycle_run(as_of=AS_OF, gateway=gateway)
+        cycle.cycle_run(as_of=AS_OF, gateway=gateway)
 
     assert_sent_once_each(gateway, queued)
     assert set(OutboxMessage.objects.values_list("sent_at", flat=True)) == {at(0, 10, 30)}
@@ -279,7 +279,7 @@ def test_the_daily_cycle_dispatches_by_the_simulated_clock_of_a_scratch_history(
 def test_a_catch_up_cycle_for_a_day_long_past_sends_nothing_its_windows_closed_long_ago(queued):
     """On the real clock a cycle for a day of 2012 is a catch-up run: its SMS would arrive years late."""
     gateway = MemoryGateway()
-    journey_services.cycle_run(as_of=AS_OF, gateway=gateway)
+    cycle.cycle_run(as_of=AS_OF, gateway=gateway)
 
     assert gateway.sent == []
     assert statuses() == {MessageStatus.MISSED: queued}

@@ -98,7 +98,10 @@ def test_the_gateway_from_settings(settings, tmp_path):
     assert isinstance(gateway_from_settings(), FileGateway)
     settings.ONBOARD90 = {**settings.ONBOARD90, "SMS_GATEWAY": "console"}
     assert gateway_from_settings().name == "console"
-    settings.ONBOARD90 = {**settings.ONBOARD90, "SMS_GATEWAY": "kannel"}
+    kannel = {**settings.ONBOARD90["KANNEL"], "PASSWORD": "s3cret"}
+    settings.ONBOARD90 = {**settings.ONBOARD90, "SMS_GATEWAY": "kannel", "KANNEL": kannel}
+    assert gateway_from_settings().name == "kannel"
+    settings.ONBOARD90 = {**settings.ONBOARD90, "SMS_GATEWAY": "smpp"}
     with pytest.raises(ValueError, match="unknown SMS gateway"):
         gateway_from_settings()
 

@@ -8,16 +8,15 @@ from hypothesis import strategies as st
 
 from onboard90 import testing as builders
 from onboard90.customers.models import Customer
+from onboard90.journeys.scoping import customer_filter, task_filter
 from onboard90.org.scoping import (
     CITY,
     MANAGER,
     NOTHING,
     PROVINCE,
     UNIT,
-    customer_filter,
     scope_for,
     scope_of,
-    task_filter,
 )
 
 ROLES = ["store_clerk", "club_staff", "call_centre_agent", "account_manager", "supervisor", "province_admin", None]

@@ -11,11 +11,7 @@ from onboard90.org.enums import Role
 
 @pytest.fixture(autouse=True)
 def dispatch_at_the_cycles_instant(monkeypatch):
-    """The outbox is dispatched at each cycle's instant, as a scheduler running on that day would."""
-    from onboard90.messaging import services as messaging
-
-    real = messaging.outbox_dispatch
-    monkeypatch.setattr(messaging, "outbox_dispatch", lambda **kw: real(now=lambda: kw["as_of"], **kw))
+    builders.dispatch_at_the_cycles_instant(monkeypatch)
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from onboard90 import testing as builders
 from onboard90.core import clock
+from onboard90.journeys import cycle, services
 from onboard90.journeys import selectors as journeys
-from onboard90.journeys import services
 from onboard90.journeys.enums import RUNNING
 from onboard90.journeys.models import Task
 from onboard90.reporting import selectors
@@ -39,7 +39,7 @@ def at(n: int, hour: int = 11) -> dt.datetime:
 
 def run(province, first: int, last: int) -> None:
     for n in range(first, last + 1):
-        services.cycle_run(as_of=clock.cycle_instant(day(n)), gateway=province["gateway"])
+        cycle.cycle_run(as_of=clock.cycle_instant(day(n)), gateway=province["gateway"])
 
 
 def populate(province, per_city: int = 3) -> None:

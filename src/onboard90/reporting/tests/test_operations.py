@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from onboard90 import testing as builders
 from onboard90.core import clock
-from onboard90.journeys import services
+from onboard90.journeys import cycle
 from onboard90.journeys.enums import ActionStatus
 from onboard90.journeys.models import Journey, JourneyAction, Task
 from onboard90.messaging.enums import MessageStatus
@@ -164,7 +164,7 @@ def test_sms_counts_by_status_in_the_range_and_the_city(cities):
     day0 = TODAY - dt.timedelta(days=2)
     mine = builders.customer(city_obj=jinan["city"], activated_on=day0)
     builders.customer(city_obj=qingdao["city"], activated_on=day0)
-    services.cycle_run(as_of=clock.cycle_instant(day0), dispatch=False)
+    cycle.cycle_run(as_of=clock.cycle_instant(day0), dispatch=False)
     messages = list(OutboxMessage.objects.filter(customer=mine).order_by("scheduled_at", "pk"))
     # Tariff, channels, billing and data-usage notices, queued on day 0 to leave one a day (days 0–3).
     assert len(messages) == 4

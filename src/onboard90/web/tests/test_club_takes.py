@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from onboard90 import testing as builders
 from onboard90.core import clock
 from onboard90.core.models import AuditEntry
-from onboard90.journeys import services
+from onboard90.journeys import cycle, services
 from onboard90.journeys.enums import ActionStatus
 from onboard90.journeys.models import JourneyAction, Task
 from onboard90.messaging.gateways import MemoryGateway
@@ -50,7 +50,7 @@ def walk_ins(province):
     """A 济南 and a 青岛 customer who changed number, activated on DAY0: their stores' acts are open."""
     jinan = builders.customer(city_obj=province["jinan"], activated_on=DAY0, number_changed=True)
     qingdao = builders.customer(city_obj=province["qingdao"], activated_on=DAY0, number_changed=True)
-    services.cycle_run(as_of=clock.cycle_instant(DAY0), gateway=MemoryGateway(), dispatch=False)
+    cycle.cycle_run(as_of=clock.cycle_instant(DAY0), gateway=MemoryGateway(), dispatch=False)
     return {"jinan": jinan, "qingdao": qingdao}
 
 
@@ -96,7 +96,7 @@ def test_club_staff_see_the_coaching_of_their_citys_stores_they_may_take(client,
 
 def test_a_walk_in_customer_is_found_by_number_among_what_the_club_may_take(client, province, walk_ins):
     other = builders.customer(city_obj=province["jinan"], activated_on=DAY0)
-    services.cycle_run(as_of=clock.cycle_instant(DAY0) + dt.timedelta(hours=1), gateway=MemoryGateway(),
+    cycle.cycle_run(as_of=clock.cycle_instant(DAY0) + dt.timedelta(hours=1), gateway=MemoryGateway(),
                        dispatch=False)
     assert task(other, "internet_coaching")
     customer = walk_ins["jinan"]

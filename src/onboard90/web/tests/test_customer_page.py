@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from onboard90 import testing as builders
 from onboard90.core import clock
 from onboard90.core.models import AuditEntry
-from onboard90.journeys import services
+from onboard90.journeys import cycle, services
 from onboard90.journeys.enums import ActionStatus
 from onboard90.journeys.models import JourneyAction, Task, TaskAttempt
 from onboard90.messaging.gateways import MemoryGateway
@@ -51,7 +51,7 @@ def activated(city, on_day: int = 0, **fields):
     """A customer activated on DAY0 with the daily cycle run up to `on_day` (its acts opened, SMS queued)."""
     customer = builders.customer(city_obj=city, activated_on=DAY0, **fields)
     for n in range(on_day + 1):
-        services.cycle_run(as_of=clock.cycle_instant(DAY0 + dt.timedelta(days=n)), gateway=MemoryGateway(),
+        cycle.cycle_run(as_of=clock.cycle_instant(DAY0 + dt.timedelta(days=n)), gateway=MemoryGateway(),
                            dispatch=False)
     return customer
 

@@ -14,8 +14,8 @@ from django.urls import reverse
 
 from onboard90 import testing as builders
 from onboard90.core import clock
+from onboard90.journeys import cycle, services
 from onboard90.journeys import selectors as journeys
-from onboard90.journeys import services
 from onboard90.journeys.enums import RUNNING
 from onboard90.journeys.models import Task
 from onboard90.org.enums import Role
@@ -39,7 +39,7 @@ def walked(province):  # noqa: F811
                 builders.customer(city_obj=province[code]["city"], activated_on=DAY0 + dt.timedelta(days=n))
     with clock.simulated(NOW):
         for n in range(6):
-            services.cycle_run(as_of=clock.cycle_instant(DAY0 + dt.timedelta(days=n)), gateway=province["gateway"])
+            cycle.cycle_run(as_of=clock.cycle_instant(DAY0 + dt.timedelta(days=n)), gateway=province["gateway"])
         yield province
 
 
@@ -165,7 +165,7 @@ def test_the_page_costs_the_same_queries_for_few_and_many_rows(client, province)
             services.journeys_start(
                 customer_ids=list(jinan.customers.values_list("pk", flat=True)), at=clock.at_local(DAY0, 10)
             )
-            services.cycle_run(as_of=clock.cycle_instant(DAY0), gateway=province["gateway"], rescan=True)
+            cycle.cycle_run(as_of=clock.cycle_instant(DAY0), gateway=province["gateway"], rescan=True)
             figures_rebuild(as_of=NOW)
             page(client)  # the playbook parsed, the session loaded
             with CaptureQueriesContext(connection) as queries:

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from onboard90 import testing as builders
 from onboard90.core import clock
 from onboard90.core.models import AuditEntry
-from onboard90.journeys import services
+from onboard90.journeys import cycle, services
 from onboard90.journeys.models import Escalation
 from onboard90.org.enums import Role
 from onboard90.org.scoping import scope_of
@@ -48,7 +48,7 @@ def left_undone(city, n: int = 1) -> list:
     store tasks is overdue and escalated."""
     customers = [builders.customer(city_obj=city, activated_on=DAY0) for _ in range(n)]
     for day in range(5):
-        services.cycle_run(as_of=clock.cycle_instant(DAY0 + dt.timedelta(days=day)), dispatch=False)
+        cycle.cycle_run(as_of=clock.cycle_instant(DAY0 + dt.timedelta(days=day)), dispatch=False)
     return customers
 
 

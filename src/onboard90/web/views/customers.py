@@ -26,9 +26,10 @@ from onboard90.customers.services import customer_viewed
 from onboard90.journeys import selectors, services
 from onboard90.journeys.enums import RUNNING, AttemptOutcome
 from onboard90.journeys.rules.tasks import CompletionRefused
+from onboard90.journeys.scoping import task_filter
 from onboard90.messaging.context import manager_context, vip_context
 from onboard90.org.enums import UnitKind
-from onboard90.org.scoping import scope_of, task_filter
+from onboard90.org.scoping import scope_of
 from onboard90.playbook.content import script_for
 from onboard90.web.views.workbench import lateness, local_time
 

@@ -3,7 +3,7 @@ by number and paged by key; each row opens the customer page.
 
 Filters arrive as query parameters and are checked here: a value that is not one of the choices is
 dropped with a message, never passed on (and never a 500). The lists are the user's scope
-(`org.scoping.task_filter`), so a number outside it finds nothing, exactly like an unknown number.
+(`journeys.scoping.task_filter`), so a number outside it finds nothing, exactly like an unknown number.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from django.core.management.base import CommandError
 
 from onboard90.core import clock
 from onboard90.core.commands import OnboardCommand, require_tools
+from onboard90.core.progress import progress_bar
 
 HELP = """\
 Builds N open journeys (with the acts, tasks, SMS and escalations the earlier cycles left) and times one
@@ -94,7 +95,7 @@ class Command(OnboardCommand):
         from onboard90.bench import services
 
         today = clock.parse_date(options["date"]) if options["date"] else None
-        with _progress(enabled=sys.stderr.isatty()) as progress, services.quiet_logs():
+        with progress_bar(enabled=sys.stderr.isatty()) as progress, services.quiet_logs():
             try:
                 result = services.run(
                     journeys=options["journeys"], daily=options["daily"], days=options["days"], today=today,
@@ -149,7 +150,7 @@ class Command(OnboardCommand):
         from onboard90.bench import services, web
 
         day = clock.parse_date(options["date"]) if options["date"] else None
-        with _progress(enabled=sys.stderr.isatty()) as progress, services.quiet_logs():
+        with progress_bar(enabled=sys.stderr.isatty()) as progress, services.quiet_logs():
             try:
                 result = web.run(
                     customers=options["customers"], users=options["users"], requests=options["requests"],
@@ -213,34 +214,5 @@ class Command(OnboardCommand):
                 w(f"  {day['date']}  due {day['due_rows']:>8,}  cycle {day['cycle_s']:>7} s  "
                   f"{day['rows_per_s']:>9,} rows/s")
 
-
-class _progress:
-    """A rich progress bar on stderr when it is a terminal; nothing when piped."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda label, done, total: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=Console(file=sys.stderr))
-        self.bar.start()
-
-        def update(label: str, done: int, total: int) -> None:
-            if label not in self.tasks:
-                self.tasks[label] = self.bar.add_task(label, total=total)
-            self.bar.update(self.tasks[label], completed=done, total=total)
-            self.bar.refresh()  # also from a forked child, where the refresh thread does not run
-
-        return update
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.stop()
 
 

@@ -6,10 +6,10 @@ Exit codes: 0 every row imported, 3 some rows rejected (see the error file), 2 t
 from __future__ import annotations
 
 import sys
-from contextlib import ExitStack
 from typing import Any
 
 from onboard90.core.commands import OnboardCommand
+from onboard90.core.progress import progress_bar
 from onboard90.customers.services import IMPORT_KINDS, IMPORTERS, ImportResult, UnusableFile
 
 TITLES = {"customers": "客户", "vip": "VIP评级", "bills": "账单", "events": "事件"}
@@ -30,10 +30,10 @@ class Command(OnboardCommand):
                 kind, path, as_json,
                 f"未知导入类型 / unknown import kind: {kind} (expected {', '.join(IMPORT_KINDS)})",
             )
-        with ExitStack() as stack:
-            on_progress = self._progress(stack, kind) if sys.stderr.isatty() and not as_json else None
+        label = f"导入{TITLES[kind]} / importing {kind}"
+        with progress_bar(enabled=sys.stderr.isatty() and not as_json, transient=True) as update:
             try:
-                result = IMPORTERS[kind](path=path, on_progress=on_progress)
+                result = IMPORTERS[kind](path=path, on_progress=lambda done, total: update(label, done, total))
             except UnusableFile as exc:
                 self._unusable(kind, path, as_json, str(exc))
         if as_json:
@@ -47,23 +47,6 @@ class Command(OnboardCommand):
         if as_json:
             self.emit_json({"kind": kind, "path": path, "error": reason, "exit_code": 2})
         sys.exit(2)
-
-    def _progress(self, stack: ExitStack, kind: str) -> Any:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        progress = stack.enter_context(
-            Progress(
-                TextColumn(f"导入{TITLES[kind]} / importing {kind}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), console=Console(stderr=True), transient=True,
-            )
-        )
-        task = progress.add_task(kind, total=None)
-
-        def advance(done: int, total: int | None) -> None:
-            progress.update(task, completed=done, total=max(total, done) if total else None)
-
-        return advance
 
 
 def summary(result: ImportResult) -> str:

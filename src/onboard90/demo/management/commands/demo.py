@@ -10,43 +10,10 @@ from django.core.management import call_command
 
 from onboard90.core import clock
 from onboard90.core.commands import OnboardCommand, require_tools
+from onboard90.core.progress import progress_bar
 from onboard90.demo import services
 
 JOURNEY_LABELS = {"active": "进行中 / active", "completed": "已完成 / completed", "exited": "已退出 / exited"}
-
-
-class _Bar:
-    """A rich progress bar on stderr, one line per stage."""
-
-    def __init__(self):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=Console(file=sys.stderr), transient=False,
-        )
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self):
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.progress.stop()
-
-    def __call__(self, label: str, done: int, total: int) -> None:
-        if label not in self.tasks:
-            self.tasks[label] = self.progress.add_task(label, total=total)
-        self.progress.update(self.tasks[label], completed=done, total=total)
-
-
-class _Quiet:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return None
 
 
 class Command(OnboardCommand):
@@ -71,9 +38,8 @@ class Command(OnboardCommand):
         opts = services.DemoOptions(
             customers=options["customers"], days=options["days"], seed=options["seed"], today=today
         )
-        bar = _Bar() if sys.stderr.isatty() else None
-        with bar or _Quiet():
-            summary = services.demo_build(options=opts, reset=options["reset"], on_progress=bar)
+        with progress_bar(enabled=sys.stderr.isatty()) as update:
+            summary = services.demo_build(options=opts, reset=options["reset"], on_progress=update)
         self._print(summary)
         if options["serve"]:
             self.stdout.flush()

@@ -9,7 +9,8 @@ from django.core.management.base import CommandError
 
 from onboard90.core import clock
 from onboard90.core.commands import OnboardCommand
-from onboard90.journeys import services
+from onboard90.core.progress import progress_bar
+from onboard90.journeys import cycle
 from onboard90.journeys.models import CycleRun
 
 
@@ -60,16 +61,7 @@ def _after_last_cycle() -> dt.date | None:
 
 def _each(days, *, rescan: bool):
     """Yield (day, run) — with a progress bar when a person is watching, quietly when piped."""
-    if len(days) > 1 and sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import Progress
-
-        # On stderr, like the check above: stdout carries the per-day lines and may be piped to a log.
-        with Progress(console=Console(stderr=True), transient=True) as progress:
-            bar = progress.add_task("日处理 / cycles", total=len(days))
-            for day in days:
-                yield day, services.cycle_run(as_of=clock.cycle_instant(day), rescan=rescan, figures=day == days[-1])
-                progress.advance(bar)
-    else:
-        for day in days:
-            yield day, services.cycle_run(as_of=clock.cycle_instant(day), rescan=rescan, figures=day == days[-1])
+    with progress_bar(enabled=len(days) > 1 and sys.stderr.isatty(), transient=True) as update:
+        for done, day in enumerate(days, start=1):
+            yield day, cycle.cycle_run(as_of=clock.cycle_instant(day), rescan=rescan, figures=day == days[-1])
+            update("日处理 / cycles", done, len(days))

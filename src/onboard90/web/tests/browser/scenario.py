@@ -100,8 +100,8 @@ def build(sim: clock.SimulatedClock) -> dict:
     """Build the province day by day from FIRST_DAY to TODAY under the simulated clock `sim` (each record
     stamped when it would have been written), then leave the clock at NOW. Returns {username: user}."""
     from onboard90.customers import services as customer_services
+    from onboard90.journeys import cycle, vip_assignment
     from onboard90.journeys import services as journeys
-    from onboard90.journeys import vip_assignment
     from onboard90.journeys.models import Task
     from onboard90.messaging.gateways import MemoryGateway
     from onboard90.org.services import staff_add
@@ -129,7 +129,7 @@ def build(sim: clock.SimulatedClock) -> dict:
                 vip_assignment.account_manager_assign(customer=customer, manager_id=users[spec.manager].pk, at=sim.at)
         if offset in CYCLE_DAYS:
             sim.at = clock.cycle_instant(day(offset))
-            journeys.cycle_run(as_of=sim.at, gateway=gateway)
+            cycle.cycle_run(as_of=sim.at, gateway=gateway)
         sim.at = clock.at_local(day(offset), 10)
         for spec in CUSTOMERS:
             if spec.activated == offset:
