@@ -112,7 +112,7 @@ def simulated_clock(command: str):
     scratch database is made (`init --scratch`), and a new database cannot be checked before it exists."""
     import contextlib
 
-    from onboard90.core import clock
+    from onboard90.core import clock  # once Django is set up: this module runs before the settings load
 
     text = os.environ.get("ONBOARD90_CLOCK", "").strip()
     if not text or command == "init":

@@ -11,7 +11,17 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
-from onboard90.core import clock
+from onboard90.catalog.models import Package, VipTier
+from onboard90.core import clock, locks
+from onboard90.core.services import scratch_mark
+from onboard90.customers.models import Customer
+from onboard90.journeys import cycle, engine
+from onboard90.journeys.services import journeys_start
+from onboard90.org.enums import ROLE_UNIT_KIND, UnitKind
+from onboard90.org.models import City, StaffProfile, Unit
+from onboard90.playbook import schema
+from onboard90.playbook.models import PlaybookVersion
+from onboard90.playbook.services import default_document, document_checksum
 
 _seq = itertools.count(1)
 
@@ -24,9 +34,6 @@ CITY_NAMES = {
 
 def city(code: str = "jinan", **fields: Any):
     """A city branch with a main store, a club, an account-manager team and a call centre."""
-    from onboard90.org.enums import UnitKind
-    from onboard90.org.models import City, Unit
-
     name, name_en, area = CITY_NAMES.get(code, (f"城{code}", code.title(), f"09{next(_seq):02d}"))
     obj, created = City.objects.get_or_create(
         code=code, defaults={"name": name, "name_en": name_en, "area_code": area, **fields}
@@ -49,8 +56,6 @@ def unit(city_obj, kind: str):
 
 
 def package(code: str = "A66", **fields: Any):
-    from onboard90.catalog.models import Package
-
     defaults = dict(
         name=f"沃3G基本套餐{code}",
         family=code[0] if code[0] in "ABC" else "prepaid",
@@ -69,8 +74,6 @@ def package(code: str = "A66", **fields: Any):
 
 
 def vip_tier(code: str = "gold"):
-    from onboard90.catalog.models import VipTier
-
     tiers = {"diamond": ("钻石卡", 1), "platinum": ("白金卡", 2), "gold": ("金卡", 3), "silver": ("银卡", 4)}
     name, rank = tiers[code]
     obj, _ = VipTier.objects.get_or_create(code=code, defaults={"name": name, "rank": rank, "enabled": code != "platinum"})
@@ -84,8 +87,6 @@ def staff(
     and work phone, are not applied: pass `display_name` and `phone` where a test needs them)."""
     from django.contrib.auth import get_user_model
 
-    from onboard90.org.enums import ROLE_UNIT_KIND
-    from onboard90.org.models import StaffProfile
 
     username = username or f"{role}{next(_seq)}"
     user = get_user_model().objects.create_user(username=username)
@@ -99,8 +100,6 @@ def staff(
 
 def scratch_database(purpose: str = "tests") -> None:
     """Mark the test database scratch, so that a simulated clock (`clock.simulated`) is accepted on it."""
-    from onboard90.core.services import scratch_mark
-
     scratch_mark(purpose=purpose)
 
 
@@ -110,10 +109,6 @@ def msisdn() -> str:
 
 def playbook_version(document: dict | None = None):
     """Publish a playbook (the shipped default unless a document is given) and return the version."""
-    from onboard90.playbook import schema
-    from onboard90.playbook.models import PlaybookVersion
-    from onboard90.playbook.services import default_document, document_checksum
-
     document = document or default_document()
     validated = schema.validate(document).model_dump(mode="json")
     number = (PlaybookVersion.objects.order_by("-number").values_list("number", flat=True).first() or 0) + 1
@@ -136,8 +131,6 @@ def customer(
     **fields: Any,
 ):
     """A customer activated at 10:00 local on `activated_on`, with a journey on the current playbook."""
-    from onboard90.customers.models import Customer
-
     city_obj = city_obj or city()
     activated_at = clock.at_local(activated_on, 10)
     obj = Customer.objects.create(
@@ -151,8 +144,6 @@ def customer(
         **fields,
     )
     if start_journey:
-        from onboard90.journeys.services import journeys_start
-
         journeys_start(customer_ids=[obj.pk], at=activated_at)
     return obj
 
@@ -172,7 +163,6 @@ class held_elsewhere:
 
         from django.db import connection
 
-        from onboard90.core import locks
 
         self.postgres = connection.vendor == "postgresql"
         if self.postgres:
@@ -204,8 +194,6 @@ class held_elsewhere:
 def cycle_looks(monkeypatch) -> list:
     """The `since` every `engine.open_due_actions` call is given from now on, in order (None: the cycle
     looked at every journey; otherwise only at what changed since the previous one)."""
-    from onboard90.journeys import engine
-
     looked: list = []
     real = engine.open_due_actions
 
@@ -221,7 +209,5 @@ def dispatch_at_the_cycles_instant(monkeypatch) -> None:
     """From now on the cycle dispatches the outbox as if the wall clock stood at the cycle's own instant, as a
     scheduler running on that day would (the days of 2012 walked through by a test); the dispatcher's own
     reading of the clock is tested in messaging."""
-    from onboard90.journeys import cycle
-
     real = cycle.outbox_dispatch
     monkeypatch.setattr(cycle, "outbox_dispatch", lambda **kw: real(now=lambda: kw["as_of"], **kw))

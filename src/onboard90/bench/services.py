@@ -26,8 +26,24 @@ import numpy as np
 from django.db import DatabaseError, connection, transaction
 
 from onboard90.bench import generator
+from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
+from onboard90.core.bulk import insert_select
+from onboard90.core.services import scratch_mark
+from onboard90.customers.models import Customer, CustomerChange
+from onboard90.installation import install_reference_data
+from onboard90.journeys.changes import facts_digest
+from onboard90.journeys.cycle import cycle_run
+from onboard90.journeys.enums import CycleStatus
+from onboard90.journeys.models import CycleRun
+from onboard90.journeys.rules.assignment import UNIT_FIELDS, UnitRow
+from onboard90.journeys.selectors import versions_in_use
 from onboard90.messaging.gateways import NullGateway
+from onboard90.messaging.services import outbox_dispatch
+from onboard90.org.models import City, StaffProfile, Unit
+from onboard90.org.services import staff_add
+from onboard90.playbook.selectors import current_version, playbook_of
+from onboard90.reporting.models import FigureRefresh
 
 MARKER_TABLE = "onboard90_bench_marker"
 BIG_TABLES = (
@@ -80,7 +96,6 @@ def prepare_database(*, reset: bool, force: bool = False) -> None:
     and install what `onboard90 init` installs."""
     from django.core.management import call_command
 
-    from onboard90.installation import install_reference_data
 
     found = foreign_customers()
     if found and not force:
@@ -99,7 +114,6 @@ def prepare_database(*, reset: bool, force: bool = False) -> None:
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (built_at VARCHAR(40) NOT NULL)")
         cursor.execute(f"DELETE FROM {MARKER_TABLE}")
         cursor.execute(f"INSERT INTO {MARKER_TABLE} (built_at) VALUES (%s)", [clock.now().isoformat()])
-    from onboard90.core.services import scratch_mark
 
     scratch_mark(purpose="bench")  # its days run on a simulated clock (core.clock.simulated)
 
@@ -129,9 +143,6 @@ def staff_phone(username: str) -> str:
 
 def staff_install(*, journeys: int) -> dict[str, int]:
     """A supervisor per city and enough account managers for its VIPs (about 400 open VIPs each)."""
-    from onboard90.org.models import City, StaffProfile
-    from onboard90.org.services import staff_add
-
     cities = list(City.objects.order_by("sort_order", "id"))
     total_weight = sum(c.weight for c in cities) or 1
     added = {"supervisors": 0, "account_managers": 0}
@@ -151,11 +162,6 @@ def staff_install(*, journeys: int) -> dict[str, int]:
 
 
 def reference(today: dt.date) -> generator.Reference:
-    from onboard90.catalog.models import Package, VipTier
-    from onboard90.journeys.rules.assignment import UNIT_FIELDS, UnitRow
-    from onboard90.org.models import City, StaffProfile, Unit
-    from onboard90.playbook.selectors import current_version, playbook_of
-
     cities = list(City.objects.order_by("id").values_list("id", "code", "weight"))
     stores: dict[int, list[int]] = {}
     units: dict[int, list[UnitRow]] = {}  # city id -> its units, among which the assignment rule picks owners
@@ -307,9 +313,6 @@ def build_state(
     progress: Progress = _no_progress,
 ) -> generator.Built:
     """Load `journeys` open journeys as the cycles up to yesterday left them (see bench.generator)."""
-    from onboard90.journeys.enums import CycleStatus
-    from onboard90.journeys.models import CycleRun
-
     staff_install(journeys=journeys)
     ref = reference(today)
     built = generator.Built()
@@ -333,8 +336,6 @@ def build_state(
             horizon=horizon,
         ):
             loader.write(table, step)
-        from onboard90.journeys.changes import facts_digest
-        from onboard90.journeys.selectors import versions_in_use
 
         digest = facts_digest(versions_in_use())  # as the cycles that left this state would have recorded it
         CycleRun.objects.bulk_create([
@@ -350,9 +351,6 @@ def build_state(
         # were consumed by them (and pruned), the customers changed since (this morning's loads and ratings)
         # are waiting for the measured cycle. SQLite's triggers fired while loading, PostgreSQL loaded with
         # them off: the lines are written here, the same on both.
-        from onboard90.core.bulk import insert_select
-        from onboard90.customers.models import Customer, CustomerChange
-
         CustomerChange.objects.all().delete()
         last = CycleRun.objects.order_by("-as_of").first()
         insert_select(
@@ -449,10 +447,6 @@ def peak_rss_mb() -> float:
 def time_cycle(*, day: dt.date, dispatch: bool = True, settle: bool = False) -> dict[str, Any]:
     """One daily cycle as of `day` (dispatch=False), then the outbox dispatch on its own (timed when
     `dispatch`; run untimed when only `settle`, so that a next day starts from a dispatched outbox)."""
-    from onboard90.journeys.cycle import cycle_run
-    from onboard90.messaging.services import outbox_dispatch
-    from onboard90.playbook.selectors import current_version, playbook_of
-
     as_of = clock.cycle_instant(day)
     before = _counts()
     started = time.perf_counter()
@@ -485,8 +479,6 @@ def time_cycle(*, day: dt.date, dispatch: bool = True, settle: bool = False) -> 
 
 
 def _figures_rebuild_s(as_of: dt.datetime) -> float | None:
-    from onboard90.reporting.models import FigureRefresh
-
     refresh = FigureRefresh.objects.filter(as_of=as_of).order_by("-id").first()
     return refresh.seconds if refresh else None
 

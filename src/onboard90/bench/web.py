@@ -48,6 +48,15 @@ from django.db import connection
 
 from onboard90.bench import services
 from onboard90.core import clock
+from onboard90.core.management.commands.serve import default_workers
+from onboard90.customers.models import Customer
+from onboard90.journeys.cycle import cycle_run
+from onboard90.journeys.enums import ActionStatus, CycleStatus
+from onboard90.journeys.models import CycleRun, Task
+from onboard90.journeys.scoping import customer_filter, task_filter
+from onboard90.org.models import City, StaffProfile, Unit
+from onboard90.org.scoping import scope_of
+from onboard90.org.services import staff_add
 
 # The pages measured, by the path the issue names them with. `healthz` answers after one `SELECT 1`: the
 # floor of the stack (gunicorn, WSGI, Django's middleware, a database round trip) in the same run.
@@ -98,9 +107,6 @@ def prepare(
 ) -> dict[str, Any]:
     """Build `customers` open journeys as the cycles up to yesterday left them and run `day`'s cycle (no
     dispatch: the day's SMS stay queued), or, without `customers`, reuse the database the bench built."""
-    from onboard90.customers.models import Customer
-    from onboard90.journeys.cycle import cycle_run
-
     if customers is None:
         if not bench_built():
             raise services.BenchRefused(
@@ -109,8 +115,6 @@ def prepare(
             )
         from django.core.management import call_command
 
-        from onboard90.journeys.enums import CycleStatus
-        from onboard90.journeys.models import CycleRun
 
         call_command("migrate", interactive=False, verbosity=0)  # serve refuses a database that needs it
         runs = CycleRun.objects.filter(status=CycleStatus.FINISHED).order_by("-as_of")
@@ -161,8 +165,6 @@ def _account(*, username: str, role: str, city, unit=None, password: str):
     """The bench's own sign-in account: created the first time, its password renewed every run."""
     from django.contrib.auth import get_user_model
 
-    from onboard90.org.models import StaffProfile
-    from onboard90.org.services import staff_add
 
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
@@ -185,10 +187,6 @@ def _account(*, username: str, role: str, city, unit=None, password: str):
 
 def _open_task_numbers(*, scope, limit: int) -> list[str]:
     """What a clerk clicks: customers of the unit's open work, soonest due first (the workbench's order)."""
-    from onboard90.journeys.enums import ActionStatus
-    from onboard90.journeys.models import Task
-    from onboard90.journeys.scoping import task_filter
-
     rows = (
         Task.objects.filter(task_filter(scope), status__in=[ActionStatus.OPEN, ActionStatus.OVERDUE])
         .order_by("due_at")
@@ -201,8 +199,6 @@ def _sampled_numbers(*, scope, limit: int, rng: random.Random) -> list[str]:
     """What a supervisor or the province looks up: customers anywhere in the scope, drawn by id."""
     from django.db.models import Max, Min
 
-    from onboard90.customers.models import Customer
-    from onboard90.journeys.scoping import customer_filter
 
     bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"))
     if bounds["lo"] is None:
@@ -224,11 +220,6 @@ def accounts_prepare(
     administrator; each with a fresh random password and the customer numbers it may open."""
     from django.db.models import Count
 
-    from onboard90.customers.models import Customer
-    from onboard90.journeys.enums import ActionStatus
-    from onboard90.journeys.models import Task
-    from onboard90.org.models import City, Unit
-    from onboard90.org.scoping import scope_of
 
     rng = random.Random(seed)
     busiest = (
@@ -318,7 +309,6 @@ def serving(
     off, and a throwaway secret key when the data folder has none (serve refuses the built-in one)."""
     from django.conf import settings
 
-    from onboard90.core.management.commands.serve import default_workers
 
     workers = workers or default_workers()
     child_env = {

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from onboard90.core.origin import Origin, acting_from
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -59,8 +61,6 @@ class OnboardCommand(BaseCommand):
         sys.stdout.flush()
 
     def execute(self, *args: Any, **options: Any) -> Any:
-        from onboard90.core.origin import Origin, acting_from
-
         try:
             with acting_from(Origin(channel="cli")):
                 return super().execute(*args, **options)

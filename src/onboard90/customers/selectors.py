@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from onboard90.catalog.models import Package, VipTier
 from onboard90.core.bulk import chunks
 from onboard90.customers.models import Bill, Customer, CustomerEvent
 from onboard90.customers.validation import CityRef, Lookups, PackageRef, StoreRef, TierRef
+from onboard90.org.enums import UnitKind
+from onboard90.org.models import City, Unit
 
 
 def import_lookups() -> Lookups:
     """Cities, stores, packages and VIP tiers by every spelling an import may use (a few hundred rows)."""
-    from onboard90.catalog.models import Package, VipTier
-    from onboard90.org.enums import UnitKind
-    from onboard90.org.models import City, Unit
-
     stores = list(
         Unit.objects.filter(kind=UnitKind.STORE).order_by("-is_main", "code").values_list("id", "code", "city_id")
     )

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from django.db import transaction
 
 from onboard90.core import clock
-from onboard90.core.bulk import chunks
+from onboard90.core.bulk import chunks, insert_objects, update_rows
 from onboard90.core.services import audit_record
 from onboard90.customers import importing, selectors, validation
 from onboard90.customers.enums import CustomerStatus, EventType, Product
@@ -30,6 +30,7 @@ from onboard90.customers.keys import (
 from onboard90.customers.models import Bill, Customer, CustomerEvent
 from onboard90.customers.signals import customers_joined, customers_left
 from onboard90.customers.validation import Lookups, RowError, TierRef
+from onboard90.playbook.selectors import current_version, playbook_of
 
 __all__ = [
     "CHUNK", "IMPORTERS", "IMPORT_KINDS", "CustomerWrite", "ImportResult", "RowError", "UnusableFile", "bills_import",
@@ -86,8 +87,6 @@ def _iso(value: dt.datetime) -> str:
 def onboarding_days() -> int:
     """The length of the onboarding period a new customer starts: the current playbook's `journey_days`
     (its last day; see validation.earliest_activation). Raises LookupError when no playbook is published."""
-    from onboard90.playbook.selectors import current_version, playbook_of
-
     return playbook_of(current_version()).journey_days
 
 
@@ -401,8 +400,6 @@ class _Batch:
     # -- writing
 
     def flush(self) -> None:
-        from onboard90.core.bulk import insert_objects
-
         with transaction.atomic():
             if self.created:
                 Customer.objects.bulk_create(self.created, batch_size=CHUNK)
@@ -438,8 +435,6 @@ class _Batch:
 
 def _update(model, objects: list, fields: list[str]) -> None:
     """Write these fields of already-loaded rows back, one prepared UPDATE per row (see core.bulk)."""
-    from onboard90.core.bulk import update_rows
-
     attnames = [model._meta.get_field(name).attname for name in fields]
     update_rows(model, fields, ((obj.pk, *(getattr(obj, a) for a in attnames)) for obj in objects))
 
@@ -553,8 +548,6 @@ def customers_import(
 
     Raises UnusableFile (the file as a whole) and LookupError (no playbook published yet).
     """
-    from onboard90.playbook.selectors import current_version
-
     now = now or clock.now()
     table = importing.open_table(path, required=validation.CUSTOMER_REQUIRED)
     current_version()  # fail before writing anything: new customers need a playbook to start on

@@ -20,13 +20,28 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef
 
+from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
 from onboard90.core.bulk import chunks
 from onboard90.core.models import AuditEntry
 from onboard90.core.services import audit_record, scratch_mark
+from onboard90.customers.enums import CustomerStatus, EventType
+from onboard90.customers.models import Bill, Customer, CustomerEvent
+from onboard90.customers.services import customers_import, events_import
 from onboard90.demo import generator
 from onboard90.demo.generator import Activation, Event, Province, StaffSpec
+from onboard90.installation import install_reference_data
+from onboard90.journeys.cycle import cycle_run
+from onboard90.journeys.enums import RUNNING, JourneyStatus, TaskKind
+from onboard90.journeys.models import CycleRun, Escalation, Journey, JourneyAction, Task, TaskAttempt
+from onboard90.journeys.selectors import takeable_tasks
+from onboard90.journeys.services import task_take, tasks_complete_bulk
+from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.gateways import BufferedFileGateway
+from onboard90.messaging.models import OutboxMessage
+from onboard90.org.enums import UnitKind
+from onboard90.org.models import City, StaffProfile, Unit
+from onboard90.org.services import staff_add
 
 DEMO_PASSWORD = "onboard90-demo"
 ADMIN_USERNAME = "admin"
@@ -55,9 +70,6 @@ class DemoOptions:
 
 
 def _province() -> Province:
-    from onboard90.catalog.models import Package, VipTier
-    from onboard90.org.models import City, Unit
-
     units = defaultdict(list)
     for code, city_id, kind, is_main in Unit.objects.order_by("code").values_list("code", "city_id", "kind", "is_main"):
         units[city_id].append(generator.UnitSpec(code, kind, is_main))
@@ -82,9 +94,6 @@ def _province() -> Province:
 
 
 def _demo_customers():
-    from onboard90.customers.enums import EventType
-    from onboard90.customers.models import Customer, CustomerEvent
-
     marked = CustomerEvent.objects.filter(
         customer=OuterRef("pk"), type=EventType.ACTIVATION, source__startswith=CUSTOMERS_SOURCE_PREFIX
     )
@@ -102,8 +111,6 @@ def _demo_usernames() -> list[str]:
 
 
 def demo_present() -> dict[str, int]:
-    from onboard90.customers.models import Customer
-
     users = get_user_model().objects.filter(username__in=_demo_usernames()).count()
     return {"customers": Customer.objects.count(), "demo_customers": _demo_customers().count(), "demo_staff": users}
 
@@ -111,10 +118,6 @@ def demo_present() -> dict[str, int]:
 def demo_reset(*, reset_by: Any = None) -> dict[str, int]:
     """Delete what the demo built — its customers with their journeys, tasks and messages, and its staff —
     keeping the reference data and the playbook. Refuses when the database holds customers of its own."""
-    from onboard90.customers.models import Bill, Customer, CustomerEvent
-    from onboard90.journeys.models import CycleRun, Escalation, Journey, JourneyAction, Task, TaskAttempt
-    from onboard90.messaging.models import OutboxMessage
-
     demo_ids = _demo_customers().values("pk")
     others = Customer.objects.exclude(pk__in=demo_ids).count()
     if others:
@@ -163,8 +166,6 @@ def _delete(queryset) -> int:
 def _staff_install(specs: list[StaffSpec]) -> tuple[list[str], bool]:
     """Every demo staff member through `staff_add`; all share the demo password. Returns (usernames,
     whether the province admin was created here)."""
-    from onboard90.org.services import staff_add
-
     users = get_user_model()
     taken = set(users.objects.filter(username__in=[s.username for s in specs] + [ADMIN_USERNAME]).values_list(
         "username", flat=True
@@ -204,9 +205,6 @@ class _Staff:
     """The simulated people: who works a unit's tasks, and how diligent each unit and person is."""
 
     def __init__(self, *, seed: int, diligence: dict[str, float]):
-        from onboard90.org.enums import UnitKind
-        from onboard90.org.models import StaffProfile, Unit
-
         self.seed = seed
         units = dict(Unit.objects.values_list("id", "code"))
         self.unit_diligence = {pk: diligence.get(code, 0.8) for pk, code in units.items()}
@@ -252,10 +250,6 @@ def _work_the_day(*, day: dt.date, staff: _Staff, plan: _Workplan, seed: int) ->
     customer and act, so it does not depend on ids) and filed under the days of its attempts. Today's
     attempts go through the bulk completion path, for the tasks still running.
     """
-    from onboard90.journeys.enums import RUNNING, TaskKind
-    from onboard90.journeys.models import Task
-    from onboard90.journeys.services import tasks_complete_bulk
-
     new = (
         Task.objects.filter(status__in=RUNNING, kind=TaskKind.ACT, pk__gt=plan.seen)
         .order_by("pk")
@@ -313,10 +307,6 @@ def demo_build(
 
     Refuses (DemoRefused) on a database that already has customers or an earlier demo, unless `reset`.
     """
-    from onboard90.customers.services import customers_import, events_import
-    from onboard90.installation import install_reference_data
-    from onboard90.journeys.cycle import cycle_run
-
     started = time.monotonic()
     report = on_progress or (lambda label, done, total: None)
     today = options.today or clock.today()
@@ -422,10 +412,6 @@ CLUB_SHARE = 3  # one task in this many
 def _club_takes_coaching(*, today: dt.date) -> int:
     """Each city's club staff take (领取, through their own service) one in CLUB_SHARE of today's open tasks
     their club may take — the stores' coaching — in turns, so the club's staff have their day's work too."""
-    from onboard90.journeys.selectors import takeable_tasks
-    from onboard90.journeys.services import task_take
-    from onboard90.org.models import StaffProfile
-
     club_staff: dict[int, list] = defaultdict(list)
     for profile in (
         StaffProfile.objects.filter(role="club_staff", active=True, user__is_active=True, unit__kind="club")
@@ -446,13 +432,6 @@ def _club_takes_coaching(*, today: dt.date) -> int:
 
 def demo_summary(*, today: dt.date) -> dict[str, Any]:
     """What is there now: the figures the command prints and the examples it points to."""
-    from onboard90.customers.enums import CustomerStatus
-    from onboard90.customers.models import Customer
-    from onboard90.journeys.enums import JourneyStatus
-    from onboard90.journeys.models import Journey, JourneyAction, Task
-    from onboard90.messaging.enums import MessageStatus
-    from onboard90.messaging.models import OutboxMessage
-
     customers = Customer.objects.aggregate(
         total=Count("id"),
         vip=Count("id", filter=~_q(vip_tier=None)),

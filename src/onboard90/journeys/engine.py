@@ -45,10 +45,12 @@ from onboard90.journeys.rules import windows
 from onboard90.journeys.rules.assignment import CITY_UNIT_ORDER, unit_kind
 from onboard90.messaging.enums import UNSENT, MessageStatus
 from onboard90.messaging.models import OutboxMessage
+from onboard90.messaging.services import next_send_time
 from onboard90.org.enums import Role
 from onboard90.org.models import StaffProfile, Unit
 from onboard90.playbook import schema
 from onboard90.playbook.models import PlaybookVersion
+from onboard90.playbook.selectors import playbook_of
 
 # Anchor name -> the customer's indexed local-date column. `data_surge` has no column yet: usage
 # insights feed it in a later release, so until then that act is simply never due.
@@ -384,8 +386,6 @@ def _scheduled_at(action: schema.Action, *, send_from: dt.datetime, as_of: dt.da
     """When an act's message may leave: `send_from`, or for a message sent on a later day of its window
     (`sms.send_day`), that day's opening of the sending hours — one CASE over the window's first days an
     open act can have (today back to the window's length), not a date sum the databases spell apart."""
-    from onboard90.messaging.services import next_send_time
-
     if not action.sms.send_day:
         return Value(send_from, output_field=DateTimeField())
     today = clock.local_date(as_of)
@@ -524,8 +524,6 @@ def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at
     One INSERT … SELECT per playbook version: the journeys crossed with the version's acts, EXCEPT the
     (journey, act) pairs on file — not one statement per act.
     """
-    from onboard90.playbook.selectors import playbook_of
-
     journeys = journeys if journeys is not None else Journey.objects.filter(pk__in=list(journey_ids or []))
     quote = connection.ops.quote_name
     table = quote(JourneyAction._meta.db_table)

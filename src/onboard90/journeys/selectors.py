@@ -8,10 +8,22 @@ from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 
 from onboard90.core import clock
+from onboard90.core.language import pick
+from onboard90.customers.models import Customer
+from onboard90.journeys.audience_sql import facts_of
 from onboard90.journeys.enums import ActionStatus, JourneyStatus
-from onboard90.journeys.models import CycleRun, Journey, JourneyAction, Task
+from onboard90.journeys.models import ENGINE_WRITTEN, CycleRun, Journey, JourneyAction, Task, TaskAttempt
 from onboard90.journeys.rules import assignment, windows
 from onboard90.journeys.rules import audience as audience_rules
+from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND
+from onboard90.journeys.rules.tasks import may_act
+from onboard90.journeys.scoping import customer_filter, takeable_customer_filter, takeable_filter, task_filter
+from onboard90.org.enums import Role, UnitKind
+from onboard90.org.models import StaffProfile, Unit
+from onboard90.org.scoping import UNIT, Scope, scope_of
+from onboard90.org.selectors import city_lookup, unit_lookup
+from onboard90.playbook.models import PlaybookVersion
+from onboard90.playbook.selectors import playbook_of
 
 
 def versions_in_use():
@@ -22,7 +34,6 @@ def versions_in_use():
     """
     from django.db.models import Exists, OuterRef
 
-    from onboard90.playbook.models import PlaybookVersion
 
     active = Journey.objects.filter(playbook_version=OuterRef("pk"), status=JourneyStatus.ACTIVE)
     return list(PlaybookVersion.objects.filter(Exists(active)).order_by("number"))
@@ -50,8 +61,6 @@ def default_as_of() -> dt.datetime:
 
 
 def customer_by_msisdn(msisdn: str):
-    from onboard90.customers.models import Customer
-
     customer = (
         Customer.objects.select_related("package", "city", "store", "vip_tier", "journey__playbook_version")
         .filter(msisdn=msisdn.strip())
@@ -69,9 +78,6 @@ def journey_document(*, msisdn: str, as_of: dt.datetime) -> dict:
     rules the cycle compiles to SQL (anchor exists, audience holds, window not yet reached; its dates and
     due instant; the unit its task will be on, if its task's audience holds).
     """
-    from onboard90.journeys.audience_sql import facts_of
-    from onboard90.playbook.selectors import playbook_of
-
     customer = customer_by_msisdn(msisdn)
     journey = getattr(customer, "journey", None)
     if journey is None:
@@ -152,8 +158,6 @@ class _Owners:
         if task is None or not audience_rules.evaluate(audience_rules.parse(task.audience), facts):
             return None
         if self.units is None:
-            from onboard90.org.models import Unit
-
             rows = list(Unit.objects.filter(city_id=self.customer.city_id).values_list(*assignment.UNIT_FIELDS, "code"))
             self.units = [(pk, kind, is_main) for pk, kind, is_main, _ in rows]
             self.codes = {pk: code for pk, _, _, code in rows}
@@ -203,8 +207,6 @@ def task_list(
     An unknown unit, city, action or status is refused with the valid values (ValueError), never answered
     with an empty list that reads as "nothing to do".
     """
-    from onboard90.org.selectors import city_lookup
-
     tasks = Task.objects.select_related("journey__customer", "owner_unit", "assignee", "action").order_by(
         "due_at", "pk"
     )
@@ -237,8 +239,6 @@ def _unit_or_refusal(code: str):
     then the first 20 of all, and where to see every one."""
     import difflib
 
-    from onboard90.org.models import Unit
-    from onboard90.org.selectors import unit_lookup
 
     try:
         return unit_lookup(code)
@@ -258,8 +258,6 @@ def _unit_or_refusal(code: str):
 
 def _action_codes() -> set[str]:
     """The act codes of every playbook version in use (what `--action` may name)."""
-    from onboard90.playbook.selectors import playbook_of
-
     return {a.code for version in versions_in_use() for a in playbook_of(version).actions}
 
 
@@ -409,7 +407,6 @@ def dangling_references() -> dict[str, int]:
     from django.apps import apps
     from django.db.models import Exists, OuterRef
 
-    from onboard90.journeys.models import ENGINE_WRITTEN
 
     found = {}
     for label in ENGINE_WRITTEN:
@@ -435,10 +432,6 @@ def playbook_labels() -> dict:
     """The names of acts and stages over every published version (newest wins), for lists that show tasks of
     journeys started on different versions: Chinese, or the playbook's English on an English page. One small
     query (the documents are cached per version)."""
-    from onboard90.core.language import pick
-    from onboard90.playbook.models import PlaybookVersion
-    from onboard90.playbook.selectors import playbook_of
-
     acts: dict[str, dict] = {}
     stages: dict[int, str] = {}
     for version in PlaybookVersion.objects.only("pk", "checksum", "number").order_by("number"):
@@ -477,8 +470,6 @@ def _due_between(bounds: tuple[dt.datetime | None, dt.datetime | None]) -> Q:
 def workbench_tasks(*, scope, filters: dict):
     """The running tasks a user's workbench may show, with the filters applied (already checked values:
     action code, stage number, status, segment, unit id, msisdn or its last four digits)."""
-    from onboard90.journeys.scoping import task_filter
-
     tasks = Task.objects.filter(task_filter(scope), status__in=[ActionStatus.OPEN, ActionStatus.OVERDUE])
     return _filtered(tasks, filters)
 
@@ -545,9 +536,6 @@ def customer_in_scope(*, scope, msisdn: str, reach=_ASK):
     """The customer with this number if the scope reaches them; None otherwise (unknown and out of scope
     are the same answer). Staff whose unit may take work of another unit (`takeable_reach`, which the caller
     may pass if it has it) also reach the customers of the tasks they may take."""
-    from onboard90.customers.models import Customer
-    from onboard90.journeys.scoping import customer_filter, takeable_customer_filter
-
     msisdn = (msisdn or "").strip()
     if not (len(msisdn) == 11 and msisdn.isdigit()):
         return None
@@ -565,8 +553,6 @@ def customer_in_scope(*, scope, msisdn: str, reach=_ASK):
 def task_in_scope(*, scope, task_id: int):
     """A task the scope reaches (with what the services and the customer page read of it), or None. A task
     the user's unit may take (`takeable_tasks`) is reached too: its page opens and it can be taken."""
-    from onboard90.journeys.scoping import takeable_filter, task_filter
-
     tasks = Task.objects.select_related(
         "action", "owner_unit__city", "assignee", "journey__customer", "journey__playbook_version"
     ).filter(pk=task_id)
@@ -584,9 +570,6 @@ def task_in_scope(*, scope, task_id: int):
 def takeable_unit_kinds(spec) -> set[str]:
     """The unit kinds that may take a task of this spec onto their own desk (`TaskSpec.takeable_by`, each
     channel read as the engine reads it: store a store, club the city's club…); none without a staff task."""
-    from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND
-    from onboard90.org.enums import UnitKind
-
     if spec is None:
         return set()
     kinds = {"store": UnitKind.STORE, **CHANNEL_UNIT_KIND}
@@ -596,9 +579,6 @@ def takeable_unit_kinds(spec) -> set[str]:
 def takeable_codes(unit_kind: str) -> dict[int, set[str]]:
     """{playbook version id: the codes of the acts whose task a unit of this kind may take}, over every
     published version; a version with none is left out. One small query (the documents are cached)."""
-    from onboard90.playbook.models import PlaybookVersion
-    from onboard90.playbook.selectors import playbook_of
-
     codes: dict[int, set[str]] = {}
     for version in PlaybookVersion.objects.only("pk", "checksum"):
         found = {
@@ -614,9 +594,6 @@ def takeable_reach(scope) -> dict | None:
     """What the scope's unit may take, as the keyword arguments of `journeys.scoping.takeable_filter` (unit, its
     city, act codes per playbook version); None for anyone without a unit or whose unit may take nothing.
     Two small queries (the unit, the playbook versions)."""
-    from onboard90.org.models import Unit
-    from onboard90.org.scoping import UNIT
-
     if scope.kind != UNIT or scope.unit_id is None:
         return None
     unit = Unit.objects.filter(pk=scope.unit_id).values_list("kind", "city_id").first()
@@ -633,9 +610,6 @@ def takeable_tasks(scope_or_user, *, filters: dict | None = None, reach=_ASK):
     due first — owned by another unit of their city, of an act the playbook version of the task's journey
     lets their unit's kind take (the club takes the stores' hands-on coaching). The workbench's filters
     apply (a walk-in customer is found by number). One query; none for anyone else."""
-    from onboard90.journeys.scoping import takeable_filter
-    from onboard90.org.scoping import Scope, scope_of
-
     scope = scope_or_user if isinstance(scope_or_user, Scope) else scope_of(scope_or_user)
     reach = takeable_reach(scope) if reach is _ASK else reach
     if reach is None:
@@ -649,8 +623,6 @@ def customer_journey(*, customer, as_of: dt.datetime) -> dict:
     however many acts there are."""
     from django.db.models import Prefetch
 
-    from onboard90.journeys.models import TaskAttempt
-    from onboard90.playbook.selectors import playbook_of
 
     journey = getattr(customer, "journey", None)
     if journey is None:
@@ -697,8 +669,6 @@ def customer_journey(*, customer, as_of: dt.datetime) -> dict:
 
 def city_staff_and_units(*, city_id: int) -> dict:
     """Where a supervisor may move a task of this city: its units and its active staff (two queries)."""
-    from onboard90.org.models import StaffProfile, Unit
-
     return {
         "units": list(Unit.objects.filter(city_id=city_id).order_by("kind", "-is_main", "name")),
         "staff": list(
@@ -715,8 +685,6 @@ def city_staff_and_units(*, city_id: int) -> dict:
 
 def is_supervisor_of(*, user, task: Task) -> bool:
     """The supervisor of the city that owns the task, or a province administrator."""
-    from onboard90.org.enums import Role
-
     profile = getattr(user, "staff", None)
     if user.is_superuser or (profile and profile.active and profile.role == Role.PROVINCE_ADMIN):
         return True
@@ -728,8 +696,6 @@ def is_supervisor_of(*, user, task: Task) -> bool:
 def can_act_on(*, user, task: Task) -> bool:
     """Scope (`rules.tasks.may_act`): the assignee, staff of the owning unit, the city's supervisor, or a
     province admin."""
-    from onboard90.journeys.rules.tasks import may_act
-
     profile = getattr(user, "staff", None)
     return may_act(
         role=profile.role if profile else None, active=bool(profile and profile.active), superuser=user.is_superuser,

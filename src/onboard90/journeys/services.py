@@ -9,21 +9,31 @@ from django.conf import settings
 from django.db import transaction
 
 from onboard90.core import clock
-from onboard90.core.bulk import chunks, insert_objects
-from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
-from onboard90.journeys.models import Journey, JourneyAction, Task
-from onboard90.journeys.selectors import can_act_on, is_supervisor_of
+from onboard90.core.bulk import chunks, insert_objects, insert_values, update_rows
+from onboard90.core.services import audit_record
+from onboard90.journeys.engine import record_unopened
+from onboard90.journeys.enums import RUNNING, ActionStatus, AttemptOutcome, JourneyStatus, TaskKind
+from onboard90.journeys.models import Escalation, Journey, JourneyAction, Task, TaskAttempt
+from onboard90.journeys.rules.tasks import (
+    CLOSING_REACHED,
+    CompletionRefused,
+    attempt_result,
+    completion_timing,
+    may_act,
+)
+from onboard90.journeys.selectors import can_act_on, is_supervisor_of, takeable_unit_kinds
 from onboard90.journeys.signals import acts_moved
 from onboard90.messaging.enums import UNSENT, MessageStatus
 from onboard90.messaging.models import OutboxMessage
+from onboard90.org.models import StaffProfile
+from onboard90.org.scoping import escalation_filter, scope_of
+from onboard90.playbook.selectors import current_version, playbook_of
 
 log = logging.getLogger("onboard90.journeys")
 
 
 def journeys_start(*, customer_ids: list[int], at: dt.datetime) -> int:
     """Open a journey on the current playbook for each customer that has none; returns how many opened."""
-    from onboard90.playbook.selectors import current_version
-
     if not customer_ids:
         return 0
     version = current_version()
@@ -53,7 +63,6 @@ def journey_exit(*, customer, at: dt.datetime, reason: str = "cancellation") -> 
         journey.status = JourneyStatus.EXITED
         journey.closed_at = at
         journey.save(update_fields=["status", "closed_at"])
-        from onboard90.journeys.engine import record_unopened
 
         record_unopened(journey_ids=[journey.pk], status=ActionStatus.CANCELLED, at=at)
     log.info("journey %s exited (%s)", journey.pk, reason)
@@ -83,11 +92,6 @@ def task_complete(
     enter it, with a `reason`; it is marked on the task and counted apart by the compliance report. The
     audit row carries the real instant and the claimed time side by side.
     """
-    from onboard90.core.services import audit_record
-    from onboard90.journeys.enums import AttemptOutcome
-    from onboard90.journeys.models import TaskAttempt
-    from onboard90.journeys.rules.tasks import attempt_result, completion_timing
-
     if outcome not in AttemptOutcome.values:
         raise ValueError(f"未知结果 / unknown outcome {outcome!r} (choose: {', '.join(AttemptOutcome.values)})")
     now = now or clock.now()
@@ -154,11 +158,6 @@ def task_correct(
     with the status before and after. `at` is when the corrected outcome happened (default: the first
     record's time) and is bounded as a completion is; older than the grace, the task is backdated.
     """
-    from onboard90.core.services import audit_record
-    from onboard90.journeys.enums import AttemptOutcome
-    from onboard90.journeys.models import TaskAttempt
-    from onboard90.journeys.rules.tasks import CLOSING_REACHED, completion_timing
-
     if outcome not in AttemptOutcome.values:
         raise ValueError(f"未知结果 / unknown outcome {outcome!r} (choose: {', '.join(AttemptOutcome.values)})")
     if corrected_by is None:
@@ -270,12 +269,6 @@ def tasks_complete_bulk(
     with a reason (`task_complete`). A row for a task that is not running is skipped, as task_complete
     refuses it.
     """
-    from onboard90.core.bulk import insert_values, update_rows
-    from onboard90.core.services import audit_record
-    from onboard90.journeys.enums import AttemptOutcome
-    from onboard90.journeys.models import TaskAttempt
-    from onboard90.journeys.rules.tasks import CompletionRefused, attempt_result, completion_timing, may_act
-
     counts = {"closed": 0, "retried": 0, "skipped": 0, "refused": 0}
     if not completions:
         return counts
@@ -354,10 +347,6 @@ def escalation_acknowledge(*, escalation, acknowledged_by, note: str = "", now: 
     user's scope (`org.scoping.escalation_filter`); this checks the acting user is a supervisor of its city
     (or the province) all the same, as a command line or a script would not have.
     """
-    from onboard90.core.services import audit_record
-    from onboard90.journeys.models import Escalation
-    from onboard90.org.scoping import escalation_filter, scope_of
-
     if acknowledged_by is None:
         raise EscalationRefused("须指明确认人 / an acknowledgement must name the supervisor making it")
     now = now or clock.now()
@@ -391,8 +380,6 @@ def escalation_acknowledge(*, escalation, acknowledged_by, note: str = "", now: 
 def _checklist_of(task: Task, ticked) -> dict[str, bool]:
     """{item code: ticked} over the act's checklist in the playbook; an item the playbook does not list is
     refused (a form from an older page, or a forged one), never stored."""
-    from onboard90.playbook.selectors import playbook_of
-
     spec = playbook_of(task.journey.playbook_version).action(task.action.action_code).task
     items = [item.code for item in spec.checklist] if spec else []
     unknown = sorted(set(ticked) - set(items))
@@ -431,9 +418,6 @@ def tasks_complete_together(
     """The acts one person delivers in one visit (the activation-day store acts), recorded together: one
     task_complete per task, each with its own checklist, all in one transaction. If one is refused, none is
     written, and the refusal names that act."""
-    from onboard90.journeys.rules.tasks import CompletionRefused
-    from onboard90.playbook.selectors import playbook_of
-
     if not checklists:
         raise ValueError("没有选择要登记的服务动作 / no act chosen")
     done = []
@@ -463,9 +447,6 @@ def task_reassign(
     target outside the task's city, a closed task and anyone but the city's supervisor or the province are
     refused (TaskRefused). Audited with the owner before and after.
     """
-    from onboard90.core.services import audit_record
-    from onboard90.org.models import StaffProfile
-
     if reassigned_by is None or not getattr(reassigned_by, "is_authenticated", False):
         raise TaskRefused("须指明改派人 / a reassignment must name the supervisor making it")
     if to_unit is None and to_user is None:
@@ -523,11 +504,6 @@ def task_take(*, task: Task, taken_by, now: dt.datetime | None = None) -> Task:
     task, an inactive or unit-less taker and any other act are refused (TaskRefused). Audited with the owner
     and assignee before and after.
     """
-    from onboard90.core.services import audit_record
-    from onboard90.journeys.selectors import takeable_unit_kinds
-    from onboard90.org.models import StaffProfile
-    from onboard90.playbook.selectors import playbook_of
-
     if taken_by is None or not getattr(taken_by, "is_authenticated", False):
         raise TaskRefused("须指明领取人 / taking a task must name who takes it")
     now = now or clock.now()

@@ -10,11 +10,17 @@ from __future__ import annotations
 import datetime as dt
 
 from onboard90.core import clock
-from onboard90.core.bulk import chunks
+from onboard90.core.bulk import chunks, update_rows
 from onboard90.core.planner import broad
+from onboard90.core.services import audit_record
 from onboard90.core.session import pg_settings
+from onboard90.customers.models import Customer
+from onboard90.journeys import engine
 from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
 from onboard90.journeys.models import Journey, JourneyAction, Task
+from onboard90.journeys.rules.assignment import pick_least_loaded
+from onboard90.org.enums import Role, UnitKind
+from onboard90.org.models import StaffProfile, Unit
 
 
 def assign_due_account_managers(*, version, action, as_of: dt.datetime) -> dict[str, int]:
@@ -24,8 +30,6 @@ def assign_due_account_managers(*, version, action, as_of: dt.datetime) -> dict[
     manager in the city, the act becomes a task on the supervisor's desk, escalated at once; the next
     cycle retries, so adding a manager (`onboard90 staff add`) resolves it automatically.
     """
-    from onboard90.journeys.rules.assignment import pick_least_loaded
-
     due = list(
         JourneyAction.objects.filter(
             action_code=action.code, status__in=RUNNING, journey__playbook_version=version
@@ -72,9 +76,6 @@ def _assign_managers(*, picks: list[tuple[int, int, int]], at: dt.datetime) -> N
     customers in one prepared UPDATE, their tasks in one statement per chunk, however many managers."""
     from django.db.models import OuterRef, Subquery
 
-    from onboard90.core.bulk import update_rows
-    from onboard90.customers.models import Customer
-    from onboard90.org.models import Unit
 
     stamp, day = clock.now(), clock.local_date(at)
     update_rows(
@@ -94,9 +95,6 @@ def account_manager_loads(*, city_ids) -> dict[int, dict[int, int]]:
     """{city: {manager user id: open VIP customers}} for the active account managers of those cities."""
     from django.db.models import Count
 
-    from onboard90.customers.models import Customer
-    from onboard90.org.enums import Role
-    from onboard90.org.models import StaffProfile
 
     loads: dict[int, dict[int, int]] = {}
     managers = StaffProfile.objects.filter(role=Role.ACCOUNT_MANAGER, active=True, city_id__in=city_ids)
@@ -119,9 +117,6 @@ def account_manager_loads(*, city_ids) -> dict[int, dict[int, int]]:
 
 def account_manager_assign(*, customer, manager_id: int, at: dt.datetime, assigned_by=None) -> None:
     """One-to-one: the customer gets this account manager; their open VIP tasks follow."""
-    from onboard90.core.services import audit_record
-    from onboard90.customers.models import Customer
-
     Customer.objects.filter(pk=customer.pk).update(
         account_manager_id=manager_id, manager_assigned_at=at, manager_assigned_on=clock.local_date(at),
         updated_at=clock.now(),  # a record of the write; the cycle learns of it from the change log
@@ -138,10 +133,6 @@ def account_manager_assign(*, customer, manager_id: int, at: dt.datetime, assign
 
 def _raise_assignment_task(*, row, as_of) -> int:
     """No manager in the city: put the assignment on the supervisor's desk (once) and escalate it."""
-    from onboard90.journeys import engine
-    from onboard90.org.enums import UnitKind
-    from onboard90.org.models import Unit
-
     if Task.objects.filter(action=row).exists():
         return 0
     customer = row.journey.customer

@@ -10,15 +10,21 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, F
 
+from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, update_rows
+from onboard90.core.locks import dispatcher_lock
 from onboard90.customers.models import Bill
 from onboard90.messaging.context import CUSTOMER_FIELDS, customer_context, reference_lists
 from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.gateways import SmsGateway, gateway_from_settings
 from onboard90.messaging.models import OutboxMessage
 from onboard90.messaging.signals import messages_settled
+from onboard90.org.models import City, Unit
 from onboard90.playbook import templating
+from onboard90.playbook.content import locals_for, sms_template_for, sms_text
+from onboard90.playbook.models import PlaybookVersion
+from onboard90.playbook.selectors import playbook_of
 
 log = logging.getLogger("onboard90.messaging")
 
@@ -50,10 +56,6 @@ def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
     dispatcher, not the set-based cycle, and works through the backlog in batches (`page` ids read at a
     time, `batch` messages loaded and written at a time).
     """
-    from onboard90.playbook.content import locals_for, sms_template_for, sms_text
-    from onboard90.playbook.models import PlaybookVersion
-    from onboard90.playbook.selectors import playbook_of
-
     # The playbook document is a large JSON value: read each version once, not once per message. The
     # customers' package, city, store, tier and manager are a few dozen rows of reference data: attached
     # from one read of each, not joined and built again for every message.
@@ -128,9 +130,6 @@ class _References:
     once per render and set on each customer as if they had been joined."""
 
     def __init__(self):
-        from onboard90.catalog.models import Package, VipTier
-        from onboard90.org.models import City, Unit
-
         self.by_field = {
             "package": Package.objects.in_bulk(), "city": City.objects.in_bulk(), "store": Unit.objects.in_bulk(),
             "vip_tier": VipTier.objects.in_bulk(),
@@ -180,8 +179,6 @@ def outbox_dispatch(
 
     Runs as the only dispatcher (see `locks`); if another one is at work, this call does nothing.
     """
-    from onboard90.core.locks import dispatcher_lock
-
     gateway = gateway or gateway_from_settings()
     with dispatcher_lock() as alone:
         if not alone:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from onboard90.core import clock
 from onboard90.playbook import diff, schema
 from onboard90.playbook.models import PlaybookVersion
 
@@ -39,8 +40,6 @@ def version_numbered(number: int | str | None) -> PlaybookVersion | None:
 
 def version_choices() -> list[tuple[int, str]]:
     """(number, "v3 名称 · 2012-03-05 14:30") for every version, newest first, for a picker."""
-    from onboard90.core import clock
-
     return [
         (number, f"v{number} {name} · {published_at.astimezone(clock.OPERATOR_TZ):%Y-%m-%d %H:%M}")
         for number, name, published_at in PlaybookVersion.objects.order_by("-number").values_list(

@@ -27,8 +27,19 @@ from django.utils.translation import gettext, gettext_noop, ngettext
 from onboard90.core import clock
 from onboard90.core.language import day_month, is_english, pick
 from onboard90.core.masking import mask_msisdn
+from onboard90.customers.models import Customer
+from onboard90.journeys import audience_sql
+from onboard90.journeys.engine import ANCHOR_COLUMNS
+from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
+from onboard90.journeys.models import Escalation, Journey, JourneyAction, Task
+from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND
+from onboard90.messaging.enums import MessageStatus
+from onboard90.messaging.models import OutboxMessage
 from onboard90.org.enums import Role, UnitKind
+from onboard90.org.models import StaffProfile, Unit
 from onboard90.org.scoping import Scope, city_filter, escalation_filter
+from onboard90.playbook.models import PlaybookVersion
+from onboard90.playbook.selectors import playbook_of
 
 FORECAST_DAYS = 14
 TABLES = ("vip", "overdue", "sms", "workload", "forecast")
@@ -77,9 +88,6 @@ def vip_clocks(playbook) -> VipClocks:
 
 def _versions():
     """Every published version (a handful) with its parsed playbook, newest last: one query."""
-    from onboard90.playbook.models import PlaybookVersion
-    from onboard90.playbook.selectors import playbook_of
-
     return [
         (v, playbook_of(v))
         for v in PlaybookVersion.objects.only("id", "number", "checksum").order_by("number")
@@ -101,8 +109,6 @@ def act_names(versions) -> dict[str, str]:
 def _units(scope: Scope) -> dict[int, dict]:
     """{unit id: its row} of the scope's cities, in display order (city, kind, main store first): one query
     over the unit table (hundreds of rows for a province)."""
-    from onboard90.org.models import Unit
-
     rows = (
         Unit.objects.filter(city_filter(scope))
         .order_by("city__sort_order", "city__code", "kind", "-is_main", "id")
@@ -295,10 +301,6 @@ def vip_section(
     One grouped statement over the customers rated in the range (the `vip_rated_on` index), each probing
     its journey (unique customer index) and its callback act (the unique (journey, act) key) once.
     """
-    from onboard90.customers.models import Customer
-    from onboard90.journeys.enums import ActionStatus
-    from onboard90.journeys.models import JourneyAction
-
     def callback(*statuses, on_time: bool = False):
         acts = JourneyAction.objects.filter(
             journey__customer_id=OuterRef("pk"), action_code=clocks.callback_code, status__in=statuses
@@ -426,9 +428,6 @@ def task_sections(
     - escalations raised in the range per unit, acknowledged or not: one grouped statement over the
       (unit, at) index.
     """
-    from onboard90.journeys.enums import RUNNING, ActionStatus
-    from onboard90.journeys.models import Escalation, Task
-
     start, end = clock.at_local(today), clock.at_local(today + _days(1))
     tasks = {
         r["owner_unit_id"]: r
@@ -575,9 +574,6 @@ def sms_section(*, scope: Scope, date_from: dt.date, date_to: dt.date) -> dict:
     index for each status; a supervisor's city is read through each message's customer (a primary-key
     probe per message), so its cost grows with the messages of the range (about six per new customer).
     """
-    from onboard90.messaging.enums import MessageStatus
-    from onboard90.messaging.models import OutboxMessage
-
     counts: dict[dt.date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in (
         OutboxMessage.objects.filter(
@@ -641,11 +637,6 @@ def forecast_section(*, scope: Scope, units: dict[int, dict], versions, today: d
     on their anchor day (window start 0), which is never in the future, so they add nothing here.
     """
     from onboard90.customers.models import Customer  # noqa: F401  (the audiences are over customers)
-    from onboard90.journeys import audience_sql
-    from onboard90.journeys.engine import ANCHOR_COLUMNS
-    from onboard90.journeys.enums import JourneyStatus
-    from onboard90.journeys.models import Journey
-    from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND
 
     days = [today + _days(i) for i in range(1, FORECAST_DAYS + 1)]
     # (version id, act, audience key, anchor column) for every staff act that can open in the 14 days.
@@ -794,9 +785,6 @@ class EscalationFilters:
 
 
 def _escalations(scope: Scope, filters: EscalationFilters):
-    from onboard90.journeys.enums import RUNNING
-    from onboard90.journeys.models import Escalation
-
     qs = Escalation.objects.filter(escalation_filter(scope))
     if filters.unit_id is not None:
         qs = qs.filter(unit_id=filters.unit_id)
@@ -837,8 +825,6 @@ ROW_FIELDS = (
 
 
 def _row(r: dict, *, names: dict[str, str], now: dt.datetime) -> dict:
-    from onboard90.journeys.enums import RUNNING, ActionStatus, TaskKind
-
     msisdn = r["task__journey__customer__msisdn"] or ""
     due = r["task__due_at"]
     running = r["task__status"] in RUNNING
@@ -922,8 +908,6 @@ def escalation_page(
 
 def escalation_one(*, scope: Scope, escalation_id: int, now: dt.datetime | None = None) -> dict | None:
     """One escalation's row if it is in the scope (None otherwise: the caller answers 404)."""
-    from onboard90.journeys.models import Escalation
-
     r = Escalation.objects.filter(escalation_filter(scope), pk=escalation_id).values(*ROW_FIELDS).first()
     if r is None:
         return None
@@ -986,8 +970,6 @@ WORKER_ROLES = (Role.STORE_CLERK, Role.CLUB_STAFF, Role.CALL_CENTRE_AGENT, Role.
 def reassign_choices(scope: Scope, units: dict[int, dict]) -> dict[int, dict]:
     """{city id: {units: [...], staff: [...]}}: where a supervisor may send a task of that city (its units,
     its active front-line staff grouped by unit). One query for the staff."""
-    from onboard90.org.models import StaffProfile
-
     by_city: dict[int, dict] = defaultdict(lambda: {"units": [], "staff": []})
     for u in units.values():
         by_city[u["city_id"]]["units"].append(u)

@@ -24,8 +24,12 @@ from django.utils.translation import gettext as _
 from onboard90.core import clock
 from onboard90.core.language import pick
 from onboard90.journeys.enums import ActionStatus
+from onboard90.journeys.models import Task
 from onboard90.journeys.selectors import COUNTED, figures
 from onboard90.org import scoping
+from onboard90.org.models import City, Unit
+from onboard90.playbook.models import PlaybookVersion
+from onboard90.playbook.selectors import playbook_of
 from onboard90.reporting.models import FigureCell, FigureRefresh
 from onboard90.reporting.services import COUNTS
 
@@ -60,8 +64,6 @@ def dashboard_target(*, scope: scoping.Scope, city: str | None = None, unit: str
     A supervisor's page is their city; naming another city or another city's unit is out of scope, the
     same answer as a code that does not exist. Clerks, agents and managers have no dashboard.
     """
-    from onboard90.org.models import City, Unit
-
     if not scope.is_supervising:
         raise OutOfScope("no dashboard")
     city_obj = None
@@ -157,9 +159,6 @@ def act_names() -> tuple[dict[str, dict], dict[int, str]]:
     """{act code: {name, stage, order}} and {stage number: name} from the playbook versions (newest first
     wins), so every act on file has its name (the playbook's English on an English page) and its place in the
     plan."""
-    from onboard90.playbook.models import PlaybookVersion
-    from onboard90.playbook.selectors import playbook_of
-
     acts: dict[str, dict] = {}
     stages: dict[int, str] = {}
     for version in PlaybookVersion.objects.only("pk", "checksum").order_by("-number"):
@@ -217,7 +216,6 @@ def compliance_overview(
     level down (cities, stores or staff) and the total, each with the figures of `figures()`."""
     if target.level == UNIT:
         return _unit_overview(target=target, due_from=due_from, due_to=due_to, as_of=as_of)
-    from onboard90.org.models import City, Unit
 
     cells = FigureCell.objects.filter(_due_in(due_from, due_to))
     if target.level == CITY:
@@ -265,7 +263,6 @@ def _unit_overview(*, target: Target, due_from: dt.date, due_to: dt.date, as_of:
     compliance report's "staff" view for this unit."""
     from django.contrib.auth import get_user_model
 
-    from onboard90.journeys.models import Task
 
     tasks = Task.objects.filter(
         _due_in(due_from, due_to, prefix="action__"), owner_unit_id=target.unit.pk, action__status__in=COUNTED,

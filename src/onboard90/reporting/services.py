@@ -23,7 +23,11 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, F, Q, When
 
 from onboard90.core import clock
+from onboard90.core.bulk import chunks, insert_select, insert_values
+from onboard90.journeys.engine import cycle_session
 from onboard90.journeys.enums import ActionStatus
+from onboard90.journeys.models import JourneyAction
+from onboard90.journeys.selectors import COUNTED, closed_counts
 from onboard90.reporting.models import FigureCell, FigureRefresh
 
 COUNTS = ("done", "done_late", "backdated", "missed", "open", "overdue")
@@ -53,9 +57,6 @@ class CellChange(NamedTuple):
 
 def _cell_rows(as_of: dt.datetime):
     """The cells, as a query over the acts: the compliance report's rows and counts, grouped by cell."""
-    from onboard90.journeys.models import JourneyAction
-    from onboard90.journeys.selectors import COUNTED, closed_counts
-
     return (
         JourneyAction.objects.filter(status__in=COUNTED, opened_at__lte=as_of)
         .values_list(
@@ -90,9 +91,6 @@ def figures_rebuild(*, as_of: dt.datetime) -> FigureRefresh:
     One DELETE and one INSERT … SELECT … GROUP BY over the acts (one pass, joined to their customers), on
     SQLite and PostgreSQL alike; the dashboard then reads a few thousand cells instead of every act.
     """
-    from onboard90.core.bulk import insert_select
-    from onboard90.journeys.engine import cycle_session
-
     started, clock_start = clock.now(), time.perf_counter()
     with transaction.atomic(), cycle_session():
         _lock_cells()
@@ -110,9 +108,6 @@ def figure_cells_apply(*, changes: Iterable[CellChange | tuple]) -> int:
     new count. Before the first rebuild there is nothing to keep exact: the rebuild will count everything.
     Returns how many cells were written.
     """
-    from onboard90.core.bulk import chunks, insert_values
-    from onboard90.journeys.models import JourneyAction
-
     moves = [CellChange(*change) for change in changes]
     moves = [m for m in moves if bucket(m.status_before, m.backdated_before) != bucket(m.status_after, m.backdated_after)]
     if not moves:

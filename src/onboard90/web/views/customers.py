@@ -25,12 +25,15 @@ from onboard90.core.language import day_month, is_english, pick
 from onboard90.customers.services import customer_viewed
 from onboard90.journeys import selectors, services
 from onboard90.journeys.enums import RUNNING, AttemptOutcome
+from onboard90.journeys.models import Task
 from onboard90.journeys.rules.tasks import CompletionRefused
 from onboard90.journeys.scoping import task_filter
 from onboard90.messaging.context import manager_context, vip_context
 from onboard90.org.enums import UnitKind
+from onboard90.org.models import Unit
 from onboard90.org.scoping import scope_of
 from onboard90.playbook.content import script_for
+from onboard90.playbook.selectors import playbook_of
 from onboard90.web.views.workbench import lateness, local_time
 
 REFUSALS = (services.TaskRefused, CompletionRefused, ValueError)
@@ -272,7 +275,6 @@ def customer_visit(request, msisdn: str):
         messages.error(request, _("没有可登记的服务动作，请刷新页面后重试。"))
         return back
     ids = list(dict.fromkeys(int(value) for value in raw))
-    from onboard90.journeys.models import Task
 
     reachable = Task.objects.filter(task_filter(scope), pk__in=ids, journey__customer=found).count()
     if reachable != len(ids):
@@ -298,7 +300,6 @@ def customer_visit(request, msisdn: str):
 def task_reassign(request, task_id: int):
     """改派 (supervisors): to a unit and/or a person of the task's city. `next` brings the user back to the
     page that posted (the customer page, the escalations list)."""
-    from onboard90.org.models import Unit
 
     task = selectors.task_in_scope(scope=scope_of(request.user), task_id=task_id)
     if task is None:
@@ -323,4 +324,31 @@ def task_reassign(request, task_id: int):
         return redirect(target)
     who = person(done.assignee) if done.assignee else _("单位内任何人")
     messages.success(request, _("任务已改派给 %(unit)s · %(who)s。") % {"unit": done.owner_unit.name, "who": who})
+    return redirect(target)
+
+
+@require_POST
+@login_required
+def task_take(request, task_id: int):
+    """领取: the user takes a task of another unit of their city onto their own unit's desk (the club takes a
+    store's coaching when the customer comes to the club), through `services.task_take`. `next` brings them
+    back to the page that posted (the workbench, the customer page); a refusal is a message there."""
+
+    task = selectors.task_in_scope(scope=scope_of(request.user), task_id=task_id)
+    if task is None:
+        raise Http404
+    customer = task.journey.customer
+    target = posted_back(request, task)
+    try:
+        done = services.task_take(task=task, taken_by=request.user, now=clock.now())
+    except REFUSALS as exc:
+        messages.error(request, _("未领取：%(why)s") % {"why": said(exc)})
+        return redirect(target)
+    try:
+        spec = playbook_of(task.journey.playbook_version).action(task.action.action_code)
+        act = pick(spec.name, spec.name_en)
+    except KeyError:
+        act = task.action.action_code
+    messages.success(request, _("已领取“%(act)s”（%(number)s），任务已转到%(unit)s，由您负责。") % {
+        "act": act, "number": customer.masked_msisdn, "unit": done.owner_unit.name})
     return redirect(target)

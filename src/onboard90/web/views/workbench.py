@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -20,12 +19,13 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from onboard90.core import clock
 from onboard90.core.language import day_month, pick
 from onboard90.journeys import selectors
 from onboard90.journeys.enums import ActionStatus
+from onboard90.org.models import Unit
 from onboard90.org.scoping import city_filter, scope_of
 
 LIST_LABELS = {
@@ -151,7 +151,6 @@ def workbench(request):
     labels = selectors.playbook_labels()
     units = []
     if scope.is_supervising:
-        from onboard90.org.models import Unit
 
         units = list(Unit.objects.filter(city_filter(scope)).select_related("city").order_by("city__sort_order", "kind", "name"))
         for u in units:
@@ -261,33 +260,3 @@ def task_open(request, task_id: int):
     if task is None:
         raise Http404
     return redirect(reverse("customer", args=[task.journey.customer.msisdn]) + f"#task-{task.pk}")
-
-
-@require_POST
-@login_required
-def task_take(request, task_id: int):
-    """领取: the user takes a task of another unit of their city onto their own unit's desk (the club takes a
-    store's coaching when the customer comes to the club), through `services.task_take`. `next` brings them
-    back to the page that posted (the workbench, the customer page); a refusal is a message there."""
-    from onboard90.journeys import services
-    from onboard90.playbook.selectors import playbook_of
-    from onboard90.web.views.customers import REFUSALS, posted_back, said
-
-    task = selectors.task_in_scope(scope=scope_of(request.user), task_id=task_id)
-    if task is None:
-        raise Http404
-    customer = task.journey.customer
-    target = posted_back(request, task)
-    try:
-        done = services.task_take(task=task, taken_by=request.user, now=clock.now())
-    except REFUSALS as exc:
-        messages.error(request, _("未领取：%(why)s") % {"why": said(exc)})
-        return redirect(target)
-    try:
-        spec = playbook_of(task.journey.playbook_version).action(task.action.action_code)
-        act = pick(spec.name, spec.name_en)
-    except KeyError:
-        act = task.action.action_code
-    messages.success(request, _("已领取“%(act)s”（%(number)s），任务已转到%(unit)s，由您负责。") % {
-        "act": act, "number": customer.masked_msisdn, "unit": done.owner_unit.name})
-    return redirect(target)
