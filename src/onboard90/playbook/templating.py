@@ -14,20 +14,20 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 _env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
 
 
-def _money(value: Any) -> str:
+def money(value: Any) -> str:
     """12.50 -> '12.5', 66.00 -> '66' (how prices read in an SMS)."""
     text = f"{float(value):.2f}".rstrip("0").rstrip(".")
     return text or "0"
 
 
-def _data(megabytes: Any) -> str:
+def data_size(megabytes: Any) -> str:
     """300 -> '300MB', 1000 -> '1GB': the catalogue counts 1 GB as 1000 MB, as the era's leaflets did."""
     value = int(megabytes or 0)
     return f"{value // 1000}GB" if value >= 1000 and value % 1000 == 0 else f"{value}MB"
 
 
-_env.filters["money"] = _money
-_env.filters["data"] = _data
+_env.filters["money"] = money
+_env.filters["data"] = data_size
 
 
 @lru_cache(maxsize=512)

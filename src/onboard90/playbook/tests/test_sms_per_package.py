@@ -29,7 +29,7 @@ CITIES = [None, *sorted(PLAYBOOK.city_overrides)]
 
 
 def _money(value) -> str:
-    return templating._money(value)
+    return templating.money(value)
 
 
 def _context(package: Package, option: FirstMonth, city: str | None = "jinan") -> dict:
@@ -100,12 +100,12 @@ def test_tariff_sms_states_the_catalogues_figures_in_the_customers_terms(package
         if package.long_distance_rate is not None:
             assert f"长途及漫游{_money(package.long_distance_rate)}元/分钟" in text
         if package.data_mb:
-            assert templating._data(package.data_mb) in text
+            assert templating.data_size(package.data_mb) in text
         if package.sms:
             assert f"短信{package.sms}条" in text
         assert f"流量{_money(package.data_rate)}元/MB" in text or f"超出后{_money(package.data_rate)}元/MB" in text
         if package.data_cap_mb:
-            assert f"当月流量满{templating._data(package.data_cap_mb)}停止上网" in text
+            assert f"当月流量满{templating.data_size(package.data_cap_mb)}停止上网" in text
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.code)
