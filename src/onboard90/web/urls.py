@@ -12,6 +12,8 @@ urlpatterns = [
     path("tasks/<int:task_id>/take/", customers.task_take, name="task-take"),
     path("customers/<str:msisdn>/", customers.customer, name="customer"),
     path("customers/<str:msisdn>/visit/", customers.customer_visit, name="customer-visit"),
+    path("customers/<str:msisdn>/booklet.pdf", customers.customer_booklet, name="customer-booklet"),
+    path("customers/<str:msisdn>/booklet/handed/", customers.customer_booklet_handed, name="customer-booklet-handed"),
     path("login/", auth.SignInView.as_view(), name="login"),
     path("logout/", auth.SignOutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -23,6 +23,9 @@ from django.views.decorators.http import require_GET, require_POST
 from onboard90.core import clock
 from onboard90.core.language import day_month, is_english, pick
 from onboard90.customers.services import customer_viewed
+from onboard90.guide import selectors as guide_selectors
+from onboard90.guide.booklet import render_booklet
+from onboard90.guide.services import guide_hand_over
 from onboard90.journeys import selectors, services
 from onboard90.journeys.enums import RUNNING, AttemptOutcome
 from onboard90.journeys.models import Task
@@ -193,8 +196,16 @@ def customer(request, msisdn: str):
         "manager_assigned": local_time(found.manager_assigned_at, year=True),
         "manager": person(found.account_manager),
         "now": local_time(now, year=True),
+        "booklet": {"handed": _handed(found)},
     }
     return render(request, "web/customer.html", context)
+
+
+def _handed(customer) -> dict | None:
+    last = guide_selectors.last_handover(customer=customer)
+    if last is None:
+        return None
+    return {"at": local_time(last.handed_at, year=True), "by": person(last.handed_over_by) if last.handed_over_by else last.handed_over_label}
 
 
 def _window(act: dict) -> str:
@@ -352,3 +363,32 @@ def task_take(request, task_id: int):
     messages.success(request, _("已领取“%(act)s”（%(number)s），任务已转到%(unit)s，由您负责。") % {
         "act": act, "number": customer.masked_msisdn, "unit": done.owner_unit.name})
     return redirect(target)
+
+
+@require_GET
+@login_required
+def customer_booklet(request, msisdn: str):
+    """打印服务指南: the customer's own booklet as a PDF, for the store's printer (scoped like the page)."""
+    found = selectors.customer_in_scope(scope=scope_of(request.user), msisdn=msisdn)
+    if found is None:
+        raise Http404
+    response = HttpResponse(render_booklet(found), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="guide-{found.masked_msisdn.replace("*", "x")}.pdf"'
+    return response
+
+
+@require_POST
+@login_required
+def customer_booklet_handed(request, msisdn: str):
+    """The booklet was handed to the customer: recorded as the `guide` delivery of the acts that name it."""
+    found = selectors.customer_in_scope(scope=scope_of(request.user), msisdn=msisdn)
+    if found is None:
+        raise Http404
+    try:
+        guide_hand_over(customer=found, handed_over_by=request.user)
+    except ValueError as exc:
+        messages.error(request, said(exc))
+    else:
+        messages.success(request, _("已登记：服务指南已递交给客户。"))
+    return redirect(reverse("customer", args=[found.msisdn]))
+
