@@ -12,6 +12,7 @@ from onboard90.catalog.models import Package, ReferenceItem, ReferenceKind, VipT
 
 def _number(value: Decimal) -> int | float:
     """A JSON-friendly number: 66 rather than 66.0 for whole yuan, 0.15 for rates."""
+    value = Decimal(value)
     return int(value) if value == value.to_integral_value() else float(value)
 
 
@@ -42,6 +43,11 @@ def package_as_dict(p: Package) -> dict[str, Any]:
         "voice_rate": _number(p.voice_rate),
         "data_rate": _number(p.data_rate),
         "sms_rate": _number(p.sms_rate),
+        "video_rate": _number(p.video_rate),
+        "voice_scope": p.voice_scope,
+        "long_distance_rate": _number(p.long_distance_rate) if p.long_distance_rate is not None else None,
+        "minimum_spend": p.minimum_spend,
+        "data_cap_mb": p.data_cap_mb,
     }
 
 

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 
 JSON_KEYS = {
     "code", "name", "family", "product", "monthly_fee", "voice_min", "data_mb", "sms",
-    "voice_rate", "data_rate", "sms_rate",
+    "voice_rate", "data_rate", "sms_rate", "video_rate", "voice_scope", "long_distance_rate", "minimum_spend",
+    "data_cap_mb",
 }  # fmt: skip
 
 
@@ -110,9 +111,16 @@ def test_catalog_json_is_a_list_of_packages_with_numbers_as_numbers(installed, c
         "voice_rate": 0.2,
         "data_rate": 0.3,
         "sms_rate": 0.1,
+        "video_rate": 0.6,
+        "voice_scope": "national",
+        "long_distance_rate": None,
+        "minimum_spend": False,
+        "data_cap_mb": None,
     }
-    numeric = JSON_KEYS - {"code", "name", "family", "product"}
+    numeric = {"monthly_fee", "voice_min", "data_mb", "sms", "voice_rate", "data_rate", "sms_rate", "video_rate"}
     assert all(isinstance(row[key], (int, float)) for row in rows for key in numeric)
+    p20 = next(row for row in rows if row["code"] == "P20")  # the 20元 card: a minimum spend, local calls, data stops
+    assert (p20["minimum_spend"], p20["voice_scope"], p20["data_cap_mb"]) == (True, "local", 100)
 
 
 def test_catalog_hides_packages_no_longer_sold_unless_asked(installed, capsys):
