@@ -43,16 +43,12 @@ def _kannel_missing() -> str | None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("browser") is not None:
-        missing = _browser_missing()
+    for marker, missing_for in (("browser", _browser_missing), ("kannel", _kannel_missing)):
+        if item.get_closest_marker(marker) is None:
+            continue
+        missing = missing_for()
         if missing and _in_ci():
-            pytest.fail(f"browser test in CI: {missing}", pytrace=False)
-        if missing:
-            pytest.skip(missing)
-    if item.get_closest_marker("kannel") is not None:
-        missing = _kannel_missing()
-        if missing and _in_ci():
-            pytest.fail(f"kannel test in CI: {missing}", pytrace=False)
+            pytest.fail(f"{marker} test in CI: {missing}", pytrace=False)
         if missing:
             pytest.skip(missing)
     if item.get_closest_marker("postgres") is None:

@@ -238,6 +238,14 @@ def posted_back(request, task) -> str:
     return reverse("customer", args=[task.journey.customer.msisdn]) + f"#task-{task.pk}"
 
 
+def _customer_or_404(request, msisdn: str):
+    """The customer with this number if the user's scope reaches them; 404 otherwise, as for an unknown number."""
+    found = selectors.customer_in_scope(scope=scope_of(request.user), msisdn=msisdn)
+    if found is None:
+        raise Http404
+    return found
+
+
 def _note(request) -> str:
     return request.POST.get("note", "").strip()[:NOTE_MAX]
 
@@ -369,9 +377,7 @@ def task_take(request, task_id: int):
 @login_required
 def customer_booklet(request, msisdn: str):
     """打印服务指南: the customer's own booklet as a PDF, for the store's printer (scoped like the page)."""
-    found = selectors.customer_in_scope(scope=scope_of(request.user), msisdn=msisdn)
-    if found is None:
-        raise Http404
+    found = _customer_or_404(request, msisdn)
     response = HttpResponse(render_booklet(found), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="guide-{found.masked_msisdn.replace("*", "x")}.pdf"'
     return response
@@ -381,9 +387,7 @@ def customer_booklet(request, msisdn: str):
 @login_required
 def customer_booklet_handed(request, msisdn: str):
     """The booklet was handed to the customer: recorded as the `guide` delivery of the acts that name it."""
-    found = selectors.customer_in_scope(scope=scope_of(request.user), msisdn=msisdn)
-    if found is None:
-        raise Http404
+    found = _customer_or_404(request, msisdn)
     try:
         guide_hand_over(customer=found, handed_over_by=request.user)
     except ValueError as exc:
