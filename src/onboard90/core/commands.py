@@ -39,7 +39,7 @@ def console_for(stream: Any) -> Console:
 
 
 def require_tools(*modules: str, command: str) -> None:
-    """The demo and the bench need the `tools` extra (Faker, NumPy), which `pip install onboard90` leaves out:
+    """The demo needs the `tools` extra (Faker), which `pip install onboard90` leaves out:
     say so in one line rather than fail on an import deep inside."""
     import importlib.util
 

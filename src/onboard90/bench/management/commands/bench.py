@@ -17,7 +17,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from onboard90.core import clock
-from onboard90.core.commands import OnboardCommand, require_tools
+from onboard90.core.commands import OnboardCommand
 from onboard90.core.progress import progress_bar
 
 HELP = """\
@@ -83,7 +83,6 @@ class Command(OnboardCommand):
         web.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        require_tools("numpy", command="bench")
         if options["bench"] == "web":
             self._web(options)
             return
