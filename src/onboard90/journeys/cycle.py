@@ -26,7 +26,8 @@ from onboard90.journeys.models import CycleRun, JourneyAction
 from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND
 from onboard90.journeys.selectors import versions_in_use
 from onboard90.journeys.signals import cycle_finishing
-from onboard90.messaging.services import next_send_time, outbox_dispatch
+from onboard90.messaging.policy import next_send_time
+from onboard90.messaging.services import outbox_dispatch
 from onboard90.org.enums import UnitKind
 from onboard90.playbook import schema
 from onboard90.playbook.selectors import current_version, playbook_of

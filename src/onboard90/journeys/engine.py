@@ -384,7 +384,7 @@ def _scheduled_at(action: schema.Action, *, send_from: dt.datetime, as_of: dt.da
     """When an act's message may leave: `send_from`, or for a message sent on a later day of its window
     (`sms.send_day`), that day's opening of the sending hours — one CASE over the window's first days an
     open act can have (today back to the window's length), not a date sum the databases spell apart."""
-    from onboard90.messaging.services import next_send_time
+    from onboard90.messaging.policy import next_send_time
 
     if not action.sms.send_day:
         return Value(send_from, output_field=DateTimeField())

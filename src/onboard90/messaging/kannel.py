@@ -36,7 +36,6 @@ from django.core.exceptions import ImproperlyConfigured
 from onboard90.messaging.gateways import (
     PERMANENT,
     QUEUED,
-    SEND_BATCH,
     SENT,
     TRANSIENT,
     UNKNOWN,
@@ -118,7 +117,10 @@ class KannelGateway:
     """
 
     name = "kannel"
-    batch = SEND_BATCH
+    # Kannel cannot say which messages it took (no `accepted`), so a crash leaves a whole round unconfirmed
+    # until delivery reports settle it: a smaller round keeps that few.
+    batch = 50
+    reports_delivery = True
 
     def __init__(
         self,
