@@ -223,5 +223,5 @@ def dispatch_at_the_cycles_instant(monkeypatch) -> None:
     reading of the clock is tested in messaging."""
     from onboard90.journeys import cycle
 
-    real = cycle.outbox_dispatch
-    monkeypatch.setattr(cycle, "outbox_dispatch", lambda **kw: real(now=lambda: kw["as_of"], **kw))
+    real = cycle.outbox_dispatch_due
+    monkeypatch.setattr(cycle, "outbox_dispatch_due", lambda **kw: real(now=lambda: kw["as_of"], **kw))

@@ -22,6 +22,7 @@ from onboard90.messaging.gateways import PERMANENT, SENT, UNKNOWN, SmsGateway, g
 from onboard90.messaging.models import OutboxMessage
 from onboard90.messaging.signals import messages_settled
 from onboard90.playbook import templating
+from onboard90.playbook.selectors import current_version, playbook_of
 
 log = logging.getLogger("onboard90.messaging")
 
@@ -177,6 +178,20 @@ def outbox_dispatch(
             log.warning("outbox: another dispatcher is running; this one leaves the outbox to it")
             return {"sms_sent": 0, "sms_failed": 0, "sms_missed": 0, "busy": True}
         return _dispatch(as_of=as_of, quiet_hours=quiet_hours, gateway=gateway, now=now, daily_limit=daily_limit)
+
+
+def outbox_dispatch_due(
+    *, as_of: dt.datetime | None = None, gateway: SmsGateway | None = None, now: Callable[[], dt.datetime] = clock.now
+) -> dict:
+    """发送: the outbox-dispatch job — what is due now through the configured gateway, under the current
+    playbook's sending hours and daily cap. The daily cycle runs it in line; `onboard90 dispatch` on its own,
+    every minute."""
+    playbook = playbook_of(current_version())
+    hours = playbook.quiet_hours
+    return outbox_dispatch(
+        as_of=as_of or now(), quiet_hours=(hours.start, hours.end), gateway=gateway, now=now,
+        daily_limit=playbook.sms_daily_limit,
+    )
 
 
 def _sending_hours(instant: dt.datetime, quiet_hours: tuple[str, str]) -> bool:
