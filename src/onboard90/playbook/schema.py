@@ -208,6 +208,9 @@ class Playbook(_Strict):
     # At most this many of the plan's SMS reach one customer on one day; the dispatcher holds the rest to
     # a later day of their window (and records them missed if none is left).
     sms_daily_limit: int = Field(default=2, ge=1, le=20)
+    # No message of the plan may go as more SMS parts than this, for any package of the catalogue: a playbook
+    # whose text would is refused at publishing, naming the act and the package.
+    sms_max_parts: int = Field(default=3, ge=1, le=10)
     locals: dict[str, str] = {}
     city_overrides: dict[str, CityOverride] = {}
     stages: list[Stage] = Field(min_length=1)
