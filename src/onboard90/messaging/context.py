@@ -9,6 +9,8 @@ from onboard90.catalog.selectors import package_context
 from onboard90.core.language import chinese_label
 from onboard90.customers.enums import FirstMonth
 from onboard90.customers.models import Bill, Customer
+from onboard90.playbook import templating
+from onboard90.playbook.content import locals_for, sms_template_for, sms_text
 
 
 def reference_lists() -> dict[str, list[dict[str, Any]]]:
@@ -73,4 +75,14 @@ def manager_context(manager) -> dict[str, str] | None:
 
 def _first_month_label(value: str) -> str:
     return chinese_label(FirstMonth, value)
+
+
+def message_text(playbook, action, customer: Customer, *, bill: Bill | None, refs: dict) -> str:
+    """The SMS `customer` gets for `action` under `playbook`, as sent: the city's or the package family's
+    template, rendered with the customer's own facts, with the signature and (marketing) the opt-out text.
+    The dispatcher's renderer and `onboard90 sms preview` both call this. Raises on a template error."""
+    city = customer.city.code
+    context = customer_context(customer, bill=bill, local=locals_for(playbook, city), refs=refs)
+    template = sms_template_for(playbook, action, city, customer.package.family)
+    return sms_text(playbook, templating.render(template or "", context), action.sms.message_class)
 

@@ -16,7 +16,7 @@ from onboard90.core import clock
 from onboard90.core.bulk import chunks, update_rows
 from onboard90.customers.models import Bill, Customer
 from onboard90.messaging import policy
-from onboard90.messaging.context import CUSTOMER_FIELDS, customer_context, reference_lists
+from onboard90.messaging.context import CUSTOMER_FIELDS, message_text, reference_lists
 from onboard90.messaging.enums import MessageClass, MessageStatus
 from onboard90.messaging.gateways import PERMANENT, SENT, UNKNOWN, SmsGateway, gateway_from_settings
 from onboard90.messaging.models import OutboxMessage
@@ -40,9 +40,7 @@ def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
     dispatcher, not the set-based cycle, and works through the backlog in batches (`page` ids read at a
     time, `batch` messages loaded and written at a time).
     """
-    from onboard90.playbook.content import locals_for, sms_template_for, sms_text
     from onboard90.playbook.models import PlaybookVersion
-    from onboard90.playbook.selectors import playbook_of
 
     # The playbook document is a large JSON value: read each version once, not once per message. The
     # customers' package, city, store, tier and manager are a few dozen rows of reference data: attached
@@ -72,20 +70,14 @@ def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
                 playbooks[message.version_id] = playbook_of(PlaybookVersion.objects.get(pk=message.version_id))
             playbook = playbooks[message.version_id]
             action = playbook.action(message.action_code)
-            city = message.customer.city.code
-            context = customer_context(
-                message.customer, bill=bills.get(message.customer_id), local=locals_for(playbook, city), refs=refs
-            )
             try:
-                template = sms_template_for(playbook, action, city, message.customer.package.family)
-                body = templating.render(template or "", context)
+                text = message_text(playbook, action, message.customer, bill=bills.get(message.customer_id), refs=refs)
             except Exception as exc:  # a template that fails for one customer must not stop the others
                 message.status = MessageStatus.FAILED
                 message.last_error = f"render: {exc}"[:255]
                 message.text = "-"
                 log.warning("sms %s for %s failed to render: %s", message.pk, action.code, exc)
                 continue
-            text = sms_text(playbook, body, message.message_class)
             message.text = text
             message.segments = templating.segments(text)
             rendered += 1
