@@ -13,8 +13,8 @@ from onboard90.core import clock
 from onboard90.customers.models import Bill, Customer
 from onboard90.messaging import policy
 from onboard90.messaging.context import message_text, reference_lists
-from onboard90.messaging.enums import Delivery, MessageStatus
-from onboard90.messaging.models import OutboxMessage
+from onboard90.messaging.enums import Delivery, MessageStatus, Purpose
+from onboard90.messaging.models import InboundMessage, OutboxMessage
 from onboard90.playbook import templating
 from onboard90.playbook.content import locals_for, sample_context, sms_template_for, sms_text
 from onboard90.playbook.selectors import current_version, playbook_of
@@ -105,4 +105,14 @@ def sms_figures(*, day_from: dt.date | None = None, day_to: dt.date | None = Non
     for row in [*rows, total]:
         row["delivery_rate"] = round(row["delivered"] / row["sent"], 4) if row["sent"] else None
     return {"day_from": day_from, "day_to": day_to, "rows": rows, "total": total}
+
+
+def answers_to(*, customer) -> list[OutboxMessage]:
+    """The messages that answered the customer's own replies (an opt-out's confirmation), oldest first."""
+    return list(OutboxMessage.objects.filter(customer=customer).exclude(purpose=Purpose.ACT).order_by("pk"))
+
+
+def replies_of(*, customer, limit: int = 50) -> list[InboundMessage]:
+    """The customer's replies (上行短信), newest first."""
+    return list(InboundMessage.objects.filter(customer=customer).order_by("-received_at", "-pk")[:limit])
 
