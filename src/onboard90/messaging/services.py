@@ -17,7 +17,7 @@ from onboard90.core.bulk import chunks, update_rows
 from onboard90.customers.models import Bill, Customer
 from onboard90.messaging import policy
 from onboard90.messaging.context import CUSTOMER_FIELDS, message_text, reference_lists
-from onboard90.messaging.enums import MessageClass, MessageStatus
+from onboard90.messaging.enums import MessageClass, MessageStatus, Purpose
 from onboard90.messaging.gateways import PERMANENT, SENT, UNKNOWN, SmsGateway, gateway_from_settings
 from onboard90.messaging.models import OutboxMessage
 from onboard90.messaging.signals import messages_settled
@@ -237,7 +237,7 @@ def _dispatch(
             OutboxMessage.objects.filter(pk__in=ids, status=MessageStatus.SENDING)
             .only(
                 "action_id", "customer_id", "msisdn", "text", "attempts", "status", "sent_at", "gateway_ref",
-                "last_error", "scheduled_at", "not_after", "message_class",
+                "last_error", "scheduled_at", "not_after", "message_class", "purpose",
             )
             .order_by("scheduled_at", "pk")
         )
@@ -257,7 +257,8 @@ def _dispatch(
                 at=at, scheduled_at=message.scheduled_at, not_after=message.not_after,
                 marketing=message.message_class == MessageClass.MARKETING,
                 opted_out=message.customer_id in opted_out, sent_today=sent_today.get(message.customer_id, 0),
-                daily_limit=daily_limit, sending_hours=quiet_hours,
+                # The plan's daily cap is on its own acts: an answer to the customer's reply is not held by it.
+                daily_limit=daily_limit if message.purpose == Purpose.ACT else None, sending_hours=quiet_hours,
             )
             if verdict.action != policy.SEND:
                 message.attempts -= 1  # the claim's attempt: the gateway never saw it
@@ -286,6 +287,7 @@ def _dispatch(
                 # It may have left: never handed over again. A delivery report settles it (`dlr_record`);
                 # without one, the next dispatches record it failed after RECONCILE.
                 message.status, message.sent_at, message.last_error = MessageStatus.UNCONFIRMED, at, result.error[:255]
+                sent_today[message.customer_id] = sent_today.get(message.customer_id, 0) + 1  # it may have arrived
                 counts["sms_unconfirmed"] = counts.get("sms_unconfirmed", 0) + 1
             elif result.fate == PERMANENT or message.attempts >= MAX_SEND_ATTEMPTS:
                 message.status, message.last_error = MessageStatus.FAILED, result.error[:255]
@@ -341,21 +343,42 @@ def _opted_out(batch) -> set[int]:
 
 
 def _settle_unconfirmed(*, at: dt.datetime) -> int:
-    """Messages whose hand-over went unanswered and for which no delivery report came within RECONCILE:
-    recorded failed (never sent again: the customer may have it). Returns how many."""
-    stale = OutboxMessage.objects.filter(status=MessageStatus.UNCONFIRMED, sent_at__lt=at - RECONCILE)
+    """Messages whose hand-over went unanswered: one a delivery report reached meanwhile (it may come while the
+    send was still waiting for its answer) was taken by the gateway — recorded sent, its act delivered; one
+    with no report within RECONCILE is recorded failed (never sent again: the customer may have it). Returns
+    how many failed."""
+    unconfirmed = OutboxMessage.objects.filter(status=MessageStatus.UNCONFIRMED)
+    reported = unconfirmed.exclude(delivery="")
+    taken = list(reported.exclude(action=None).values_list("action_id", "sent_at"))
+    reported.update(status=MessageStatus.SENT, last_error="")
+    for sent_at, action_ids in _by_instant(taken).items():
+        _report(at=sent_at, delivered=action_ids)
+    stale = unconfirmed.filter(delivery="", sent_at__lt=at - RECONCILE)
     action_ids = list(stale.exclude(action=None).values_list("action_id", flat=True))
     settled = stale.update(status=MessageStatus.FAILED, last_error=policy.NO_REPORT)
     _report(at=at, undelivered={policy.GATEWAY_REFUSED: action_ids})
     return settled
 
 
+def _by_instant(pairs) -> dict[dt.datetime, list[int]]:
+    """(act id, instant) pairs grouped by instant: an act is recorded at the instant its message left."""
+    grouped: dict[dt.datetime, list[int]] = {}
+    for action_id, instant in pairs:
+        grouped.setdefault(instant, []).append(action_id)
+    return grouped
+
+
 def _sent_today(batch, instant: dt.datetime) -> dict[int, int]:
-    """How many messages each customer of a round has been sent since the start of `instant`'s local day."""
+    """How many of the plan's messages each customer of a round has been sent since the start of `instant`'s
+    local day — an unconfirmed hand-over counts, it may well have arrived; answers to the customer's own
+    replies do not: the daily cap is on the plan's acts."""
     customers = {m.customer_id for m in batch}
     day_start = clock.at_local(clock.local_date(instant))
     rows = (
-        OutboxMessage.objects.filter(customer_id__in=customers, status=MessageStatus.SENT, sent_at__gte=day_start)
+        OutboxMessage.objects.filter(
+            customer_id__in=customers, status__in=[MessageStatus.SENT, MessageStatus.UNCONFIRMED],
+            sent_at__gte=day_start, purpose=Purpose.ACT,
+        )
         .values("customer_id")
         .annotate(n=Count("pk"))
         .values_list("customer_id", "n")

@@ -192,10 +192,25 @@ class Stage(_Strict):
 
 
 class QuietHours(_Strict):
-    """SMS go out only between `start` and `end` local time (HH:MM)."""
+    """SMS go out only between `start` and `end` local time (HH:MM, start before end, both within one day):
+    the sending hours every message's policy reads (`messaging.policy`)."""
 
     start: str = Field(default="08:00", pattern=r"^\d\d:\d\d$")
     end: str = Field(default="21:00", pattern=r"^\d\d:\d\d$")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _a_time_of_day(cls, value: str) -> str:
+        hours, minutes = int(value[:2]), int(value[3:])
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"{value} is not a time of day (00:00–23:59)")
+        return value
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> QuietHours:
+        if self.start >= self.end:
+            raise ValueError(f"sending hours must start before they end (start {self.start}, end {self.end})")
+        return self
 
 
 class Playbook(_Strict):
