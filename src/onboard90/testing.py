@@ -209,5 +209,5 @@ def dispatch_at_the_cycles_instant(monkeypatch) -> None:
     """From now on the cycle dispatches the outbox as if the wall clock stood at the cycle's own instant, as a
     scheduler running on that day would (the days of 2012 walked through by a test); the dispatcher's own
     reading of the clock is tested in messaging."""
-    real = cycle.outbox_dispatch
-    monkeypatch.setattr(cycle, "outbox_dispatch", lambda **kw: real(now=lambda: kw["as_of"], **kw))
+    real = cycle.outbox_dispatch_due
+    monkeypatch.setattr(cycle, "outbox_dispatch_due", lambda **kw: real(now=lambda: kw["as_of"], **kw))

@@ -1,4 +1,4 @@
-"""URL map: the admin and the web app."""
+"""URL map: the admin, the SMS gateway's callbacks and the web app."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -10,5 +10,7 @@ admin.site.index_title = _("省公司管理")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Kannel's delivery reports and handsets' replies: kannel.DLR_PATH and MO_PATH (messaging.urls).
+    path("sms/kannel/", include("onboard90.messaging.urls")),
     path("", include("onboard90.web.urls")),
 ]

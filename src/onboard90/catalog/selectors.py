@@ -7,7 +7,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from onboard90.catalog.models import Package, ReferenceItem, ReferenceKind, VipTier
+from onboard90.catalog.models import Package, ReferenceItem, ReferenceKind, VipTier, VoiceScope
+from onboard90.core.language import chinese_label
 
 
 def _number(value: Decimal) -> int | float:
@@ -65,3 +66,35 @@ def reference_items(kind: str | None = None) -> QuerySet[ReferenceItem]:
             raise ValueError(f"未知类别 / unknown kind: {kind!r} ({', '.join(ReferenceKind.values)})")
         items = items.filter(kind=kind)
     return items
+
+
+def package_context(package) -> dict[str, Any]:
+    """What a template may say about a package, in the customer's terms: `voice_scope` is the word before
+    the minutes and the out-of-package call rate (国内, 本地 for C plans and the 20元 card, "" when the
+    package has no voice), `long_distance_rate` the rate of long-distance and roaming calls where it
+    differs (else None), `minimum_spend` whether the fee is a minimum spend, `data_cap_mb` where data stops
+    for the month (None: no shut-off to mention). Takes any object with the catalogue's fields, saved or not."""
+    return {
+        "code": package.code,
+        "name": package.name,
+        "family": package.family,
+        "product": package.product,
+        "monthly_fee": package.monthly_fee,
+        "voice_min": package.voice_min,
+        "data_mb": package.data_mb,
+        "sms": package.sms,
+        "voice_rate": package.voice_rate,
+        "data_rate": package.data_rate,
+        "sms_rate": package.sms_rate,
+        "voice_scope": chinese_label(VoiceScope, package.voice_scope) if package.voice_scope else "",
+        "long_distance_rate": package.long_distance_rate,
+        "minimum_spend": package.minimum_spend,
+        "data_cap_mb": package.data_cap_mb,
+    }
+
+
+def catalogue_packages() -> list[dict[str, Any]]:
+    """Every package of the catalogue as a template sees it (`package_context`): what a playbook's SMS are
+    rendered against before it is published."""
+    return [package_context(package) for package in Package.objects.order_by("code")]
+

@@ -6,6 +6,9 @@ the active language is English and the Chinese otherwise — or when no English 
 
 from __future__ import annotations
 
+import functools
+
+from django.utils import translation
 from django.utils.translation import get_language
 
 
@@ -26,3 +29,16 @@ def day_month(day) -> str:
     if is_english():
         return f"{day.day:02d} {MONTHS_EN[day.month - 1]}"
     return f"{day.month:02d}月{day.day:02d}日"
+
+
+@functools.lru_cache(maxsize=256)
+def chinese_label(choices, value: str) -> str:
+    """A choice's label as the customer reads it: an SMS or a booklet is Chinese whatever language the page
+    that previews it, or the process that renders it, is in. Looked up once per value (get_FOO_display()
+    rebuilds the choices dict and translates on every call)."""
+    try:
+        with translation.override("zh-hans"):
+            return str(choices(value).label)
+    except ValueError:
+        return value
+

@@ -835,3 +835,46 @@ def customer_viewed(*, customer: Customer, viewed_by: Any) -> None:
     """查看完整号码: the customer page showed this person the full number; every such view is audited (who,
     when, from where — the channel and address come from the request being served)."""
     audit_record(actor=viewed_by, verb="customer.viewed", obj=customer, after={"msisdn": customer.masked_msisdn})
+
+
+# --- opt-out (退订) --------------------------------------------------------------------------------------
+
+
+def _opt_out_key(msisdn: str, at: dt.datetime) -> str:
+    """One opt-out per number and instant (beside the keys of `customers.keys`): the same reply passed on
+    twice by the gateway is stored once, and a customer who subscribed again can opt out again."""
+    return f"marketing_opt_out:{msisdn}:{_iso(at)}"
+
+
+def customer_opt_out(
+    *, customer: Customer, at: dt.datetime, source: str, idempotency_key: str | None = None, actor: Any = None
+) -> str:
+    """退订: the customer asked for no more marketing SMS (replied TD/退订), at `at`; service notices still go.
+
+    A fact like the others: `marketing_opt_out` set, a CustomerEvent under its idempotency key, audited, and
+    the change log follows (the engine stops opening marketing acts for the customer, and the dispatcher
+    suppresses their queued marketing messages). Returns updated, or unchanged when the customer had already
+    opted out (then nothing is written unless the sender named its own key) — the caller confirms to the
+    customer only on updated, so a second TD gets no second confirmation — or duplicate for a named key
+    already stored.
+
+    Pass a customer read under `select_for_update` inside the caller's transaction when replies can race
+    (two TD at once): the flag is read from the object given.
+    """
+    explicit = idempotency_key is not None
+    key = idempotency_key or _opt_out_key(customer.msisdn, at)
+    batch = _single(customer, source=source, key=key)
+    if seen := batch._seen(key, explicit):
+        return seen
+    if customer.marketing_opt_out:
+        if not explicit:
+            return UNCHANGED
+        status = UNCHANGED
+    else:
+        status = UPDATED
+        customer.marketing_opt_out = True
+        batch._changed(customer, ["marketing_opt_out"])
+    batch._record(customer, EventType.MARKETING_OPT_OUT, at, key, {"marketing_opt_out": [status == UNCHANGED, True]})
+    batch.flush()
+    _audit_act(actor, "customer.opt_out", customer, status, {"at": _iso(at), "source": source[:64]})
+    return status

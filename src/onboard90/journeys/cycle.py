@@ -26,10 +26,11 @@ from onboard90.journeys.models import CycleRun, JourneyAction
 from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND
 from onboard90.journeys.selectors import versions_in_use
 from onboard90.journeys.signals import cycle_finishing
-from onboard90.messaging.services import next_send_time, outbox_dispatch
+from onboard90.messaging.policy import next_send_time
+from onboard90.messaging.services import outbox_dispatch_due
 from onboard90.org.enums import UnitKind
 from onboard90.playbook import schema
-from onboard90.playbook.selectors import current_version, playbook_of
+from onboard90.playbook.selectors import playbook_of
 
 log = logging.getLogger("onboard90.journeys")
 
@@ -118,11 +119,7 @@ def _cycle(*, run, versions, since, as_of, today, gateway, dispatch, figures) ->
         counts["overdue"] += overdue["overdue"]
         counts["escalated"] += overdue["escalated"]
         if dispatch:  # the outbox-dispatch job, run in line by default; at scale it runs on its own
-            current = playbook_of(current_version())
-            quiet = current.quiet_hours
-            dispatched = outbox_dispatch(
-                as_of=as_of, quiet_hours=(quiet.start, quiet.end), gateway=gateway, daily_limit=current.sms_daily_limit
-            )
+            dispatched = outbox_dispatch_due(as_of=as_of, gateway=gateway)
             counts["sms_sent"] += dispatched["sms_sent"]
             counts["missed"] += dispatched["sms_missed"]
         for version in versions_in_use():

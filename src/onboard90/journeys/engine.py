@@ -45,7 +45,7 @@ from onboard90.journeys.rules import windows
 from onboard90.journeys.rules.assignment import CITY_UNIT_ORDER, unit_kind
 from onboard90.messaging.enums import UNSENT, MessageStatus
 from onboard90.messaging.models import OutboxMessage
-from onboard90.messaging.services import next_send_time
+from onboard90.messaging.policy import next_send_time
 from onboard90.org.enums import Role
 from onboard90.org.models import StaffProfile, Unit
 from onboard90.playbook import schema

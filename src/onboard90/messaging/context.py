@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-from django.utils import translation
-
-from onboard90.catalog.models import ReferenceItem, ReferenceKind, VoiceScope
+from onboard90.catalog.models import ReferenceItem, ReferenceKind
+from onboard90.catalog.selectors import package_context
+from onboard90.core.language import chinese_label
 from onboard90.customers.enums import FirstMonth
 from onboard90.customers.models import Bill, Customer
+from onboard90.playbook import templating
+from onboard90.playbook.content import locals_for, sms_template_for, sms_text
 
 
 def reference_lists() -> dict[str, list[dict[str, Any]]]:
@@ -52,31 +53,6 @@ def customer_context(customer: Customer, *, bill: Bill | None, local: dict[str, 
     }
 
 
-def package_context(package) -> dict[str, Any]:
-    """What a template may say about a package, in the customer's terms: `voice_scope` is the word before
-    the minutes and the out-of-package call rate (国内, 本地 for C plans and the 20元 card, "" when the
-    package has no voice), `long_distance_rate` the rate of long-distance and roaming calls where it
-    differs (else None), `minimum_spend` whether the fee is a minimum spend, `data_cap_mb` where data stops
-    for the month (None: no shut-off to mention). Takes any object with the catalogue's fields, saved or not."""
-    return {
-        "code": package.code,
-        "name": package.name,
-        "family": package.family,
-        "product": package.product,
-        "monthly_fee": package.monthly_fee,
-        "voice_min": package.voice_min,
-        "data_mb": package.data_mb,
-        "sms": package.sms,
-        "voice_rate": package.voice_rate,
-        "data_rate": package.data_rate,
-        "sms_rate": package.sms_rate,
-        "voice_scope": _chinese_label(VoiceScope, package.voice_scope) if package.voice_scope else "",
-        "long_distance_rate": package.long_distance_rate,
-        "minimum_spend": package.minimum_spend,
-        "data_cap_mb": package.data_cap_mb,
-    }
-
-
 def vip_context(tier) -> dict[str, Any] | None:
     """The customer's tier with its own benefits from the catalogue, one item per `；`-separated entry."""
     if tier is None:
@@ -98,16 +74,15 @@ def manager_context(manager) -> dict[str, str] | None:
 
 
 def _first_month_label(value: str) -> str:
-    return _chinese_label(FirstMonth, value)
+    return chinese_label(FirstMonth, value)
 
 
-@functools.lru_cache(maxsize=256)
-def _chinese_label(choices, value: str) -> str:
-    """A choice's label as the customer reads it: an SMS is Chinese whatever language the page that
-    previews it, or the process that renders it, is in. Looked up once per value (get_FOO_display()
-    rebuilds the choices dict and translates on every call)."""
-    try:
-        with translation.override("zh-hans"):
-            return str(choices(value).label)
-    except ValueError:
-        return value
+def message_text(playbook, action, customer: Customer, *, bill: Bill | None, refs: dict) -> str:
+    """The SMS `customer` gets for `action` under `playbook`, as sent: the city's or the package family's
+    template, rendered with the customer's own facts, with the signature and (marketing) the opt-out text.
+    The dispatcher's renderer and `onboard90 sms preview` both call this. Raises on a template error."""
+    city = customer.city.code
+    context = customer_context(customer, bill=bill, local=locals_for(playbook, city), refs=refs)
+    template = sms_template_for(playbook, action, city, customer.package.family)
+    return sms_text(playbook, templating.render(template or "", context), action.sms.message_class)
+

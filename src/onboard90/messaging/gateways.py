@@ -59,7 +59,9 @@ class SmsGateway(Protocol):
 
     `name` is recorded on each message it is handed; `batch` is how many messages one dispatch round
     claims before handing them over, which is also the most a crash can leave unsettled (SEND_BATCH
-    unless the gateway has nothing in flight). A gateway may also offer `accepted` (`RecoverableGateway`).
+    unless the gateway has nothing in flight). A gateway may also offer `accepted` (`RecoverableGateway`), and
+    say `reports_delivery = True` when it sends delivery reports (Kannel): a send cut off by a crash is then
+    left for a report to settle rather than sent again.
     """
 
     name: str
@@ -126,22 +128,30 @@ class ConsoleGateway:
 
 
 class MemoryGateway:
-    """Keeps messages in a list; tests use it to see exactly what went out (and can make sends fail)."""
+    """Keeps messages in a list; tests use it to see exactly what went out, and to make sends fail.
+
+    `fail_for` numbers are refused as an unreachable gateway would (TRANSIENT); `fates` answers a number
+    with any fate — PERMANENT refuses it, UNKNOWN takes it (it is in `sent`: the customer has it) but
+    answers as a timeout would.
+    """
 
     name = "memory"
     batch = SEND_BATCH
 
-    def __init__(self, fail_for: set[str] | None = None):
+    def __init__(self, fail_for: set[str] | None = None, fates: dict[str, str] | None = None):
         self.sent: list[tuple[str, str]] = []
         self.ids: dict[int, tuple[str, str]] = {}
-        self.fail_for = fail_for or set()
+        self.fates = {**dict.fromkeys(fail_for or (), TRANSIENT), **(fates or {})}
 
     def send(self, *, msisdn: str, text: str, message_id: int) -> SendResult:
-        if msisdn in self.fail_for:
-            return SendResult(ok=False, error="gateway refused")
+        fate = self.fates.get(msisdn, SENT)
+        if fate in (TRANSIENT, PERMANENT):
+            return SendResult(ok=False, error=f"gateway refused ({fate})", fate=fate)
         self.sent.append((msisdn, text))
         self.ids[message_id] = (msisdn, text)
-        return SendResult(ok=True, ref=f"mem:{message_id}")
+        if fate == UNKNOWN:
+            return SendResult(ok=False, error="no answer (timeout)", fate=UNKNOWN)
+        return SendResult(ok=True, ref=f"mem:{message_id}", fate=fate)
 
     def accepted(self, candidates: dict[int, tuple[str, str]]) -> dict[int, str]:
         return {pk: f"mem:{pk}" for pk, sent in candidates.items() if self.ids.get(pk) == sent}

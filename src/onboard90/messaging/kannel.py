@@ -36,12 +36,13 @@ from django.core.exceptions import ImproperlyConfigured
 from onboard90.messaging.gateways import (
     PERMANENT,
     QUEUED,
-    SEND_BATCH,
     SENT,
     TRANSIENT,
     UNKNOWN,
     SendResult,
 )
+from onboard90.playbook.templating import segments as sms_parts
+from onboard90.playbook.templating import sms_coding
 
 # Where Kannel calls onboard90 back: delivery reports (dlr-url) and handset replies (the sms-service get-url).
 DLR_PATH = "/sms/kannel/dlr"
@@ -56,32 +57,6 @@ MAX_PARTS = 10
 
 # Kannel's answer code, at the start of a 2xx body, for a message it keeps to deliver later.
 _QUEUED = "3"
-
-# The GSM 03.38 default alphabet and its extension table (two septets each): text made of these alone can go
-# 7-bit; anything else (Chinese, a backtick) needs UCS-2, or Kannel replaces it with "?".
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENDED = frozenset("\f^{}\\[~]|€")
-
-CODING_GSM7, CODING_UCS2 = 0, 2
-
-
-def sms_coding(text: str) -> int:
-    """The sendsms `coding` a text needs: 0 (GSM 7-bit) when all its characters are GSM ones, else 2."""
-    return CODING_GSM7 if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text) else CODING_UCS2
-
-
-def sms_parts(text: str) -> int:
-    """How many SMS parts Kannel splits `text` into: 160 septets (an extension character takes two) or 70
-    UCS-2 units fit one part, 153 or 67 each part of a concatenated message."""
-    if sms_coding(text) == CODING_GSM7:
-        units, single, concatenated = sum(2 if c in GSM7_EXTENDED else 1 for c in text), 160, 153
-    else:
-        units, single, concatenated = len(text.encode("utf-16-be")) // 2, 70, 67
-    return 1 if units <= single else -(-units // concatenated)
-
 
 def kannel_status_meaning(code: int) -> str:
     """The outbox word for a Kannel delivery report's type (the `%d` of a dlr-url).
@@ -118,7 +93,10 @@ class KannelGateway:
     """
 
     name = "kannel"
-    batch = SEND_BATCH
+    # Kannel cannot say which messages it took (no `accepted`), so a crash leaves a whole round unconfirmed
+    # until delivery reports settle it: a smaller round keeps that few.
+    batch = 50
+    reports_delivery = True
 
     def __init__(
         self,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F
 
@@ -14,39 +16,25 @@ from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, update_rows
 from onboard90.core.locks import dispatcher_lock
-from onboard90.customers.models import Bill
-from onboard90.messaging.context import CUSTOMER_FIELDS, customer_context, reference_lists
-from onboard90.messaging.enums import MessageStatus
-from onboard90.messaging.gateways import SmsGateway, gateway_from_settings
+from onboard90.customers.models import Bill, Customer
+from onboard90.messaging import policy
+from onboard90.messaging.context import CUSTOMER_FIELDS, message_text, reference_lists
+from onboard90.messaging.enums import MessageClass, MessageStatus, Purpose
+from onboard90.messaging.gateways import PERMANENT, SENT, UNKNOWN, SmsGateway, gateway_from_settings
 from onboard90.messaging.models import OutboxMessage
 from onboard90.messaging.signals import messages_settled
 from onboard90.org.models import City, Unit
 from onboard90.playbook import templating
-from onboard90.playbook.content import locals_for, sms_template_for, sms_text
 from onboard90.playbook.models import PlaybookVersion
-from onboard90.playbook.selectors import playbook_of
+from onboard90.playbook.selectors import current_version, playbook_of
 
 log = logging.getLogger("onboard90.messaging")
 
-MAX_SEND_ATTEMPTS = 3
-WINDOW_CLOSED = "window closed before sending"
-DAILY_LIMIT = "daily limit reached until the window closed"
-
-
-def _hhmm(text: str) -> dt.time:
-    hours, minutes = text.split(":")
-    return dt.time(int(hours), int(minutes))
-
-
-def next_send_time(as_of: dt.datetime, quiet_start: str, quiet_end: str) -> dt.datetime:
-    """The first instant at or after `as_of` inside the allowed sending hours (local time)."""
-    local = as_of.astimezone(clock.OPERATOR_TZ)
-    start, end = _hhmm(quiet_start), _hhmm(quiet_end)
-    if local.time() < start:
-        return clock.at_local(local.date(), start.hour, start.minute)
-    if local.time() >= end:
-        return clock.at_local(local.date() + dt.timedelta(days=1), start.hour, start.minute)
-    return as_of
+# Sends the gateway certainly did not take (refused connection, 5xx) before a message is recorded failed.
+MAX_SEND_ATTEMPTS = 5
+# How long a hand-over whose answer never came waits for a delivery report before it is recorded failed.
+RECONCILE = dt.timedelta(hours=1)
+WINDOW_CLOSED, DAILY_LIMIT = policy.WINDOW_CLOSED, policy.DAILY_LIMIT
 
 
 def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
@@ -84,20 +72,14 @@ def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
                 playbooks[message.version_id] = playbook_of(PlaybookVersion.objects.get(pk=message.version_id))
             playbook = playbooks[message.version_id]
             action = playbook.action(message.action_code)
-            city = message.customer.city.code
-            context = customer_context(
-                message.customer, bill=bills.get(message.customer_id), local=locals_for(playbook, city), refs=refs
-            )
             try:
-                template = sms_template_for(playbook, action, city, message.customer.package.family)
-                body = templating.render(template or "", context)
+                text = message_text(playbook, action, message.customer, bill=bills.get(message.customer_id), refs=refs)
             except Exception as exc:  # a template that fails for one customer must not stop the others
                 message.status = MessageStatus.FAILED
                 message.last_error = f"render: {exc}"[:255]
                 message.text = "-"
                 log.warning("sms %s for %s failed to render: %s", message.pk, action.code, exc)
                 continue
-            text = sms_text(playbook, body, message.message_class)
             message.text = text
             message.segments = templating.segments(text)
             rendered += 1
@@ -187,9 +169,23 @@ def outbox_dispatch(
         return _dispatch(as_of=as_of, quiet_hours=quiet_hours, gateway=gateway, now=now, daily_limit=daily_limit)
 
 
+def outbox_dispatch_due(
+    *, as_of: dt.datetime | None = None, gateway: SmsGateway | None = None, now: Callable[[], dt.datetime] = clock.now
+) -> dict:
+    """发送: the outbox-dispatch job — what is due now through the configured gateway, under the current
+    playbook's sending hours and daily cap. The daily cycle runs it in line; `onboard90 dispatch` on its own,
+    every minute."""
+    playbook = playbook_of(current_version())
+    hours = playbook.quiet_hours
+    return outbox_dispatch(
+        as_of=as_of or now(), quiet_hours=(hours.start, hours.end), gateway=gateway, now=now,
+        daily_limit=playbook.sms_daily_limit,
+    )
+
+
 def _sending_hours(instant: dt.datetime, quiet_hours: tuple[str, str]) -> bool:
     """Whether `instant` is inside the allowed sending hours: the one rule, `next_send_time`'s."""
-    return next_send_time(instant, *quiet_hours) == instant
+    return policy.next_send_time(instant, *quiet_hours) == instant
 
 
 def _dispatch(
@@ -209,14 +205,16 @@ def _dispatch(
     started = now()
     with transaction.atomic():
         expired = OutboxMessage.objects.filter(status=MessageStatus.QUEUED, not_after__lt=started)
-        expired_ids = list(expired.values_list("action_id", flat=True))
-        missed_sms = expired.update(status=MessageStatus.MISSED, last_error=WINDOW_CLOSED)
-        _report(at=started, undelivered={"sms_window_closed": expired_ids})
-    counts = {"sms_sent": 0, "sms_failed": 0, "sms_missed": missed_sms}
+        expired_ids = list(expired.exclude(action=None).values_list("action_id", flat=True))
+        missed_sms = expired.update(status=MessageStatus.MISSED, last_error=policy.WINDOW_CLOSED)
+        _report(at=started, undelivered={policy.WINDOW_CLOSED: expired_ids})
+        unconfirmed = _settle_unconfirmed(at=started)
+    counts = {"sms_sent": 0, "sms_failed": unconfirmed, "sms_missed": missed_sms, "sms_suppressed": 0}
     queued = OutboxMessage.objects.filter(status=MessageStatus.QUEUED).exclude(text="").order_by("scheduled_at", "pk")
     # Messages claimed per round, the gateway's own (SEND_BATCH for most, more for the demo's, which only
     # appends to a file); a crash leaves at most one round unsettled.
     size = gateway.batch
+    pace = _Pace(settings.ONBOARD90.get("SMS_RATE_LIMIT", 0))
     while True:
         instant = now()
         if not _sending_hours(instant, quiet_hours):
@@ -236,81 +234,148 @@ def _dispatch(
             OutboxMessage.objects.filter(pk__in=ids, status=MessageStatus.SENDING)
             .only(
                 "action_id", "customer_id", "msisdn", "text", "attempts", "status", "sent_at", "gateway_ref",
-                "last_error", "scheduled_at", "not_after",
+                "last_error", "scheduled_at", "not_after", "message_class", "purpose",
             )
             .order_by("scheduled_at", "pk")
         )
-        sent_actions, missed_actions, crowded_out, failed_actions = [], [], [], []
-        held_back = False
+        delivered: list[int] = []
+        undelivered: dict[str, list[int]] = {}
+        stop = False  # the rest of the round goes back to the queue (quiet hours began, the gateway is down)
         sent_today = _sent_today(batch, instant) if daily_limit else {}
+        opted_out = _opted_out(batch)
         for message in batch:
+            if stop:
+                message.status, message.attempts = MessageStatus.QUEUED, message.attempts - 1
+                continue
             # The round's instant is seconds old by now, and a round can take minutes on a slow gateway:
             # the clock is read again for each message, right before it would leave.
-            at = None if held_back else now()
-            if at is None or not _sending_hours(at, quiet_hours) or at < message.scheduled_at:
-                # Quiet hours began during the round (or the clock stepped back): this message and the
-                # rest of the round go back to the queue, their claim's attempt uncounted, as
-                # `outbox_recover` does for a send the gateway never saw.
-                held_back = True
-                message.status = MessageStatus.QUEUED
-                message.attempts -= 1
-                continue
-            if at > message.not_after:
-                message.status, message.last_error = MessageStatus.MISSED, WINDOW_CLOSED
-                message.attempts -= 1
-                missed_actions.append(message.action_id)
-                counts["sms_missed"] += 1
-                continue
-            if daily_limit and sent_today.get(message.customer_id, 0) >= daily_limit:
-                message.attempts -= 1
-                tomorrow = clock.at_local(clock.local_date(at) + dt.timedelta(days=1))
-                later = next_send_time(tomorrow, *quiet_hours)
-                if later > message.not_after:
-                    message.status, message.last_error = MessageStatus.MISSED, DAILY_LIMIT
-                    crowded_out.append(message.action_id)
-                    counts["sms_missed"] += 1
-                else:
-                    message.status, message.scheduled_at = MessageStatus.QUEUED, later
+            at = now()
+            verdict = policy.sending_verdict(
+                at=at, scheduled_at=message.scheduled_at, not_after=message.not_after,
+                marketing=message.message_class == MessageClass.MARKETING,
+                opted_out=message.customer_id in opted_out, sent_today=sent_today.get(message.customer_id, 0),
+                # The plan's daily cap is on its own acts: an answer to the customer's reply is not held by it.
+                daily_limit=daily_limit if message.purpose == Purpose.ACT else None, sending_hours=quiet_hours,
+            )
+            if verdict.action != policy.SEND:
+                message.attempts -= 1  # the claim's attempt: the gateway never saw it
+                if verdict.action == policy.SUPPRESS:
+                    message.status, message.last_error = MessageStatus.MISSED, verdict.reason
+                    undelivered.setdefault(verdict.reason, []).append(message.action_id)
+                    counts["sms_missed" if verdict.reason == policy.WINDOW_CLOSED else "sms_suppressed"] += 1
+                elif verdict.reason == policy.DAILY_LIMIT:
+                    message.status, message.scheduled_at = MessageStatus.QUEUED, verdict.until
                     counts["sms_held"] = counts.get("sms_held", 0) + 1
+                else:
+                    # Quiet hours began during the round (or the clock stepped back): this message and the
+                    # rest of the round go back to the queue, as `outbox_recover` does for a send the
+                    # gateway never saw.
+                    message.status, stop = MessageStatus.QUEUED, True
                 continue
+            pace.wait()
             result = gateway.send(msisdn=message.msisdn, text=message.text, message_id=message.pk)
             if result.ok:
                 message.status, message.sent_at, message.gateway_ref = MessageStatus.SENT, at, result.ref
-                sent_actions.append(message.action_id)
+                message.last_error = "" if result.fate == SENT else result.fate  # `queued`: Kannel delivers later
+                delivered.append(message.action_id)
                 sent_today[message.customer_id] = sent_today.get(message.customer_id, 0) + 1
                 counts["sms_sent"] += 1
+            elif result.fate == UNKNOWN:
+                # It may have left: never handed over again. A delivery report settles it (`dlr_record`);
+                # without one, the next dispatches record it failed after RECONCILE.
+                message.status, message.sent_at, message.last_error = MessageStatus.UNCONFIRMED, at, result.error[:255]
+                sent_today[message.customer_id] = sent_today.get(message.customer_id, 0) + 1  # it may have arrived
+                counts["sms_unconfirmed"] = counts.get("sms_unconfirmed", 0) + 1
+            elif result.fate == PERMANENT or message.attempts >= MAX_SEND_ATTEMPTS:
+                message.status, message.last_error = MessageStatus.FAILED, result.error[:255]
+                undelivered.setdefault(policy.GATEWAY_REFUSED, []).append(message.action_id)
+                counts["sms_failed"] += 1
             else:
-                message.last_error = result.error[:255]
-                message.status = MessageStatus.QUEUED
-                if message.attempts >= MAX_SEND_ATTEMPTS:
-                    message.status = MessageStatus.FAILED
-                    failed_actions.append(message.action_id)
-                    counts["sms_failed"] += 1
+                # Certainly not taken (connection refused, 5xx): retried after a backoff. The gateway is down,
+                # most likely: the rest of the round waits for the next dispatch instead of each spending an
+                # attempt on it now.
+                message.status, message.last_error = MessageStatus.QUEUED, result.error[:255]
+                message.scheduled_at = at + policy.retry_after(message.attempts)
+                counts["sms_retried"] = counts.get("sms_retried", 0) + 1
+                stop = True
         # One statement closes the round's acts (not one per act): the instant the round is recorded,
         # at most the round's sending time after each act's own SMS left.
-        recorded = now() if sent_actions or missed_actions or crowded_out or failed_actions else None
+        recorded = now() if delivered or undelivered else None
         with transaction.atomic():
             update_rows(
                 OutboxMessage, ["status", "sent_at", "gateway_ref", "last_error", "attempts", "scheduled_at"],
                 ((m.pk, m.status, m.sent_at, m.gateway_ref, m.last_error, m.attempts, m.scheduled_at) for m in batch),
             )
-            _report(
-                at=recorded, delivered=sent_actions,
-                undelivered={"sms_window_closed": missed_actions, "sms_daily_limit": crowded_out, "sms_failed": failed_actions},
-            )
-        if held_back:
-            break  # the clock has left the sending hours: the next dispatch takes the rest
-        if batch and all(m.status == MessageStatus.QUEUED and m.scheduled_at <= instant for m in batch):
-            break  # every send failed and will be retried by the next dispatch (held ones are due later)
+            _report(at=recorded, delivered=delivered, undelivered=undelivered)
+        if stop:
+            break  # the clock has left the sending hours, or the gateway is down: the next dispatch goes on
     return counts
 
 
+class _Pace:
+    """At most `per_second` sends a second through one gateway (0: no limit), spaced evenly."""
+
+    def __init__(self, per_second: float):
+        self.gap = 1.0 / per_second if per_second else 0.0
+        self.next = 0.0
+
+    def wait(self) -> None:
+        if not self.gap:
+            return
+        moment = time.monotonic()
+        if moment < self.next:
+            time.sleep(self.next - moment)
+            moment = self.next
+        self.next = moment + self.gap
+
+
+def _opted_out(batch) -> set[int]:
+    """The customers of a round's marketing messages who opted out (a reply since the message was queued)."""
+    marketing = {m.customer_id for m in batch if m.message_class == MessageClass.MARKETING}
+    if not marketing:
+        return set()
+    return set(
+        Customer.objects.filter(pk__in=marketing, marketing_opt_out=True).values_list("pk", flat=True)
+    )
+
+
+def _settle_unconfirmed(*, at: dt.datetime) -> int:
+    """Messages whose hand-over went unanswered: one a delivery report reached meanwhile (it may come while the
+    send was still waiting for its answer) was taken by the gateway — recorded sent, its act delivered; one
+    with no report within RECONCILE is recorded failed (never sent again: the customer may have it). Returns
+    how many failed."""
+    unconfirmed = OutboxMessage.objects.filter(status=MessageStatus.UNCONFIRMED)
+    reported = unconfirmed.exclude(delivery="")
+    taken = list(reported.exclude(action=None).values_list("action_id", "sent_at"))
+    reported.update(status=MessageStatus.SENT, last_error="")
+    for sent_at, action_ids in _by_instant(taken).items():
+        _report(at=sent_at, delivered=action_ids)
+    stale = unconfirmed.filter(delivery="", sent_at__lt=at - RECONCILE)
+    action_ids = list(stale.exclude(action=None).values_list("action_id", flat=True))
+    settled = stale.update(status=MessageStatus.FAILED, last_error=policy.NO_REPORT)
+    _report(at=at, undelivered={policy.GATEWAY_REFUSED: action_ids})
+    return settled
+
+
+def _by_instant(pairs) -> dict[dt.datetime, list[int]]:
+    """(act id, instant) pairs grouped by instant: an act is recorded at the instant its message left."""
+    grouped: dict[dt.datetime, list[int]] = {}
+    for action_id, instant in pairs:
+        grouped.setdefault(instant, []).append(action_id)
+    return grouped
+
+
 def _sent_today(batch, instant: dt.datetime) -> dict[int, int]:
-    """How many messages each customer of a round has been sent since the start of `instant`'s local day."""
+    """How many of the plan's messages each customer of a round has been sent since the start of `instant`'s
+    local day — an unconfirmed hand-over counts, it may well have arrived; answers to the customer's own
+    replies do not: the daily cap is on the plan's acts."""
     customers = {m.customer_id for m in batch}
     day_start = clock.at_local(clock.local_date(instant))
     rows = (
-        OutboxMessage.objects.filter(customer_id__in=customers, status=MessageStatus.SENT, sent_at__gte=day_start)
+        OutboxMessage.objects.filter(
+            customer_id__in=customers, status__in=[MessageStatus.SENT, MessageStatus.UNCONFIRMED],
+            sent_at__gte=day_start, purpose=Purpose.ACT,
+        )
         .values("customer_id")
         .annotate(n=Count("pk"))
         .values_list("customer_id", "n")
@@ -336,9 +401,11 @@ def outbox_recover(
     Call it only as the one live dispatcher (`outbox_dispatch` does), or a send in flight looks crashed.
 
     Those it has are recorded sent (as the interrupted run would have); the others go back to the queue
-    (or are cancelled if their act has ended meanwhile) and are sent by this dispatch, if the clock and
-    their window still allow it. A gateway that cannot answer (`accepted` missing) gets them again:
-    at-least-once for the one batch in flight.
+    and are sent by this dispatch, if the clock and their window still allow it. A gateway that cannot
+    answer (`accepted` missing) either reports deliveries (`reports_delivery`, Kannel): then the stuck ones
+    are recorded `unconfirmed` and never handed over again — a delivery report settles each, and one
+    without a report is recorded failed after RECONCILE (at most one round, the gateway's `batch`, is at
+    stake) — or it gets them again: at least once for the one batch in flight.
 
     The accepted ones are stamped with `now()`, the instant the send is learnt of: the gateway does not
     say when it took them, and the crashed run's sends happened before now, not at this call's `as_of`
@@ -359,14 +426,20 @@ def outbox_recover(
                 ((pk, MessageStatus.SENT, learnt, ref, "") for pk, ref in accepted.items()),
             )
             _report(at=learnt, delivered=[stuck[pk] for pk in accepted])
-        rest = [pk for pk in stuck if pk not in accepted]
-        # The claim counted an attempt the gateway never saw. (A message whose act ended meanwhile is no longer
-        # `sending`: the engine cancels an ended act's queued and in-flight messages.)
-        requeued = OutboxMessage.objects.filter(pk__in=rest, status=MessageStatus.SENDING).update(
-            status=MessageStatus.QUEUED, attempts=F("attempts") - 1
-        )
-    log.warning("outbox: %d interrupted sends settled (%d accepted, %d requeued)", len(stuck), len(accepted), requeued)
-    return {"recovered_sent": len(accepted), "requeued": requeued}
+        rest = OutboxMessage.objects.filter(pk__in=[pk for pk in stuck if pk not in accepted], status=MessageStatus.SENDING)
+        if lookup is None and getattr(gateway, "reports_delivery", False):
+            unconfirmed = rest.update(status=MessageStatus.UNCONFIRMED, sent_at=now(), last_error="interrupted")
+            requeued = 0
+        else:
+            # The claim counted an attempt the gateway never saw. (A message whose act ended meanwhile is no
+            # longer `sending`: the engine cancels an ended act's queued and in-flight messages.)
+            requeued = rest.update(status=MessageStatus.QUEUED, attempts=F("attempts") - 1)
+            unconfirmed = 0
+    log.warning(
+        "outbox: %d interrupted sends settled (%d accepted, %d requeued, %d awaiting a delivery report)",
+        len(stuck), len(accepted), requeued, unconfirmed,
+    )
+    return {"recovered_sent": len(accepted), "requeued": requeued, "unconfirmed": unconfirmed}
 
 
 def _report(*, at: dt.datetime | None, delivered=(), undelivered: dict[str, list[int]] | None = None) -> None:

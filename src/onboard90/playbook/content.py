@@ -209,7 +209,8 @@ REFERENCE_LISTS = ("channels", "payment_methods", "data_surge_causes")
 
 
 def content_problems(
-    playbook: schema.Playbook, *, cities: list[str] | None = None, references: dict[str, list] | None = None
+    playbook: schema.Playbook, *, cities: list[str] | None = None, references: dict[str, list] | None = None,
+    packages: list[dict[str, Any]] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Render every template as the engine would: (errors that block publishing, warnings worth reading).
 
@@ -220,7 +221,9 @@ def content_problems(
 
     `cities` (the organisation's city codes) and `references` (the catalogue's reference lists), when
     given, add the warnings only the database can tell: a city with no content of its own, a reference
-    list a template quotes that is empty.
+    list a template quotes that is empty. `packages` (the catalogue's, as `catalog.selectors.package_context`
+    shapes them) has every text rendered for each package of its family too: one that would go as more
+    than the playbook's `sms_max_parts` is an error naming the act and the package.
     """
     errors: list[str] = []
     warnings: list[str] = []
@@ -268,12 +271,18 @@ def content_problems(
                     warnings.append(
                         f"{path}: fails{where} when the customer has no name, VIP tier, manager or bill: {exc}"
                     )
-                full = sms_text(playbook, text, action.sms.message_class if action.sms else "service")
+                message_class = action.sms.message_class if action.sms else "service"
+                full = sms_text(playbook, text, message_class)
                 if templating.segments(full) > SMS_COMFORT_PARTS:
                     warnings.append(
                         f"{path}: about {len(full)} characters{where} ({templating.segments(full)} SMS parts); "
                         f"aim for at most {SMS_COMFORT_PARTS} parts"
                     )
+                errors += _too_long(
+                    playbook, template, path=path, where=where, city_code=city_code, message_class=message_class,
+                    packages=[p for p in packages or [] if p["family"] == family]
+                    or [SAMPLE_PACKAGES.get(family, SAMPLE_PACKAGES["A"])],
+                )
             if broken:
                 break  # broken for everyone: repeating it per city and family adds nothing
     for path, script in _scripts(playbook):
@@ -294,6 +303,26 @@ def content_problems(
         if references is not None and not references.get(name):
             warnings.append(f"{name}: a template quotes this reference list, but it is empty (catalogue)")
     return errors, warnings
+
+
+def _too_long(
+    playbook: schema.Playbook, template: str, *, path: str, where: str, city_code: str | None, message_class: str,
+    packages: list[dict[str, Any]],
+) -> list[str]:
+    """The packages for which `template` would go as more than `sms_max_parts` SMS parts, as errors."""
+    found = []
+    for package in packages:
+        context = {**sample_context(playbook, city_code, family=package["family"]), "package": package}
+        try:
+            parts = templating.segments(sms_text(playbook, templating.render(template, context), message_class))
+        except Exception:  # a failure to render is reported by the render check above
+            continue
+        if parts > playbook.sms_max_parts:
+            found.append(
+                f"{path}: {parts} SMS parts for package {package['code']}{where}, more than the playbook's "
+                f"sms_max_parts ({playbook.sms_max_parts})"
+            )
+    return found
 
 
 def _replaces(playbook: schema.Playbook, action: schema.Action, city_code: str) -> bool:
@@ -317,14 +346,16 @@ def _crowded_days(playbook: schema.Playbook) -> list[str]:
 
 
 def validate_document(
-    document: object, *, cities: list[str] | None = None, references: dict[str, list] | None = None
+    document: object, *, cities: list[str] | None = None, references: dict[str, list] | None = None,
+    packages: list[dict[str, Any]] | None = None,
 ) -> tuple[schema.Playbook, list[str]]:
     """The full check before publishing: structure (schema), then rendering. Returns the playbook and warnings.
 
-    Raises schema.PlaybookError listing every `path: reason`. `cities`, `references`: see content_problems.
+    Raises schema.PlaybookError listing every `path: reason`. `cities`, `references`, `packages`: see
+    content_problems.
     """
     playbook = schema.validate(document)
-    errors, warnings = content_problems(playbook, cities=cities, references=references)
+    errors, warnings = content_problems(playbook, cities=cities, references=references, packages=packages)
     if errors:
         raise schema.PlaybookError(errors)
     return playbook, warnings

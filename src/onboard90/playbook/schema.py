@@ -192,10 +192,25 @@ class Stage(_Strict):
 
 
 class QuietHours(_Strict):
-    """SMS go out only between `start` and `end` local time (HH:MM)."""
+    """SMS go out only between `start` and `end` local time (HH:MM, start before end, both within one day):
+    the sending hours every message's policy reads (`messaging.policy`)."""
 
     start: str = Field(default="08:00", pattern=r"^\d\d:\d\d$")
     end: str = Field(default="21:00", pattern=r"^\d\d:\d\d$")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _a_time_of_day(cls, value: str) -> str:
+        hours, minutes = int(value[:2]), int(value[3:])
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"{value} is not a time of day (00:00–23:59)")
+        return value
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> QuietHours:
+        if self.start >= self.end:
+            raise ValueError(f"sending hours must start before they end (start {self.start}, end {self.end})")
+        return self
 
 
 class Playbook(_Strict):
@@ -208,6 +223,9 @@ class Playbook(_Strict):
     # At most this many of the plan's SMS reach one customer on one day; the dispatcher holds the rest to
     # a later day of their window (and records them missed if none is left).
     sms_daily_limit: int = Field(default=2, ge=1, le=20)
+    # No message of the plan may go as more SMS parts than this, for any package of the catalogue: a playbook
+    # whose text would is refused at publishing, naming the act and the package.
+    sms_max_parts: int = Field(default=3, ge=1, le=10)
     locals: dict[str, str] = {}
     city_overrides: dict[str, CityOverride] = {}
     stages: list[Stage] = Field(min_length=1)

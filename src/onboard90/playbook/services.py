@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from django.db import transaction
 
+from onboard90.catalog.selectors import catalogue_packages
 from onboard90.core import clock
 from onboard90.core.services import audit_record
 from onboard90.playbook import content, diff
@@ -149,7 +150,7 @@ def playbook_publish(
     a newer version published meanwhile raises PlaybookStale and writes nothing.
 
     The audit entry carries, besides the numbers, every changed field with its old and new value."""
-    playbook, _warnings = content.validate_document(document)
+    playbook, _warnings = content.validate_document(document, packages=catalogue_packages())
     validated = playbook.model_dump(mode="json")
     checksum = document_checksum(validated)
     with transaction.atomic():
@@ -228,7 +229,7 @@ def playbook_edit(
         raise ValueError(f"v{based_on.number} has no {'action' if action else 'stage'} {action or stage!r}")
     for path, value in changes.items():
         _set(target, path, value)
-    _playbook, warnings = content.validate_document(document)
+    _playbook, warnings = content.validate_document(document, packages=catalogue_packages())
     version, created = playbook_publish(
         document=document, source=source, published_by=edited_by, based_on=based_on.number
     )

@@ -40,8 +40,29 @@ def render(source: str, context: dict[str, Any]) -> str:
     return compile_template(source).render(**context).strip()
 
 
+# The GSM 03.38 default alphabet and its extension table (two septets each): text made of these alone can go
+# 7-bit; anything else (Chinese, a backtick) needs UCS-2, or Kannel replaces it with "?".
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = frozenset("\f^{}\\[~]|€")
+
+CODING_GSM7, CODING_UCS2 = 0, 2
+
+
+def sms_coding(text: str) -> int:
+    """The SMS coding a text needs (Kannel's sendsms `coding`): 0, GSM 7-bit, when all its characters are GSM
+    ones; else 2, UCS-2."""
+    return CODING_GSM7 if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text) else CODING_UCS2
+
+
 def segments(text: str) -> int:
-    """SMS parts: 70 UCS-2 characters fit one; longer texts are concatenated 67 per part."""
-    if len(text) <= 70:
-        return 1
-    return -(-len(text) // 67)
+    """How many SMS parts `text` goes as (the gateway splits it so, and each part is paid for): 160 septets
+    (an extension character takes two) or 70 UCS-2 units fit one part, 153 or 67 each part of a concatenated
+    message."""
+    if sms_coding(text) == CODING_GSM7:
+        units, single, concatenated = sum(2 if c in GSM7_EXTENDED else 1 for c in text), 160, 153
+    else:
+        units, single, concatenated = len(text.encode("utf-16-be")) // 2, 70, 67
+    return 1 if units <= single else -(-units // concatenated)

@@ -294,7 +294,7 @@ def test_the_kannel_gateway_from_settings(settings):
     }
     gateway = gateway_from_settings()
     assert isinstance(gateway, KannelGateway) and isinstance(gateway, gateways.SmsGateway)
-    assert (gateway.name, gateway.batch) == ("kannel", gateways.SEND_BATCH)
+    assert (gateway.name, gateway.batch, gateway.reports_delivery) == ("kannel", 50, True)
     assert (gateway.sender, gateway.timeout) == (kannel["SENDER"], kannel["TIMEOUT_SECONDS"])
     settings.ONBOARD90 = {**settings.ONBOARD90, "KANNEL": {**kannel, "PASSWORD": ""}}
     with pytest.raises(ImproperlyConfigured, match="password"):

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from onboard90.core import clock
@@ -31,6 +32,7 @@ from onboard90.journeys.enums import RUNNING, AttemptOutcome
 from onboard90.journeys.models import Task
 from onboard90.journeys.rules.tasks import CompletionRefused
 from onboard90.journeys.scoping import task_filter
+from onboard90.messaging import selectors as selectors_messages
 from onboard90.messaging.context import manager_context, vip_context
 from onboard90.org.enums import UnitKind
 from onboard90.org.models import Unit
@@ -161,8 +163,7 @@ def customer(request, msisdn: str):
             supervising = True
         acts.append(entry)
         if act["sms"] is not None:
-            sms.append({"act": entry["name"], "message": act["sms"],
-                        "at": local_time(act["sms"].sent_at or act["sms"].scheduled_at, year=True)})
+            sms.append(_message_row(entry["name"], act["sms"]))
     visit, single = _visit_groups(work, found.activated_on)
     stages = []
     if playbook is not None:
@@ -177,7 +178,11 @@ def customer(request, msisdn: str):
         "stage_now": _stage_name(playbook.stage_on_day(journey["day"])) if playbook and journey["day"] is not None else "",
         "city_name": pick(found.city.name, found.city.name_en),
         "stages": stages,
-        "sms": sms,
+        "sms": sms + [_message_row(_("退订确认"), m) for m in selectors_messages.answers_to(customer=found)],
+        "replies": [
+            {"at": local_time(r.received_at, year=True), "text": r.text, "kind": r.get_kind_display(), "score": r.score}
+            for r in selectors_messages.replies_of(customer=found)
+        ],
         "visit": visit,
         "visit_unit": visit[0]["task"].owner_unit.name if visit else "",
         "work": single,
@@ -206,6 +211,27 @@ def _handed(customer) -> dict | None:
     if last is None:
         return None
     return {"at": local_time(last.handed_at, year=True), "by": person(last.handed_over_by) if last.handed_over_by else last.handed_over_label}
+
+
+# Why a message did not go (its `last_error` when missed or failed), as staff read it.
+NOT_SENT = {
+    "sms_window_closed": _lazy("窗口已过，未发送"),
+    "opted_out": _lazy("客户已退订营销短信"),
+    "sms_daily_limit": _lazy("超过每日短信上限"),
+    "sms_unconfirmed": _lazy("网关未确认，无送达报告"),
+}
+
+
+def _message_row(act_name: str, message) -> dict:
+    """One SMS of the customer page: its text, status and when; the delivery report and when it came; why it
+    did not go."""
+    return {
+        "act": act_name, "message": message,
+        "at": local_time(message.sent_at or message.scheduled_at, year=True),
+        "delivery": message.get_delivery_display() if message.delivery else "",
+        "delivery_at": local_time(message.delivery_at, year=True) if message.delivery_at else "",
+        "why": NOT_SENT.get(message.last_error, "") if message.status in ("missed", "failed") else "",
+    }
 
 
 def _window(act: dict) -> str:

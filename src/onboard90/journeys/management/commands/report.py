@@ -1,6 +1,8 @@
-"""`onboard90 report compliance [--by city|store|staff|action] [--date D] [--from D --to D] [--json|--xlsx PATH]`.
+"""`onboard90 report compliance [--by city|store|staff|action] [--date D] [--from D --to D] [--json|--xlsx PATH]`
+and `onboard90 report sms [--from D --to D] [--json]`.
 
-The figures and their definitions are `journeys.selectors.figures`; this command only lays them out.
+The figures and their definitions are `journeys.selectors.figures` and `messaging.selectors.sms_figures`; this
+command only lays them out.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from django.core.management.base import CommandError
 from onboard90.core import clock
 from onboard90.core.commands import OnboardCommand
 from onboard90.journeys import selectors
+from onboard90.messaging.selectors import SMS_FIGURES, SMS_FIGURES_ZH, sms_figures
 
 HEADERS = selectors.FIGURES
 HEADERS_ZH = selectors.FIGURES_ZH
@@ -32,7 +35,7 @@ class Command(OnboardCommand):
     help = "合规报告 / compliance report"
 
     def add_arguments(self, parser):
-        parser.add_argument("report", choices=["compliance"])
+        parser.add_argument("report", choices=["compliance", "sms"])
         parser.add_argument("--by", default="city", choices=list(selectors.REPORT_KEYS))
         parser.add_argument("--json", action="store_true")
         parser.add_argument("--xlsx", metavar="PATH", help="write an Excel workbook")
@@ -41,6 +44,8 @@ class Command(OnboardCommand):
         parser.add_argument("--to", dest="due_to", help="截止日期到 / acts due up to this date, inclusive")
 
     def handle(self, *args, **options):
+        if options["report"] == "sms":
+            return self._sms(options)
         as_of = clock.cycle_instant(_date(options["date"], "--date")) if options["date"] else selectors.default_as_of()
         due_from = _date(options["due_from"], "--from")
         due_to = _date(options["due_to"], "--to")
@@ -65,6 +70,24 @@ class Command(OnboardCommand):
             self.stdout.write(pad(label, LABEL_WIDTH) + "".join(pad(c, CELL_WIDTH, right=True) for c in cells))
         if options["xlsx"]:
             self.stdout.write(f"已写入 / written: {options['xlsx']}")
+
+
+    def _sms(self, options) -> None:
+        report = sms_figures(day_from=_date(options["due_from"], "--from"), day_to=_date(options["due_to"], "--to"))
+        if options["json"]:
+            self.emit_json(report)
+            return
+        span = f"{report['day_from'] or '…'} ~ {report['day_to'] or '…'}"
+        self.stdout.write(f"短信发送统计 / SMS figures, planned {span}")
+        width = 10
+        self.stdout.write(pad("act", 26) + "".join(pad(SMS_FIGURES_ZH[n], width, right=True) for n in SMS_FIGURES)
+                          + pad("送达率", width, right=True))
+        self.stdout.write(pad("", 26) + "".join(pad(n[:9], width, right=True) for n in SMS_FIGURES)
+                          + pad("delivered%", width, right=True))
+        for row in [*report["rows"], report["total"]]:
+            rate = "-" if row["delivery_rate"] is None else f"{row['delivery_rate']:.1%}"
+            cells = [str(row[n]) for n in SMS_FIGURES] + [rate]
+            self.stdout.write(pad(row["action"] or "合计 / total", 26) + "".join(pad(c, width, right=True) for c in cells))
 
 
 def _date(text: str | None, option: str):

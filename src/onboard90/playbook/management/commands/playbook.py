@@ -190,6 +190,7 @@ class Command(OnboardCommand):
             raise CommandError(str(exc)) from exc
 
     def _checked(self, document: dict) -> tuple[schema.Playbook, list[str]]:
+        from onboard90.catalog.selectors import catalogue_packages
         from onboard90.messaging.context import reference_lists
         from onboard90.org.models import City
 
@@ -198,10 +199,11 @@ class Command(OnboardCommand):
         try:
             cities = list(City.objects.order_by("sort_order", "code").values_list("code", flat=True))
             references = reference_lists()
+            packages = catalogue_packages()
         except DatabaseError:
-            cities, references = None, None
+            cities, references, packages = None, None, None
         try:
-            return content.validate_document(document, cities=cities, references=references)
+            return content.validate_document(document, cities=cities, references=references, packages=packages)
         except schema.PlaybookError as exc:
             self._refuse(exc)
 
