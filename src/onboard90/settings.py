@@ -231,6 +231,8 @@ ONBOARD90 = {
     "CYCLE_HOUR": _env_int("ONBOARD90_CYCLE_HOUR", 9, least=0, most=23),
     # SMS gateway: "file" (JSON lines under var/sms/), "console" (stderr) or "kannel" (KANNEL below).
     "SMS_GATEWAY": os.environ.get("ONBOARD90_SMS_GATEWAY", "file"),
+    # At most this many SMS a second through the gateway (0: as fast as it takes them).
+    "SMS_RATE_LIMIT": _env_int("ONBOARD90_SMS_RATE_LIMIT", 0, least=0, most=10_000),
     # Kannel's smsbox: where `sendsms` answers, the `sendsms-user` it knows us by, and how Kannel calls back
     # (delivery reports and replies) — the base URL it reaches onboard90 at, and the secret it must present.
     "KANNEL": {

@@ -214,7 +214,7 @@ def _dispatch(
     # Messages claimed per round, the gateway's own (SEND_BATCH for most, more for the demo's, which only
     # appends to a file); a crash leaves at most one round unsettled.
     size = gateway.batch
-    pace = _Pace(settings.ONBOARD90.get("SMS_RATE_LIMIT", 0))
+    pace = _Pace(settings.ONBOARD90["SMS_RATE_LIMIT"])
     while True:
         instant = now()
         if not _sending_hours(instant, quiet_hours):
