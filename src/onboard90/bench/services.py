@@ -44,6 +44,7 @@ from onboard90.org.models import City, StaffProfile, Unit
 from onboard90.org.services import staff_add
 from onboard90.playbook.selectors import current_version, playbook_of
 from onboard90.reporting.models import FigureRefresh
+from onboard90.reporting.services import figures_rebuild
 
 MARKER_TABLE = "onboard90_bench_marker"
 BIG_TABLES = (
@@ -360,6 +361,8 @@ def build_state(
     progress("build", done, done)
     _reset_sequences()
     _analyze()
+    # The dashboard's cells as yesterday's cycle left them: the measured cycle advances them by its own day.
+    figures_rebuild(as_of=last.as_of)
     return built
 
 
@@ -462,8 +465,8 @@ def time_cycle(*, day: dt.date, dispatch: bool = True, settle: bool = False) -> 
         "rows_per_s": round(sum(inserted.values()) / cycle_s) if cycle_s else None,
         "inserted": {t.split("_", 1)[1]: v for t, v in inserted.items()},
         "counts": run.counts,
-        # Part of cycle_s: the dashboard's precomputed figures, rebuilt at the end of every cycle.
-        "figures_s": _figures_rebuild_s(as_of),
+        # Part of cycle_s: the dashboard's precomputed figures, advanced at the end of every cycle.
+        "figures_s": _figures_s(as_of),
     }
     if dispatch or settle:
         current = playbook_of(current_version())
@@ -478,7 +481,7 @@ def time_cycle(*, day: dt.date, dispatch: bool = True, settle: bool = False) -> 
     return result
 
 
-def _figures_rebuild_s(as_of: dt.datetime) -> float | None:
+def _figures_s(as_of: dt.datetime) -> float | None:
     refresh = FigureRefresh.objects.filter(as_of=as_of).order_by("-id").first()
     return refresh.seconds if refresh else None
 

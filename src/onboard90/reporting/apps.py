@@ -15,4 +15,4 @@ class ReportingConfig(AppConfig):
         from onboard90.reporting import receivers
 
         acts_moved.connect(receivers.move_figure_cells, dispatch_uid="reporting.cells")
-        cycle_finishing.connect(receivers.rebuild_figures_after_cycle, dispatch_uid="reporting.rebuild")
+        cycle_finishing.connect(receivers.advance_figures_after_cycle, dispatch_uid="reporting.rebuild")

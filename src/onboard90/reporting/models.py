@@ -1,9 +1,10 @@
 """Precomputed compliance figures: the counts of acts per city, store, act and due time.
 
-A province has millions of acts; the dashboard must not count them on every request. The daily cycle
-rebuilds these cells from the acts in one INSERT … SELECT … GROUP BY (`services.figures_rebuild`), and
-staff work between cycles moves single acts from one count to another in the same transaction as the
-work itself (`services.figure_cells_apply`). The figures read from them are those of
+A province has millions of acts; the dashboard must not count them on every request. The cells are
+counted from the acts once in one INSERT … SELECT … GROUP BY (`services.figures_rebuild`); after that
+each daily cycle recounts only the cells its day's work touched (`services.figures_advance`), and staff
+work between cycles moves single acts from one count to another in the same transaction as the work
+itself (`services.figure_cells_apply`). The figures read from them are those of
 `journeys.selectors.compliance_report`, by the same definitions (`journeys.selectors.figures`).
 """
 
@@ -58,12 +59,19 @@ class FigureCell(models.Model):
 
 
 class FigureRefresh(models.Model):
-    """One rebuild of the cells: as of when, when it ran, how long it took and how many cells it wrote."""
+    """One count of the cells — every cell (a rebuild) or the ones a cycle touched (an advance): as of when,
+    when it ran, how long it took, how many cells it wrote, and up to which act it counted.
+
+    `acts_upto` is the highest act id counted: the acts above it are the ones opened since, which the next
+    advance counts, and a completion of one of them waits for that count (`figure_cells_apply`).
+    """
 
     as_of = models.DateTimeField(_("业务时间"))
     started_at = models.DateTimeField(_("开始"))
     seconds = models.FloatField(_("用时(秒)"))
     cells = models.PositiveIntegerField(_("单元数"))
+    full = models.BooleanField(_("全量重算"), default=True)
+    acts_upto = models.BigIntegerField(_("已计入的服务动作"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("统计重算记录")
@@ -72,3 +80,22 @@ class FigureRefresh(models.Model):
 
     def __str__(self) -> str:
         return f"{self.as_of} ({self.cells})"
+
+
+class CustomerMove(models.Model):
+    """A customer whose city or store changed (迁移): their acts count in another cell from now on.
+
+    Written by a database trigger on the customer's row (see the migration) whatever wrote it — an import,
+    the admin, outside SQL — and read by the next advance of the cells, which recounts these customers'
+    cells and then deletes the lines. Nothing else in the figures follows a customer's place.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    customer_id = models.BigIntegerField(_("客户"))
+
+    class Meta:
+        verbose_name = _("客户迁移记录")
+        verbose_name_plural = _("客户迁移记录")
+
+    def __str__(self) -> str:
+        return str(self.customer_id)

@@ -1,14 +1,17 @@
-"""Writes of the dashboard's figures: the daily rebuild of the cells and the exact moves of staff work.
+"""Writes of the dashboard's figures: the count of the cells, the cycle's advance and the exact moves of staff work.
 
 When the cells change (统计更新时机):
 
-- the daily cycle rebuilds every cell at its end (`figures_rebuild`, on `journeys.signals.cycle_finishing`,
-  see `receivers`; also `onboard90 figures rebuild`): the acts it opened, marked overdue, superseded or closed;
+- the first cycle counts every cell (`figures_rebuild`; also `onboard90 figures rebuild`, any time);
+- every later cycle, at its end, recounts the cells its work touched (`figures_advance`, on
+  `journeys.signals.cycle_finishing`, see `receivers`): those of the acts opened since the last count, of the
+  acts that stopped running or went overdue (opened, marked overdue, superseded, missed, done by SMS, closed at
+  the journey's end or at a cancellation), and of the customers who moved to another city or store. A day's
+  work, not the file, sets its cost;
 - a completion, a bulk completion and a supervisor's correction (`journeys.services.task_complete`,
   `tasks_complete_bulk`, `task_correct`) move their acts from one count to another in their own
-  transaction (`figure_cells_apply`, on `journeys.signals.acts_moved`), so the dashboard shows staff work at once;
-- anything else between two cycles (a cancellation imported at noon, a customer moved to another store
-  in the admin) shows at the next cycle's rebuild.
+  transaction (`figure_cells_apply`, on `journeys.signals.acts_moved`), so the dashboard shows staff work at
+  once — except for an act opened since the last count, which the next cycle counts as it then stands.
 """
 
 from __future__ import annotations
@@ -20,15 +23,15 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, Q, When
+from django.db.models import Case, Count, F, Max, Q, Sum, When
 
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, insert_select, insert_values
 from onboard90.journeys.engine import cycle_session
-from onboard90.journeys.enums import ActionStatus
+from onboard90.journeys.enums import RUNNING, ActionStatus
 from onboard90.journeys.models import JourneyAction
 from onboard90.journeys.selectors import COUNTED, closed_counts
-from onboard90.reporting.models import FigureCell, FigureRefresh
+from onboard90.reporting.models import CustomerMove, FigureCell, FigureRefresh
 
 COUNTS = ("done", "done_late", "backdated", "missed", "open", "overdue")
 KEY = ("city_id", "store_id", "action_code", "stage", "due_at", "window_end")
@@ -73,48 +76,167 @@ def _cell_rows(as_of: dt.datetime):
 
 
 def _lock_cells() -> None:
-    """PostgreSQL: keep completions off the cells while they are rebuilt. A completion that has already
-    moved a cell is waited for (and so is in the rebuild's reading of the acts); one that comes later
-    waits, then moves the new cell. Without it a move made to a cell being deleted would be lost until
-    the next day. (SQLite has one writer at a time anyway.)"""
+    """PostgreSQL: hold the acts still and keep completions off the cells while they are counted.
+
+    The acts first (SHARE: writers of acts wait, and the ones under way are waited for), so that the highest
+    act id read is the last act counted — a later commit cannot bring a lower id — and a completion that has
+    already moved its act and is about to move its cell finishes first, rather than deadlocking on the cells.
+    (SQLite has one writer at a time anyway.)"""
     if connection.vendor == "postgresql":
+        quote = connection.ops.quote_name
         with connection.cursor() as cursor:
-            cursor.execute(f"LOCK TABLE {connection.ops.quote_name(FigureCell._meta.db_table)} IN EXCLUSIVE MODE")
-            # The grouping of every act is one big hash or sort: at the server's default 4 MB it spills to
+            cursor.execute(f"LOCK TABLE {quote(JourneyAction._meta.db_table)} IN SHARE MODE")
+            cursor.execute(f"LOCK TABLE {quote(FigureCell._meta.db_table)} IN EXCLUSIVE MODE")
+            # The grouping of many acts is one big hash or sort: at the server's default 4 MB it spills to
             # disk. This transaction only (SET LOCAL) may use more.
             cursor.execute("SET LOCAL work_mem = '256MB'")
+
+
+def _last_act() -> int:
+    return JourneyAction.objects.aggregate(top=Max("pk"))["top"] or 0
 
 
 def figures_rebuild(*, as_of: dt.datetime) -> FigureRefresh:
     """统计重算: replace every cell by a count of the acts opened by `as_of`, in one transaction.
 
     One DELETE and one INSERT … SELECT … GROUP BY over the acts (one pass, joined to their customers), on
-    SQLite and PostgreSQL alike; the dashboard then reads a few thousand cells instead of every act.
+    SQLite and PostgreSQL alike; the dashboard then reads a few thousand cells instead of every act. It reads
+    every act on file: the cycle runs it only when there is no count to advance (`figures_advance`).
     """
     started, clock_start = clock.now(), time.perf_counter()
     with transaction.atomic(), cycle_session():
         _lock_cells()
+        upto = _last_act()
         FigureCell.objects.all()._raw_delete(FigureCell.objects.db)  # no signals, no per-row collection
-        written = insert_select(FigureCell, [*KEY, *COUNTS], _cell_rows(as_of))
+        CustomerMove.objects.all()._raw_delete(CustomerMove.objects.db)
+        written = insert_select(FigureCell, [*KEY, *COUNTS], _cell_rows(as_of).filter(pk__lte=upto))
         return FigureRefresh.objects.create(
-            as_of=as_of, started_at=started, seconds=round(time.perf_counter() - clock_start, 3), cells=written
+            as_of=as_of, started_at=started, seconds=round(time.perf_counter() - clock_start, 3), cells=written,
+            full=True, acts_upto=upto,
+        )
+
+
+# The key of a group of acts: the act and its due time (or its window's end, for the few without one).
+Group = tuple[str, dt.datetime | None, dt.date | None]
+
+
+def _group_of(code: str, due_at, window_end) -> Group:
+    return (code, due_at, None if due_at is not None else window_end)
+
+
+def _touched_groups(*, last: FigureRefresh, upto: int) -> set[Group]:
+    """The (act, due time) groups whose cells the work since `last` can have changed, from three sources:
+
+    - the acts opened since (ids above `last.acts_upto`);
+    - the acts that stopped running or changed between open and overdue: the running acts the cells count
+      for each group against those on file now. Nothing else makes an act leave those counts but staff
+      work, which has moved its cells already (so counts them the same on both sides), and nothing but a
+      correction brings one back;
+    - the customers who moved to another city or store (`CustomerMove`): all their acts.
+    """
+    counted = JourneyAction.objects.filter(status__in=COUNTED)
+    groups: set[Group] = set()
+    for row in counted.filter(pk__gt=last.acts_upto, pk__lte=upto).values_list("action_code", "due_at", "window_end").distinct():
+        groups.add(_group_of(*row))
+    moved = CustomerMove.objects.values("customer_id")
+    for row in counted.filter(journey__customer_id__in=moved).values_list("action_code", "due_at", "window_end").distinct():
+        groups.add(_group_of(*row))
+    # Running counts per group, the cells' against the acts' (by the (act code, status) index: every code
+    # the cells know, each of its two running statuses).
+    in_cells: dict[Group, tuple[int, int]] = {}
+    for code, due_at, window_end, n_open, n_overdue in (
+        FigureCell.objects.values_list("action_code", "due_at", "window_end")
+        .annotate(Sum("open"), Sum("overdue")).order_by()
+    ):
+        if n_open or n_overdue:
+            key = _group_of(code, due_at, window_end)
+            before = in_cells.get(key, (0, 0))
+            in_cells[key] = (before[0] + n_open, before[1] + n_overdue)
+    codes = list(FigureCell.objects.values_list("action_code", flat=True).distinct().order_by())
+    on_file: dict[Group, tuple[int, int]] = {}
+    running = (
+        JourneyAction.objects.filter(action_code__in=codes, status__in=RUNNING, pk__lte=last.acts_upto)
+        .values_list("action_code", "due_at", Case(When(due_at__isnull=True, then=F("window_end"))))
+        .annotate(
+            n_open=Count("id", filter=Q(status=ActionStatus.OPEN)),
+            n_overdue=Count("id", filter=Q(status=ActionStatus.OVERDUE)),
+        )
+        .order_by()
+    )
+    for code, due_at, window_end, n_open, n_overdue in running:
+        on_file[_group_of(code, due_at, window_end)] = (n_open, n_overdue)
+    groups.update(key for key in in_cells.keys() | on_file.keys() if in_cells.get(key, (0, 0)) != on_file.get(key, (0, 0)))
+    return groups
+
+
+def _in_groups(groups: Iterable[Group]) -> Q:
+    """The acts (or cells) of these groups: one term per act code, its due times as one IN list."""
+    dues: dict[str, set] = defaultdict(set)
+    ends: dict[str, set] = defaultdict(set)
+    for code, due_at, window_end in groups:
+        if due_at is not None:
+            dues[code].add(due_at)
+        else:
+            ends[code].add(window_end)
+    q = Q(pk__in=[])
+    for code, values in dues.items():
+        for chunk in chunks(sorted(values), 500):
+            q |= Q(action_code=code, due_at__in=chunk)
+    for code, values in ends.items():
+        dated = sorted(v for v in values if v is not None)
+        term = Q(window_end__in=dated) if dated else Q(pk__in=[])
+        if None in values:
+            term |= Q(window_end__isnull=True)
+        q |= Q(action_code=code, due_at__isnull=True) & term
+    return q
+
+
+def figures_advance(*, as_of: dt.datetime) -> FigureRefresh:
+    """统计更新: bring the cells up to the acts on file by recounting only the groups the work since the last
+    count touched (`_touched_groups`), in one transaction — each such group's cells deleted and counted again
+    from its acts (by the (act code, due time) index), every other cell kept as it is.
+
+    With nothing counted yet (or a count of an earlier business time than `as_of`'s last, as in a replay),
+    it is the whole rebuild. Equal to `figures_rebuild` at any point: a property test walks both.
+    """
+    last = FigureRefresh.objects.order_by("-id").first()
+    if last is None or last.acts_upto is None or as_of < last.as_of:
+        return figures_rebuild(as_of=as_of)
+    started, clock_start = clock.now(), time.perf_counter()
+    with transaction.atomic(), cycle_session():
+        _lock_cells()
+        upto = _last_act()
+        last_move = CustomerMove.objects.aggregate(top=Max("pk"))["top"]
+        groups = _touched_groups(last=last, upto=upto)
+        written = 0
+        if groups:
+            # The cells' side of the key: a cell of an act with a due time has no window end.
+            FigureCell.objects.filter(_in_groups(groups))._raw_delete(FigureCell.objects.db)
+            rows = _cell_rows(as_of).filter(_in_groups(groups), pk__lte=upto)
+            written = insert_select(FigureCell, [*KEY, *COUNTS], rows)
+        if last_move is not None:
+            CustomerMove.objects.filter(pk__lte=last_move)._raw_delete(CustomerMove.objects.db)
+        return FigureRefresh.objects.create(
+            as_of=as_of, started_at=started, seconds=round(time.perf_counter() - clock_start, 3), cells=written,
+            full=False, acts_upto=upto,
         )
 
 
 def figure_cells_apply(*, changes: Iterable[CellChange | tuple]) -> int:
     """Move each changed act from its old count to its new one in its cell, in the caller's transaction.
 
-    An act the last rebuild had not counted (opened after it, by a cycle that then failed) only adds to its
-    new count. Before the first rebuild there is nothing to keep exact: the rebuild will count everything.
-    Returns how many cells were written.
+    An act the last count did not reach (opened since it) is left to the next cycle's advance, which counts
+    it as it then stands: moving it now would count it twice. Before the first count there is nothing to
+    keep exact: the rebuild will count everything. Returns how many cells were written.
     """
     moves = [CellChange(*change) for change in changes]
     moves = [m for m in moves if bucket(m.status_before, m.backdated_before) != bucket(m.status_after, m.backdated_after)]
     if not moves:
         return 0
-    last = FigureRefresh.objects.order_by("-id").values_list("as_of", flat=True).first()
+    last = FigureRefresh.objects.order_by("-id").values_list("as_of", "acts_upto").first()
     if last is None:
         return 0
+    last_as_of, upto = last
     acts = {}
     for chunk in chunks([m.action_id for m in moves]):
         for pk, *key, opened_at in JourneyAction.objects.filter(pk__in=chunk).values_list(
@@ -123,14 +245,15 @@ def figure_cells_apply(*, changes: Iterable[CellChange | tuple]) -> int:
         ):
             if key[4] is not None:
                 key[5] = None  # window_end is part of the key only for acts without a due time
-            acts[pk] = (tuple(key), opened_at <= last)
+            if (pk <= upto) if upto is not None else (opened_at <= last_as_of):
+                acts[pk] = tuple(key)
     deltas: dict[tuple, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
     for move in moves:
         if move.action_id not in acts:
             continue
-        key, counted = acts[move.action_id]
+        key = acts[move.action_id]
         before, after = bucket(move.status_before, move.backdated_before), bucket(move.status_after, move.backdated_after)
-        if before and counted:
+        if before:
             deltas[key][before] -= 1
         if after:
             deltas[key][after] += 1

@@ -131,4 +131,6 @@ def test_the_change_log_triggers_are_in_the_migrated_database():
         else:
             cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
         names = {row[0] for row in cursor.fetchall()}
-    assert {"customers_change_on_insert", "customers_change_on_update", "journeys_change_on_insert"} <= names
+    assert {
+        "customers_change_on_insert", "customers_change_on_update", "journeys_change_on_insert", "reporting_customer_moved",
+    } <= names
