@@ -76,8 +76,10 @@ class JourneyAction(models.Model):
             )
         ]
         indexes = [
-            # Ending in id: a cycle finds the acts it has just opened of one code as a range of this index.
-            models.Index(fields=["action_code", "status", "id"], name="journeys_action_code_status"),
+            # Then id: a cycle finds the acts it has just opened of one code as a range of this index. The due
+            # time last: the running acts per (code, due time), which the dashboard's cells check each cycle,
+            # are counted from the index alone.
+            models.Index(fields=["action_code", "status", "id", "due_at"], name="journeys_action_code_status"),
             # The acts of one act code and due time — the dashboard's cells (reporting.FigureCell) recount the
             # ones a day's work touched by it, rather than every act on file.
             models.Index(fields=["action_code", "due_at"], name="journeys_action_code_due"),

@@ -27,9 +27,10 @@ from django.db.models import Case, Count, F, Max, Q, Sum, When
 
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, insert_select, insert_values
+from onboard90.core.planner import narrow
 from onboard90.journeys.engine import cycle_session
 from onboard90.journeys.enums import RUNNING, ActionStatus
-from onboard90.journeys.models import JourneyAction
+from onboard90.journeys.models import Journey, JourneyAction
 from onboard90.journeys.selectors import COUNTED, closed_counts
 from onboard90.reporting.models import CustomerMove, FigureCell, FigureRefresh
 
@@ -136,13 +137,17 @@ def _touched_groups(*, last: FigureRefresh, upto: int) -> set[Group]:
     """
     counted = JourneyAction.objects.filter(status__in=COUNTED)
     groups: set[Group] = set()
-    for row in counted.filter(pk__gt=last.acts_upto, pk__lte=upto).values_list("action_code", "due_at", "window_end").distinct():
+    since = counted.filter(*narrow(pk__gt=last.acts_upto), pk__lte=upto)
+    for row in since.values_list("action_code", "due_at", "window_end").distinct():
         groups.add(_group_of(*row))
-    moved = CustomerMove.objects.values("customer_id")
-    for row in counted.filter(journey__customer_id__in=moved).values_list("action_code", "due_at", "window_end").distinct():
-        groups.add(_group_of(*row))
-    # Running counts per group, the cells' against the acts' (by the (act code, status) index: every code
-    # the cells know, each of its two running statuses).
+    moved = list(CustomerMove.objects.values_list("customer_id", flat=True).distinct())
+    for chunk in chunks(moved):
+        # Through their journeys (an act is found by its journey's index), not a scan of every act.
+        journeys = Journey.objects.filter(customer_id__in=chunk).values("pk")
+        for row in counted.filter(journey_id__in=journeys).values_list("action_code", "due_at", "window_end").distinct():
+            groups.add(_group_of(*row))
+    # Running counts per group, the cells' against the acts' (every code the cells know, each of its two
+    # running statuses: ranges of the (code, status, id, due time) index).
     in_cells: dict[Group, tuple[int, int]] = {}
     for code, due_at, window_end, n_open, n_overdue in (
         FigureCell.objects.values_list("action_code", "due_at", "window_end")
@@ -153,18 +158,20 @@ def _touched_groups(*, last: FigureRefresh, upto: int) -> set[Group]:
             before = in_cells.get(key, (0, 0))
             in_cells[key] = (before[0] + n_open, before[1] + n_overdue)
     codes = list(FigureCell.objects.values_list("action_code", flat=True).distinct().order_by())
+    # (narrow: the running statuses pick a few hundred thousand of ten million acts, which SQLite cannot know)
+    running = JourneyAction.objects.filter(*narrow(status__in=RUNNING), action_code__in=codes, pk__lte=last.acts_upto)
+    counts = {"n_open": Count("id", filter=Q(status=ActionStatus.OPEN)), "n_overdue": Count("id", filter=Q(status=ActionStatus.OVERDUE))}
     on_file: dict[Group, tuple[int, int]] = {}
-    running = (
-        JourneyAction.objects.filter(action_code__in=codes, status__in=RUNNING, pk__lte=last.acts_upto)
-        .values_list("action_code", "due_at", Case(When(due_at__isnull=True, then=F("window_end"))))
-        .annotate(
-            n_open=Count("id", filter=Q(status=ActionStatus.OPEN)),
-            n_overdue=Count("id", filter=Q(status=ActionStatus.OVERDUE)),
-        )
-        .order_by()
-    )
-    for code, due_at, window_end, n_open, n_overdue in running:
-        on_file[_group_of(code, due_at, window_end)] = (n_open, n_overdue)
+    # Grouped by due time from the (code, status, id, due time) index alone (no condition on the due time,
+    # which would lead SQLite to the (code, due time) index and every act of each code); the rare running acts
+    # without one, grouped by their window's end from the rows.
+    for code, due_at, n_open, n_overdue in running.values_list("action_code", "due_at").annotate(**counts).order_by():
+        if due_at is not None:
+            on_file[(code, due_at, None)] = (n_open, n_overdue)
+    for code, window_end, n_open, n_overdue in (
+        running.filter(due_at__isnull=True).values_list("action_code", "window_end").annotate(**counts).order_by()
+    ):
+        on_file[(code, None, window_end)] = (n_open, n_overdue)
     groups.update(key for key in in_cells.keys() | on_file.keys() if in_cells.get(key, (0, 0)) != on_file.get(key, (0, 0)))
     return groups
 
