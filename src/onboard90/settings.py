@@ -55,6 +55,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "onboard90.core",
     "onboard90.org",
     "onboard90.catalog",
@@ -64,6 +67,7 @@ INSTALLED_APPS = [
     "onboard90.messaging",
     "onboard90.guide",
     "onboard90.reporting",
+    "onboard90.api",
     "onboard90.web",
     "onboard90.demo",
     "onboard90.bench",
@@ -224,6 +228,19 @@ def _env_int(name: str, default: int, *, least: int, most: int) -> int:
     return value
 
 
+def _api_rate(text: str) -> str:
+    """ONBOARD90_API_RATE as DRF's throttles read it (`N/sec|min|hour|day`), refused with its name if not."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    count, _slash, period = text.partition("/")
+    if not (count.isdigit() and int(count) > 0 and period in ("s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day")):
+        raise ImproperlyConfigured(
+            f"环境变量 ONBOARD90_API_RATE 须形如 600/min，现为 {text!r} / ONBOARD90_API_RATE must look like "
+            f"600/min (a number per sec, min, hour or day), not {text!r}"
+        )
+    return text
+
+
 # The product's own knobs. Everything the operator may want to change about the plan itself lives in
 # the playbook (data); these are deployment settings.
 ONBOARD90 = {
@@ -250,4 +267,33 @@ ONBOARD90 = {
     "COMPLETION_GRACE_HOURS": _env_int("ONBOARD90_COMPLETION_GRACE_HOURS", 24, least=0, most=24 * 30),
     # PostgreSQL: database connections the daily cycle uses side by side (core.workers); 1 runs it on one.
     "CYCLE_WORKERS": _env_int("ONBOARD90_CYCLE_WORKERS", 2, least=1, most=64),
+    # The API: requests per key (or signed-in user) per second, minute, hour or day, e.g. "600/min".
+    "API_RATE": _api_rate(os.environ.get("ONBOARD90_API_RATE", "").strip() or "600/min"),
+}
+
+# The REST API (onboard90.api): a system account's key (`Authorization: Bearer ob90_…`) or a signed-in
+# staff member's session; JSON only; refusals as the HTTP spec means them (401, 403, 404, 409, 422, 429).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "onboard90.api.auth.ApiKeyAuthentication",
+        "onboard90.api.auth.StaffSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["onboard90.api.auth.PerKeyThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "onboard90.api.views.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "onboard90 API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Swagger UI's files come from the drf-spectacular-sidecar package, served with the other static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }

@@ -1,4 +1,4 @@
-"""URL map: the admin, the SMS gateway's callbacks and the web app."""
+"""URL map: the admin, the SMS gateway's callbacks, the REST API and the web app."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -12,5 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Kannel's delivery reports and handsets' replies: kannel.DLR_PATH and MO_PATH (messaging.urls).
     path("sms/kannel/", include("onboard90.messaging.urls")),
+    # The REST API for the operator's other systems, its schema and docs page (onboard90.api).
+    path("api/v1/", include("onboard90.api.urls")),
     path("", include("onboard90.web.urls")),
 ]

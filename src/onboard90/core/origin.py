@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 @dataclasses.dataclass(frozen=True)
 class Origin:
-    channel: str = ""  # "web", "cli", "admin"; empty for the system's own work (the daily cycle)
+    channel: str = ""  # "web", "cli", "admin", "api"; empty for the system's own work (the daily cycle)
     remote_addr: str | None = None
 
 
@@ -37,13 +37,15 @@ def acting_from(origin: Origin) -> Iterator[Origin]:
 
 
 class OriginMiddleware:
-    """Marks every web request's audit rows with the channel ("web", or "admin" under /admin/) and the
-    client's address (REMOTE_ADDR: behind a reverse proxy, the proxy sets it through the WSGI server)."""
+    """Marks every web request's audit rows with the channel ("web", "admin" under /admin/, "api" under
+    /api/) and the client's address (REMOTE_ADDR: behind a reverse proxy, the proxy sets it through the WSGI
+    server)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        channel = "admin" if request.path.startswith("/admin/") else "web"
+        path = request.path
+        channel = "admin" if path.startswith("/admin/") else "api" if path.startswith("/api/") else "web"
         with acting_from(Origin(channel=channel, remote_addr=request.META.get("REMOTE_ADDR") or None)):
             return self.get_response(request)

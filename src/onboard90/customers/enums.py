@@ -29,6 +29,9 @@ class EventType(models.TextChoices):
     BILL_ISSUED = "bill_issued", _("出账")
     NUMBER_CHANGED = "number_changed", _("换号")
     CANCELLATION = "cancellation", _("离网")
-    # The customer asked for no more marketing SMS (replied TD/退订): not an event the BSS sends, so the
-    # events intake does not accept it (validation.EVENT_TYPES).
+    # 携号转网(转出): the customer left by taking the number to another operator; for the plan a departure
+    # like a cancellation (the journey exits), kept apart in the record of facts.
+    PORT_OUT = "port_out", _("携号转出")
+    # The customer asked for no more marketing SMS: replied TD/退订 to a message, or told the BSS or the
+    # 10010 hotline, which send it as an `opt_out` event (validation.EVENT_TYPES).
     MARKETING_OPT_OUT = "marketing_opt_out", _("退订营销短信")

@@ -3,7 +3,7 @@
 A fact arrives once per key: the same key again (a file imported twice, an event replayed) is recognised and
 changes nothing. A sender may name its own key; these are the keys of the facts that came without one, built
 from what makes the fact itself: one activation per number, one rating per number and instant, one bill per
-number, month, instant and amount, one number change per pair, one cancellation per number. The file import,
+number, month, instant and amount, one number change per pair, one cancellation (and one port-out) per number. The file import,
 the event intake, the admin and the API all key a fact the same way, so a fact sent by two of them is
 stored once.
 """
@@ -38,3 +38,7 @@ def number_changed_key(msisdn: str, previous_msisdn: str) -> str:
 
 def cancellation_key(msisdn: str) -> str:
     return f"cancellation:{msisdn}"
+
+
+def port_out_key(msisdn: str) -> str:
+    return f"port_out:{msisdn}"

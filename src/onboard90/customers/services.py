@@ -25,6 +25,7 @@ from onboard90.customers.keys import (
     bill_issued_key,
     cancellation_key,
     number_changed_key,
+    port_out_key,
     vip_rated_key,
 )
 from onboard90.customers.models import Bill, Customer, CustomerEvent
@@ -34,8 +35,9 @@ from onboard90.playbook.selectors import current_version, playbook_of
 
 __all__ = [
     "CHUNK", "IMPORTERS", "IMPORT_KINDS", "CustomerWrite", "ImportResult", "RowError", "UnusableFile", "bills_import",
-    "customer_cancel", "customer_change_number", "customer_event_apply", "customer_rate_vip", "customer_record_bill",
-    "customer_write", "customer_write_prepare", "customers_import", "events_import", "onboarding_days", "vip_import",
+    "EventOutcome", "customer_cancel", "customer_change_number", "customer_event_apply", "customer_events_apply",
+    "customer_opt_out", "customer_rate_vip", "customer_record_bill", "customer_write", "customer_write_prepare",
+    "customers_import", "events_import", "onboarding_days", "vip_import",
 ]
 
 CHUNK = 2000
@@ -366,9 +368,14 @@ class _Batch:
         self._record(customer, EventType.NUMBER_CHANGED, at, key, {"previous_msisdn": previous_msisdn}, extra)
         return status
 
-    def cancel(self, msisdn: str, at: dt.datetime, *, key: str | None = None, extra: dict | None = None) -> str:
+    def cancel(
+        self, msisdn: str, at: dt.datetime, *, key: str | None = None, extra: dict | None = None,
+        kind: str = EventType.CANCELLATION,
+    ) -> str:
+        """The customer left: cancelled (离网), or `kind` port_out (携号转出) — the same departure for the plan,
+        recorded as what it was. A customer already gone stays as they are (the first departure counts)."""
         explicit = key is not None
-        key = key or cancellation_key(msisdn)
+        key = key or (port_out_key(msisdn) if kind == EventType.PORT_OUT else cancellation_key(msisdn))
         if seen := self._seen(key, explicit):
             return seen
         customer = self._customer(msisdn)
@@ -381,7 +388,27 @@ class _Batch:
             customer.status, customer.cancelled_at = CustomerStatus.CANCELLED, at
             self._changed(customer, ["status", "cancelled_at"])
             self.exits.append((customer, at))
-        self._record(customer, EventType.CANCELLATION, at, key, {}, extra)
+        self._record(customer, kind, at, key, {}, extra)
+        return status
+
+    def opt_out(self, msisdn: str, at: dt.datetime, *, key: str | None = None, extra: dict | None = None) -> str:
+        """退订: no more marketing SMS for the customer (see customer_opt_out)."""
+        explicit = key is not None
+        key = key or _opt_out_key(msisdn, at)
+        if seen := self._seen(key, explicit):
+            return seen
+        customer = self._customer(msisdn)
+        if customer.marketing_opt_out:
+            if not explicit:
+                return UNCHANGED
+            status = UNCHANGED
+        else:
+            status = UPDATED
+            customer.marketing_opt_out = True
+            self._changed(customer, ["marketing_opt_out"])
+        self._record(
+            customer, EventType.MARKETING_OPT_OUT, at, key, {"marketing_opt_out": [status == UNCHANGED, True]}, extra
+        )
         return status
 
     def apply_event(self, event: dict[str, Any]) -> str:
@@ -395,6 +422,10 @@ class _Batch:
             return self.record_bill(event["msisdn"], event["bill_month"], at, event["amount"], key=key, extra=extra)
         if kind == EventType.NUMBER_CHANGED:
             return self.change_number(event["msisdn"], event["previous_msisdn"], at, key=key, extra=extra)
+        if kind == validation.OPT_OUT:
+            return self.opt_out(event["msisdn"], at, key=key, extra=extra)
+        if kind == EventType.PORT_OUT:
+            return self.cancel(event["msisdn"], at, key=key, extra=extra, kind=EventType.PORT_OUT)
         return self.cancel(event["msisdn"], at, key=key, extra=extra)
 
     # -- writing
@@ -461,25 +492,14 @@ class _Run:
         apply: Callable[[_Batch, dict[str, Any], Any], str],
     ) -> None:
         for chunk in chunks(items, CHUNK):
-            good, rejected = [], []
-            for position, item in enumerate(chunk):
-                self.result.total += 1
-                try:
-                    good.append((position, item, clean(item)))
-                except RowError as exc:
-                    rejected.append((position, item, exc.reason))
-            if good:
-                batch = batch_for([values for _position, _item, values in good])
-                for position, item, values in good:
-                    try:
-                        status = apply(batch, values, item)
-                    except RowError as exc:
-                        rejected.append((position, item, exc.reason))
-                        continue
+            self.result.total += len(chunk)
+            outcomes = _apply_chunk(chunk, clean=clean, batch_for=batch_for, apply=apply)
+            for status, _reason in outcomes:
+                if status is not None:
                     self.count(status)
-                batch.flush()
-            for _position, item, reason in sorted(rejected, key=lambda entry: entry[0]):  # in file order
-                self.reject(item, reason)
+            for item, (status, reason) in zip(chunk, outcomes, strict=True):  # in file order
+                if status is None:
+                    self.reject(item, reason)
             self.done += len(chunk)
             if self.on_progress is not None:
                 self.on_progress(self.done, self.estimate)
@@ -503,6 +523,34 @@ class _Run:
             after=self.result.as_dict(),
         )
         return self.result
+
+
+def _apply_chunk(
+    chunk: list[Any],
+    *,
+    clean: Callable[[Any], dict[str, Any]],
+    batch_for: Callable[[list[dict[str, Any]]], _Batch],
+    apply: Callable[[_Batch, dict[str, Any], Any], str],
+) -> list[tuple[str | None, str]]:
+    """(status, "") or (None, reason) for each item of a chunk, in order: every item cleaned, the clean ones
+    applied in order to one batch, the batch written at once. An item refused (on cleaning or applying)
+    changes nothing; the others are written. The one path of a file's chunk and of an API batch."""
+    outcomes: list[tuple[str | None, str]] = [(None, "")] * len(chunk)
+    good = []
+    for position, item in enumerate(chunk):
+        try:
+            good.append((position, item, clean(item)))
+        except RowError as exc:
+            outcomes[position] = (None, exc.reason)
+    if good:
+        batch = batch_for([values for _position, _item, values in good])
+        for position, item, values in good:
+            try:
+                outcomes[position] = (apply(batch, values, item), "")
+            except RowError as exc:
+                outcomes[position] = (None, exc.reason)
+        batch.flush()
+    return outcomes
 
 
 def _source(kind: str, path: Path) -> str:
@@ -652,12 +700,29 @@ def events_import(
     now = now or clock.now()
     estimate, lines = importing.open_json_lines(path)
     lookups = selectors.import_lookups()
-    source = _source("events", Path(path))
+    clean_event, batch_for, apply = _event_steps(lookups=lookups, now=now, source=_source("events", Path(path)))
 
     def clean(item: importing.JsonLine) -> dict[str, Any]:
         if item.error:
             raise RowError(f"不是有效的JSON / not valid JSON: {item.error}")
-        return validation.clean_event(item.obj, lookups, now=now)
+        return clean_event(item.obj)
+
+    run = _Run("events", Path(path), importing.JsonErrorWriter(path), on_progress, estimate)
+    run.process(lines, clean=clean, batch_for=batch_for, apply=apply)
+    return run.finish(actor=imported_by, now=now)
+
+
+AdmitCheck = Callable[[dict[str, Any], "Customer | None"], None]
+
+
+def _event_steps(*, lookups: Lookups, now: dt.datetime, source: str, admit: AdmitCheck | None = None):
+    """(clean, batch_for, apply) of pushed events, for a file and an API batch alike: each event cleaned by
+    `validation.clean_event`, a chunk's customers, keys and bills read at once, each event applied by the
+    act of its type, once per idempotency key. `admit(clean event, customer on file or None)` is the
+    caller's own check before an event is applied (the API's scope); it raises RowError to refuse it."""
+
+    def clean(obj: Any) -> dict[str, Any]:
+        return validation.clean_event(obj, lookups, now=now)
 
     def batch_for(items: list[dict[str, Any]]) -> _Batch:
         return _Batch(
@@ -666,12 +731,50 @@ def events_import(
             bill_months=[item["bill_month"] for item in items if "bill_month" in item], lookups=lookups,
         )
 
-    run = _Run("events", Path(path), importing.JsonErrorWriter(path), on_progress, estimate)
-    run.process(
-        lines, clean=clean, batch_for=batch_for,
-        apply=_once_per_key(lambda item: item["idempotency_key"], lambda batch, item: batch.apply_event(item)),
+    def act(batch: _Batch, item: dict[str, Any]) -> str:
+        if admit is not None:
+            admit(item, batch.customers.get(item["msisdn"]))
+        return batch.apply_event(item)
+
+    return clean, batch_for, _once_per_key(lambda item: item["idempotency_key"], act)
+
+
+@dataclasses.dataclass(frozen=True)
+class EventOutcome:
+    """What became of one pushed event: its status (created/updated/unchanged/duplicate), or None and the
+    reason it was refused (the reason an events file's error line would give)."""
+
+    status: str | None
+    reason: str = ""
+
+
+def customer_events_apply(
+    *, events: list[Any], source: str, actor: Any = None, now: dt.datetime | None = None,
+    admit: AdmitCheck | None = None,
+) -> list[EventOutcome]:
+    """Pushed events (one API request's batch, up to a file chunk's size) by the events file's own path:
+    the same cleaning, the same acts in the given order, the same keys, once per key within the batch.
+    Each event is refused on its own with the import's reason and changes nothing; the good ones are
+    written together. Audited once per batch (as an import run is), with its counts.
+
+    Raises LookupError when no playbook is published (nothing is written).
+    """
+    if len(events) > CHUNK:
+        raise ValueError(f"一次最多 {CHUNK} 个事件 / at most {CHUNK} events at once")
+    now = now or clock.now()
+    current_version()
+    clean, batch_for, apply = _event_steps(lookups=selectors.import_lookups(), now=now, source=source, admit=admit)
+    outcomes = [
+        EventOutcome(status, reason) for status, reason in _apply_chunk(events, clean=clean, batch_for=batch_for, apply=apply)
+    ]
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status or "rejected"] = counts.get(outcome.status or "rejected", 0) + 1
+    audit_record(
+        actor=actor, verb="customer.events", object_type="customers.events", object_id=source[:64],
+        after={"total": len(events), **counts},
     )
-    return run.finish(actor=imported_by, now=now)
+    return outcomes
 
 
 IMPORTERS: dict[str, Callable[..., ImportResult]] = {
@@ -861,20 +964,11 @@ def customer_opt_out(
     Pass a customer read under `select_for_update` inside the caller's transaction when replies can race
     (two TD at once): the flag is read from the object given.
     """
-    explicit = idempotency_key is not None
     key = idempotency_key or _opt_out_key(customer.msisdn, at)
     batch = _single(customer, source=source, key=key)
-    if seen := batch._seen(key, explicit):
-        return seen
-    if customer.marketing_opt_out:
-        if not explicit:
-            return UNCHANGED
-        status = UNCHANGED
-    else:
-        status = UPDATED
-        customer.marketing_opt_out = True
-        batch._changed(customer, ["marketing_opt_out"])
-    batch._record(customer, EventType.MARKETING_OPT_OUT, at, key, {"marketing_opt_out": [status == UNCHANGED, True]})
+    status = batch.opt_out(customer.msisdn, at, key=idempotency_key)
+    if not batch.events:  # already opted out, or a key already stored: nothing to write
+        return status
     batch.flush()
     _audit_act(actor, "customer.opt_out", customer, status, {"at": _iso(at), "source": source[:64]})
     return status

@@ -23,9 +23,12 @@ CUSTOMER_OPTIONAL = (
 VIP_REQUIRED = ("msisdn", "vip_level", "rated_at")
 BILL_REQUIRED = ("msisdn", "bill_month", "issued_at", "amount")
 EVENT_REQUIRED = ("type", "msisdn", "at", "idempotency_key")
+# The event types the intake takes (an events file, the API). `opt_out` is the sender's word for the fact
+# stored as EventType.MARKETING_OPT_OUT (the customer told the BSS or 10010 they want no marketing SMS).
+OPT_OUT = "opt_out"
 EVENT_TYPES = (
     EventType.ACTIVATION, EventType.VIP_RATED, EventType.BILL_ISSUED, EventType.NUMBER_CHANGED,
-    EventType.CANCELLATION,
+    EventType.CANCELLATION, EventType.PORT_OUT, OPT_OUT,
 )
 
 # Column -> (Chinese label, model field) for the reasons and for the change payload.
@@ -505,7 +508,7 @@ def clean_event(obj: Any, lookups: Lookups, *, now: dt.datetime) -> dict[str, An
 
     Returns type, msisdn, at, idempotency_key, payload (the extra fields as sent) and the type's
     clean values: activation → customer; vip_rated → tier; bill_issued → bill_month, amount;
-    number_changed → previous_msisdn.
+    number_changed → previous_msisdn; cancellation, port_out and opt_out need nothing more.
     """
     if not isinstance(obj, dict):
         raise RowError("每行须为JSON对象 / each line must be a JSON object")

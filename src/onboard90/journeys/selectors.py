@@ -287,6 +287,7 @@ FIGURES = ["due", "done", "done_late", "backdated", "missed", "open", "overdue",
 FIGURES_ZH = ["应做", "按时", "超时完成", "补录", "未完成", "进行中", "已超时", "按时率"]
 UNASSIGNED = "未分配 / unassigned"
 PROVINCE = "全省 / province"
+CITY_TOTAL = "全市 / city"
 
 
 def figures(*, done: int, done_late: int, backdated: int, missed: int, open: int, overdue: int) -> dict:
@@ -327,7 +328,8 @@ def closed_counts() -> dict:
 
 
 def compliance_report(
-    *, by: str, as_of: dt.datetime, due_from: dt.date | None = None, due_to: dt.date | None = None
+    *, by: str, as_of: dt.datetime, due_from: dt.date | None = None, due_to: dt.date | None = None,
+    city_id: int | None = None,
 ) -> dict:
     """合规报告: per city/store/staff/action, how many acts were due and how they ended (see `figures`).
 
@@ -340,13 +342,16 @@ def compliance_report(
     staff and are left out of that view only (they are in the city, store and action views).
 
     `total` is the province (全省) over the same acts, by the same definitions. One query, whatever the
-    number of rows.
+    number of rows. With `city_id` (a city supervisor's report, e.g. through the API), only that city's
+    customers' acts count, and `total` is the city's (全市).
     """
     if by not in REPORT_KEYS:
         raise ValueError(f"--by 只能是 / must be one of: {', '.join(REPORT_KEYS)}")
     if due_from and due_to and due_from > due_to:
         raise ValueError(f"开始日期晚于结束日期 / --from {due_from} is after --to {due_to}")
     rows = JourneyAction.objects.filter(status__in=COUNTED, opened_at__lte=as_of)
+    if city_id is not None:
+        rows = rows.filter(journey__customer__city_id=city_id)
     if due_from:
         rows = rows.filter(Q(due_at__gte=clock.at_local(due_from)) | Q(due_at__isnull=True, window_end__gte=due_from))
     if due_to:
@@ -391,7 +396,7 @@ def compliance_report(
             total[name] += counts[name]
     return {
         "by": by, "as_of": _iso(as_of), "from": _iso(due_from), "to": _iso(due_to), "rows": out,
-        "total": {by: PROVINCE, **figures(**total)},
+        "total": {by: PROVINCE if city_id is None else CITY_TOTAL, **figures(**total)},
     }
 
 
