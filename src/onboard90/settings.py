@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "onboard90.org",
     "onboard90.catalog",
     "onboard90.customers",
+    "onboard90.usage",
     "onboard90.playbook",
     "onboard90.journeys",
     "onboard90.messaging",

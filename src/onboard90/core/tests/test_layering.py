@@ -1,12 +1,13 @@
 """The apps depend on each other one way: a module imports only from its own app and the apps below it.
 
-    core  <  journeys.rules  <  org  <  catalog  <  playbook  <  customers  <  messaging  <  journeys  <  guide
-          <  reporting  <  api  <  web  <  installation, demo, bench (the tools and the project's own glue)
+    core  <  journeys.rules  <  org  <  catalog  <  playbook  <  customers  <  usage  <  messaging  <  journeys
+          <  guide  <  reporting  <  api  <  web  <  installation, demo, bench (the tools and the project's own glue)
 
 `core` is the project's plumbing (clock, bulk writes, audit, locks); `journeys.rules` the engine's rules in
 plain Python; then the organisation and the catalogue, the playbook (the plan, reference data like the
-catalogue), the customers and their facts, the outbox (it sends messages and knows nothing of acts), the
-engine that runs the plan over them, the booklet, the figures, the REST API for other systems, the pages. Where a lower app has news for a
+catalogue), the customers and their facts, their usage, the outbox (it sends messages and knows nothing of
+acts), the engine that runs the plan over them, the booklet, the figures, the REST API for other systems, the
+pages. Where a lower app has news for a
 higher one (a customer joined or left, a message left, an act moved) it sends a signal from its `signals`
 module inside the write's transaction, and the higher app connects its receivers in its `apps.ready`. Management commands are
 entry points, not layers (a command may call any app), and tests may import anything.
@@ -23,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]  # src/onboard90
 
 LAYERS = [
-    "core", "journeys.rules", "org", "catalog", "playbook", "customers", "messaging", "journeys", "guide", "reporting",
-    "api", "web",
+    "core", "journeys.rules", "org", "catalog", "playbook", "customers", "usage", "messaging", "journeys", "guide",
+    "reporting", "api", "web",
     "installation", "demo", "bench",
 ]
 # Top-level modules that are glue, not layers: they may import anything and nothing imports them but entry points.

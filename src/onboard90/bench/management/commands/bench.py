@@ -1,6 +1,7 @@
 """`onboard90 bench cycle --journeys N [--daily D] [--days K] [--json]`: time the daily cycle at scale.
 `onboard90 bench web [--customers N] [--users U] [--requests R] [--seconds S] [--json]`: signed-in staff on
 the real web server.
+`onboard90 bench usage --rows N [--days D] [--json]`: the usage import against a raw bulk write.
 
 The work is in `onboard90.bench.services` and `onboard90.bench.web`; this is the command line around it.
 """
@@ -45,12 +46,25 @@ before is reused. Without DATABASE_URL the database is the SQLite file var/bench
 """
 
 
+USAGE_HELP = """\
+Builds enough customers for N usage rows over D days (default 7: a week's files), writes the rows as a
+CSV file as BSS drops it, times `onboard90 import usage` on it (reading, checking every row, staging,
+upserting the days, recomputing the months), then times a raw bulk write of N rows into an empty table of
+the same shape as the day rows (PostgreSQL COPY, SQLite executemany) and reports both rates and their
+ratio (target >= 0.5).
+
+Database: DATABASE_URL if set, else a fresh SQLite file var/bench/usage.sqlite3 (recreated on every run).
+The database named by DATABASE_URL is EMPTIED AND REBUILT, as by `bench cycle`; one holding customers the
+bench did not create is refused unless --force.
+"""
+
+
 class Command(OnboardCommand):
     help = ("基准测试 / benchmarks: `bench cycle` times the daily cycle on a province-sized database, "
-            "`bench web` the web pages under signed-in users")
+            "`bench web` the web pages under signed-in users, `bench usage` the usage import")
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="bench", required=True, metavar="{cycle,web}")
+        sub = parser.add_subparsers(dest="bench", required=True, metavar="{cycle,web,usage}")
         cycle = sub.add_parser("cycle", help="time the daily cycle", description=HELP,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         cycle.add_argument("--journeys", type=int, required=True, help="open journeys to build (N)")
@@ -64,6 +78,14 @@ class Command(OnboardCommand):
         cycle.add_argument("--force", action="store_true",
                            help="empty a database that holds non-bench customers")
         cycle.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+        usage = sub.add_parser("usage", help="time the usage import against a raw bulk write",
+                               description=USAGE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        usage.add_argument("--rows", type=int, required=True, help="usage rows to import (N)")
+        usage.add_argument("--days", type=int, default=7, help="days the rows cover (1–28, default 7)")
+        usage.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
+        usage.add_argument("--force", action="store_true", help="empty a database that holds non-bench customers")
+        usage.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
         web = sub.add_parser("web", help="signed-in users on the web server", description=WEB_HELP,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,6 +107,9 @@ class Command(OnboardCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["bench"] == "web":
             self._web(options)
+            return
+        if options["bench"] == "usage":
+            self._usage(options)
             return
         if options["bench"] != "cycle":
             raise CommandError(f"unknown bench {options['bench']!r}")
@@ -128,6 +153,45 @@ class Command(OnboardCommand):
         sys.stdout.flush()
         if done.returncode:
             sys.exit(done.returncode)
+
+    def _usage(self, options: dict[str, Any]) -> None:
+        if not os.environ.get("DATABASE_URL"):
+            # A fresh SQLite file of the bench's own, never the data folder's database (the run empties it).
+            from django.conf import settings
+
+            path = Path(settings.VAR_DIR) / "bench" / "usage.sqlite3"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            argv = [sys.executable, "-m", "onboard90", "bench", "usage", "--rows", str(options["rows"]),
+                    "--days", str(options["days"]), "--seed", str(options["seed"])]
+            argv += [f"--{flag}" for flag in ("force", "json") if options[flag]]
+            done = subprocess.run(argv, env={**os.environ, "DATABASE_URL": f"sqlite:///{path}"}, stdout=subprocess.PIPE)
+            sys.stdout.write(done.stdout.decode())
+            sys.stdout.flush()
+            if done.returncode:
+                sys.exit(done.returncode)
+            return
+        from onboard90.bench import services, usage
+
+        with services.quiet_logs():
+            try:
+                result = usage.run(rows=options["rows"], days=options["days"], seed=options["seed"],
+                                   force=options["force"])
+            except services.BenchRefused as exc:
+                raise CommandError(str(exc)) from None
+        if options["json"]:
+            self.emit_json(result)
+            return
+        w = self.stdout.write
+        w(f"数据库 / database        {result['database_location']}")
+        w(f"用量行 / usage rows      {result['rows']:,} ({result['customers']:,} customers × {result['days']} days, "
+          f"{result['file_mb']} MB CSV)")
+        w(f"导入 / import            {result['import_s']} s  ({result['import_rows_per_s']:,} rows/s)")
+        w(f"基线 / raw bulk write    {result['baseline']['seconds']} s  ({result['baseline_rows_per_s']:,} rows/s)")
+        met = "met" if result["met"] else "NOT met"
+        w(f"比值 / ratio             {result['ratio']} (target >= {result['target_ratio']}: {met})")
+        w(f"内存峰值 / peak RSS       {result['peak_rss_mb']} MB")
 
     def _web(self, options: dict[str, Any]) -> None:
         if not os.environ.get("DATABASE_URL"):
