@@ -37,7 +37,7 @@ def _browser_missing() -> str | None:
 
 def _kannel_missing() -> str | None:
     """Why the Kannel tests cannot run here, or None."""
-    from onboard90.messaging.tests.kannel_peer import kannel_missing
+    from onboard90.messaging.kannel_local import kannel_missing
 
     return kannel_missing()
 

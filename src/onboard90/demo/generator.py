@@ -474,3 +474,54 @@ def task_plan(
     else:
         attempts.append(Attempt(final, rng.randint(WORK_START, WORK_END), "reached"))
     return tuple(sorted(attempts, key=lambda a: (a.day, a.minute)))
+
+
+# --- simulated customers' replies -------------------------------------------------------------------------
+
+# What customers answer the plan's SMS with (上行短信), by the act whose SMS they answer: the survey's score
+# (mostly content, said a few ways: "5", "5分", a full-width "５"), a yes to the value-added offer, now and then
+# 退订 (the offer is marketing: it is what people opt out from), and a few words nobody can take for anything.
+SURVEY_ANSWER_SHARE = 0.45
+SURVEY_SCORES = {5: 40, 4: 30, 3: 15, 2: 8, 1: 7}
+OFFER_YES_SHARE = 0.12
+OFFER_TD_SHARE = 0.03
+TD_SHARE = 0.006  # on any other of the plan's SMS
+UNMATCHED_SHARE = 0.004
+UNMATCHED_WORDS = ("谢谢", "好的，知道了", "怎么查流量？", "收到", "你们营业厅几点关门")
+LAST_REPLY_MINUTE = 22 * 60  # nobody replies to the day's SMS after 22:00 in the simulation
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    at: dt.datetime
+    msisdn: str
+    text: str
+
+
+def reply_to(*, seed: int, msisdn: str, action_code: str, sent_at: dt.datetime) -> Reply | None:
+    """The customer's answer to one SMS of the plan (None: most say nothing), minutes to hours after it left,
+    on the same day. Drawn from the customer and the act, so it does not depend on ids or on the gateway."""
+    rng = random.Random(f"onboard90-demo:{seed}:reply:{msisdn}:{action_code}")
+    draw = rng.random()
+    if action_code == "onboarding_survey":
+        if draw >= SURVEY_ANSWER_SHARE:
+            return None
+        score = int(_pick(rng, {str(k): v for k, v in SURVEY_SCORES.items()}))
+        text = rng.choice((str(score), f"{score}分", chr(0xFF10 + score)))
+    elif action_code == "vas_recommendation":
+        if draw < OFFER_YES_SHARE:
+            text = rng.choice(("1", "是"))
+        elif draw < OFFER_YES_SHARE + OFFER_TD_SHARE:
+            text = rng.choice(("TD", "退订", "td"))
+        else:
+            return None
+    elif draw < TD_SHARE:
+        text = rng.choice(("TD", "退订"))
+    elif draw < TD_SHARE + UNMATCHED_SHARE:
+        text = rng.choice(UNMATCHED_WORDS)
+    else:
+        return None
+    sent = sent_at.astimezone(TZ)
+    minutes = sent.hour * 60 + sent.minute + 1 + min(int(rng.expovariate(1 / 45)), 8 * 60)
+    at = local(sent.date(), min(minutes, LAST_REPLY_MINUTE))
+    return Reply(max(at, sent_at + dt.timedelta(minutes=1)), msisdn, text)

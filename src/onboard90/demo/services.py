@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
 import json
+import logging
 import random
+import secrets
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +39,18 @@ from onboard90.journeys.enums import RUNNING, JourneyStatus, TaskKind
 from onboard90.journeys.models import CycleRun, Escalation, Journey, JourneyAction, Task, TaskAttempt
 from onboard90.journeys.selectors import takeable_tasks
 from onboard90.journeys.services import task_take, tasks_complete_bulk
-from onboard90.messaging.enums import MessageStatus
+from onboard90.messaging import delivery
+from onboard90.messaging.enums import Delivery, MessageStatus, Purpose, ReplyKind
 from onboard90.messaging.gateways import BufferedFileGateway
-from onboard90.messaging.models import OutboxMessage
+from onboard90.messaging.kannel import DLR_PATH, KannelGateway
+from onboard90.messaging.kannel_local import CallbackReceiver, KannelPeer, kannel_missing, wait_until
+from onboard90.messaging.models import InboundMessage, OutboxMessage
+from onboard90.messaging.replies import reply_receive
 from onboard90.org.enums import UnitKind
 from onboard90.org.models import City, StaffProfile, Unit
 from onboard90.org.services import staff_add
+
+log = logging.getLogger("onboard90.demo")
 
 DEMO_PASSWORD = "onboard90-demo"
 ADMIN_USERNAME = "admin"
@@ -64,6 +73,10 @@ class DemoOptions:
     days: int = 120
     seed: int = 2012
     today: dt.date | None = None
+    gateway: str = "file"  # GATEWAYS: where the history's SMS go
+
+
+GATEWAYS = ("file", "kannel")
 
 
 # --- reading the installed reference data --------------------------------------------------------------
@@ -131,7 +144,8 @@ def demo_reset(*, reset_by: Any = None) -> dict[str, int]:
         # Every customer is a demo one (checked above), so everything hanging off customers goes, leaves
         # first, one statement per table.
         steps = [
-            ("escalations", Escalation), ("attempts", TaskAttempt), ("messages", OutboxMessage), ("tasks", Task),
+            ("escalations", Escalation), ("attempts", TaskAttempt), ("replies", InboundMessage),
+            ("messages", OutboxMessage), ("tasks", Task),
             ("actions", JourneyAction), ("journeys", Journey), ("bills", Bill),
         ]
         for name, model in steps:
@@ -279,6 +293,142 @@ def _work_the_day(*, day: dt.date, staff: _Staff, plan: _Workplan, seed: int) ->
     return tasks_complete_bulk(completions=completions, source="demo")
 
 
+def _customers_reply(*, day: dt.date, seed: int, wall) -> Counter:
+    """After the day's cycle: the customers answer the SMS that left today (`generator.reply_to`), each reply
+    at its own minute, through the replies service the MO endpoint calls (`messaging.replies.reply_receive`):
+    TD/退订 opts out and queues its confirmation, a score answers the survey, a yes to the offer becomes the
+    store's follow-up task, anything else is kept unmatched for staff.
+
+    The replies are passed straight to the service, with the gateway Kannel or not: a handset's reply through
+    Kannel would be stamped with the real clock (its %T), not the history's business time, and the way in
+    through Kannel's sms-service is the endpoint's own tests' (messaging/tests/test_replies.py).
+    """
+    sent = (
+        OutboxMessage.objects.filter(
+            status=MessageStatus.SENT, purpose=Purpose.ACT, sent_at__gte=clock.at_local(day),
+            sent_at__lt=clock.at_local(day + dt.timedelta(days=1)),
+        )
+        .order_by("pk")
+        .values_list("msisdn", "action__action_code", "sent_at")
+    )
+    replies = [
+        reply
+        for msisdn, code, sent_at in sent.iterator(chunk_size=5000)
+        if (reply := generator.reply_to(seed=seed, msisdn=msisdn, action_code=code, sent_at=sent_at))
+    ]
+    kinds: Counter = Counter()
+    for reply in sorted(replies, key=lambda r: (r.at, r.msisdn)):
+        wall.at = reply.at
+        kinds[reply_receive(msisdn=reply.msisdn, text=reply.text, received_at=reply.at, gateway="demo").kind] += 1
+    return kinds
+
+
+class _FileSms:
+    """The demo's default gateway: the day's SMS appended to var/demo/sms-sent.jsonl, once a day."""
+
+    def __init__(self, path: Path):
+        self.gateway = BufferedFileGateway(path)
+
+    def before_cycle(self, as_of: dt.datetime) -> None:
+        self.gateway.as_of = as_of
+
+    def after_cycle(self, day: dt.date) -> None:
+        self.gateway.flush()
+
+
+class _KannelSms:
+    """`--gateway kannel`: the day's SMS through a real Kannel on loopback (`kannel_local.KannelPeer`: bearerbox,
+    smsbox and the fake SMS centre, started for the build and stopped after it), and their delivery reports
+    back into the outbox.
+
+    Kannel calls each message's dlr-url on a small receiver on loopback (`kannel_local.CallbackReceiver`), which
+    only keeps the calls; after the day's dispatch the demo waits for the reports of what left and passes each
+    to the service the DLR endpoint calls (`messaging.delivery.dlr_record`), from the build's own thread. Not
+    the endpoint on a web server: the demo runs none while it builds, the database has one writer (SQLite
+    takes one at a time), and the reports are dated in the history's business time, not Kannel's real clock.
+    """
+
+    # How long the demo waits for a day's delivery reports before it goes on (a late one is taken the next day).
+    REPORTS_TIMEOUT = 60
+
+    def __init__(self, peer: KannelPeer, receiver: CallbackReceiver, secret: str):
+        self.peer, self.receiver, self.secret = peer, receiver, secret
+        self.gateway = KannelGateway(
+            sendsms_url=peer.sendsms_url, username=peer.username, password=peer.password, sender=peer.sender,
+            callback_base=receiver.url, callback_secret=secret, timeout=10,
+        )
+        self.read = 0  # receiver calls passed on to the outbox so far
+        self.scanned = 0  # receiver calls looked at for final reports so far
+        self.final: set[int] = set()  # messages with a final report
+        self.reports: Counter = Counter()
+
+    def before_cycle(self, as_of: dt.datetime) -> None:
+        pass
+
+    def after_cycle(self, day: dt.date) -> None:
+        left = set(
+            OutboxMessage.objects.filter(
+                gateway=self.gateway.name, status=MessageStatus.SENT, sent_at__gte=clock.at_local(day),
+                sent_at__lt=clock.at_local(day + dt.timedelta(days=1)),
+            ).values_list("pk", flat=True)
+        )
+
+        def all_reported() -> bool:
+            new = self.receiver.calls[self.scanned :]
+            self.scanned += len(new)
+            self.final.update(
+                int(call.query["id"])
+                for call in new
+                if call.path == DLR_PATH and call.query.get("status") in ("1", "2", "16")  # delivered, failed, rejected
+            )
+            return left <= self.final
+
+        try:
+            wait_until(all_reported, timeout=self.REPORTS_TIMEOUT, what=f"the delivery reports of {day}")
+        except TimeoutError as exc:
+            log.warning("demo: %s; %d still unreported, taken when they come", exc, len(left - self.final))
+        calls = self.receiver.calls[self.read :]
+        self.read += len(calls)
+        reported_at = clock.now()
+        for call in calls:
+            if call.path != DLR_PATH or call.query.get("secret") != self.secret:
+                continue
+            self.reports[
+                delivery.dlr_record(
+                    message_id=int(call.query["id"]), report_type=int(call.query["status"]),
+                    reported_at=reported_at, detail=call.query.get("reply", ""),
+                )
+            ] += 1
+
+    def close(self) -> None:
+        self.gateway.close()
+
+
+def _check_gateway(kind: str) -> None:
+    if kind not in GATEWAYS:
+        raise DemoRefused(f"--gateway 须为 {' / '.join(GATEWAYS)} / --gateway must be one of {', '.join(GATEWAYS)}")
+    if kind == "kannel" and (missing := kannel_missing()):
+        raise DemoRefused(f"--gateway kannel: 未安装 Kannel / Kannel is not installed here: {missing}")
+
+
+@contextlib.contextmanager
+def _sms_gateway(kind: str, out_dir: Path) -> Iterator[_FileSms | _KannelSms]:
+    if kind == "file":
+        yield _FileSms(out_dir / "sms-sent.jsonl")
+        return
+    _check_gateway(kind)
+    secret = secrets.token_urlsafe(12)
+    with (
+        CallbackReceiver() as receiver,
+        KannelPeer(out_dir / "kannel", callback_base=receiver.url, callback_secret=secret) as peer,
+    ):
+        sms = _KannelSms(peer, receiver, secret)
+        try:
+            yield sms
+        finally:
+            sms.close()
+
+
 def _write_customers(path: Path, activations: list[Activation]) -> None:
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=generator.CUSTOMER_COLUMNS)
@@ -312,6 +462,7 @@ def demo_build(
     today = options.today or clock.today()
     if options.customers < 1 or options.days < 1:
         raise DemoRefused("--customers 与 --days 须为正数 / --customers and --days must be positive")
+    _check_gateway(options.gateway)  # before anything is written
     present = demo_present()
     if reset:
         demo_reset()
@@ -361,7 +512,6 @@ def demo_build(
         later[cycle_day_of(event.at)].append(event)
 
     staff = _Staff(seed=options.seed, diligence=gen.diligence())
-    gateway = BufferedFileGateway(out_dir / "sms-sent.jsonl")
     plan = _Workplan()
     total_days = (today - first_day).days + 1
     work = Counter()
@@ -369,7 +519,7 @@ def demo_build(
     report(label, 0, total_days)
     # The history runs on its own business time, so the records carry the times they would have had and
     # each cycle looks, as the production one does, only at what changed since the one before.
-    with clock.simulated(clock.cycle_instant(first_day)) as wall:
+    with _sms_gateway(options.gateway, out_dir) as sms, clock.simulated(clock.cycle_instant(first_day)) as wall:
         for n in range(total_days):
             day = first_day + dt.timedelta(days=n)
             as_of = clock.cycle_instant(day)
@@ -383,10 +533,11 @@ def demo_build(
                 _write_events(path, later[day])
                 _imported(events_import(path=path, now=as_of), "events")
             wall.at = as_of
-            gateway.as_of = as_of
-            cycle_run(as_of=as_of, gateway=gateway, figures=day == today)
-            gateway.flush()
-            if day < today:  # today's new work is left for real people
+            sms.before_cycle(as_of)
+            cycle_run(as_of=as_of, gateway=sms.gateway, figures=day == today)
+            sms.after_cycle(day)
+            if day < today:  # today's new work (and today's replies) are left for real people
+                _customers_reply(day=day, seed=options.seed, wall=wall)
                 wall.at = clock.end_of_day(day)
                 work.update(_work_the_day(day=day, staff=staff, plan=plan, seed=options.seed))
             report(label, n + 1, total_days)
@@ -394,6 +545,7 @@ def demo_build(
     _club_takes_coaching(today=today)
     summary = demo_summary(today=today)
     summary.update(
+        gateway=options.gateway, sms_reports=dict(getattr(sms, "reports", {})),
         seed=options.seed, first_day=first_day.isoformat(), cycles=total_days, staff=len(usernames) + admin_created,
         admin_created=admin_created, files=str(out_dir), seconds=round(time.monotonic() - started, 1),
         attempts_recorded=work["closed"] + work["retried"],
@@ -442,6 +594,7 @@ def demo_summary(*, today: dt.date) -> dict[str, Any]:
     actions = dict(JourneyAction.objects.values_list("status").annotate(n=Count("id")).order_by())
     tasks = dict(Task.objects.values_list("status").annotate(n=Count("id")).order_by())
     sms = dict(OutboxMessage.objects.values_list("status").annotate(n=Count("id")).order_by())
+    replies = dict(InboundMessage.objects.values_list("kind").annotate(n=Count("id")).order_by())
     today_start = clock.cycle_instant(today)
     vip = (
         Customer.objects.filter(account_manager__isnull=False, journey__status=JourneyStatus.ACTIVE)
@@ -470,7 +623,9 @@ def demo_summary(*, today: dt.date) -> dict[str, Any]:
             "closed": sum(n for status, n in tasks.items() if status not in ("open", "overdue")),
         },
         "sms": {"sent": sms.get(MessageStatus.SENT, 0), "queued": sms.get(MessageStatus.QUEUED, 0),
-                "missed": sms.get(MessageStatus.MISSED, 0)},
+                "missed": sms.get(MessageStatus.MISSED, 0),
+                "delivered": OutboxMessage.objects.filter(delivery=Delivery.DELIVERED).count()},
+        "replies": {kind: replies.get(kind, 0) for kind in ReplyKind.values},
         "example_vip": vip,
         "example_store": store,
         "admin": {"username": ADMIN_USERNAME, "password": DEMO_PASSWORD},

@@ -34,7 +34,29 @@ CUSTOMER_FIELDS = (
 )
 
 
-def customer_context(customer: Customer, *, bill: Bill | None, local: dict[str, str], refs: dict) -> dict[str, Any]:
+class SharedParts:
+    """The parts of SMS contexts that many customers share — a package's, a tier's, a manager's, a city's
+    `local` values, the template an act has for a city and a package family — made once and handed to every
+    context that needs them. The renderer keeps one for a whole dispatch (20,000 messages name a few dozen
+    packages and cities); the templates are rendered in an immutable sandbox, so no context can change a
+    shared part for the next one."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple, Any] = {}
+
+    def get(self, key: tuple, make) -> Any:
+        try:
+            return self._made[key]
+        except KeyError:
+            value = self._made[key] = make()
+            return value
+
+
+def customer_context(
+    customer: Customer, *, bill: Bill | None, local: dict[str, str], refs: dict, shared: SharedParts | None = None
+) -> dict[str, Any]:
+    """What a template may say about `customer` (any object with the customer's fields and relations)."""
+    shared = shared or SharedParts()
     return {
         "customer": {
             "name": customer.name,
@@ -42,11 +64,13 @@ def customer_context(customer: Customer, *, bill: Bill | None, local: dict[str, 
             "city": customer.city.name,
             "store": customer.store.name,
         },
-        "package": package_context(customer.package),
+        "package": shared.get(("package", customer.package_id), lambda: package_context(customer.package)),
         "first_month": _first_month_label(customer.first_month),
         "first_month_code": customer.first_month,
-        "vip": vip_context(customer.vip_tier),
-        "manager": manager_context(customer.account_manager),
+        "vip": shared.get(("vip", customer.vip_tier_id), lambda: vip_context(customer.vip_tier)),
+        "manager": shared.get(
+            ("manager", customer.account_manager_id), lambda: manager_context(customer.account_manager)
+        ),
         "bill": {"month": bill.bill_month, "amount": bill.amount} if bill else None,
         "local": local,
         **refs,
@@ -77,12 +101,21 @@ def _first_month_label(value: str) -> str:
     return chinese_label(FirstMonth, value)
 
 
-def message_text(playbook, action, customer: Customer, *, bill: Bill | None, refs: dict) -> str:
+def message_text(
+    playbook, action, customer: Customer, *, bill: Bill | None, refs: dict, shared: SharedParts | None = None
+) -> str:
     """The SMS `customer` gets for `action` under `playbook`, as sent: the city's or the package family's
     template, rendered with the customer's own facts, with the signature and (marketing) the opt-out text.
-    The dispatcher's renderer and `onboard90 sms preview` both call this. Raises on a template error."""
-    city = customer.city.code
-    context = customer_context(customer, bill=bill, local=locals_for(playbook, city), refs=refs)
-    template = sms_template_for(playbook, action, city, customer.package.family)
+    The dispatcher's renderer and `onboard90 sms preview` both call this. Raises on a template error.
+
+    `shared` (one per playbook version: its keys do not name the playbook) keeps what customers share
+    between calls."""
+    shared = shared or SharedParts()
+    city, family = customer.city.code, customer.package.family
+    local = shared.get(("local", city), lambda: locals_for(playbook, city))
+    context = customer_context(customer, bill=bill, local=local, refs=refs, shared=shared)
+    template = shared.get(
+        ("template", action.code, city, family), lambda: sms_template_for(playbook, action, city, family)
+    )
     return sms_text(playbook, templating.render(template or "", context), action.sms.message_class)
 

@@ -6,19 +6,20 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 
 from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, update_rows
 from onboard90.core.locks import dispatcher_lock
+from onboard90.core.masking import mask_msisdn
 from onboard90.customers.models import Bill, Customer
 from onboard90.messaging import policy
-from onboard90.messaging.context import CUSTOMER_FIELDS, message_text, reference_lists
+from onboard90.messaging.context import CUSTOMER_FIELDS, SharedParts, message_text, reference_lists
 from onboard90.messaging.enums import MessageClass, MessageStatus, Purpose
 from onboard90.messaging.gateways import PERMANENT, SENT, UNKNOWN, SmsGateway, gateway_from_settings
 from onboard90.messaging.models import OutboxMessage
@@ -43,50 +44,75 @@ def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
     Rendering is the one step that must run per message (a template per customer); it belongs to the
     dispatcher, not the set-based cycle, and works through the backlog in batches (`page` ids read at a
     time, `batch` messages loaded and written at a time).
+
+    What it reads per message is a row, not model instances: the message's and its customer's columns
+    (`_Recipient`), with the package, city, store, tier and manager — a few dozen rows of reference data —
+    attached from one read of each (`_References`), and what customers share of a context (a package's, a
+    city's values, the act's template for the city and package family) made once per playbook version
+    (`context.SharedParts`); each template is compiled once (`templating.compile_template`). Each batch is
+    written back by one prepared statement (its texts and parts; a second for any that failed to render).
     """
-    # The playbook document is a large JSON value: read each version once, not once per message. The
-    # customers' package, city, store, tier and manager are a few dozen rows of reference data: attached
-    # from one read of each, not joined and built again for every message.
     unrendered = OutboxMessage.objects.filter(status=MessageStatus.QUEUED, text="")
-    rows = (
-        unrendered.select_related("customer")
-        .only(
-            "customer_id", "message_class", "text", "segments", "status", "last_error",
-            *(f"customer__{field}" for field in CUSTOMER_FIELDS),
-        )
-        .annotate(version_id=F("action__journey__playbook_version_id"), action_code=F("action__action_code"))
-        .order_by("pk")
+    rows = unrendered.values_list(
+        "pk", "action__journey__playbook_version_id", "action__action_code",
+        *(f"customer__{field}" for field in ("pk", *CUSTOMER_FIELDS)),
     )
-    playbooks: dict[int, Any] = {}
+    playbooks: dict[int, tuple[Any, SharedParts]] = {}
     refs = references = None
     rendered = 0
-    for messages in _pages(unrendered, rows, batch=batch, page=page):
+    for found in _pages(unrendered, rows, batch=batch, page=page):
         if references is None:  # read on the first batch: most dispatches find nothing left to render
             refs, references = reference_lists(), _References()
-        references.attach([m.customer for m in messages])
-        bills: dict[int, Bill] = {}
-        for bill in Bill.objects.filter(customer_id__in=[m.customer_id for m in messages]).order_by("-issued_at"):
-            bills.setdefault(bill.customer_id, bill)
-        for message in messages:
-            if message.version_id not in playbooks:
-                playbooks[message.version_id] = playbook_of(PlaybookVersion.objects.get(pk=message.version_id))
-            playbook = playbooks[message.version_id]
-            action = playbook.action(message.action_code)
+        recipients = [_Recipient(*row[3:]) for row in found]
+        references.attach(recipients)
+        bills: dict[int, _Bill] = {}
+        for customer_id, month, amount in (
+            Bill.objects.filter(customer_id__in={r.pk for r in recipients})
+            .order_by("-issued_at")
+            .values_list("customer_id", "bill_month", "amount")
+        ):
+            bills.setdefault(customer_id, _Bill(month, amount))
+        written, failed = [], []
+        for (pk, version_id, action_code, *_customer), customer in zip(found, recipients, strict=True):
+            if version_id not in playbooks:
+                playbooks[version_id] = (playbook_of(PlaybookVersion.objects.get(pk=version_id)), SharedParts())
+            playbook, shared = playbooks[version_id]
+            action = playbook.action(action_code)
             try:
-                text = message_text(playbook, action, message.customer, bill=bills.get(message.customer_id), refs=refs)
+                text = message_text(playbook, action, customer, bill=bills.get(customer.pk), refs=refs, shared=shared)
             except Exception as exc:  # a template that fails for one customer must not stop the others
-                message.status = MessageStatus.FAILED
-                message.last_error = f"render: {exc}"[:255]
-                message.text = "-"
-                log.warning("sms %s for %s failed to render: %s", message.pk, action.code, exc)
+                written.append((pk, "-", 0))
+                failed.append((pk, MessageStatus.FAILED, f"render: {exc}"[:255]))
+                log.warning("sms %s for %s failed to render: %s", pk, action.code, exc)
                 continue
-            message.text = text
-            message.segments = templating.segments(text)
+            written.append((pk, text, templating.segments(text)))
             rendered += 1
-        failed = [m for m in messages if m.status == MessageStatus.FAILED]
-        update_rows(OutboxMessage, ["text", "segments"], ((m.pk, m.text, m.segments) for m in messages))
-        update_rows(OutboxMessage, ["status", "last_error"], ((m.pk, m.status, m.last_error) for m in failed))
+        # The status only of those that failed: one the engine cancelled meanwhile (its act ended) stays so.
+        update_rows(OutboxMessage, ["text", "segments"], written)
+        update_rows(OutboxMessage, ["status", "last_error"], failed)
     return rendered
+
+
+class _Recipient:
+    """A customer as the renderer reads them (CUSTOMER_FIELDS, and `_References` attaching the rows they
+    refer to): what `context.customer_context` reads, without a model instance per message."""
+
+    __slots__ = ("pk", *CUSTOMER_FIELDS, "city", "store", "package", "vip_tier", "account_manager")
+
+    def __init__(self, pk, *values):
+        self.pk = pk
+        for name, value in zip(CUSTOMER_FIELDS, values, strict=True):
+            setattr(self, name, value)
+        self.city = self.store = self.package = self.vip_tier = self.account_manager = None
+
+    @property
+    def masked_msisdn(self) -> str:
+        return mask_msisdn(self.msisdn)
+
+
+class _Bill(NamedTuple):
+    bill_month: str
+    amount: Any
 
 
 def _pages(ids_of, rows, *, batch: int, page: int):
@@ -94,7 +120,8 @@ def _pages(ids_of, rows, *, batch: int, page: int):
 
     The ids are read a page at a time from past the last one read, so no row is read twice: asking again
     for the first `batch` would, on PostgreSQL, sort every row still waiting (a day's 84k messages at a
-    million journeys) once per batch.
+    million journeys) once per batch. A batch is loaded by its id range (still among `ids_of`: another
+    writer may have taken some meanwhile), not by a list of 2,000 ids the query would have to carry.
     """
     last = 0
     while True:
@@ -103,7 +130,7 @@ def _pages(ids_of, rows, *, batch: int, page: int):
             return
         last = ids[-1]
         for chunk in chunks(ids, batch):
-            if found := list(rows.filter(pk__in=chunk)):  # empty if another writer took them meanwhile
+            if found := list(rows.filter(pk__gte=chunk[0], pk__lte=chunk[-1]).order_by("pk")):
                 yield found
 
 
@@ -367,15 +394,16 @@ def _by_instant(pairs) -> dict[dt.datetime, list[int]]:
 
 def _sent_today(batch, instant: dt.datetime) -> dict[int, int]:
     """How many of the plan's messages each customer of a round has been sent since the start of `instant`'s
-    local day — an unconfirmed hand-over counts, it may well have arrived; answers to the customer's own
-    replies do not: the daily cap is on the plan's acts."""
+    local day — an unconfirmed hand-over counts, it may well have arrived, and so does one recorded failed
+    for want of a delivery report (`NO_REPORT`, after RECONCILE): the record changed, not what the customer
+    may have got. Answers to the customer's own replies do not: the daily cap is on the plan's acts."""
     customers = {m.customer_id for m in batch}
     day_start = clock.at_local(clock.local_date(instant))
+    handed_over = Q(status__in=[MessageStatus.SENT, MessageStatus.UNCONFIRMED]) | Q(
+        status=MessageStatus.FAILED, last_error=policy.NO_REPORT
+    )
     rows = (
-        OutboxMessage.objects.filter(
-            customer_id__in=customers, status__in=[MessageStatus.SENT, MessageStatus.UNCONFIRMED],
-            sent_at__gte=day_start, purpose=Purpose.ACT,
-        )
+        OutboxMessage.objects.filter(handed_over, customer_id__in=customers, sent_at__gte=day_start, purpose=Purpose.ACT)
         .values("customer_id")
         .annotate(n=Count("pk"))
         .values_list("customer_id", "n")

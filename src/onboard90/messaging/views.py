@@ -8,8 +8,8 @@ an endpoint that writes opt-outs and survey scores must not be open to whoever c
 reverse proxy the address is the proxy's (REMOTE_ADDR): list the proxy, and let the secret tell Kannel apart.
 A refusal is a 403 with one line of text; a bad parameter a 400 that says which; never a 500 for either.
 
-The smsbox configuration these views expect (`messaging/tests/kannel_peer.py` writes the same for its tests;
-the dlr-url needs nothing, `kannel.KannelGateway` puts it on each message)::
+The smsbox configuration these views expect (`messaging/kannel_local.py` writes the same for the tests, the
+demo and the bench; the dlr-url needs nothing, `kannel.KannelGateway` puts it on each message)::
 
     group = smsbox
     mo-recode = true        # replies arrive as UTF-8 whatever the handset sent (else UCS-2 as UTF-16BE)

@@ -19,7 +19,19 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
-from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncDate
 from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_noop, ngettext
@@ -33,7 +45,8 @@ from onboard90.journeys.engine import ANCHOR_COLUMNS
 from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
 from onboard90.journeys.models import Escalation, Journey, JourneyAction, Task
 from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND
-from onboard90.messaging.enums import MessageStatus
+from onboard90.messaging import policy
+from onboard90.messaging.enums import Delivery, MessageStatus
 from onboard90.messaging.models import OutboxMessage
 from onboard90.org.enums import Role, UnitKind
 from onboard90.org.models import StaffProfile, Unit
@@ -561,19 +574,33 @@ def task_sections(
 SMS_COLUMNS = [
     ("queued", gettext_noop("待发送")),
     ("sent", gettext_noop("已发送")),
+    ("unconfirmed", gettext_noop("待确认")),
     ("failed", gettext_noop("发送失败")),
     ("missed", gettext_noop("已过期未发")),
+    ("opted_out", gettext_noop("已退订未发")),
+    ("daily_limit", gettext_noop("超每日上限未发")),
     ("cancelled", gettext_noop("已取消")),
 ]
+# Of the sent ones, those the gateway's delivery report says the handset has (a part of 已发送, not a status).
+SMS_DELIVERED = ("delivered", gettext_noop("其中已送达"))
 
 
 def sms_section(*, scope: Scope, date_from: dt.date, date_to: dt.date) -> dict:
-    """SMS per local day of their scheduled time, by status (发送中 counts as 待发送).
+    """SMS per local day of their scheduled time, by status (发送中 counts as 待发送), the ones the sending
+    policy held back by its reason (a closed window: 已过期未发; a customer who opted out of marketing; the
+    daily cap), and of the sent ones those delivered (the gateway's delivery report).
 
     One grouped statement over the messages scheduled in the range: a range of the (status, scheduled_at, id)
     index for each status; a supervisor's city is read through each message's customer (a primary-key
     probe per message), so its cost grows with the messages of the range (about six per new customer).
     """
+    column = Case(
+        When(status=MessageStatus.SENDING, then=Value("queued")),
+        When(status=MessageStatus.MISSED, last_error=policy.OPTED_OUT, then=Value("opted_out")),
+        When(status=MessageStatus.MISSED, last_error=policy.DAILY_LIMIT, then=Value("daily_limit")),
+        default=F("status"),
+        output_field=CharField(),
+    )
     counts: dict[dt.date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in (
         OutboxMessage.objects.filter(
@@ -582,26 +609,28 @@ def sms_section(*, scope: Scope, date_from: dt.date, date_to: dt.date) -> dict:
             scheduled_at__gte=clock.at_local(date_from),
             scheduled_at__lt=clock.at_local(date_to + _days(1)),
         )
-        .annotate(day=TruncDate("scheduled_at", tzinfo=clock.OPERATOR_TZ))
-        .values("day", "status")
-        .annotate(n=Count("pk"))
+        .annotate(day=TruncDate("scheduled_at", tzinfo=clock.OPERATOR_TZ), column=column)
+        .values("day", "column")
+        .annotate(
+            n=Count("pk"),
+            delivered=Count("pk", filter=Q(status=MessageStatus.SENT, delivery=Delivery.DELIVERED)),
+        )
         .order_by()
     ):
-        status = "queued" if r["status"] == MessageStatus.SENDING else r["status"]
-        counts[r["day"]][status] += r["n"]
+        counts[r["day"]][r["column"]] += r["n"]
+        counts[r["day"]][SMS_DELIVERED[0]] += r["delivered"]
     rows = []
     for day in sorted(counts):
         values = [counts[day][code] for code, _ in SMS_COLUMNS]
-        rows.append([day, *values, sum(values)])
-    total = (
-        [gettext("合计"), *[sum(r[i] for r in rows) for i in range(1, len(SMS_COLUMNS) + 2)]]
-        if rows
-        else None
-    )
+        rows.append([day, *values, sum(values), counts[day][SMS_DELIVERED[0]]])
+    width = len(SMS_COLUMNS) + 2  # the statuses, their total and the delivered
+    total = [gettext("合计"), *[sum(r[i] for r in rows) for i in range(1, width + 1)]] if rows else None
     table = _table(
         title=gettext("短信发送情况"),
-        headers=[gettext("日期"), *[gettext(label) for _, label in SMS_COLUMNS], gettext("合计")],
-        formats=[TEXT, *[INT] * (len(SMS_COLUMNS) + 1)],
+        headers=[
+            gettext("日期"), *[gettext(label) for _, label in SMS_COLUMNS], gettext("合计"), gettext(SMS_DELIVERED[1]),
+        ],
+        formats=[TEXT, *[INT] * width],
         rows=rows,
         total=total,
         chart={
@@ -613,9 +642,13 @@ def sms_section(*, scope: Scope, date_from: dt.date, date_to: dt.date) -> dict:
                 for i, (_, label) in enumerate(SMS_COLUMNS)
             ],
         },
-        note=gettext("按计划发送日期统计；发送中的短信计入待发送。"),
+        note=gettext(
+            "按计划发送日期统计；发送中的短信计入待发送；待确认为网关未应答、等待送达报告的短信；"
+            "已送达为已发送中收到送达报告的短信。"
+        ),
     )
-    table["summary"] = dict(zip([c for c, _ in SMS_COLUMNS], (total or [None, *[0] * 6])[1:], strict=False))
+    codes = [c for c, _ in SMS_COLUMNS] + ["total", SMS_DELIVERED[0]]
+    table["summary"] = dict(zip(codes, (total or [None, *[0] * width])[1:], strict=True))
     return table
 
 

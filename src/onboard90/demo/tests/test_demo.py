@@ -173,3 +173,97 @@ def test_the_demo_command_says_where_to_look_next(tmp_path, settings):
     assert "onboard90 journey 1" in text
     assert "onboard90 report compliance --by city" in text
     assert "onboard90 serve" in text
+
+
+# -- the customers' replies, and the SMS through a real Kannel ----------------------------------------------
+
+REPLY_OPTIONS = services.DemoOptions(customers=200, days=95, seed=11, today=TODAY)  # long enough for surveys
+
+
+@pytest.mark.django_db
+def test_the_demos_customers_reply_and_the_replies_land_where_staff_and_reports_look(tmp_path):
+    from onboard90.customers.models import Customer
+    from onboard90.journeys.flows import FOLLOW_UP_TITLE
+    from onboard90.journeys.models import Task
+    from onboard90.messaging.enums import Purpose, ReplyKind
+    from onboard90.messaging.models import InboundMessage, OutboxMessage
+    from onboard90.messaging.selectors import sms_figures
+
+    summary = services.demo_build(options=REPLY_OPTIONS, out_dir=tmp_path)
+
+    replies = InboundMessage.objects.all()
+    opted_out = replies.filter(kind=ReplyKind.OPT_OUT)
+    assert opted_out.exists() and all(r.customer.marketing_opt_out for r in opted_out)
+    # Each opt-out is confirmed by one service SMS, sent like any other.
+    confirmations = OutboxMessage.objects.filter(purpose=Purpose.OPT_OUT_CONFIRMATION)
+    assert confirmations.count() == Customer.objects.filter(replies__kind=ReplyKind.OPT_OUT).distinct().count()
+    scores = replies.filter(kind=ReplyKind.SURVEY_SCORE)
+    assert scores.exists() and {r.action.action_code for r in scores} == {"onboarding_survey"}
+    assert {r.score for r in scores} <= {1, 2, 3, 4, 5} and len({r.score for r in scores}) > 1
+    accepted = replies.filter(kind=ReplyKind.OFFER_ACCEPTED)
+    assert accepted.exists()
+    follow_ups = Task.objects.filter(action__in=[r.action_id for r in accepted])
+    assert follow_ups.count() == accepted.values("action").distinct().count()
+    assert all(t.note.startswith(FOLLOW_UP_TITLE) and t.owner_unit.kind == "store" for t in follow_ups)
+    assert replies.filter(kind=ReplyKind.UNMATCHED).exists()
+    # Each reply came after the SMS it answers, on the history's business time.
+    assert all(r.received_at > r.action.sms.sent_at for r in [*scores, *accepted])
+
+    assert summary["replies"] == {kind: replies.filter(kind=kind).count() for kind in ReplyKind.values}
+    figures = sms_figures(day_from=TODAY - dt.timedelta(days=95), day_to=TODAY)
+    assert figures["total"]["sent"] == summary["sms"]["sent"]
+
+
+@pytest.mark.django_db
+def test_the_replies_are_the_same_for_the_same_seed(tmp_path):
+    from onboard90.messaging.models import InboundMessage
+
+    def replies():
+        return sorted(InboundMessage.objects.values_list("msisdn", "text", "received_at", "kind"))
+
+    options = services.DemoOptions(customers=80, days=40, seed=4, today=TODAY)
+    services.demo_build(options=options, out_dir=tmp_path)
+    first = replies()
+    services.demo_build(options=options, reset=True, out_dir=tmp_path)
+    assert first and replies() == first
+
+
+def test_a_reply_comes_after_its_sms_on_the_same_evening_at_the_latest():
+    sent = clock.at_local(TODAY, 20, 59)
+    drawn = [
+        generator.reply_to(seed=1, msisdn=f"186{n:08d}", action_code="onboarding_survey", sent_at=sent)
+        for n in range(400)
+    ]
+    answered = [reply for reply in drawn if reply]
+    assert 0.35 < len(answered) / len(drawn) < 0.55
+    assert all(sent < reply.at <= clock.at_local(TODAY, 22) for reply in answered)
+
+
+@pytest.mark.kannel
+@pytest.mark.django_db
+def test_with_gateway_kannel_the_demos_sms_go_through_kannel_and_their_delivery_reports_come_back(tmp_path):
+    from onboard90.messaging.enums import Delivery, MessageStatus
+    from onboard90.messaging.models import OutboxMessage
+
+    options = services.DemoOptions(customers=60, days=35, seed=9, today=TODAY, gateway="kannel")
+    summary = services.demo_build(options=options, out_dir=tmp_path)
+
+    sent = OutboxMessage.objects.filter(status=MessageStatus.SENT)
+    assert sent.exists() and set(sent.values_list("gateway", flat=True)) == {"kannel"}
+    assert not sent.exclude(delivery=Delivery.DELIVERED).exists()  # fakesmsc delivers every one, and says so
+    assert summary["sms"]["delivered"] == sent.count() == summary["sms_reports"]["delivered"]
+    handsets = (tmp_path / "kannel" / "fakesmsc.log").read_text(encoding="utf-8", errors="replace")
+    assert handsets.count("Got message") >= sent.count()  # a long one arrives in parts
+    assert not (tmp_path / "sms-sent.jsonl").exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_with_gateway_kannel_and_no_kannel_installed_says_so_in_one_line(tmp_path, settings, monkeypatch):
+    from django.core.management.base import CommandError
+
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setattr(services, "kannel_missing", lambda: "needs Kannel 1.4 (/usr/sbin/bearerbox missing)")
+    with pytest.raises(CommandError, match="Kannel") as raised:
+        call_command("demo", customers=10, days=3, seed=3, today=TODAY.isoformat(), gateway="kannel")
+    assert "\n" not in str(raised.value)
+    assert not services.demo_present()["demo_staff"]  # refused before anything was written

@@ -1,4 +1,4 @@
-"""A real Kannel (`kannel_peer.KannelPeer`) calling onboard90's own callback endpoints on pytest-django's live
+"""A real Kannel (`kannel_local.KannelPeer`) calling onboard90's own callback endpoints on pytest-django's live
 server: delivery reports to DLR_PATH, handsets' replies to MO_PATH. Fixtures for the tests marked `kannel`
 (a test module imports `*_fixture`; the tests name them `live_kannel`).
 
@@ -21,8 +21,8 @@ import pytest
 
 from onboard90.messaging import delivery, replies
 from onboard90.messaging.kannel import KannelGateway
+from onboard90.messaging.kannel_local import KannelPeer, kannel_missing
 from onboard90.messaging.models import InboundMessage
-from onboard90.messaging.tests.kannel_peer import KannelPeer, kannel_missing
 
 # Characters Kannel's escapes and URL encoding must both carry through.
 SECRET = "cb/s3cr%t é"

@@ -3,7 +3,7 @@
 The first half runs against a small stand-in for smsbox's sendsms that answers what each test tells it to
 (Kannel's own answers, an error, silence): every outcome class, the keep-alive connection and its reopening,
 without Kannel. The second half (`kannel`) runs Debian's Kannel on loopback with its fake SMS centre
-(`kannel_peer`): Chinese text reaches the handset as UCS-2, long text as concatenated parts, the delivery
+(`kannel_local`): Chinese text reaches the handset as UCS-2, long text as concatenated parts, the delivery
 report comes back carrying our message id, an SMS centre outage queues, a gateway outage refuses at once,
 a wrong password is refused for good and a handset's reply reaches the get-url as UTF-8.
 """
@@ -41,7 +41,7 @@ from onboard90.messaging.kannel import (
     sms_coding,
     sms_parts,
 )
-from onboard90.messaging.tests.kannel_peer import (
+from onboard90.messaging.kannel_local import (
     CallbackReceiver,
     KannelPeer,
     free_port,

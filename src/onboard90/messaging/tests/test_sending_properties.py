@@ -12,7 +12,8 @@ Every hand-over to the gateway is recorded with the dispatcher's instant, and af
 - no message is handed over again once the gateway may have it (accepted, queued, or a timeout);
 - nothing is handed over at night (the playbook's 08:00–21:00 Asia/Shanghai), after its `not_after`, before
   its `scheduled_at` (its backoff and daily-cap hold included), or as marketing after its customer opted out;
-- no customer is handed more than the playbook's daily cap of accepted messages on one local day.
+- no customer is handed more than the playbook's daily cap of messages they may have got (accepted, queued or
+  timed out) on one local day.
 
 And at the end, after a day of hourly dispatches through a healthy gateway, every message is settled: sent
 (handed over exactly once), failed with a reason (refused for good, retried to the limit, or a timeout
@@ -50,7 +51,6 @@ OPENS, CLOSES = dt.time(8), dt.time(21)  # the shipped playbook's sending hours
 DAILY_LIMIT = 2  # the shipped playbook's sms_daily_limit
 MARKETING_ACTS = ("channels_notice", "data_usage_notice", "tier_benefits_notice")
 TAKEN = (SENT, QUEUED, UNKNOWN)  # fates after which the customer may have the message
-ACCEPTED = (SENT, QUEUED)
 
 
 def marketing_mix() -> dict:
@@ -177,7 +177,7 @@ class Outbox(RuleBasedStateMachine):
         }
         self.checked = 0  # log entries already checked
         self.taken: dict[int, Handed] = {}
-        self.accepted_per_day: collections.Counter = collections.Counter()
+        self.taken_per_day: collections.Counter = collections.Counter()
 
     def teardown(self):
         try:
@@ -267,10 +267,10 @@ class Outbox(RuleBasedStateMachine):
         assert not (handed.marketing and handed.opted_out), f"marketing to an opted-out customer: {handed}"
         if handed.fate in TAKEN:
             self.taken[handed.message_id] = handed
-        if handed.fate in ACCEPTED:
+            # The cap counts what the customer may have got: a timeout too, whatever its record says later.
             day = (handed.customer_id, when.date())
-            self.accepted_per_day[day] += 1
-            assert self.accepted_per_day[day] <= DAILY_LIMIT, f"customer {day[0]} got more than the cap on {day[1]}"
+            self.taken_per_day[day] += 1
+            assert self.taken_per_day[day] <= DAILY_LIMIT, f"customer {day[0]} got more than the cap on {day[1]}"
 
     @invariant()
     def the_outbox_agrees_with_the_gateway(self):
@@ -360,3 +360,39 @@ def test_a_hand_over_that_timed_out_counts_against_the_daily_cap(queued_mix):
     }
     if len(handed) > DAILY_LIMIT:
         pytest.fail(f"{len(handed)} messages handed over to one customer on one day (cap {DAILY_LIMIT})")
+
+
+class TimesOutThenRefuses(MemoryGateway):
+    """The first hand-over for `msisdn` times out (it may have arrived); every later one is refused as by a
+    gateway that went down, so the round stops with the customer's other messages still queued."""
+
+    def __init__(self, msisdn: str):
+        super().__init__()
+        self.msisdn = msisdn
+
+    def send(self, *, msisdn, text, message_id):
+        if msisdn == self.msisdn:
+            mine = [sent for sent in self.sent if sent[0] == msisdn]
+            self.fates[msisdn] = UNKNOWN if not mine else TRANSIENT
+        return super().send(msisdn=msisdn, text=text, message_id=message_id)
+
+
+def test_a_timeout_recorded_failed_for_want_of_a_report_still_counts_against_that_days_cap(queued_mix):
+    vip = Customer.objects.get(vip_tier__isnull=False)
+    ten = clock.at_local(DAY0, 10)
+    gateway = TimesOutThenRefuses(vip.msisdn)
+    outbox_dispatch_due(gateway=gateway, now=lambda: ten)
+    [timed_out] = OutboxMessage.objects.filter(customer=vip, status=MessageStatus.UNCONFIRMED)
+
+    # No delivery report within RECONCILE: recorded failed — but the customer may have it all the same.
+    later = ten + RECONCILE + dt.timedelta(minutes=5)
+    healthy = MemoryGateway()
+    outbox_dispatch_due(gateway=healthy, now=lambda: later)
+    timed_out.refresh_from_db()
+    assert (timed_out.status, timed_out.last_error) == (MessageStatus.FAILED, policy.NO_REPORT)
+
+    to_vip = [msisdn for msisdn, _text in healthy.sent if msisdn == vip.msisdn]
+    assert len(to_vip) == DAILY_LIMIT - 1  # the timed-out one took the first place of the day's two
+    still_queued = OutboxMessage.objects.filter(customer=vip, status=MessageStatus.QUEUED)
+    assert still_queued.exists()  # the third, held by the cap: not before tomorrow's opening
+    assert not still_queued.filter(scheduled_at__lt=clock.at_local(DAY0 + dt.timedelta(days=1), 8)).exists()

@@ -14,7 +14,8 @@ from onboard90.core import clock
 from onboard90.journeys import cycle
 from onboard90.journeys.enums import ActionStatus
 from onboard90.journeys.models import Journey, JourneyAction, Task
-from onboard90.messaging.enums import MessageStatus
+from onboard90.messaging import policy
+from onboard90.messaging.enums import Delivery, MessageStatus
 from onboard90.messaging.models import OutboxMessage
 from onboard90.org.enums import Role, UnitKind
 from onboard90.org.scoping import scope_of
@@ -175,15 +176,37 @@ def test_sms_counts_by_status_in_the_range_and_the_city(cities):
 
     # Counted on the day each is scheduled for: the fourth leaves tomorrow, outside a range ending today.
     table = overview(jinan["supervisor"], only="sms")["sms"]
-    assert table["summary"] == {"queued": 0, "sent": 2, "failed": 1, "missed": 0, "cancelled": 0}
+    assert table["summary"] == {
+        "queued": 0, "sent": 2, "unconfirmed": 0, "failed": 1, "missed": 0, "opted_out": 0, "daily_limit": 0,
+        "cancelled": 0, "total": 3, "delivered": 0,
+    }
     assert table["rows"] == [
-        [day0, 0, 1, 0, 0, 0, 1],
-        [day0 + dt.timedelta(days=1), 0, 1, 0, 0, 0, 1],
-        [day0 + dt.timedelta(days=2), 0, 0, 1, 0, 0, 1],
+        [day0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0],
+        [day0 + dt.timedelta(days=1), 0, 1, 0, 0, 0, 0, 0, 0, 1, 0],
+        [day0 + dt.timedelta(days=2), 0, 0, 0, 1, 0, 0, 0, 0, 1, 0],
     ]
     assert (
-        overview(jinan["supervisor"], date_from=TODAY, only="sms")["sms"]["rows"] == [[TODAY, 0, 0, 1, 0, 0, 1]]
+        overview(jinan["supervisor"], date_from=TODAY, only="sms")["sms"]["rows"]
+        == [[TODAY, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]]
     )  # only today's in the range
+
+
+def test_sms_shows_the_delivered_and_what_the_sending_policy_held_back_by_its_reason(cities):
+    jinan = cities["jinan"]
+    day0 = TODAY - dt.timedelta(days=3)
+    customer = builders.customer(city_obj=jinan["city"], activated_on=day0)
+    cycle.cycle_run(as_of=clock.cycle_instant(day0), dispatch=False)
+    delivered, unconfirmed, opted_out, capped = OutboxMessage.objects.filter(customer=customer).order_by("pk")
+    OutboxMessage.objects.filter(pk=delivered.pk).update(status=MessageStatus.SENT, delivery=Delivery.DELIVERED)
+    OutboxMessage.objects.filter(pk=unconfirmed.pk).update(status=MessageStatus.UNCONFIRMED)
+    OutboxMessage.objects.filter(pk=opted_out.pk).update(status=MessageStatus.MISSED, last_error=policy.OPTED_OUT)
+    OutboxMessage.objects.filter(pk=capped.pk).update(status=MessageStatus.MISSED, last_error=policy.DAILY_LIMIT)
+
+    table = overview(jinan["supervisor"], date_from=day0, only="sms")["sms"]
+    summary = table["summary"]
+    assert (summary["sent"], summary["delivered"], summary["unconfirmed"]) == (1, 1, 1)
+    assert (summary["opted_out"], summary["daily_limit"], summary["missed"], summary["total"]) == (1, 1, 0, 4)
+    assert "其中已送达" in table["headers"] and "已退订未发" in table["headers"]
 
 
 def test_forecast_puts_each_staff_act_on_activation_day_plus_its_window_start(cities):

@@ -59,12 +59,27 @@ bench did not create is refused unless --force.
 """
 
 
+DISPATCH_HELP = """\
+Builds a province whose outbox holds N messages (as `bench cycle` builds, set-based), queues them again
+unrendered and due now, and times the outbox-dispatch job on them — the render and the hand-over — through
+the file gateway (all N) and through a Kannel started on loopback (bearerbox, smsbox and the fake SMS
+centre from Debian's kannel and kannel-extras; M of them), with the rate limit off. In the same run the same
+M messages are posted straight to Kannel's sendsms by a plain loop, one request at a time on one connection
+as the gateway sends them: Kannel's ceiling. Reports messages/s for each and the ratio gateway/ceiling
+(target >= 0.5). Without Kannel installed the Kannel part is reported skipped, with the reason.
+
+Database: DATABASE_URL if set, else a fresh SQLite file var/bench/dispatch.sqlite3 (recreated on every run).
+The database named by DATABASE_URL is EMPTIED AND REBUILT, as for `bench cycle`.
+"""
+
+
 class Command(OnboardCommand):
     help = ("基准测试 / benchmarks: `bench cycle` times the daily cycle on a province-sized database, "
-            "`bench web` the web pages under signed-in users, `bench usage` the usage import")
+            "`bench dispatch` the SMS render and send, `bench web` the web pages under signed-in users, "
+            "`bench usage` the usage import")
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="bench", required=True, metavar="{cycle,web,usage}")
+        sub = parser.add_subparsers(dest="bench", required=True, metavar="{cycle,dispatch,web,usage}")
         cycle = sub.add_parser("cycle", help="time the daily cycle", description=HELP,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         cycle.add_argument("--journeys", type=int, required=True, help="open journeys to build (N)")
@@ -86,6 +101,16 @@ class Command(OnboardCommand):
         usage.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
         usage.add_argument("--force", action="store_true", help="empty a database that holds non-bench customers")
         usage.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+        dispatch = sub.add_parser("dispatch", help="time the SMS render and send", description=DISPATCH_HELP,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        dispatch.add_argument("--messages", type=int, default=20000, help="messages to render and send (default 20000)")
+        dispatch.add_argument("--kannel-messages", type=int, default=None,
+                              help="of which through Kannel, and posted by the plain loop (default min(N, 2000))")
+        dispatch.add_argument("--date", default=None, help="the dispatch's date, YYYY-MM-DD (default today)")
+        dispatch.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
+        dispatch.add_argument("--force", action="store_true", help="empty a database that holds non-bench customers")
+        dispatch.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
         web = sub.add_parser("web", help="signed-in users on the web server", description=WEB_HELP,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,6 +136,9 @@ class Command(OnboardCommand):
         if options["bench"] == "usage":
             self._usage(options)
             return
+        if options["bench"] == "dispatch":
+            self._dispatch(options)
+            return
         if options["bench"] != "cycle":
             raise CommandError(f"unknown bench {options['bench']!r}")
         if not os.environ.get("DATABASE_URL"):
@@ -132,6 +160,59 @@ class Command(OnboardCommand):
             self.emit_json(result)
         else:
             self._print(result)
+
+    def _dispatch(self, options: dict[str, Any]) -> None:
+        if not os.environ.get("DATABASE_URL"):
+            from django.conf import settings
+
+            path = Path(settings.VAR_DIR) / "bench" / "dispatch.sqlite3"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            argv = [sys.executable, "-m", "onboard90", "bench", "dispatch"]
+            for flag in ("messages", "kannel_messages", "date", "seed"):
+                if options[flag] is not None:
+                    argv += [f"--{flag.replace('_', '-')}", str(options[flag])]
+            argv += [f"--{flag}" for flag in ("force", "json") if options[flag]]
+            done = subprocess.run(argv, env={**os.environ, "DATABASE_URL": f"sqlite:///{path}"}, stdout=subprocess.PIPE)
+            sys.stdout.write(done.stdout.decode())
+            sys.stdout.flush()
+            if done.returncode:
+                sys.exit(done.returncode)
+            return
+        from onboard90.bench import dispatch, services
+
+        today = clock.parse_date(options["date"]) if options["date"] else None
+        with progress_bar(enabled=sys.stderr.isatty()) as progress, services.quiet_logs():
+            try:
+                result = dispatch.run(
+                    messages=options["messages"], kannel_messages=options["kannel_messages"], today=today,
+                    seed=options["seed"], force=options["force"], progress=progress,
+                )
+            except services.BenchRefused as exc:
+                raise CommandError(str(exc)) from None
+        if options["json"]:
+            self.emit_json(result)
+        else:
+            self._print_dispatch(result)
+
+    def _print_dispatch(self, r: dict[str, Any]) -> None:
+        w = self.stdout.write
+        w(f"数据库 / database        {r['database_location']}  (build {r['build_s']} s)")
+        f = r["file"]
+        w(f"文件网关 / file gateway   {f['messages']:,} messages: render {f['render_s']} s + send {f['send_s']} s "
+          f"= {f['per_s']:,} /s")
+        k = r["kannel"]
+        if "skipped" in k:
+            w(f"Kannel                   skipped: {k['skipped']}")
+            return
+        c = k["ceiling"]
+        w(f"Kannel 网关 / gateway     {k['messages']:,} messages: render {k['render_s']} s + send {k['send_s']} s "
+          f"= {k['per_s']:,} /s (send alone {k['send_per_s']:,} /s)")
+        w(f"Kannel 上限 / ceiling     {c['messages']:,} messages posted by a plain loop in {c['seconds']} s "
+          f"= {c['per_s']:,} /s ({c['refused']} refused)")
+        met = "met" if k["target"]["met"] else "NOT met"
+        w(f"比值 / ratio             {k['ratio']} (target >= {k['target']['ratio']}: {met})")
 
     def _in_fresh_sqlite(self, options: dict[str, Any]) -> None:
         """No DATABASE_URL: run again in a child process on a new SQLite file under var/bench/."""

@@ -29,6 +29,12 @@ class Command(OnboardCommand):
             help="先删除上次的演示数据（保留参考数据与服务方案）/ delete the previous demo first (reference data and "
             "playbook are kept)",
         )
+        parser.add_argument(
+            "--gateway", choices=services.GATEWAYS, default="file",
+            help="短信网关：file 写入 var/demo/sms-sent.jsonl（默认），kannel 经本机启动的 Kannel 发送并接收送达报告 / "
+            "SMS gateway: file appends to var/demo/sms-sent.jsonl (default); kannel sends through a Kannel started "
+            "on loopback, with delivery reports (needs Debian's kannel and kannel-extras)",
+        )
         parser.add_argument("--serve", action="store_true", help="完成后启动网页服务 / serve the web app afterwards")
         parser.add_argument("--port", type=int, default=8000, help="网页服务端口 / port for --serve (default 8000)")
 
@@ -36,7 +42,8 @@ class Command(OnboardCommand):
         require_tools("faker", command="demo")
         today = clock.parse_date(options["today"]) if options["today"] else None
         opts = services.DemoOptions(
-            customers=options["customers"], days=options["days"], seed=options["seed"], today=today
+            customers=options["customers"], days=options["days"], seed=options["seed"], today=today,
+            gateway=options["gateway"],
         )
         with progress_bar(enabled=sys.stderr.isatty()) as update:
             summary = services.demo_build(options=opts, reset=options["reset"], on_progress=update)
@@ -60,7 +67,15 @@ class Command(OnboardCommand):
             f"  任务 / tasks: 待办 / open {t['open']}（今日新增 / new today {t['opened_today']}），"
             f"已超时 / overdue {t['overdue']}，已关闭 / closed {t['closed']}"
         )
-        write(f"  短信 / SMS: 已发送 / sent {sms['sent']}，待发 / queued {sms['queued']}，错过 / missed {sms['missed']}")
+        write(
+            f"  短信 / SMS（{s['gateway']}）: 已发送 / sent {sms['sent']}，已送达 / delivered {sms['delivered']}，"
+            f"待发 / queued {sms['queued']}，错过 / missed {sms['missed']}"
+        )
+        r = s["replies"]
+        write(
+            f"  客户回复 / replies: 退订 / opt-outs {r['opt_out']}，满意度评分 / survey scores {r['survey_score']}，"
+            f"接受推荐 / offers accepted {r['offer_accepted']}，未识别 / unmatched {r['unmatched']}"
+        )
         write(f"  员工 / staff: {s['staff']}，生成的BSS文件与短信记录 / BSS files and sent SMS: {s['files']}")
         write("")
         write("下一步 / where to look next:")
@@ -69,6 +84,8 @@ class Command(OnboardCommand):
         if s["example_store"]:
             write(f"  onboard90 tasks --unit {s['example_store']}   # 营业厅待办 / a store's worklist")
         write("  onboard90 report compliance --by city   # 各地市合规率 / compliance by city")
+        write("  onboard90 report sms                     # 短信发送与送达 / SMS sent, delivered, suppressed")
+        write("  onboard90 replies --unmatched            # 待人工处理的回复 / replies for staff to read")
         admin = s["admin"]
         if s["admin_created"]:
             write(

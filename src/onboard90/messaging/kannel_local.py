@@ -1,12 +1,15 @@
-"""A real Kannel on loopback, the peer of the Kannel gateway's tests, and a receiver for its callbacks.
+"""A real Kannel on loopback — the peer of the Kannel gateway's tests, the demo's `--gateway kannel` and `bench
+dispatch` — and a receiver for its callbacks. Not for production: there Kannel is the operator's, configured
+as `views` describes.
 
 `KannelPeer` runs Debian's Kannel 1.4 as an operator would deploy it in front of onboard90 — bearerbox,
 smsbox with a sendsms-user, an sms-service whose get-url reaches MO_PATH — with Kannel's fake SMS centre
 (`fakesmsc`) as the handsets' side: what it prints is what a handset got, and a line written to its stdin
 (a named pipe) is a handset's reply. Ports are chosen free on 127.0.0.1 when the peer is made. The SMS
 centre link and the whole gateway can be stopped and started again, to see what the gateway says during
-an outage. Every process is started by this module, stopped by its PID, and killed with the test process
-should that die first, so nothing is left running after a failed test.
+an outage, or frozen and killed mid-request (`freeze`, `thaw`, `kill`). Every process is started by this
+module, stopped by its PID, and killed with the process that started it should that die first, so nothing is
+left running after a failed test or an interrupted demo.
 
 `CallbackReceiver` stands where onboard90's callback endpoints will: it records every request Kannel makes
 (delivery reports, handset replies) and lets a test wait for one.
@@ -268,6 +271,8 @@ class KannelPeer:
         _running.add(self)
         self._write_config()
         if not self._alive("bearerbox"):
+            # A fake SMS centre left from a bearerbox that died is connected to nothing: started again with it.
+            self._terminate("fakesmsc")
             self._spawn("bearerbox", [str(BEARERBOX), "-v", "1", str(self.config)])
             wait_until(self._answers_status, timeout=self.ready_timeout, what="bearerbox's status page")
         if not self._alive("smsbox"):
@@ -285,6 +290,21 @@ class KannelPeer:
         what it had queued goes out after `start()`."""
         for name in ("fakesmsc", "smsbox", "bearerbox"):
             self._terminate(name)
+
+    def freeze(self, box: str) -> None:
+        """Stop `box` ("bearerbox", "smsbox" or "fakesmsc") where it stands (SIGSTOP): it keeps its sockets
+        and reads nothing, as a hung process does. `thaw` lets it go on; `kill` ends it."""
+        self._process(box).send_signal(signal.SIGSTOP)
+
+    def thaw(self, box: str) -> None:
+        self._process(box).send_signal(signal.SIGCONT)
+
+    def kill(self, box: str) -> None:
+        """End `box` at once (SIGKILL), frozen or not, without its clean shutdown: a crash. `start()` starts it
+        again."""
+        process = self._processes.pop(box)
+        process.kill()
+        process.wait(timeout=10)
 
     def close(self) -> None:
         """Stop everything and let go of the handsets' pipe; the peer can be started again."""
@@ -491,6 +511,11 @@ max-messages = 0
                 stderr=subprocess.STDOUT,
             )
 
+    def _process(self, name: str) -> subprocess.Popen:
+        if not self._alive(name):
+            raise RuntimeError(f"{name} is not running")
+        return self._processes[name]
+
     def _alive(self, name: str) -> bool:
         process = self._processes.get(name)
         return process is not None and process.poll() is None
@@ -511,6 +536,7 @@ max-messages = 0
         if process is None or process.poll() is not None:
             return
         process.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGCONT)  # a frozen one (`freeze`) handles its SIGTERM once it runs again
         try:
             process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
