@@ -41,8 +41,14 @@ class UsageDay(models.Model):
     """日用量: one customer's usage on one local day (通话分钟, 流量MB, 短信条数). A re-imported day replaces it."""
 
     id = models.BigAutoField(primary_key=True)
+    # No index of its own: the unique (customer, day) key begins with the customer and serves every look-up
+    # by customer (and the cascade); a second index would only be paid on every day's write.
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="usage_days", verbose_name=_("客户")
+        "customers.Customer",
+        on_delete=models.CASCADE,
+        related_name="usage_days",
+        verbose_name=_("客户"),
+        db_index=False,
     )
     day = models.DateField(_("日期"), db_index=True)
     voice_min = models.PositiveIntegerField(_("通话分钟"), default=0)
@@ -62,13 +68,18 @@ class UsageDay(models.Model):
 class UsageMonth(models.Model):
     """月用量: the sums of a customer's days in one bill month (自然月, YYYY-MM), and how many days they are.
 
-    Always the sum of the day rows of that month as they stand (recomputed from them for every month an
-    import touches); a month whose days have been pruned is settled and stays as it was.
+    Always the sum of the day rows of that month as they stand (every write moves it by the difference it
+    makes to its days); a month whose days have been pruned is settled and stays as it was.
     """
 
     id = models.BigAutoField(primary_key=True)
+    # No index of its own, as the day rows': the unique (customer, month) key serves it.
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="usage_months", verbose_name=_("客户")
+        "customers.Customer",
+        on_delete=models.CASCADE,
+        related_name="usage_months",
+        verbose_name=_("客户"),
+        db_index=False,
     )
     month = models.CharField(_("账期"), max_length=7)  # YYYY-MM, as customers.Bill.bill_month
     voice_min = models.PositiveIntegerField(_("通话分钟"), default=0)

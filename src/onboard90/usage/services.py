@@ -1,20 +1,34 @@
 """Writes of usage: the bulk import of daily rows, the single `usage_daily` event, and pruning.
 
-Both the import and the event go through `_write`: the rows of a chunk are staged in a temporary table,
-then upserted into the day rows in one INSERT … SELECT … ON CONFLICT DO UPDATE (a re-imported day replaces
-that customer-day), and the month rows of every (customer, month) the chunk touched are recomputed from
-the day rows in one more statement (so a month is always the sum of its days, never a day counted twice).
-A row whose values are those already held writes nothing (its day and month keep their load), so the
-cycle's acts do not see it again. Each chunk is one transaction with its `UsageLoad`.
+Both the import and the event go through `_write`, one transaction a chunk with its `UsageLoad`: the
+chunk's customer-days are staged in a temporary table (COPY on PostgreSQL), the month rows of every
+(customer, month) they change are moved by the difference — the new day minus the day it replaces, read
+from the day rows before they are written — and the day rows are upserted in one INSERT … SELECT … ON
+CONFLICT DO UPDATE (a re-imported day replaces that customer-day). A month is the sum of its days before
+a write and so after it: never a day counted twice, and never a month re-read from all its days. A row
+whose values are those already held writes nothing (its day and month keep their load), so the cycle's
+acts do not see it again.
+
+A day's file holds a row for every customer, so the import's checks run a column at a time (NumPy over
+the chunk: numbers looked up in a dict, each distinct date checked once, amounts read with int()); only a
+line that fails a quick check takes the full row checks of `usage.validation`, which give its reason.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-from collections.abc import Callable, Iterable
+import io
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
 from django.db import connection, transaction
 
 from onboard90.core import clock
@@ -25,7 +39,7 @@ from onboard90.customers.importing import UnusableFile
 from onboard90.customers.services import ImportResult
 from onboard90.customers.validation import RowError
 from onboard90.usage.models import UsageDay, UsageLoad, UsageMonth
-from onboard90.usage.validation import USAGE_REQUIRED, Clean, clean_usage, usage_cleaner
+from onboard90.usage.validation import DAY_LIMITS, USAGE_REQUIRED, Clean, clean_usage, usage_cleaner
 
 __all__ = [
     "CHUNK",
@@ -40,8 +54,9 @@ __all__ = [
     "usage_record",
 ]
 
-# Rows validated, looked up and written together: one transaction, one load.
-CHUNK: Final = 10000
+# Rows checked, looked up and written together: one transaction, one load. Large, so that the statements'
+# fixed costs (planning, the stage's ANALYZE, the commit) are spread thin; 50 000 rows are a few MB.
+CHUNK: Final = 50000
 # The data-surge alert compares a day with the customer's own median over the days before it: the day rows
 # of this many days before today are kept (and, so that a month can always be recomputed from its days,
 # every day of the month the window begins in).
@@ -52,21 +67,18 @@ MONTH_RETENTION_DAYS: Final = 92
 # Loads a finished cycle consumed are kept this long (what changed when), as the customers' change log.
 LOAD_RETENTION: Final = dt.timedelta(days=7)
 STAGE: Final = "usage_stage"
+# PostgreSQL advisory lock taken by every usage write's transaction (see _write).
+WRITE_LOCK: Final = 0x75736167  # "usag"
+_ISO_DAY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_LATEST: Final = 10**9  # an activation no day reaches: a number not on file
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 
 Progress = Callable[[int, int | None], None]
-Key = tuple[int, str]  # (customer id, day as YYYY-MM-DD)
-Amounts = tuple[int, int, int]  # voice_min, data_mb, sms
+Int64Array = npt.NDArray[np.int64]
 
 
 def month_of(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
-
-
-def _month_bounds(day: dt.date) -> tuple[dt.date, dt.date]:
-    first = day.replace(day=1)
-    following = (first + dt.timedelta(days=32)).replace(day=1)
-    return first, following - dt.timedelta(days=1)
 
 
 def day_horizon(today: dt.date) -> dt.date:
@@ -83,47 +95,148 @@ def month_horizon(today: dt.date) -> str:
 # --- the write path ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Customer-days ready to write: one entry per (customer, day), sorted by them (the unique key's order:
+    the index pages are written in sequence). Days are proleptic ordinals (`date.toordinal`)."""
+
+    customer: Int64Array
+    day: Int64Array
+    voice_min: Int64Array
+    data_mb: Int64Array
+    sms: Int64Array
+
+    def __len__(self) -> int:
+        return int(self.customer.shape[0])
+
+
 def _stage_table() -> None:
     with connection.cursor() as cursor:
+        # On SQLite the stage is keyed as the batch is sorted (by customer and day, so by customer and
+        # month too): written in order, it is read in the months' order without a sort for their GROUP BY.
+        key = (
+            ", PRIMARY KEY (customer_id, month, day)) WITHOUT ROWID" if connection.vendor == "sqlite" else ")"
+        )
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (customer_id bigint NOT NULL, day date NOT NULL, "
-            "month varchar(7) NOT NULL, month_first date NOT NULL, month_last date NOT NULL, "
-            "voice_min integer NOT NULL, data_mb integer NOT NULL, sms integer NOT NULL)"
+            "month varchar(7) NOT NULL, voice_min integer NOT NULL, data_mb integer NOT NULL, "
+            f"sms integer NOT NULL{key}"
         )
-        cursor.execute(f"DELETE FROM {STAGE}")
+        # A temporary table is never vacuumed: on PostgreSQL a DELETE would leave every chunk's rows behind
+        # as dead tuples that the next chunk's joins read again.
+        cursor.execute(f"TRUNCATE {STAGE}" if connection.vendor == "postgresql" else f"DELETE FROM {STAGE}")
 
 
-def _stage(items: dict[Key, Amounts]) -> None:
-    bounds: dict[str, tuple[str, str]] = {}  # month -> its first and last day
-    rows = []
-    for (customer_id, day), (voice, data, sms) in items.items():
-        month = day[:7]
-        if month not in bounds:
-            first, last = _month_bounds(dt.date.fromisoformat(day))
-            bounds[month] = (first.isoformat(), last.isoformat())
-        rows.append((customer_id, day, month, *bounds[month], voice, data, sms))
-    columns = "customer_id, day, month, month_first, month_last, voice_min, data_mb, sms"
+# PostgreSQL's binary COPY format (one header, then per row the field count and each field's length and
+# big-endian value): the stage's rows are one NumPy record array, written as bytes without a Python object
+# per row.
+_PGCOPY_HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_PGCOPY_TRAILER: Final = b"\xff\xff"
+_PG_EPOCH: Final = dt.date(2000, 1, 1).toordinal()  # a binary date is days since 2000-01-01
+_PGCOPY_ROW: Final = np.dtype(
+    [("fields", ">i2"),
+     ("customer_len", ">i4"), ("customer_id", ">i8"),
+     ("day_len", ">i4"), ("day", ">i4"),
+     ("month_len", ">i4"), ("month", "S7"),
+     ("voice_len", ">i4"), ("voice_min", ">i4"),
+     ("data_len", ">i4"), ("data_mb", ">i4"),
+     ("sms_len", ">i4"), ("sms", ">i4")]
+)  # fmt: skip
+
+
+def _months_of(days: Int64Array) -> npt.NDArray[np.bytes_]:
+    """YYYY-MM of each day ordinal (as bytes), each distinct day worked out once."""
+    unique, inverse = np.unique(days, return_inverse=True)
+    keys = np.array(
+        [dt.date.fromordinal(day).isoformat()[:7].encode() for day in unique.tolist()], dtype="S7"
+    )
+    return keys[inverse]
+
+
+def _stage(batch: Batch) -> None:
+    """The batch into the stage table: one binary COPY of one buffer on PostgreSQL, one `executemany` on
+    SQLite."""
+    columns = "customer_id, day, month, voice_min, data_mb, sms"
+    months = _months_of(batch.day)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            connection.connection.executemany(
-                f"INSERT INTO {STAGE} ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
-            )
-        if connection.vendor == "postgresql":
+            rows = np.empty(len(batch), dtype=_PGCOPY_ROW)
+            rows["fields"] = 6
+            for name, size in (
+                ("customer", 8),
+                ("day", 4),
+                ("month", 7),
+                ("voice", 4),
+                ("data", 4),
+                ("sms", 4),
+            ):
+                rows[f"{name}_len"] = size
+            rows["customer_id"] = batch.customer
+            rows["day"] = batch.day - _PG_EPOCH
+            rows["month"] = months
+            rows["voice_min"] = batch.voice_min
+            rows["data_mb"] = batch.data_mb
+            rows["sms"] = batch.sms
+            with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(_PGCOPY_HEADER + rows.tobytes() + _PGCOPY_TRAILER)
             # A temporary table has no statistics until analysed: without them the planner guesses a few
-            # hundred rows and aggregates the months by hash, three times slower than with them.
+            # hundred rows and picks hash aggregates and nested loops that cost several times more.
             cursor.execute(f"ANALYZE {STAGE}")
+        else:
+            iso = {day: dt.date.fromordinal(day).isoformat() for day in np.unique(batch.day).tolist()}
+            values = zip(
+                batch.customer.tolist(),
+                map(iso.__getitem__, batch.day.tolist()),
+                np.char.decode(months, "ascii").tolist(),
+                batch.voice_min.tolist(),
+                batch.data_mb.tolist(),
+                batch.sms.tolist(),
+                strict=True,
+            )
+            connection.connection.executemany(
+                f"INSERT INTO {STAGE} ({columns}) VALUES (?, ?, ?, ?, ?, ?)", values
+            )
 
+
+_SAME = "d.voice_min = s.voice_min AND d.data_mb = s.data_mb AND d.sms = s.sms"
+
+_COUNT = f"""
+SELECT count(*), COALESCE(SUM(CASE WHEN {_SAME} THEN 1 ELSE 0 END), 0)
+FROM {STAGE} s JOIN usage_usageday d ON d.customer_id = s.customer_id AND d.day = s.day
+"""
+
+# What each (customer, month) of the chunk changes, read before the days are written: the new day minus
+# the day it replaces (nothing for a new day), and the days the month gains. Unchanged days take no part.
+_DELTAS = f"""
+SELECT s.customer_id, s.month, SUM(s.voice_min - COALESCE(d.voice_min, 0)) AS voice_min,
+    SUM(s.data_mb - COALESCE(d.data_mb, 0)) AS data_mb, SUM(s.sms - COALESCE(d.sms, 0)) AS sms,
+    SUM(CASE WHEN d.id IS NULL THEN 1 ELSE 0 END) AS days
+FROM {STAGE} s LEFT JOIN usage_usageday d ON d.customer_id = s.customer_id AND d.day = s.day
+WHERE d.id IS NULL OR NOT ({_SAME})
+GROUP BY s.customer_id, s.month
+"""
+# The same when no day of the chunk is held yet (a day's new file): no look-up of the old days at all.
+_NEW_DELTAS = f"""
+SELECT s.customer_id, s.month, SUM(s.voice_min) AS voice_min, SUM(s.data_mb) AS data_mb, SUM(s.sms) AS sms,
+    COUNT(*) AS days
+FROM {STAGE} s
+GROUP BY s.customer_id, s.month
+"""
 
 _DIFFERS = "{t}.voice_min <> excluded.voice_min OR {t}.data_mb <> excluded.data_mb OR {t}.sms <> excluded.sms"
 
-_COUNT = f"""
-SELECT count(*), COALESCE(SUM(CASE WHEN d.voice_min = s.voice_min AND d.data_mb = s.data_mb AND d.sms = s.sms
-                                   THEN 1 ELSE 0 END), 0)
-FROM {STAGE} s JOIN usage_usageday d ON d.customer_id = s.customer_id AND d.day = s.day
+# month := month + (new − old) for every month the chunk changes, written as the new totals (a delta
+# may be negative and the columns are checked >= 0). The month is the sum of its days before, so it is
+# after: never recomputed from all its days, never a day counted twice.
+_UPDATE_MONTHS = """
+INSERT INTO usage_usagemonth (customer_id, month, voice_min, data_mb, sms, days, load_id)
+SELECT c.customer_id, c.month, COALESCE(m.voice_min, 0) + c.voice_min, COALESCE(m.data_mb, 0) + c.data_mb,
+    COALESCE(m.sms, 0) + c.sms, COALESCE(m.days, 0) + c.days, %s
+FROM ({deltas}) c LEFT JOIN usage_usagemonth m ON m.customer_id = c.customer_id AND m.month = c.month
+WHERE 1 = 1
+ON CONFLICT (customer_id, month) DO UPDATE SET voice_min = excluded.voice_min, data_mb = excluded.data_mb,
+    sms = excluded.sms, days = excluded.days, load_id = excluded.load_id
+WHERE {differs} OR usage_usagemonth.days <> excluded.days
 """
 
 _UPSERT_DAYS = f"""
@@ -134,80 +247,268 @@ ON CONFLICT (customer_id, day) DO UPDATE SET voice_min = excluded.voice_min, dat
 WHERE {_DIFFERS.format(t="usage_usageday")}
 """
 
-# Every (customer, month) the chunk touched, recomputed from its days as they now stand.
-_RECOMPUTE_MONTHS = f"""
-INSERT INTO usage_usagemonth (customer_id, month, voice_min, data_mb, sms, days, load_id)
-SELECT d.customer_id, t.month, SUM(d.voice_min), SUM(d.data_mb), SUM(d.sms), COUNT(*), %s
-FROM (SELECT DISTINCT customer_id, month, month_first, month_last FROM {STAGE}) t
-JOIN usage_usageday d ON d.customer_id = t.customer_id AND d.day >= t.month_first AND d.day <= t.month_last
-WHERE 1 = 1
-GROUP BY d.customer_id, t.month
-ON CONFLICT (customer_id, month) DO UPDATE SET voice_min = excluded.voice_min, data_mb = excluded.data_mb,
-    sms = excluded.sms, days = excluded.days, load_id = excluded.load_id
-WHERE {_DIFFERS.format(t="usage_usagemonth")} OR usage_usagemonth.days <> excluded.days
+
+# The same when none of the chunk's days is held (the count says so, under the write lock): a plain insert
+# skips the speculative insertion ON CONFLICT makes for every row.
+_INSERT_DAYS = f"""
+INSERT INTO usage_usageday (customer_id, day, voice_min, data_mb, sms, load_id)
+SELECT customer_id, day, voice_min, data_mb, sms, %s FROM {STAGE}
 """
 
 
-def _write(items: dict[Key, Amounts], *, source: str) -> tuple[int, int, int]:
-    """Upsert these customer-days and recompute their months, in one transaction. Returns (created,
-    updated, unchanged)."""
-    if not items:
+def _write(batch: Batch, *, source: str) -> tuple[int, int, int]:
+    """Write these customer-days and move their months by the difference, in one transaction. Returns
+    (created, updated, unchanged)."""
+    if not len(batch):
         return 0, 0, 0
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # The months move by the difference from the days read here: two writers of the same
+                # customer-day at once would both add their difference. Usage writers take turns (a chunk
+                # holds the lock for its transaction); SQLite has one writer at a time anyway.
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
         _stage_table()
-        _stage(items)
+        _stage(batch)
         with connection.cursor() as cursor:
             cursor.execute(_COUNT)
             existing, unchanged = (int(n) for n in cursor.fetchone())
-            created, updated = len(items) - existing, existing - unchanged
+            created, updated = len(batch) - existing, existing - unchanged
             if created or updated:
                 load = UsageLoad.objects.create(source=source[:64], rows=created + updated)
-                cursor.execute(_UPSERT_DAYS, [load.pk])
-                cursor.execute(_RECOMPUTE_MONTHS, [load.pk])
-            cursor.execute(f"DELETE FROM {STAGE}")
+                months = _UPDATE_MONTHS.format(
+                    deltas=_DELTAS if existing else _NEW_DELTAS, differs=_DIFFERS.format(t="usage_usagemonth")
+                )
+                cursor.execute(months, [load.pk])  # before the days: it reads the days they replace
+                cursor.execute(_UPSERT_DAYS if existing else _INSERT_DAYS, [load.pk])
+            cursor.execute(
+                f"TRUNCATE {STAGE}" if connection.vendor == "postgresql" else f"DELETE FROM {STAGE}"
+            )
     return created, updated, unchanged
 
 
-def _customers(
-    msisdns: Iterable[str], known: dict[str, tuple[int, str]] | None = None
-) -> dict[str, tuple[int, str]]:
-    """msisdn -> (customer id, activation date as YYYY-MM-DD) for the numbers on file, added to `known`
-    (a run's cache: a week's file names each customer seven times) and returned."""
-    found = {} if known is None else known
-    wanted = [number for number in dict.fromkeys(msisdns) if number not in found]
-    pg = connection.vendor == "postgresql"
+def _lookup(msisdns: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """msisdn -> (customer id, activation day as an ordinal) for the numbers on file among these."""
+    wanted = list(msisdns)
+    found: dict[str, tuple[int, int]] = {}
+    ordinals: dict[str, int] = {}  # the activation dates seen (SQLite)
     with connection.cursor() as cursor:
-        for chunk in chunks(wanted, 10000 if pg else 2000):
-            if pg:  # one array parameter: a list of thousands of %s costs more to send than to answer
+        for chunk in chunks(wanted, 50000):
+            if connection.vendor == "postgresql":  # one array parameter, not thousands of %s
                 cursor.execute(
-                    "SELECT msisdn, id, activated_on FROM customers_customer WHERE msisdn = ANY(%s)",
+                    "SELECT msisdn, id, activated_on - DATE '2000-01-01' FROM customers_customer "
+                    "WHERE msisdn = ANY(%s)",
                     [list(chunk)],
                 )
-            else:
-                cursor.execute(
-                    "SELECT msisdn, id, activated_on FROM customers_customer WHERE msisdn IN "
-                    f"({', '.join(['%s'] * len(chunk))})",
-                    list(chunk),
-                )
+                found.update((msisdn, (pk, days + _PG_EPOCH)) for msisdn, pk, days in cursor.fetchall())
+                continue
+            # SQLite: one JSON parameter; the activation as text (no date object made per row).
+            cursor.execute(
+                "SELECT msisdn, id, CAST(activated_on AS TEXT) FROM customers_customer "
+                "WHERE msisdn IN (SELECT value FROM json_each(%s))",
+                [json.dumps(list(chunk))],
+            )
             for msisdn, pk, activated_on in cursor.fetchall():
-                found[msisdn] = (
-                    pk,
-                    activated_on if isinstance(activated_on, str) else activated_on.isoformat(),
-                )
+                day = ordinals.get(activated_on)
+                if day is None:
+                    day = ordinals[activated_on] = dt.date.fromisoformat(activated_on).toordinal()
+                found[msisdn] = (pk, day)
     return found
 
 
-def _place(clean: Clean, customers: dict[str, tuple[int, str]]) -> tuple[Key, Amounts]:
-    msisdn, day, voice, data, sms = clean
+def _place(clean: Clean, customers: Mapping[str, tuple[int, int]]) -> tuple[int, int]:
+    """(customer id, day ordinal) of a clean row, or RowError: nobody on file, or a day before activation."""
+    msisdn, day, _voice, _data, _sms = clean
     found = customers.get(msisdn)
     if found is None:
         raise RowError(f"未知号码(客户不存在) / unknown customer: {msisdn}")
-    customer_id, activated_on = found
-    if day < activated_on:
+    customer_id, activated = found
+    ordinal = dt.date.fromisoformat(day).toordinal()
+    if ordinal < activated:
+        activated_on = dt.date.fromordinal(activated).isoformat()
         raise RowError(
             f"日期早于入网日期{activated_on} / date is before the activation on {activated_on}: {day}"
         )
-    return (customer_id, day), (voice, data, sms)
+    return customer_id, ordinal
+
+
+# --- reading a file in chunks ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Chunk:
+    """A slice of the file: the five columns' texts (one entry a line read; "" where a line has no such cell
+    or cannot take the quick checks) and the line as the imports' reader gives it, for the full checks."""
+
+    columns: list[Sequence[str]]
+    row: Callable[[int], importing.Row | None]  # None: a blank line (skipped, not counted)
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+
+def _plain_csv(table: importing.Table) -> Iterator[_Chunk] | None:
+    """The chunks of a CSV file without a quote character, read straight by the csv module: a line is one
+    record (no cell can hold a line break), so a record's line number is its position, and no `Row` is made
+    for a line that passes the quick checks. None for any other file (the imports' reader is used)."""
+    if table.format != "csv":
+        return None
+    text, _encoding = importing.decode(table.path.read_bytes())
+    if '"' in text:
+        return None
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    next(reader)  # the header, checked by open_table
+    keys = table.keys
+    width = len(keys)
+    positions = [keys.index(name) for name in USAGE_REQUIRED]  # the first of same-named columns, as _row
+
+    def chunked() -> Iterator[_Chunk]:
+        line = 2
+        while True:
+            block = list(itertools.islice(reader, CHUNK))
+            if not block:
+                return
+            if all(len(cells) == width for cells in block):
+                columns = list(zip(*block, strict=True))
+                picked: list[Sequence[str]] = [columns[p] for p in positions]
+            else:  # short, long or empty lines take the full checks (and the blank ones are skipped)
+                picked = [[cells[p] if len(cells) == width else "" for cells in block] for p in positions]
+
+            def row(i: int, block: list[list[str]] = block, first: int = line) -> importing.Row | None:
+                cells = block[i]
+                if not any(cell.strip() for cell in cells):
+                    return None
+                return importing._row(first + i, keys, cells)  # noqa: SLF001 (the reader's own row)
+
+            yield _Chunk(picked, row)
+            line += len(block)
+
+    return chunked()
+
+
+def _rows_in_chunks(table: importing.Table) -> Iterator[_Chunk]:
+    """Any file through the imports' reader (XLSX; a CSV with quoted cells)."""
+    for block in chunks(table.rows(), CHUNK):
+        rows = list(block)
+        columns: list[Sequence[str]] = [
+            [("" if row.error else row.values.get(name, "")) for row in rows] for name in USAGE_REQUIRED
+        ]
+        yield _Chunk(columns, rows.__getitem__)
+
+
+def _whole_numbers(texts: Sequence[str]) -> Int64Array:
+    """int(text) for each (what the full check gives for any text int() reads), -1 where int() refuses."""
+    try:
+        return np.fromiter(map(int, texts), np.int64, len(texts))
+    except (ValueError, OverflowError):
+        pass
+
+    def one(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            return -1
+        return value if 0 <= value < 2**62 else -1
+
+    return np.fromiter(map(one, texts), np.int64, len(texts))
+
+
+class _Reader:
+    """The checks of one import run over its chunks, with the run's caches: the customers looked up (a
+    week's file names each customer seven times) and the days seen."""
+
+    def __init__(self, *, today: dt.date, earliest: dt.date) -> None:
+        self.clean_row = usage_cleaner(today=today, earliest=earliest)
+        self.first, self.last = earliest.isoformat(), today.isoformat()
+        self.customers: dict[str, tuple[int, int]] = {}
+        self.ids: dict[str, int] = {}
+        self.activations: dict[str, int] = {}
+        self.absent: set[str] = set()
+        self.days: dict[str, int] = {}
+
+    def _know(self, msisdns: Iterable[str]) -> None:
+        wanted = set(msisdns).difference(self.ids, self.absent)
+        if not wanted:
+            return
+        found = _lookup(wanted)
+        self.customers.update(found)
+        for msisdn, (pk, activated) in found.items():
+            self.ids[msisdn] = pk
+            self.activations[msisdn] = activated
+        self.absent.update(wanted.difference(found))
+
+    def _day(self, text: str) -> int:
+        """The ordinal of a day in the usual spelling within the days taken, else -1 (the full checks)."""
+        if len(text) != 10 or not (self.first <= text <= self.last) or not _ISO_DAY.match(text):
+            return -1
+        try:
+            return dt.date.fromisoformat(text).toordinal()
+        except ValueError:
+            return -1
+
+    def take(self, chunk: _Chunk) -> tuple[Batch, list[tuple[importing.Row, str]], int, int]:
+        """(the batch to write, the rejected rows with their reasons in file order, rows counted,
+        duplicates). The quick checks are whole-column operations; a line that fails any of them gets the
+        imports' full row checks, which give the reason."""
+        msisdn, date, voice, data, sms = chunk.columns
+        n = len(chunk)
+        self._know(msisdn)
+        for text in set(date).difference(self.days):
+            self.days[text] = self._day(text)
+        ids = np.fromiter(map(self.ids.get, msisdn, itertools.repeat(-1)), np.int64, n)
+        activated = np.fromiter(map(self.activations.get, msisdn, itertools.repeat(_LATEST)), np.int64, n)
+        day = np.fromiter(map(self.days.__getitem__, date), np.int64, n)
+        amounts = [_whole_numbers(column) for column in (voice, data, sms)]
+        quick = (ids >= 0) & (day >= 0) & (day >= activated)
+        for values, limit in zip(amounts, DAY_LIMITS.values(), strict=True):
+            quick &= (values >= 0) & (values <= limit)
+
+        rejected: list[tuple[importing.Row, str]] = []
+        slow: list[tuple[int, Clean, importing.Row]] = []
+        blank = 0
+        for i in np.flatnonzero(~quick).tolist():
+            row = chunk.row(i)
+            if row is None:
+                blank += 1
+                continue
+            try:
+                if row.error:
+                    raise RowError(row.error)
+                slow.append((i, self.clean_row(row.values), row))
+            except RowError as exc:
+                rejected.append((row, exc.reason))
+        self._know(clean[0] for _i, clean, _row in slow)
+        extra: list[tuple[int, int, int, int, int, int]] = []
+        for i, clean, row in slow:
+            try:
+                customer_id, ordinal = _place(clean, self.customers)
+            except RowError as exc:
+                rejected.append((row, exc.reason))
+                continue
+            extra.append((i, customer_id, ordinal, clean[2], clean[3], clean[4]))
+
+        index = np.flatnonzero(quick)
+        columns = [ids[index], day[index], *(values[index] for values in amounts)]
+        if extra:
+            more = np.array(extra, dtype=np.int64)
+            index = np.concatenate([index, more[:, 0]])
+            columns = [np.concatenate([column, more[:, k + 1]]) for k, column in enumerate(columns)]
+        batch, duplicates = _last_of_each(index, columns)
+        rejected.sort(key=lambda entry: entry[0].line)  # in file order
+        return batch, rejected, n - blank, duplicates
+
+
+def _last_of_each(index: Int64Array, columns: list[Int64Array]) -> tuple[Batch, int]:
+    """The batch of these rows (at file positions `index`), keeping the last row of each customer-day;
+    and how many rows that dropped (the duplicates)."""
+    keys = (columns[0] << 20) | columns[1]  # customer id and day ordinal (< 2^20 until the year 2870)
+    order = np.argsort(index, kind="stable")[::-1]  # last in the file first
+    unique, first = np.unique(keys[order], return_index=True)  # sorted by customer and day
+    kept = order[first]
+    batch = Batch(*(np.ascontiguousarray(column[kept]) for column in columns))
+    return batch, len(keys) - len(unique)
 
 
 # --- the import ----------------------------------------------------------------------------------------
@@ -223,47 +524,27 @@ def usage_import(
     """Import daily usage rows `msisdn, date, voice_min, data_mb, sms` (CSV UTF-8/BOM/GBK or XLSX).
 
     A day already held is replaced (counted updated, or unchanged when its values are the same); within
-    one file the last row of a customer-day wins and the rows before it count as duplicates. Rejected rows
-    go to the error file beside the input with their reason. Raises UnusableFile for the file as a whole.
-    Ends by pruning what is no longer kept (usage_prune).
+    one chunk of the file (CHUNK rows) the last row of a customer-day wins and the rows before it count as
+    duplicates. Rejected rows go to the error file beside the input with their reason. Raises UnusableFile
+    for the file as a whole. Ends by pruning what is no longer kept (usage_prune).
     """
     now = now or clock.now()
     today = clock.local_date(now)
-    earliest = day_horizon(today)
     table = importing.open_table(path, required=USAGE_REQUIRED)
     writer = importing.CsvErrorWriter(table)
     result = ImportResult(kind="usage", path=str(table.path))
     source = f"import:usage:{table.path.name}"
-    clean_row = usage_cleaner(today=today, earliest=earliest)
-    known: dict[str, tuple[int, str]] = {}
+    reader = _Reader(today=today, earliest=day_horizon(today))
     done = 0
-    for chunk in chunks(table.rows(), CHUNK):
-        rejected: list[tuple[importing.Row, str]] = []
-        good: list[tuple[importing.Row, Clean]] = []
-        for row in chunk:
-            try:
-                if row.error:
-                    raise RowError(row.error)
-                good.append((row, clean_row(row.values)))
-            except RowError as exc:
-                rejected.append((row, exc.reason))
-        customers = _customers((clean[0] for _row, clean in good), known)
-        items: dict[Key, Amounts] = {}
-        for row, clean in good:
-            try:
-                key, amounts = _place(clean, customers)
-            except RowError as exc:
-                rejected.append((row, exc.reason))
-                continue
-            if key in items:
-                result.duplicates += 1
-            items[key] = amounts
-        created, updated, unchanged = _write(items, source=source)
-        result.total += len(chunk)
+    for chunk in _plain_csv(table) or _rows_in_chunks(table):
+        batch, rejected, counted, duplicates = reader.take(chunk)
+        created, updated, unchanged = _write(batch, source=source)
+        result.total += counted
+        result.duplicates += duplicates
         result.created += created
         result.updated += updated
         result.unchanged += unchanged
-        for row, reason in sorted(rejected, key=lambda entry: entry[0].line):  # in file order
+        for row, reason in rejected:
             writer.write(row, reason)
             result.rejected += 1
         done += len(chunk)
@@ -311,9 +592,10 @@ def usage_record(
         "sms": _text(sms),
     }
     clean = clean_usage(values, today=today, earliest=day_horizon(today))
-    key, amounts = _place(clean, _customers([clean[0]]))
+    customer_id, ordinal = _place(clean, _lookup([clean[0]]))
+    batch = Batch(*(np.array([value], dtype=np.int64) for value in (customer_id, ordinal, *clean[2:])))
     who = getattr(recorded_by, "username", None)
-    created, updated, _unchanged = _write({key: amounts}, source=f"{source}:{who}" if who else source)
+    created, updated, _unchanged = _write(batch, source=f"{source}:{who}" if who else source)
     return CREATED if created else UPDATED if updated else UNCHANGED
 
 

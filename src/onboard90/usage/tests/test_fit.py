@@ -147,10 +147,11 @@ def test_the_vectorised_verdict_is_the_scalar_reference(
         assert (int(result.recommended[c]), int(result.saving[c]), bool(result.fits[c])) == expected
 
 
-def test_package_fit_does_not_import_django():
+def test_package_fit_and_surge_do_not_import_django():
     script = (
         "import sys\n"
         "import onboard90.usage.fit\n"
+        "import onboard90.usage.surge\n"
         "leaked = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'))\n"
         "assert not leaked, leaked[:5]\n"
     )

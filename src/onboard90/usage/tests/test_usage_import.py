@@ -10,6 +10,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from onboard90 import testing as builders
 from onboard90.core import clock
@@ -247,3 +249,85 @@ def test_the_import_command_exits_0_3_or_2(tmp_path, customers, capsys):
         assert document["error_path"].endswith("some.errors.csv")
         assert run("usage", str(bad)) == 2
         assert "missing required columns" in capsys.readouterr().err
+
+
+def test_lines_the_quick_checks_cannot_read_take_the_full_checks_and_keep_their_line(tmp_path, customers):
+    # Spaces round a cell, a +86 number, a decimal MB, a blank line and a line with one cell too many: the
+    # quick column checks pass none of them; the full row checks take or refuse each with its reason.
+    text = (
+        "msisdn,date,voice_min,data_mb,sms\n"
+        f"{A},2012-05-01,1,2,3\n"
+        f" +86{B} , 2012-05-01 , 4 ,5.5, 6\n"
+        "\n"
+        ",,,,\n"
+        f"{A},2012-05-02,1,2,3,extra\n"
+        f"{A},2012/05/03,7,8,9\n"
+    )
+    path = tmp_path / "usage.csv"
+    path.write_text(text, encoding="utf-8")
+
+    result = load(path)
+
+    assert (result.total, result.created, result.rejected) == (4, 3, 1)
+    assert days() == {
+        (A, "2012-05-01"): (1, 2, 3), (B, "2012-05-01"): (4, 6, 6), (A, "2012-05-03"): (7, 8, 9),
+    }  # fmt: skip
+    [error] = read_errors(tmp_path / "usage.errors.csv")
+    assert (error["line"], error["msisdn"]) == ("6", A)
+    assert "more columns than the header" in error["reason"]
+
+
+def test_a_file_with_quoted_cells_is_read_by_the_imports_reader(tmp_path, customers):
+    path = tmp_path / "usage.csv"
+    path.write_text(
+        f'msisdn,date,voice_min,data_mb,sms\n"{A}","2012-05-01",1,2,3\n"{A}","2012-05-01","1,000",2,3\n',
+        encoding="utf-8",
+    )
+
+    result = load(path)
+
+    assert (result.total, result.created, result.duplicates, result.rejected) == (2, 1, 1, 0)
+    assert days() == {(A, "2012-05-01"): (1000, 2, 3)}  # "1,000" minutes read as the full checks read it
+
+
+def test_a_chunk_mixing_new_and_replaced_days_moves_each_month_by_its_difference(tmp_path, customers):
+    load(write_csv(tmp_path / "first.csv", rows((A, "2012-04-30", 10, 100, 1), (A, "2012-05-01", 20, 50, 0)),
+                   header=HEADER))  # fmt: skip
+
+    again = load(write_csv(tmp_path / "again.csv", rows(
+        (A, "2012-04-30", 4, 100, 1),   # April: 10 → 4 minutes
+        (A, "2012-05-01", 20, 50, 0),   # unchanged
+        (A, "2012-05-02", 1, 1, 1),     # new in May
+        (B, "2012-05-02", 0, 7, 0),     # B's first day
+    ), header=HEADER))  # fmt: skip
+
+    assert (again.created, again.updated, again.unchanged) == (2, 1, 1)
+    assert months() == {
+        (A, "2012-04"): (4, 100, 1, 1), (A, "2012-05"): (21, 51, 1, 2), (B, "2012-05"): (0, 7, 0, 1),
+    }  # fmt: skip
+
+
+_day = st.sampled_from(["2012-04-30", "2012-05-01", "2012-05-02", "2012-05-19"])
+_amount = st.integers(0, 3)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.lists(st.lists(st.tuples(st.sampled_from([A, B]), _day, _amount, _amount, _amount),
+                               min_size=1, max_size=6), min_size=1, max_size=4))  # fmt: skip
+def test_whatever_is_imported_in_whatever_order_each_month_is_the_sum_of_its_days(tmp_path, customers, files):
+    UsageDay.objects.all().delete()
+    UsageMonth.objects.all().delete()
+    expected: dict[tuple[str, str], tuple[int, int, int]] = {}
+    for n, items in enumerate(files):
+        load(write_csv(tmp_path / f"{n}.csv", rows(*items), header=HEADER))
+        for msisdn, day, *amounts in items:
+            if not (msisdn == B and day < "2012-04-10"):  # B was activated on 04-10
+                expected[msisdn, day] = tuple(amounts)
+
+    assert days() == expected
+    sums: dict[tuple[str, str], list[int]] = {}
+    for (msisdn, day), (voice, data, sms) in expected.items():
+        total = sums.setdefault((msisdn, day[:7]), [0, 0, 0, 0])
+        for k, value in enumerate((voice, data, sms, 1)):
+            total[k] += value
+    assert months() == {key: tuple(total) for key, total in sums.items()}

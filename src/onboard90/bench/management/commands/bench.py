@@ -2,6 +2,7 @@
 `onboard90 bench web [--customers N] [--users U] [--requests R] [--seconds S] [--json]`: signed-in staff on
 the real web server.
 `onboard90 bench usage --rows N [--days D] [--json]`: the usage import against a raw bulk write.
+`onboard90 bench insights [--customers N] [--json]`: package fit and surge detection on synthetic arrays.
 
 The work is in `onboard90.bench.services` and `onboard90.bench.web`; this is the command line around it.
 """
@@ -73,13 +74,22 @@ The database named by DATABASE_URL is EMPTIED AND REBUILT, as for `bench cycle`.
 """
 
 
+INSIGHTS_HELP = """\
+Builds N customers' usage as NumPy arrays in memory (seeded: light and heavy users, phones and data cards
+on the shipped catalogue's packages; no database) and times package fit over N customers × 2 months ×
+every package and data-surge detection over the N customers' day, each beside its scalar pure-Python
+reference over a sample, with the speed-up per customer and the peak memory. Targets at 1M customers:
+package fit <= 10 s, surge <= 5 s, >= 100× the reference per customer.
+"""
+
+
 class Command(OnboardCommand):
     help = ("基准测试 / benchmarks: `bench cycle` times the daily cycle on a province-sized database, "
             "`bench dispatch` the SMS render and send, `bench web` the web pages under signed-in users, "
-            "`bench usage` the usage import")
+            "`bench usage` the usage import, `bench insights` package fit and surge detection")
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="bench", required=True, metavar="{cycle,dispatch,web,usage}")
+        sub = parser.add_subparsers(dest="bench", required=True, metavar="{cycle,dispatch,web,usage,insights}")
         cycle = sub.add_parser("cycle", help="time the daily cycle", description=HELP,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         cycle.add_argument("--journeys", type=int, required=True, help="open journeys to build (N)")
@@ -112,6 +122,14 @@ class Command(OnboardCommand):
         dispatch.add_argument("--force", action="store_true", help="empty a database that holds non-bench customers")
         dispatch.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
+        insights = sub.add_parser("insights", help="time package fit and surge detection (no database)",
+                                  description=INSIGHTS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        insights.add_argument("--customers", type=int, default=1_000_000, help="customers (default 1000000)")
+        insights.add_argument("--sample", type=int, default=10_000,
+                              help="customers the scalar references run over (default 10000)")
+        insights.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
+        insights.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
         web = sub.add_parser("web", help="signed-in users on the web server", description=WEB_HELP,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
         web.add_argument("--customers", type=int, default=None,
@@ -138,6 +156,9 @@ class Command(OnboardCommand):
             return
         if options["bench"] == "dispatch":
             self._dispatch(options)
+            return
+        if options["bench"] == "insights":
+            self._insights(options)
             return
         if options["bench"] != "cycle":
             raise CommandError(f"unknown bench {options['bench']!r}")
@@ -273,6 +294,27 @@ class Command(OnboardCommand):
         met = "met" if result["met"] else "NOT met"
         w(f"比值 / ratio             {result['ratio']} (target >= {result['target_ratio']}: {met})")
         w(f"内存峰值 / peak RSS       {result['peak_rss_mb']} MB")
+
+    def _insights(self, options: dict[str, Any]) -> None:
+        from onboard90.bench import insights
+
+        try:
+            r = insights.run(customers=options["customers"], sample=options["sample"], seed=options["seed"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        if options["json"]:
+            self.emit_json(r)
+            return
+        w = self.stdout.write
+        w(f"客户 / customers          {r['customers']:,} × {r['months']} months × {r['packages']} packages; "
+          f"surge window {r['window_days']} days; reference sample {r['sample']:,}")
+        for name, label in (("fit", "套餐适配 / package fit"), ("surge", "流量突增 / surge")):
+            f = r[name]
+            met = "met" if f["met"] else "NOT met"
+            w(f"{label:<24} {f['seconds']} s ({f['us_per_customer']} µs/customer), reference "
+              f"{f['reference_us_per_customer']} µs/customer: {f['speedup']}×; peak {f['peak_traced_mb']} MB "
+              f"traced (target ≤ {f['target_s']} s at 1M and ≥ 100×: {met})")
+        w(f"内存峰值 / peak RSS       {r['peak_rss_mb']} MB")
 
     def _web(self, options: dict[str, Any]) -> None:
         if not os.environ.get("DATABASE_URL"):
