@@ -184,22 +184,7 @@ class Command(OnboardCommand):
 
     def _dispatch(self, options: dict[str, Any]) -> None:
         if not os.environ.get("DATABASE_URL"):
-            from django.conf import settings
-
-            path = Path(settings.VAR_DIR) / "bench" / "dispatch.sqlite3"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            argv = [sys.executable, "-m", "onboard90", "bench", "dispatch"]
-            for flag in ("messages", "kannel_messages", "date", "seed"):
-                if options[flag] is not None:
-                    argv += [f"--{flag.replace('_', '-')}", str(options[flag])]
-            argv += [f"--{flag}" for flag in ("force", "json") if options[flag]]
-            done = subprocess.run(argv, env={**os.environ, "DATABASE_URL": f"sqlite:///{path}"}, stdout=subprocess.PIPE)
-            sys.stdout.write(done.stdout.decode())
-            sys.stdout.flush()
-            if done.returncode:
-                sys.exit(done.returncode)
+            _again_in_sqlite("dispatch", options, valued=("messages", "kannel_messages", "date", "seed"))
             return
         from onboard90.bench import dispatch, services
 
@@ -237,42 +222,14 @@ class Command(OnboardCommand):
 
     def _in_fresh_sqlite(self, options: dict[str, Any]) -> None:
         """No DATABASE_URL: run again in a child process on a new SQLite file under var/bench/."""
-        from django.conf import settings
-
-        path = Path(settings.VAR_DIR) / "bench" / "bench.sqlite3"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        argv = [sys.executable, "-m", "onboard90", "bench", "cycle", "--journeys", str(options["journeys"]),
-                "--days", str(options["days"]), "--seed", str(options["seed"])]
-        for flag in ("daily", "date"):
-            if options[flag] is not None:
-                argv += [f"--{flag}", str(options[flag])]
-        argv += [f"--{flag.replace('_', '-')}" for flag in ("no_dispatch", "force", "json") if options[flag]]
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}"}
-        done = subprocess.run(argv, env=env, stdout=subprocess.PIPE)
-        sys.stdout.write(done.stdout.decode())
-        sys.stdout.flush()
-        if done.returncode:
-            sys.exit(done.returncode)
+        _again_in_sqlite(
+            "cycle", options, file="bench", valued=("journeys", "days", "seed", "daily", "date"),
+            flags=("no_dispatch", "force", "json"),
+        )
 
     def _usage(self, options: dict[str, Any]) -> None:
         if not os.environ.get("DATABASE_URL"):
-            # A fresh SQLite file of the bench's own, never the data folder's database (the run empties it).
-            from django.conf import settings
-
-            path = Path(settings.VAR_DIR) / "bench" / "usage.sqlite3"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            argv = [sys.executable, "-m", "onboard90", "bench", "usage", "--rows", str(options["rows"]),
-                    "--days", str(options["days"]), "--seed", str(options["seed"])]
-            argv += [f"--{flag}" for flag in ("force", "json") if options[flag]]
-            done = subprocess.run(argv, env={**os.environ, "DATABASE_URL": f"sqlite:///{path}"}, stdout=subprocess.PIPE)
-            sys.stdout.write(done.stdout.decode())
-            sys.stdout.flush()
-            if done.returncode:
-                sys.exit(done.returncode)
+            _again_in_sqlite("usage", options, valued=("rows", "days", "seed"))
             return
         from onboard90.bench import services, usage
 
@@ -318,20 +275,11 @@ class Command(OnboardCommand):
 
     def _web(self, options: dict[str, Any]) -> None:
         if not os.environ.get("DATABASE_URL"):
-            # The bench's own SQLite file, never the data folder's database (a build empties it).
-            from django.conf import settings
-
-            path = Path(settings.VAR_DIR) / "bench" / "web.sqlite3"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            argv = [sys.executable, "-m", "onboard90", "bench", "web"]
-            for flag in ("customers", "users", "requests", "seconds", "think", "workers", "threads", "date",
-                         "seed"):
-                if options[flag] is not None:
-                    argv += [f"--{flag}", str(options[flag])]
-            argv += [f"--{flag}" for flag in ("force", "json") if options[flag]]
-            done = subprocess.run(argv, env={**os.environ, "DATABASE_URL": f"sqlite:///{path}"})
-            if done.returncode:
-                sys.exit(done.returncode)
+            # Kept from one run to the next: `bench web` without --customers reuses the province built before.
+            _again_in_sqlite(
+                "web", options, fresh=False, capture=False,
+                valued=("customers", "users", "requests", "seconds", "think", "workers", "threads", "date", "seed"),
+            )
             return
         from onboard90.bench import services, web
 
@@ -401,4 +349,28 @@ class Command(OnboardCommand):
                   f"{day['rows_per_s']:>9,} rows/s")
 
 
+def _again_in_sqlite(
+    bench: str, options: dict[str, Any], *, valued: tuple[str, ...], flags: tuple[str, ...] = ("force", "json"),
+    file: str | None = None, fresh: bool = True, capture: bool = True,
+) -> None:
+    """No DATABASE_URL: run `bench <bench>` again in a child process on the bench's own SQLite file under
+    var/bench/ (new unless not `fresh`), never the data folder's database, which a build would empty."""
+    from django.conf import settings
 
+    path = Path(settings.VAR_DIR) / "bench" / f"{file or bench}.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "onboard90", "bench", bench]
+    for name in valued:
+        if options[name] is not None:
+            argv += [f"--{name.replace('_', '-')}", str(options[name])]
+    argv += [f"--{name.replace('_', '-')}" for name in flags if options[name]]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}"}
+    done = subprocess.run(argv, env=env, stdout=subprocess.PIPE if capture else None)
+    if capture:
+        sys.stdout.write(done.stdout.decode())
+        sys.stdout.flush()
+    if done.returncode:
+        sys.exit(done.returncode)
