@@ -30,7 +30,7 @@ def api_routes() -> list[tuple[str, str, str]]:
         assert isinstance(pattern, URLPattern) and not isinstance(pattern, URLResolver)
         route = str(pattern.pattern)
         for name, value in samples.items():
-            for conv in ("str", "int"):
+            for conv in ("str", "int", "id"):
                 route = route.replace(f"<{conv}:{name}>", value)
         assert "<" not in route, route
         view = pattern.callback.view_class

@@ -2,6 +2,7 @@
 `onboard90 bench web [--customers N] [--users U] [--requests R] [--seconds S] [--json]`: signed-in staff on
 the real web server.
 `onboard90 bench usage --rows N [--days D] [--json]`: the usage import against a raw bulk write.
+`onboard90 bench api --events N [--single S] [--json]`: event intake through the API beside the importer.
 
 The work is in `onboard90.bench.services` and `onboard90.bench.web`; this is the command line around it.
 """
@@ -59,12 +60,26 @@ bench did not create is refused unless --force.
 """
 
 
+API_HELP = """\
+Writes N events as the BSS sends them (activations across every city, then VIP ratings, bills and
+opt-outs of those customers), times `onboard90 import events` of them, then POSTs the same events to
+/api/v1/events in batches of 1000 and the first --single of them one per request, each phase on a rebuilt
+database, through the whole API in process (Django's test client: routing, key, throttle, parsing,
+idempotency records, scope, the importer's services; no sockets). Reports the three rates and
+batched / importer (target >= 0.5).
+
+Database: DATABASE_URL if set, else a fresh SQLite file var/bench/api.sqlite3 (recreated on every run).
+The database named by DATABASE_URL is EMPTIED AND REBUILT, as by `bench cycle`; one holding customers the
+bench did not create is refused unless --force.
+"""
+
+
 class Command(OnboardCommand):
     help = ("基准测试 / benchmarks: `bench cycle` times the daily cycle on a province-sized database, "
             "`bench web` the web pages under signed-in users, `bench usage` the usage import")
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="bench", required=True, metavar="{cycle,web,usage}")
+        sub = parser.add_subparsers(dest="bench", required=True, metavar="{cycle,web,usage,api}")
         cycle = sub.add_parser("cycle", help="time the daily cycle", description=HELP,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         cycle.add_argument("--journeys", type=int, required=True, help="open journeys to build (N)")
@@ -86,6 +101,15 @@ class Command(OnboardCommand):
         usage.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
         usage.add_argument("--force", action="store_true", help="empty a database that holds non-bench customers")
         usage.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+        api = sub.add_parser("api", help="time event intake through the API against the importer",
+                             description=API_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        api.add_argument("--events", type=int, required=True, help="events to send (N)")
+        api.add_argument("--single", type=int, default=1000,
+                         help="of them, sent one per request (default 1000)")
+        api.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
+        api.add_argument("--force", action="store_true", help="empty a database that holds non-bench customers")
+        api.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
         web = sub.add_parser("web", help="signed-in users on the web server", description=WEB_HELP,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -110,6 +134,9 @@ class Command(OnboardCommand):
             return
         if options["bench"] == "usage":
             self._usage(options)
+            return
+        if options["bench"] == "api":
+            self._api(options)
             return
         if options["bench"] != "cycle":
             raise CommandError(f"unknown bench {options['bench']!r}")
@@ -191,6 +218,47 @@ class Command(OnboardCommand):
         w(f"基线 / raw bulk write    {result['baseline']['seconds']} s  ({result['baseline_rows_per_s']:,} rows/s)")
         met = "met" if result["met"] else "NOT met"
         w(f"比值 / ratio             {result['ratio']} (target >= {result['target_ratio']}: {met})")
+        w(f"内存峰值 / peak RSS       {result['peak_rss_mb']} MB")
+
+    def _api(self, options: dict[str, Any]) -> None:
+        if not os.environ.get("DATABASE_URL"):
+            # A fresh SQLite file of the bench's own, never the data folder's database (the run empties it).
+            from django.conf import settings
+
+            path = Path(settings.VAR_DIR) / "bench" / "api.sqlite3"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            argv = [sys.executable, "-m", "onboard90", "bench", "api", "--events", str(options["events"]),
+                    "--single", str(options["single"]), "--seed", str(options["seed"])]
+            argv += [f"--{flag}" for flag in ("force", "json") if options[flag]]
+            done = subprocess.run(argv, env={**os.environ, "DATABASE_URL": f"sqlite:///{path}"}, stdout=subprocess.PIPE)
+            sys.stdout.write(done.stdout.decode())
+            sys.stdout.flush()
+            if done.returncode:
+                sys.exit(done.returncode)
+            return
+        from onboard90.bench import api, services
+
+        with services.quiet_logs():
+            try:
+                result = api.run(events=options["events"], single=options["single"], seed=options["seed"],
+                                 force=options["force"])
+            except services.BenchRefused as exc:
+                raise CommandError(str(exc)) from None
+        if options["json"]:
+            self.emit_json(result)
+            return
+        w = self.stdout.write
+        w(f"数据库 / database        {result['database_location']}")
+        w(f"事件 / events            {result['events']:,} (client: {result['client']})")
+        w(f"导入 / import events     {result['import_s']} s  ({result['import_events_per_s']:,} events/s)")
+        w(f"批量 / batches of {result['batch_size']}  {result['batched_s']} s  "
+          f"({result['batched_events_per_s']:,} events/s)")
+        w(f"单个 / one per request   {result['single_s']} s for {result['single_events']:,}  "
+          f"({result['single_events_per_s']:,} events/s)")
+        met = "met" if result["met"] else "NOT met"
+        w(f"比值 / batched÷import    {result['ratio']} (target >= {result['target_ratio']}: {met})")
         w(f"内存峰值 / peak RSS       {result['peak_rss_mb']} MB")
 
     def _web(self, options: dict[str, Any]) -> None:
