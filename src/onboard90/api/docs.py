@@ -53,6 +53,10 @@ same validation and applied by the same services, so a fact sent both ways is st
 - A batch: **200** with one result per event (`index`, `status`, `errors`); the good ones are applied, a bad
   one changes nothing.
 - An event for a customer outside the caller's scope is refused like an unknown number.
+- `usage_daily` (日用量: `date`, `voice_min`, `data_mb`, `sms`) is one row of `onboard90 import usage`, checked
+  and written by the same code: a day sent again replaces that day, never adds to it (`updated`, or
+  `unchanged` with the same figures); it is refused with the import's reason (a number not on file, a day in
+  the future, before the activation, or before the days still held).
 - The same `idempotency_key` again with the same event: the first result, marked `replayed`; with another
   event: refused.
 """
@@ -123,6 +127,18 @@ _EXAMPLES = {
             "idempotency_key": "bss-port-0001",
         },
     ),
+    "usage_daily": (
+        "日用量 / one day's usage",
+        {
+            "type": "usage_daily",
+            "msisdn": "18653100001",
+            "date": "2012-03-05",
+            "voice_min": 42,
+            "data_mb": 118.4,
+            "sms": 3,
+            "idempotency_key": "bss-use-18653100001-20120305",
+        },
+    ),
     "opt_out": (
         "退订营销短信 / opt-out",
         {
@@ -172,3 +188,28 @@ EVENT_EXAMPLES = [
         },
     ),
 ]
+
+
+COMMON = {
+    "401": "未认证：没有密钥，或密钥无效、已吊销 / no key, or an invalid or revoked one",
+    "429": "请求过多：超过密钥的速率，见 Retry-After / more requests than the key's rate: see Retry-After",
+}
+
+
+def common_responses(result, generator, request, public):
+    """drf-spectacular post-processing: every operation of the API (not the schema and docs pages, which are
+    public) lists 401 and 429 as a Problem, as every one of them can answer them."""
+    for path, operations in result.get("paths", {}).items():
+        if path.endswith(("/schema/", "/docs/")):
+            continue
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for code, text in COMMON.items():
+                responses.setdefault(
+                    code,
+                    {
+                        "description": text,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                    },
+                )
+    return result

@@ -5,13 +5,14 @@ the request serializers of events only describe them."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 from onboard90.journeys.enums import AttemptOutcome
 
 EVENT_TYPE_HELP = (
     "事件类型 / event type: activation 入网, vip_rated VIP评级, bill_issued 出账, number_changed 换号入网, "
-    "cancellation 离网, port_out 携号转出, opt_out 退订营销短信"
+    "cancellation 离网, port_out 携号转出, opt_out 退订营销短信, usage_daily 日用量"
 )
 EVENT_TYPES = [
     "activation",
@@ -21,6 +22,7 @@ EVENT_TYPES = [
     "cancellation",
     "port_out",
     "opt_out",
+    "usage_daily",
 ]
 
 
@@ -93,6 +95,27 @@ class DepartureEvent(EventBase):
 
 class OptOutEvent(EventBase):
     """退订: no more marketing SMS (the customer told the BSS or 10010); service notices still go."""
+
+
+class UsageDailyEvent(serializers.Serializer):
+    """日用量: one customer's usage of one local day, as a row of `onboard90 import usage` (docs/USAGE.md). A day
+    sent again replaces that day (never adds to it); the month is recomputed from its days."""
+
+    type = serializers.ChoiceField(choices=["usage_daily"], help_text="usage_daily 日用量")
+    msisdn = _text("号码 / the customer's 11-digit Unicom mobile number", required=True)
+    date = _text(
+        "日期 / the local day (Asia/Shanghai), YYYY-MM-DD: not after today, not before the activation day, "
+        "not before the first day still held (its month is settled)",
+        required=True,
+    )
+    voice_min = _text("通话分钟 / minutes used that day, a whole number 0–1440", required=True)
+    data_mb = _text("流量(MB) / data used that day in MB, 0–1 000 000 (rounded half up)", required=True)
+    sms = _text("短信条数 / SMS sent that day, 0–100 000", required=True)
+    idempotency_key = _text(
+        "幂等键 / the sender's unique id of this fact (≤128 characters), as for the other events",
+        required=True,
+    )
+    at = _text("发送时间 / optional: when the feed produced it (not used)")
 
 
 class EventBatch(serializers.Serializer):
@@ -290,3 +313,15 @@ class PlaybookVersionItem(serializers.Serializer):
 
 class Problem(serializers.Serializer):
     detail = serializers.CharField(help_text="原因（中文 / English）/ what went wrong")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="按字段的原因（仅400）/ reasons per field of a malformed request (400 only)",
+    )
+
+
+EventRefused = PolymorphicProxySerializer(
+    component_name="EventRefused",
+    serializers=[EventResult, Problem],
+    resource_type_field_name=None,
+)

@@ -192,3 +192,36 @@ def idempotency_keep(
             )
     except IntegrityError:
         return IdempotencyRecord.objects.get(account=account, key=key)
+
+
+def idempotency_find_many(*, account: Any, keys: list[str]) -> dict[str, IdempotencyRecord]:
+    """The records of these keys (a batch's), read in a few statements rather than one per event."""
+    found: dict[str, IdempotencyRecord] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 500):
+        for record in IdempotencyRecord.objects.filter(account=account, key__in=unique[start : start + 500]):
+            found[record.key] = record
+    return found
+
+
+def idempotency_keep_many(
+    *, account: Any, api_key: ApiKey | None, answers: list[tuple[str, str, int, Any]]
+) -> None:
+    """Keep the first answers of a batch's events — (key, fingerprint, status, body) — in one insert; a key
+    stored meanwhile by a concurrent request keeps that request's answer (ON CONFLICT DO NOTHING)."""
+    if answers:
+        IdempotencyRecord.objects.bulk_create(
+            [
+                IdempotencyRecord(
+                    account=account,
+                    api_key=api_key,
+                    key=key,
+                    fingerprint=fingerprint,
+                    status=status,
+                    body=body,
+                )
+                for key, fingerprint, status, body in answers
+            ],
+            ignore_conflicts=True,
+            batch_size=500,
+        )

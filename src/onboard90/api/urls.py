@@ -1,9 +1,26 @@
 """`/api/v1/`: the API's routes, its OpenAPI schema and the docs page (Swagger UI from the sidecar package)."""
 
-from django.urls import path
+from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from onboard90.api import docs, views
+
+
+class RecordId:
+    """A record's id in a path: any integer the schema allows (negative, or beyond any id on file) reaches the
+    view and is a JSON 404 there, not the web's HTML page for a path that does not match."""
+
+    regex = r"-?[0-9]{1,30}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        return number if 0 < number < 2**63 else 0  # no record has id 0
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(RecordId, "id")
 
 urlpatterns = [
     path("events", views.EventsView.as_view(), name="api-events"),
@@ -13,12 +30,12 @@ urlpatterns = [
         "customers/<str:msisdn>/messages", views.CustomerMessagesView.as_view(), name="api-customer-messages"
     ),
     path("customers/<str:msisdn>/opt-out", views.CustomerOptOutView.as_view(), name="api-customer-opt-out"),
-    path("journeys/<int:journey_id>", views.JourneyView.as_view(), name="api-journey"),
+    path("journeys/<id:journey_id>", views.JourneyView.as_view(), name="api-journey"),
     path("tasks", views.TasksView.as_view(), name="api-tasks"),
-    path("tasks/<int:task_id>/complete", views.TaskCompleteView.as_view(), name="api-task-complete"),
-    path("tasks/<int:task_id>/reassign", views.TaskReassignView.as_view(), name="api-task-reassign"),
+    path("tasks/<id:task_id>/complete", views.TaskCompleteView.as_view(), name="api-task-complete"),
+    path("tasks/<id:task_id>/reassign", views.TaskReassignView.as_view(), name="api-task-reassign"),
     path(
-        "escalations/<int:escalation_id>/acknowledge",
+        "escalations/<id:escalation_id>/acknowledge",
         views.EscalationAcknowledgeView.as_view(),
         name="api-escalation-acknowledge",
     ),
@@ -41,4 +58,8 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    # Last: any other path under /api/v1/ (an id that is not a number, a route that does not exist) is the
+    # API's JSON 404 for a caller with a key (401 without), never the web's HTML page. `[\s\S]`, not `.`, so that
+    # a path with a newline in it (%0A) is one too (a flag like `(?s)` would make every route unreversible).
+    re_path(r"^[\s\S]*$", views.NotFoundView.as_view(), name="api-not-found"),
 ]

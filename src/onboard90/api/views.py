@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import itertools
 import json
 from typing import Any
 
@@ -27,13 +28,19 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from onboard90.api import docs, serializers
 from onboard90.api.auth import caller_key, caller_scope
-from onboard90.api.services import idempotency_find, idempotency_keep
+from onboard90.api.services import (
+    idempotency_find,
+    idempotency_find_many,
+    idempotency_keep,
+    idempotency_keep_many,
+)
 from onboard90.core import clock
 from onboard90.core.masking import mask_msisdn, mask_name
 from onboard90.customers import validation
 from onboard90.customers.models import Customer
 from onboard90.customers.services import (
     CHUNK,
+    EventOutcome,
     RowError,
     customer_events_apply,
     customer_opt_out,
@@ -48,6 +55,8 @@ from onboard90.messaging.models import OutboxMessage
 from onboard90.org.models import Unit
 from onboard90.org.scoping import CITY, PROVINCE, UNIT, escalation_filter
 from onboard90.playbook.models import PlaybookVersion
+from onboard90.usage import validation as usage_validation
+from onboard90.usage.services import usage_record
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 PAGE = 100
@@ -69,7 +78,32 @@ def exception_handler(exc, context):
     never a 500."""
     if isinstance(exc, (ValueError, LookupError)) and not isinstance(exc, Http404):
         return Response({"detail": str(exc)}, status=http.HTTP_422_UNPROCESSABLE_ENTITY)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, ValidationError):
+        # One shape for every error (serializers.Problem): the words in `detail`, and per field in `errors`.
+        errors = _field_errors(response.data)
+        response.data = {
+            "detail": "; ".join(f"{field}: {' '.join(words)}" for field, words in errors.items()),
+            "errors": errors,
+        }
+    return response
+
+
+def _field_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's validation errors (nested per field, per list item) as {field path: [messages]}."""
+    if isinstance(data, dict):
+        found: dict[str, list[str]] = {}
+        for key, value in data.items():
+            found.update(_field_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+        return found
+    if isinstance(data, list) and all(not isinstance(item, (dict, list)) for item in data):
+        return {prefix or "non_field_errors": [str(item) for item in data]}
+    if isinstance(data, list):
+        found = {}
+        for index, value in enumerate(data):
+            found.update(_field_errors(value, f"{prefix}.{index}" if prefix else str(index)))
+        return found
+    return {prefix or "non_field_errors": [str(data)]}
 
 
 def _iso(value) -> str | None:
@@ -157,7 +191,7 @@ def errors_of(reason: str) -> dict[str, list[str]]:
     if english.startswith("missing field(s): "):
         return {name.strip(): [reason] for name in english.removeprefix("missing field(s): ").split(",")}
     first = english.split(" ", 1)[0]
-    if first in validation.LABELS:
+    if first in validation.LABELS or first in usage_validation.LABELS:
         return {first: [reason]}
     for words, field in _FIELD_WORDS:
         if words in english:
@@ -212,6 +246,42 @@ def _admit(scope, events: list[Any]):
     return admit
 
 
+USAGE_EVENT = "usage_daily"
+
+
+def _is_usage(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("type") == USAGE_EVENT
+
+
+def _usage_apply(obj: dict, *, scope, source: str) -> EventOutcome:
+    """One `usage_daily` event through `usage.services.usage_record` (the usage import's own checks and
+    write). A number outside the caller's scope is refused with the words for an unknown one."""
+    try:
+        if not str(obj.get("idempotency_key") or "").strip():
+            raise RowError("缺少幂等键 / idempotency_key is empty")
+        if scope.kind != PROVINCE:
+            try:
+                msisdn = validation.parse_msisdn(str(obj.get("msisdn") or ""))
+            except RowError:
+                msisdn = None  # usage_record gives the reason
+            if (
+                msisdn is not None
+                and not Customer.objects.filter(customer_filter(scope), msisdn=msisdn).exists()
+            ):
+                raise RowError(f"未知号码(客户不存在) / unknown customer: {msisdn}")
+        status = usage_record(
+            msisdn=str(obj.get("msisdn") or ""),
+            day=str(obj.get("date") or ""),
+            voice_min=obj.get("voice_min"),
+            data_mb=obj.get("data_mb"),
+            sms=obj.get("sms"),
+            source=source,
+        )
+    except RowError as exc:
+        return EventOutcome(None, exc.reason)
+    return EventOutcome(status, "")
+
+
 class EventsView(APIView):
     """事件接收: the BSS/CRM pushes what happened to a subscriber, as it happens."""
 
@@ -231,7 +301,9 @@ class EventsView(APIView):
                 serializers.Problem, description="请求体不是事件 / the body is not an event or a batch"
             ),
             422: OpenApiResponse(
-                serializers.EventResult, description="单个事件被拒绝 / one event, refused: nothing changed"
+                serializers.EventRefused,
+                description="单个事件被拒绝（未做任何改动），或幂等键已用于另一个请求 / one event, refused: nothing "
+                "changed (an EventResult); or the Idempotency-Key was used for another request (a Problem)",
             ),
         },
     )
@@ -270,6 +342,14 @@ class EventsView(APIView):
         results: list[dict | None] = [None] * len(events)
         fingerprints: dict[str, str] = {}
         to_apply: list[int] = []
+        kept = idempotency_find_many(
+            account=account,
+            keys=[
+                f"event:{str(obj.get('idempotency_key') or '').strip()}"
+                for obj in events
+                if isinstance(obj, dict) and str(obj.get("idempotency_key") or "").strip()
+            ],
+        )
         for index, obj in enumerate(events):
             key = str(obj.get("idempotency_key") or "").strip() if isinstance(obj, dict) else ""
             base = {
@@ -281,7 +361,7 @@ class EventsView(APIView):
             if key:
                 fingerprint = _event_fingerprint(obj)
                 seen = fingerprints.setdefault(key, fingerprint)
-                first = idempotency_find(account=account, key=f"event:{key}")
+                first = kept.get(f"event:{key}")
                 if seen != fingerprint or (first is not None and first.fingerprint != fingerprint):
                     reason = f"幂等键已用于另一个事件 / idempotency_key {key!r} was already used for a different event"
                     results[index] = {**base, "status": "rejected", "errors": {"idempotency_key": [reason]}}
@@ -290,13 +370,22 @@ class EventsView(APIView):
                     results[index] = {**first.body, "index": index, "replayed": True}
                     continue
             to_apply.append(index)
-        if to_apply:
-            chosen = [events[i] for i in to_apply]
-            source = f"api:{account.get_username()}"[:64]
-            outcomes = customer_events_apply(
-                events=chosen, source=source, actor=account, admit=_admit(caller_scope(request), chosen)
-            )
-            for index, outcome in zip(to_apply, outcomes, strict=True):
+        source = f"api:{account.get_username()}"[:64]
+        scope = caller_scope(request)
+        answers: list[tuple[str, str, int, Any]] = []
+        # In the request's order: a run of customer events goes through the importer's path in one call, a
+        # run of usage days through usage_record one by one, so a day sent after its customer's activation
+        # in the same batch finds the customer on file.
+        for is_usage, run in itertools.groupby(to_apply, key=lambda i: _is_usage(events[i])):
+            indexes = list(run)
+            chosen = [events[i] for i in indexes]
+            if is_usage:
+                outcomes = [_usage_apply(obj, scope=scope, source=source) for obj in chosen]
+            else:
+                outcomes = customer_events_apply(
+                    events=chosen, source=source, actor=account, admit=_admit(scope, chosen)
+                )
+            for index, outcome in zip(indexes, outcomes, strict=True):
                 obj = events[index]
                 key = str(obj.get("idempotency_key") or "").strip() if isinstance(obj, dict) else ""
                 result = {
@@ -309,14 +398,8 @@ class EventsView(APIView):
                 }
                 results[index] = result
                 if outcome.status is not None and key:
-                    idempotency_keep(
-                        account=account,
-                        api_key=caller_key(request),
-                        key=f"event:{key}",
-                        fingerprint=_event_fingerprint(obj),
-                        status=200,
-                        body=result,
-                    )
+                    answers.append((f"event:{key}", _event_fingerprint(obj), 200, result))
+        idempotency_keep_many(account=account, api_key=caller_key(request), answers=answers)
         return [r for r in results if r is not None]
 
 
@@ -454,7 +537,12 @@ class CustomerOptOutView(APIView):
         description="与短信回复TD相同的服务（customer_opt_out）/ the same service as a TD reply; service notices still go.",
         request=serializers.OptOut,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: serializers.OptOutResult, 404: serializers.Problem},
+        responses={
+            200: serializers.OptOutResult,
+            400: serializers.Problem,
+            404: serializers.Problem,
+            422: serializers.Problem,
+        },
     )
     def post(self, request, msisdn: str):
         found = _customer_or_404(request, msisdn)
@@ -625,6 +713,7 @@ class TaskCompleteView(APIView):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             200: serializers.TaskDone,
+            400: serializers.Problem,
             403: serializers.Problem,
             404: serializers.Problem,
             409: serializers.Problem,
@@ -666,6 +755,7 @@ class TaskReassignView(APIView):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             200: serializers.TaskDone,
+            400: serializers.Problem,
             403: serializers.Problem,
             404: serializers.Problem,
             409: serializers.Problem,
@@ -719,9 +809,11 @@ class EscalationAcknowledgeView(APIView):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             200: serializers.AcknowledgeResult,
+            400: serializers.Problem,
             403: serializers.Problem,
             404: serializers.Problem,
             409: serializers.Problem,
+            422: serializers.Problem,
         },
     )
     def post(self, request, escalation_id: int):
@@ -780,6 +872,7 @@ class ComplianceView(APIView):
         ],
         responses={
             200: OpenApiResponse(description="compliance report (see `onboard90 report compliance --json`)"),
+            400: serializers.Problem,
             403: serializers.Problem,
             422: serializers.Problem,
         },
@@ -833,3 +926,13 @@ class PlaybookVersionsView(APIView):
                 for v in versions
             ]
         )
+
+
+class NotFoundView(APIView):
+    """Any path under /api/v1/ that is no route: 404 in JSON, after the caller is authenticated."""
+
+    @extend_schema(exclude=True)
+    def get(self, request, *args, **kwargs):
+        raise Http404
+
+    post = put = patch = delete = get

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 # Advisory-lock keys: "ob90" and the job's number, so they are recognisable in pg_locks.
-ADVISORY_KEYS = {"dispatch": 0x6F623930, "cycle": 0x6F623931}
+ADVISORY_KEYS = {"dispatch": 0x6F623930, "cycle": 0x6F623931, "webhooks": 0x6F623932}
 
 
 def lock_path(name: str) -> Path:

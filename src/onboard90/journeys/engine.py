@@ -23,6 +23,7 @@ from django.db.models import (
     F,
     IntegerField,
     JSONField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -43,6 +44,7 @@ from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskK
 from onboard90.journeys.models import Escalation, Journey, JourneyAction, Task
 from onboard90.journeys.rules import windows
 from onboard90.journeys.rules.assignment import CITY_UNIT_ORDER, unit_kind
+from onboard90.journeys.signals import escalations_created, journeys_closed, tasks_created, tasks_overdue
 from onboard90.messaging.enums import UNSENT, MessageStatus
 from onboard90.messaging.models import OutboxMessage
 from onboard90.messaging.policy import next_send_time
@@ -321,6 +323,7 @@ def create_tasks(
     )
     audience = audience_sql.to_q(spec.audience, prefix="journey__customer__")
     written = 0
+    before = _top(Task)
     for acts in _open_acts(version=version, code=action.code, fresh=fresh):
         rows = acts.filter(audience).filter(~Exists(Task.objects.filter(action=OuterRef("pk")))).values_list(
             "pk",
@@ -338,7 +341,17 @@ def create_tasks(
             Value({}, output_field=JSONField()),
         )
         written += insert_select(Task, TASK_COLUMNS, rows)
+    if written:
+        # The statement's tasks: above the id read before it, of this act (groups of other acts insert
+        # beside it on other connections), stamped with this cycle's instant.
+        made = Task.objects.filter(pk__gt=before, action__action_code=action.code, created_at=as_of)
+        tasks_created.send(sender=Task, tasks=made, at=as_of)
     return written
+
+
+def _top(model) -> int:
+    """The highest id on file (the rows a following INSERT … SELECT writes are above it)."""
+    return model.objects.aggregate(top=Max("pk"))["top"] or 0
 
 
 SMS_COLUMNS = [
@@ -508,14 +521,22 @@ def _mark_overdue(task_ids: list[int], as_of: dt.datetime) -> dict[str, int]:
             status=ActionStatus.OVERDUE
         )
         overdue = late.update(status=ActionStatus.OVERDUE)
+        if overdue:
+            flipped = Task.objects.filter(status=ActionStatus.OVERDUE, due_at__lt=as_of, pk__in=task_ids)
+            tasks_overdue.send(sender=Task, tasks=flipped, at=as_of)
     return {"overdue": overdue, "escalated": escalated}
 
 
 def escalate(tasks: QuerySet, *, reason: str, at: dt.datetime) -> int:
+    before = _top(Escalation)
     rows = tasks.filter(~Exists(Escalation.objects.filter(task=OuterRef("pk")))).values_list(
         "pk", Value(at, output_field=DateTimeField()), "owner_unit_id", _supervisor_of_unit(), Value(reason)
     )
-    return insert_select(Escalation, ["task", "at", "unit", "supervisor", "reason"], rows)
+    written = insert_select(Escalation, ["task", "at", "unit", "supervisor", "reason"], rows)
+    if written:
+        made = Escalation.objects.filter(pk__gt=before, task_id__in=tasks.values("pk"), at=at)
+        escalations_created.send(sender=Escalation, escalations=made, at=at)
+    return written
 
 
 def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at: dt.datetime, journeys=None) -> int:
@@ -594,6 +615,7 @@ def _close_journeys(chunk: QuerySet, as_of: dt.datetime) -> int:
             status=ActionStatus.MISSED, closed_at=as_of, reason="journey_ended"
         )
         record_unopened(journeys=chunk, status=ActionStatus.NOT_APPLICABLE, at=as_of)
+        journeys_closed.send(sender=Journey, journeys=chunk, status=JourneyStatus.COMPLETED, at=as_of)
         return Journey.objects.filter(*broad(status=JourneyStatus.ACTIVE), pk__in=chunk_ids).update(
             status=JourneyStatus.COMPLETED, closed_at=as_of
         )

@@ -23,6 +23,7 @@ from onboard90.core import clock
 from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
 from onboard90.journeys.models import JourneyAction, Task
 from onboard90.journeys.services import journey_exit, journeys_start
+from onboard90.journeys.signals import tasks_created
 from onboard90.messaging.enums import MessageStatus, ReplyKind
 
 
@@ -129,7 +130,7 @@ def _follow_up_offer(act: JourneyAction, *, at: dt.datetime, text: str) -> Task 
     if Task.objects.filter(action_id=act.pk).exists():
         return None
     local = at.astimezone(clock.OPERATOR_TZ)
-    return Task.objects.create(
+    task = Task.objects.create(
         action_id=act.pk,
         journey_id=act.journey_id,
         kind=TaskKind.ACT,
@@ -140,3 +141,5 @@ def _follow_up_offer(act: JourneyAction, *, at: dt.datetime, text: str) -> Task 
         max_attempts=FOLLOW_UP_ATTEMPTS,
         note=f"{FOLLOW_UP_TITLE}：客户于{local:%m月%d日 %H:%M}短信回复“{text.strip()[:60]}”，请联系客户办理。",
     )
+    tasks_created.send(sender=Task, tasks=Task.objects.filter(pk=task.pk), at=at)
+    return task

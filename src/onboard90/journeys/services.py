@@ -22,7 +22,7 @@ from onboard90.journeys.rules.tasks import (
     may_act,
 )
 from onboard90.journeys.selectors import can_act_on, is_supervisor_of, takeable_unit_kinds
-from onboard90.journeys.signals import acts_moved
+from onboard90.journeys.signals import acts_moved, journeys_closed
 from onboard90.messaging.enums import UNSENT, MessageStatus
 from onboard90.messaging.models import OutboxMessage
 from onboard90.org.models import StaffProfile
@@ -65,6 +65,9 @@ def journey_exit(*, customer, at: dt.datetime, reason: str = "cancellation") -> 
         journey.save(update_fields=["status", "closed_at"])
 
         record_unopened(journey_ids=[journey.pk], status=ActionStatus.CANCELLED, at=at)
+        journeys_closed.send(
+            sender=Journey, journeys=Journey.objects.filter(pk=journey.pk), status=JourneyStatus.EXITED, at=at
+        )
     log.info("journey %s exited (%s)", journey.pk, reason)
     return True
 
@@ -133,9 +136,10 @@ def task_complete(
             task.status, task.completed_at, task.completed_by = status, at, completed_by
             task.completion_entered_at, task.backdated, task.completion_reason = now, backdated, reason
             fields += ["status", "completed_at", "completed_by", "completion_entered_at", "backdated", "completion_reason"]
+        task.save(update_fields=fields)  # before the signal: its receivers read the task as it now stands
+        if status is not None:
             JourneyAction.objects.filter(pk=task.action_id).update(status=status, closed_at=at, reason=act_reason)
             acts_moved.send(sender=Task, changes=[(task.action_id, task.action.status, status, False, backdated)])
-        task.save(update_fields=fields)
         audit_record(
             actor=completed_by, verb="task.complete", obj=task, before=before,
             after={

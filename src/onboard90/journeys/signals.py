@@ -15,3 +15,18 @@ acts_moved = Signal()
 # receiver that raises fails the run). `last_day` is False for the earlier days of a catch-up over many days,
 # whose figures the last day's replace.
 cycle_finishing = Signal()
+
+# The engine's news for the systems outside (the API's webhooks, `api.webhooks`), each sent inside the
+# transaction of the write it reports. The cycle writes tasks and escalations in bulk, so they are told as a
+# queryset of what the statement wrote (a receiver that wants them writes its rows from it with one INSERT …
+# SELECT, never a loop per row); `at` is the instant of the write.
+#
+# tasks: QuerySet[Task] — tasks just created (the cycle's, a reply's follow-up, a manual assignment).
+tasks_created = Signal()
+# tasks: QuerySet[Task] — tasks the cycle just marked overdue (已超时).
+tasks_overdue = Signal()
+# escalations: QuerySet[Escalation] — escalations just created (an overdue task, no account manager).
+escalations_created = Signal()
+# journeys: QuerySet[Journey]; status: JourneyStatus — journeys that reached their last day (completed, sent
+# before the statement that closes them, so the queryset still finds them) or whose customer left (exited).
+journeys_closed = Signal()

@@ -19,6 +19,7 @@ from onboard90.journeys import engine
 from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
 from onboard90.journeys.models import Journey, JourneyAction, Task
 from onboard90.journeys.rules.assignment import pick_least_loaded
+from onboard90.journeys.signals import tasks_created
 from onboard90.org.enums import Role, UnitKind
 from onboard90.org.models import StaffProfile, Unit
 
@@ -144,4 +145,5 @@ def _raise_assignment_task(*, row, as_of) -> int:
         action=row, journey_id=row.journey_id, kind=TaskKind.MANUAL_ASSIGNMENT, owner_unit=unit,
         status=ActionStatus.OPEN, due_at=row.due_at, created_at=as_of, max_attempts=1,
     )
+    tasks_created.send(sender=Task, tasks=Task.objects.filter(pk=task.pk), at=as_of)
     return engine.escalate(Task.objects.filter(pk=task.pk), reason="no_account_manager", at=as_of)

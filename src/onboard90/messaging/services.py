@@ -23,7 +23,7 @@ from onboard90.messaging.context import CUSTOMER_FIELDS, SharedParts, message_te
 from onboard90.messaging.enums import MessageClass, MessageStatus, Purpose
 from onboard90.messaging.gateways import PERMANENT, SENT, UNKNOWN, SmsGateway, gateway_from_settings
 from onboard90.messaging.models import OutboxMessage
-from onboard90.messaging.signals import messages_settled
+from onboard90.messaging.signals import messages_failed, messages_settled
 from onboard90.org.models import City, Unit
 from onboard90.playbook import templating
 from onboard90.playbook.models import PlaybookVersion
@@ -88,8 +88,10 @@ def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
             written.append((pk, text, templating.segments(text)))
             rendered += 1
         # The status only of those that failed: one the engine cancelled meanwhile (its act ended) stays so.
-        update_rows(OutboxMessage, ["text", "segments"], written)
-        update_rows(OutboxMessage, ["status", "last_error"], failed)
+        with transaction.atomic():
+            update_rows(OutboxMessage, ["text", "segments"], written)
+            update_rows(OutboxMessage, ["status", "last_error"], failed)
+            _report_failed([pk for pk, _status, _error in failed], at=clock.now())
     return rendered
 
 
@@ -334,6 +336,7 @@ def _dispatch(
                 ((m.pk, m.status, m.sent_at, m.gateway_ref, m.last_error, m.attempts, m.scheduled_at) for m in batch),
             )
             _report(at=recorded, delivered=delivered, undelivered=undelivered)
+            _report_failed([m.pk for m in batch if m.status == MessageStatus.FAILED], at=recorded or now())
         if stop:
             break  # the clock has left the sending hours, or the gateway is down: the next dispatch goes on
     return counts
@@ -379,7 +382,9 @@ def _settle_unconfirmed(*, at: dt.datetime) -> int:
         _report(at=sent_at, delivered=action_ids)
     stale = unconfirmed.filter(delivery="", sent_at__lt=at - RECONCILE)
     action_ids = list(stale.exclude(action=None).values_list("action_id", flat=True))
+    stale_ids = list(stale.values_list("pk", flat=True))
     settled = stale.update(status=MessageStatus.FAILED, last_error=policy.NO_REPORT)
+    _report_failed(stale_ids, at=at)
     _report(at=at, undelivered={policy.GATEWAY_REFUSED: action_ids})
     return settled
 
@@ -468,6 +473,14 @@ def outbox_recover(
         len(stuck), len(accepted), requeued, unconfirmed,
     )
     return {"recovered_sent": len(accepted), "requeued": requeued, "unconfirmed": unconfirmed}
+
+
+def _report_failed(message_ids: list[int], *, at: dt.datetime) -> None:
+    """Tell whoever listens (the API's webhooks) which messages were just recorded failed
+    (`signals.messages_failed`), inside the caller's transaction."""
+    if message_ids:
+        failed = OutboxMessage.objects.filter(pk__in=message_ids, status=MessageStatus.FAILED)
+        messages_failed.send(sender=OutboxMessage, messages=failed, at=at)
 
 
 def _report(*, at: dt.datetime | None, delivered=(), undelivered: dict[str, list[int]] | None = None) -> None:

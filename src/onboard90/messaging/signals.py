@@ -23,3 +23,8 @@ messages_settled = Signal()
 # 要). A receiver that took the reply to answer an act returns (ReplyKind value, act id), having recorded
 # what follows (the offer's follow-up task); otherwise None. The first answer wins.
 reply_received = Signal()
+
+# messages: QuerySet[OutboxMessage] — messages just recorded failed (the gateway refused them or gave up, no
+# delivery report came for an unconfirmed hand-over, the text could not be rendered), sent inside the
+# transaction that records it; at: datetime — when.
+messages_failed = Signal()

@@ -236,3 +236,84 @@ def test_the_intake_is_audited_in_the_system_accounts_name_on_the_api_channel(pr
     entry = AuditEntry.objects.get(verb="customer.events")
     assert (entry.actor_label, entry.channel, entry.after["created"]) == ("api:bss", "api", 1)
     assert dt.datetime.fromisoformat(str(entry.at)).year == 2012
+
+
+def usage(msisdn: str, key: str, day: str = "2012-05-10", **fields):
+    return {
+        "type": "usage_daily",
+        "msisdn": msisdn,
+        "date": day,
+        "voice_min": 42,
+        "data_mb": 118.4,
+        "sms": 3,
+        "idempotency_key": key,
+        **fields,
+    }
+
+
+def test_a_usage_day_goes_through_usage_record_and_a_replay_changes_nothing(province, bss):
+    from onboard90.usage.models import UsageDay, UsageMonth
+
+    answer = bss.post(
+        "/api/v1/events",
+        {"events": [activation("18600000001", "bss-1"), usage("18600000001", "use-1")]},
+        format="json",
+    )
+    assert [r["status"] for r in answer.json()["results"]] == ["created", "created"]
+    day = UsageDay.objects.get()
+    assert (day.voice_min, day.data_mb, day.sms, str(day.day)) == (42, 118, 3, "2012-05-10")
+    again = bss.post("/api/v1/events", usage("18600000001", "use-1"), format="json")
+    assert again.status_code == 201 and again.json()["replayed"] is True
+    corrected = bss.post("/api/v1/events", usage("18600000001", "use-2", voice_min=50), format="json")
+    assert corrected.status_code == 200 and corrected.json()["status"] == "updated"
+    assert UsageDay.objects.get().voice_min == 50 and UsageMonth.objects.get().voice_min == 50  # replaced
+    same = bss.post("/api/v1/events", usage("18600000001", "use-3", voice_min=50), format="json")
+    assert same.json()["status"] == "unchanged"
+
+
+def test_a_bad_usage_day_is_refused_with_the_usage_checks_reason_per_field(province, bss):
+    from onboard90.usage.models import UsageDay
+
+    bss.post("/api/v1/events", activation("18600000001", "bss-1"), format="json")
+    answer = bss.post(
+        "/api/v1/events",
+        {
+            "events": [
+                usage("18600000001", "u-1", voice_min="lots"),
+                usage("18600000001", "u-2", day="2099-01-01"),
+                usage("18600000001", "u-3", day="2012-02-01"),
+                usage("18699999999", "u-4"),
+                usage("18600000001", "u-5", sms=True),
+                usage("18600000001", "", sms=1),
+            ]
+        },
+        format="json",
+    )
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == ["rejected"] * 6
+    assert [next(iter(r["errors"])) for r in results] == [
+        "voice_min",
+        "date",
+        "date",
+        "msisdn",
+        "sms",
+        "idempotency_key",
+    ]
+    assert "voice_min is not a number" in results[0]["errors"]["voice_min"][0]
+    assert not UsageDay.objects.exists()
+
+
+def test_a_usage_day_of_a_customer_outside_the_callers_city_is_refused_like_an_unknown_one(
+    province, bss, qingdao_key, jinan_key
+):
+    from onboard90.usage.models import UsageDay
+
+    bss.post("/api/v1/events", activation("18600000001", "bss-1"), format="json")  # a 济南 customer
+    outside = qingdao_key.post("/api/v1/events", usage("18600000001", "qd-1"), format="json")
+    unknown = qingdao_key.post("/api/v1/events", usage("18600000077", "qd-2"), format="json")
+    assert outside.status_code == 422 and not UsageDay.objects.exists()
+    assert outside.json()["errors"]["msisdn"][0].replace("18600000001", "N") == unknown.json()["errors"][
+        "msisdn"
+    ][0].replace("18600000077", "N")
+    inside = jinan_key.post("/api/v1/events", usage("18600000001", "jn-1"), format="json")
+    assert inside.status_code == 201 and UsageDay.objects.count() == 1

@@ -30,7 +30,7 @@ def api_routes() -> list[tuple[str, str, str]]:
         assert isinstance(pattern, URLPattern) and not isinstance(pattern, URLResolver)
         route = str(pattern.pattern)
         for name, value in samples.items():
-            for conv in ("str", "int"):
+            for conv in ("str", "int", "id"):
                 route = route.replace(f"<{conv}:{name}>", value)
         assert "<" not in route, route
         view = pattern.callback.view_class
@@ -59,6 +59,13 @@ def test_no_route_answers_without_a_key_but_the_schema_and_the_docs(province, na
         bad = APIClient()
         bad.credentials(HTTP_AUTHORIZATION="Bearer ob90_000000000000_nope")
         assert bad.generic(method, path, data="{}", content_type="application/json").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/v1/tasks/abc/complete", "/api/v1/tasks/%C3%98%0A/complete", "/api/v1/nothing/here"])
+def test_a_path_under_the_api_that_is_no_route_is_the_apis_json_404_never_the_webs_page(bss, path):
+    """Whatever the path holds (letters, a newline), under /api/v1/ the answer is the API's JSON."""
+    response = bss.post(path, data="{}", content_type="application/json")
+    assert response.status_code == 404 and response["Content-Type"].startswith("application/json")
 
 
 def test_a_key_is_shown_once_and_only_its_digest_is_kept(province):

@@ -218,16 +218,22 @@ def test_kannel_killed_in_the_middle_of_a_round_the_unanswered_message_is_never_
     messages = unique_texts()
     for _ in range(3):
         history.dispatch(minutes_later=5)
-    history.record_reports()
-    unanswered.refresh_from_db()
-    assert unanswered.status == MessageStatus.UNCONFIRMED and unanswered.attempts == 1  # not handed over again
     others = [m for m in messages if m.pk != unanswered.pk]
-    assert OutboxMessage.objects.filter(status=MessageStatus.SENT).count() == len(others)
     history.wait_delivered(others)
-
-    history.dispatch(minutes_later=RECONCILE.total_seconds() / 60)  # no report came: Kannel never had it
     unanswered.refresh_from_db()
-    assert (unanswered.status, unanswered.last_error) == (MessageStatus.FAILED, policy.NO_REPORT)
+    assert unanswered.attempts == 1  # never handed over again, whatever became of it
+    # Whether the frozen smsbox had read the request before it stopped is a race this test cannot close:
+    # either Kannel never had it (no report: it fails once the reconciliation time has passed), or it did and
+    # delivered it after the restart (its report settles it as sent). Never both, never twice (below).
+    assert unanswered.status in (MessageStatus.UNCONFIRMED, MessageStatus.SENT)
+    assert OutboxMessage.objects.filter(status=MessageStatus.SENT).exclude(pk=unanswered.pk).count() == len(others)
+
+    history.dispatch(minutes_later=RECONCILE.total_seconds() / 60)
+    unanswered.refresh_from_db()
+    if history.handsets()[unanswered.msisdn, unanswered.text]:
+        assert unanswered.status == MessageStatus.SENT
+    else:
+        assert (unanswered.status, unanswered.last_error) == (MessageStatus.FAILED, policy.NO_REPORT)
     history.assert_each_settled_once()
 
 
@@ -238,14 +244,21 @@ def test_a_hand_over_kannel_took_without_answering_is_settled_by_its_delivery_re
     gateway.before[4] = lambda: peer.freeze("bearerbox")
     gateway.after[4] = lambda: peer.thaw("bearerbox")
     counts = history.dispatch()
-    assert gateway.fates[3] == UNKNOWN and counts["sms_unconfirmed"] == 1
-    unanswered = OutboxMessage.objects.get(status=MessageStatus.UNCONFIRMED)
     messages = unique_texts()
-    assert OutboxMessage.objects.filter(status=MessageStatus.SENT).count() == len(messages) - 1
+    # On a busy machine smsbox now and then answers before the stop reaches bearerbox: the hand-over is then
+    # simply sent, and the history still has to end settled once. (The settling of an unanswered hand-over
+    # by its report is also tested without Kannel, in test_unconfirmed.py.)
+    assert gateway.fates[3] in (UNKNOWN, "sent")
+    fourth = None
+    if gateway.fates[3] == UNKNOWN:
+        assert counts["sms_unconfirmed"] == 1
+        fourth = OutboxMessage.objects.get(status=MessageStatus.UNCONFIRMED)
+        assert OutboxMessage.objects.filter(status=MessageStatus.SENT).count() == len(messages) - 1
 
     history.wait_delivered(messages)  # the unanswered one too: Kannel had it
-    unanswered.refresh_from_db()
-    assert (unanswered.status, unanswered.delivery, unanswered.attempts) == (MessageStatus.SENT, Delivery.DELIVERED, 1)
+    if fourth is not None:
+        fourth.refresh_from_db()
+        assert (fourth.status, fourth.delivery, fourth.attempts) == (MessageStatus.SENT, Delivery.DELIVERED, 1)
     history.dispatch(minutes_later=RECONCILE.total_seconds() / 60 + 1)  # nothing left to reconcile or resend
     history.assert_each_settled_once()
 

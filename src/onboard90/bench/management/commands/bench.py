@@ -3,6 +3,8 @@
 the real web server.
 `onboard90 bench usage --rows N [--days D] [--json]`: the usage import against a raw bulk write.
 `onboard90 bench insights [--customers N] [--json]`: package fit and surge detection on synthetic arrays.
+`onboard90 bench dispatch [--messages N] [--json]`: the SMS render and send, through Kannel beside its ceiling.
+`onboard90 bench api --events N [--single S] [--json]`: event intake through the API beside the importer.
 
 The work is in `onboard90.bench.services` and `onboard90.bench.web`; this is the command line around it.
 """
@@ -83,13 +85,28 @@ package fit <= 10 s, surge <= 5 s, >= 100× the reference per customer.
 """
 
 
+API_HELP = """\
+Writes N events as the BSS sends them (activations across every city, then VIP ratings, bills and
+opt-outs of those customers), times `onboard90 import events` of them, then POSTs the same events to
+/api/v1/events in batches of 1000 and the first --single of them one per request, each phase on a rebuilt
+database, through the whole API in process (Django's test client: routing, key, throttle, parsing,
+idempotency records, scope, the importer's services; no sockets). Reports the three rates and
+batched / importer (target >= 0.5).
+
+Database: DATABASE_URL if set, else a fresh SQLite file var/bench/api.sqlite3 (recreated on every run).
+The database named by DATABASE_URL is EMPTIED AND REBUILT, as by `bench cycle`; one holding customers the
+bench did not create is refused unless --force.
+"""
+
+
 class Command(OnboardCommand):
     help = ("基准测试 / benchmarks: `bench cycle` times the daily cycle on a province-sized database, "
             "`bench dispatch` the SMS render and send, `bench web` the web pages under signed-in users, "
-            "`bench usage` the usage import, `bench insights` package fit and surge detection")
+            "`bench usage` the usage import, `bench insights` package fit and surge detection, "
+            "`bench api` event intake through the API")
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="bench", required=True, metavar="{cycle,dispatch,web,usage,insights}")
+        sub = parser.add_subparsers(dest="bench", required=True, metavar="{cycle,dispatch,web,usage,insights,api}")
         cycle = sub.add_parser("cycle", help="time the daily cycle", description=HELP,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         cycle.add_argument("--journeys", type=int, required=True, help="open journeys to build (N)")
@@ -130,6 +147,15 @@ class Command(OnboardCommand):
         insights.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
         insights.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
+        api = sub.add_parser("api", help="time event intake through the API against the importer",
+                             description=API_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        api.add_argument("--events", type=int, required=True, help="events to send (N)")
+        api.add_argument("--single", type=int, default=1000,
+                         help="of them, sent one per request (default 1000)")
+        api.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
+        api.add_argument("--force", action="store_true", help="empty a database that holds non-bench customers")
+        api.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
         web = sub.add_parser("web", help="signed-in users on the web server", description=WEB_HELP,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
         web.add_argument("--customers", type=int, default=None,
@@ -159,6 +185,9 @@ class Command(OnboardCommand):
             return
         if options["bench"] == "insights":
             self._insights(options)
+            return
+        if options["bench"] == "api":
+            self._api(options)
             return
         if options["bench"] != "cycle":
             raise CommandError(f"unknown bench {options['bench']!r}")
@@ -251,6 +280,32 @@ class Command(OnboardCommand):
         met = "met" if result["met"] else "NOT met"
         w(f"比值 / ratio             {result['ratio']} (target >= {result['target_ratio']}: {met})")
         w(f"内存峰值 / peak RSS       {result['peak_rss_mb']} MB")
+
+    def _api(self, options: dict[str, Any]) -> None:
+        if not os.environ.get("DATABASE_URL"):
+            _again_in_sqlite("api", options, valued=("events", "single", "seed"))
+            return
+        from onboard90.bench import api, services
+
+        with services.quiet_logs():
+            try:
+                result = api.run(events=options["events"], single=options["single"], seed=options["seed"],
+                                 force=options["force"])
+            except services.BenchRefused as exc:
+                raise CommandError(str(exc)) from None
+        if options["json"]:
+            self.emit_json(result)
+            return
+        w = self.stdout.write
+        w(f"数据库 / database        {result['database_location']}")
+        w(f"事件 / events            {result['events']:,} (client: {result['client']})")
+        w(f"导入 / import events     {result['import_s']} s  ({result['import_events_per_s']:,} events/s)")
+        w(f"批量 / batches of {result['batch_size']}  {result['batched_s']} s  "
+          f"({result['batched_events_per_s']:,} events/s)")
+        w(f"单个 / one per request   {result['single_s']} s for {result['single_events']:,}  "
+          f"({result['single_events_per_s']:,} events/s)")
+        met = "met" if result["met"] else "NOT met"
+        w(f"比值 / batched÷import    {result['ratio']} (target >= {result['target_ratio']}: {met})")
 
     def _insights(self, options: dict[str, Any]) -> None:
         from onboard90.bench import insights
