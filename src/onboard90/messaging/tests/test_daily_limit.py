@@ -109,3 +109,26 @@ def test_without_a_limit_the_dispatcher_sends_everything_due(plan):
         now=lambda: clock.at_local(day(3), 10, 30), daily_limit=None,
     )
     assert len(gateway.sent) == 4
+
+
+def test_the_daily_count_reads_the_rounds_customers_not_every_message_ever_sent(plan):
+    """The count runs once a round (200 messages): led by the status index instead of the round's customers,
+    it read every message ever sent, each round (a 1M day's dispatch went from 15 s to over ten minutes)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from onboard90.messaging.services import _sent_today
+
+    customer = builders.customer()
+    with CaptureQueriesContext(connection) as queries:
+        _sent_today([OutboxMessage(customer_id=customer.pk)], clock.cycle_instant(dt.date(2012, 3, 1)))
+    (sql,) = [q["sql"] for q in queries.captured_queries]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+            plan = " ".join(str(row) for row in cursor.fetchall())
+            assert "customer_id" in plan and "status_6c40c9" not in plan and "MULTI-INDEX OR" not in plan, plan
+        else:
+            cursor.execute(f"EXPLAIN {sql}")
+            plan = " ".join(row[0] for row in cursor.fetchall())
+            assert "status_6c40c9" not in plan, plan
