@@ -313,6 +313,8 @@ def build(
         handset_os=handset, city=city_code, package=pkg_codes, package_family=package_family[pkg_idx],
         vip_level=np.where(vip, tier_code, ""), first_month=first_month, vip_rank=np.where(vip, tier_rank, 0),
         monthly_fee=fees[pkg_idx],
+        # No usage is built, so no package-fit verdict: as the cycle finds for a customer without usage.
+        package_fit=np.full(n, "", dtype=object),
     )
 
     msisdn = np.array([f"1{30 + (i // 10**8) % 70:02d}{i % 10**8:08d}" for i in ids.tolist()], dtype=object)

@@ -33,6 +33,7 @@ from onboard90.customers.models import Bill, Customer, CustomerEvent
 from onboard90.customers.services import customers_import, events_import
 from onboard90.demo import generator
 from onboard90.demo.generator import Activation, Event, Province, StaffSpec
+from onboard90.demo.usage import demo_usage_day, demo_usage_reset
 from onboard90.installation import install_reference_data
 from onboard90.journeys.cycle import cycle_run
 from onboard90.journeys.enums import RUNNING, JourneyStatus, TaskKind
@@ -151,6 +152,7 @@ def demo_reset(*, reset_by: Any = None) -> dict[str, int]:
         for name, model in steps:
             counts[name] = _delete(model.objects.all())
         counts["events"] = _delete(CustomerEvent.objects.filter(customer__isnull=False))
+        counts["usage"] = demo_usage_reset()
         counts["customers"] = _delete(Customer.objects.all())
         # The cycle records described the deleted customers' history; a new demo writes its own.
         counts["cycles"] = _delete(CycleRun.objects.all())
@@ -532,6 +534,7 @@ def demo_build(
                 path = bss_dir / f"demo-events-{day.isoformat()}.jsonl"
                 _write_events(path, later[day])
                 _imported(events_import(path=path, now=as_of), "events")
+            demo_usage_day(day=day - dt.timedelta(days=1), folder=bss_dir, seed=options.seed, now=wall.at)
             wall.at = as_of
             sms.before_cycle(as_of)
             cycle_run(as_of=as_of, gateway=sms.gateway, figures=day == today)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q
 
 from onboard90.journeys.rules.audience import (
@@ -63,6 +64,8 @@ _COLUMNS: dict[str, _Column] = {
     "vip_level": _Column("vip_tier__code", via="vip_tier", absent_value=""),
     "vip_rank": _Column("vip_tier__rank", via="vip_tier", absent_value=0, kind="int"),
     "monthly_fee": _Column("package__monthly_fee", kind="decimal"),
+    # The verdict the cycle stored (usage.PackageFitVerdict, one to one): "" for a customer without one.
+    "package_fit": _Column("package_fit__verdict", via="package_fit", absent_value=""),
 }
 
 _LOOKUPS = {"==": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
@@ -101,7 +104,17 @@ def facts_of(customer: Any) -> dict[str, Any]:
         "vip_rank": tier.rank if tier is not None else 0,
         # float, so that `==` in Python agrees with the exact decimal comparison in SQL (see _decimal).
         "monthly_fee": float(package.monthly_fee),
+        "package_fit": package_fit_of(customer),
     }
+
+
+def package_fit_of(customer: Any) -> str:
+    """The stored package-fit verdict (fits | does_not_fit), "" when the cycle has made none."""
+    try:
+        verdict = customer.package_fit
+    except ObjectDoesNotExist:
+        return ""
+    return verdict.verdict if verdict is not None else ""
 
 
 # Every leaf compiles to a condition that is TRUE or FALSE for every row, never SQL NULL, so `not`

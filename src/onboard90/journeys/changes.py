@@ -127,7 +127,7 @@ def changeable(actions: Iterable[schema.Action]) -> set[str]:
         for a in actions
         if a.supersede_when
         or (a.task is not None and audience_sql.to_q(a.task.audience) != Q())
-        or (a.sms is not None and a.sms.message_class == "marketing")
+        or (a.sms is not None and (a.sms.message_class == "marketing" or audience_sql.to_q(a.sms.audience) != Q()))
     }
 
 

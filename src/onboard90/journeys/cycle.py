@@ -2,7 +2,7 @@
 step of `engine` once, in order, over one set of journeys to look at (all of them, or those changed plus those
 whose windows open today: `changes.Since`).
 
-The steps: supersede, then per window group (acts sharing an anchor and window, run side by side on
+The steps: usage's verdicts (package fit, the offer: `usage_acts`), supersede, then per window group (acts sharing an anchor and window, run side by side on
 PostgreSQL) open the due acts, assign VIP managers, create tasks and queue SMS; then overdue and escalations,
 the outbox's dispatch, the journeys that reached their last day, and the figures (`signals.cycle_finishing`).
 """
@@ -20,7 +20,7 @@ from django.db.models import Max
 from onboard90.core import clock
 from onboard90.core.locks import singleton_lock
 from onboard90.core.workers import run_side_by_side, workers_for_cycle
-from onboard90.journeys import changes, engine, vip_assignment
+from onboard90.journeys import changes, engine, usage_acts, vip_assignment
 from onboard90.journeys.enums import CycleStatus
 from onboard90.journeys.models import CycleRun, JourneyAction
 from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND
@@ -69,12 +69,14 @@ def cycle_run(
         digest = changes.facts_digest(versions)
         # The run's own start and finish times are the only clock readings here: records, never inputs.
         run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING, digest=digest)
+        # Usage's verdicts first: a verdict that moved is a change of its customer, claimed just below.
+        usage_counts = usage_acts.usage_verdicts(run=run, versions=versions, today=today)
         touched = changes.changes_consume(run=run)
         since = None if rescan else changes.since_previous(previous, digest=digest, run=run, touched=touched)
         with engine.cycle_session():
             return _cycle(
                 run=run, versions=versions, since=since, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch,
-                figures=figures,
+                figures=figures, usage_counts=usage_counts,
             )
 
 
@@ -86,8 +88,9 @@ class CycleRefused(ValueError):
     """A cycle asked for a day after today: it would escalate, miss and send work ahead of time."""
 
 
-def _cycle(*, run, versions, since, as_of, today, gateway, dispatch, figures) -> CycleRun:
+def _cycle(*, run, versions, since, as_of, today, gateway, dispatch, figures, usage_counts=None) -> CycleRun:
     counts = dict.fromkeys(COUNT_KEYS, 0)
+    counts.update(usage_counts or {})
     workers = workers_for_cycle()
     try:
         # In a delta cycle (see engine.Since) the older acts that can need a supersede or a new delivery.
@@ -165,10 +168,12 @@ def _open_group(*, version, playbook, group, today, as_of, since, changed, send_
                 counts["escalated"] += assigned["escalated"]
             fresh = None if changed is None else engine.Fresh(opened_after=opened_after, changed=changed)
             counts["tasks_created"] += engine.create_tasks(version=version, action=action, as_of=as_of, fresh=fresh)
+            usage_acts.annotate_tasks(version=version, action=action, as_of=as_of)
             counts["sms_queued"] += engine.queue_messages(
                 version=version, action=action, send_from=send_from, as_of=as_of, fresh=fresh,
                 sending_hours=(playbook.quiet_hours.start, playbook.quiet_hours.end),
             )
+            usage_acts.render_messages(version=version, playbook=playbook, action=action, as_of=as_of)
     return counts
 
 

@@ -376,7 +376,8 @@ def queue_messages(
     *, version: PlaybookVersion, action: schema.Action, send_from: dt.datetime, as_of: dt.datetime,
     fresh: Fresh | None = None, sending_hours: tuple[str, str] = ("08:00", "21:00"),
 ) -> int:
-    """An outbox row (text rendered afterwards) for every open instance of `action` that has none yet.
+    """An outbox row (text rendered afterwards) for every open instance of `action` that has none yet and
+    whose customer is in the message's own audience (`sms.audience`).
 
     Open acts only (see `_open_acts`): an overdue act is past its due time, which is the message's
     `not_after`, so a message queued for it now could never be sent. It leaves from `send_from`, or with
@@ -386,9 +387,10 @@ def queue_messages(
     if spec is None:
         return 0
     scheduled = _scheduled_at(action, send_from=send_from, as_of=as_of, sending_hours=sending_hours)
+    audience = audience_sql.to_q(spec.audience, prefix="journey__customer__")
     written = 0
     for acts in _open_acts(version=version, code=action.code, fresh=fresh):
-        qs = acts.filter(~Exists(OutboxMessage.objects.filter(action=OuterRef("pk"))))
+        qs = acts.filter(audience).filter(~Exists(OutboxMessage.objects.filter(action=OuterRef("pk"))))
         if spec.message_class == "marketing":
             qs = qs.filter(journey__customer__marketing_opt_out=False)
         written += insert_select(OutboxMessage, SMS_COLUMNS, _sms_rows(qs, spec, send_from=scheduled, as_of=as_of))

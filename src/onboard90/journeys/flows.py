@@ -25,6 +25,7 @@ from onboard90.journeys.models import JourneyAction, Task
 from onboard90.journeys.services import journey_exit, journeys_start
 from onboard90.journeys.signals import tasks_created
 from onboard90.messaging.enums import MessageStatus, ReplyKind
+from onboard90.usage.verdicts import offer_accepted
 
 
 def start_journeys_of_new_customers(sender, *, customer_ids: list[int], at: dt.datetime, **kwargs) -> None:
@@ -102,6 +103,7 @@ def answer_reply(
     if act.action_code == SURVEY_ACT:
         return ReplyKind.SURVEY_SCORE.value, act.pk
     _follow_up_offer(act, at=received_at, text=text)
+    offer_accepted(customer_id=customer_id, at=received_at)  # the offer chosen for them, if one was named
     return ReplyKind.OFFER_ACCEPTED.value, act.pk
 
 

@@ -7,9 +7,11 @@ import datetime as dt
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 
+from onboard90.catalog.tariff import to_yuan
 from onboard90.core import clock
 from onboard90.core.language import pick
 from onboard90.customers.models import Customer
+from onboard90.journeys import usage_acts
 from onboard90.journeys.audience_sql import facts_of
 from onboard90.journeys.enums import ActionStatus, JourneyStatus
 from onboard90.journeys.models import ENGINE_WRITTEN, CycleRun, Journey, JourneyAction, Task, TaskAttempt
@@ -24,6 +26,7 @@ from onboard90.org.scoping import UNIT, Scope, scope_of
 from onboard90.org.selectors import city_lookup, unit_lookup
 from onboard90.playbook.models import PlaybookVersion
 from onboard90.playbook.selectors import playbook_of
+from onboard90.usage.verdicts import package_fit_verdicts
 
 
 def versions_in_use():
@@ -62,7 +65,9 @@ def default_as_of() -> dt.datetime:
 
 def customer_by_msisdn(msisdn: str):
     customer = (
-        Customer.objects.select_related("package", "city", "store", "vip_tier", "journey__playbook_version")
+        Customer.objects.select_related(
+            "package", "city", "store", "vip_tier", "journey__playbook_version", "package_fit"
+        )
         .filter(msisdn=msisdn.strip())
         .first()
     )
@@ -92,6 +97,9 @@ def journey_document(*, msisdn: str, as_of: dt.datetime) -> dict:
         )
     }
     facts = facts_of(customer)
+    fit = _package_fit_preview(customer, playbook=playbook, today=today)
+    if fit is not None:
+        facts["package_fit"] = fit["verdict"]  # the verdict the cycle would store today, if none is stored
     anchors = {
         "activation": customer.activated_on,
         "vip_rated": customer.vip_rated_on,
@@ -141,7 +149,30 @@ def journey_document(*, msisdn: str, as_of: dt.datetime) -> dict:
         "status": journey.status,
         "vip": customer.is_vip,
         "playbook_version": journey.playbook_version.number,
+        "package_fit": fit,
         "actions": actions,
+    }
+
+
+def _package_fit_preview(customer, *, playbook, today: dt.date) -> dict | None:
+    """The package-fit verdict as the cycle uses it: the stored one (`stored`: true), else the one the
+    cycle's verdict step would make today from the usage on file, by the same function and the playbook's
+    thresholds (`stored`: false); None when there is no complete month of usage to price."""
+    stored = getattr(customer, "package_fit", None)
+    if stored is not None:
+        return {
+            "stored": True, "verdict": stored.verdict, "recommended": stored.recommended,
+            "monthly_saving": float(to_yuan(stored.saving)), "as_of": stored.as_of.isoformat(),
+            "months": stored.months.split(","), "explanation": stored.explanation,
+        }
+    found = package_fit_verdicts([customer.pk], today=today, thresholds=usage_acts.thresholds_of(playbook))
+    if not found:
+        return None
+    verdict = found[0]
+    return {
+        "stored": False, "verdict": str(verdict.verdict), "recommended": verdict.recommended,
+        "monthly_saving": float(to_yuan(verdict.saving)), "as_of": today.isoformat(), "months": verdict.months,
+        "explanation": verdict.explanation,
     }
 
 

@@ -11,6 +11,7 @@ from django.db import transaction
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, insert_objects, insert_values, update_rows
 from onboard90.core.services import audit_record
+from onboard90.journeys import usage_acts
 from onboard90.journeys.engine import record_unopened
 from onboard90.journeys.enums import RUNNING, ActionStatus, AttemptOutcome, JourneyStatus, TaskKind
 from onboard90.journeys.models import Escalation, Journey, JourneyAction, Task, TaskAttempt
@@ -140,6 +141,7 @@ def task_complete(
         if status is not None:
             JourneyAction.objects.filter(pk=task.action_id).update(status=status, closed_at=at, reason=act_reason)
             acts_moved.send(sender=Task, changes=[(task.action_id, task.action.status, status, False, backdated)])
+            usage_acts.record_offer_taken(task=task, outcome=outcome, at=at)
         audit_record(
             actor=completed_by, verb="task.complete", obj=task, before=before,
             after={

@@ -155,11 +155,21 @@ def sample_context(
             )
         ],
         "local": locals_for(playbook, city_code),
+        # The usage acts' own (journeys.usage_acts): the package-fit verdict and the offer chosen.
+        "fit": {
+            "verdict": "does_not_fit", "recommended": "C66", "saving": Decimal("51.50"),
+            "current_cost": Decimal("133.50"), "explanation": "通话平均每月400分钟，超出套餐所含50分钟约350分钟。",
+        },
+        "offer": {
+            "code": "data20", "name": "3G国内流量包20元", "kind": "data", "price": Decimal("20.00"),
+            "pitch": "3G流量包20元含300M，发KT3GLL20到10010订购，次月生效。", "reason": "首月流量折合每月约420MB",
+        },
     }
     if sparse:
         context["customer"] = {**context["customer"], "name": ""}
         context.update(
-            vip=None, manager=None, bill=None, channels=[], payment_methods=[], data_surge_causes=[]
+            vip=None, manager=None, bill=None, channels=[], payment_methods=[], data_surge_causes=[], fit=None,
+            offer=None,
         )
     return context
 

@@ -98,8 +98,12 @@ class SmsSpec(_Strict):
     # The day of the window the message leaves on (0 = its first day): the plan's day-0 notices are spread
     # so that no customer gets them all at once (see Playbook.sms_daily_limit).
     send_day: int = Field(default=0, ge=0, le=366)
+    # The message goes only to customers this holds for (package fit: the confirming SMS to those whose
+    # package fits, while those whose package does not get the call instead).
+    audience: str = "true"
 
     _template_ok = field_validator("template")(_check_template)
+    _audience_ok = field_validator("audience")(_check_audience)
 
     @field_validator("by_family")
     @classmethod
@@ -213,6 +217,15 @@ class QuietHours(_Strict):
         return self
 
 
+class PackageFitRules(_Strict):
+    """When a package does not fit (套餐不合适, `usage.fit`): another open package saves at least
+    `saving_percent` % over the months priced, or every allowance is used less than `min_use_percent` %
+    and a cheaper package is open. Whole percents; read by the cycle's verdict step."""
+
+    saving_percent: int = Field(default=10, ge=0, le=100)
+    min_use_percent: int = Field(default=50, ge=0, le=100)
+
+
 class Playbook(_Strict):
     name: str = Field(min_length=1)
     name_en: str = ""
@@ -227,6 +240,7 @@ class Playbook(_Strict):
     # whose text would is refused at publishing, naming the act and the package.
     sms_max_parts: int = Field(default=3, ge=1, le=10)
     locals: dict[str, str] = {}
+    package_fit: PackageFitRules = PackageFitRules()
     city_overrides: dict[str, CityOverride] = {}
     stages: list[Stage] = Field(min_length=1)
 

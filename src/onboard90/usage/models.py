@@ -99,3 +99,105 @@ class UsageMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.month}"
+
+
+# --- what the daily cycle concludes from usage (usage.verdicts) ----------------------------------------------
+
+
+class FitVerdict(models.TextChoices):
+    FITS = "fits", _("合适")
+    DOES_NOT_FIT = "does_not_fit", _("不合适")
+
+
+class PackageFitVerdict(models.Model):
+    """套餐适配结论: the package-fit verdict the daily cycle made for one customer (usage.verdicts), the one
+    the engine's audiences read (`package_fit`) and the pages show. Money in fen a month.
+
+    One row per customer, replaced when their usage changes while the coaching's window is open; what it
+    was priced on is kept with it (`months`, `comparison`), so a page shows the table the verdict came from.
+    """
+
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="package_fit", verbose_name=_("客户")
+    )
+    as_of = models.DateField(_("判定日"))
+    months = models.CharField(_("计价账期"), max_length=32)  # YYYY-MM,YYYY-MM
+    package = models.CharField(_("当前套餐"), max_length=16)
+    recommended = models.CharField(_("推荐套餐"), max_length=16)
+    current_cost = models.PositiveIntegerField(_("当前每月费用(分)"))
+    saving = models.PositiveIntegerField(_("每月可省(分)"))
+    verdict = models.CharField(_("结论"), max_length=16, choices=FitVerdict.choices)
+    saves_enough = models.BooleanField(_("他套餐省得多"), default=False)
+    under_used = models.BooleanField(_("额度用不到一半"), default=False)
+    explanation = models.TextField(_("说明"))
+    # {"months": [...], "usage": [[min, MB, SMS] per month], "packages": [[code, [fen per month]], ...]}
+    comparison = models.JSONField(_("比较表"), default=dict)
+    computed_at = RecordedAt(_("计算时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("套餐适配结论")
+        verbose_name_plural = _("套餐适配结论")
+        indexes = [models.Index(fields=["verdict"], name="usage_fit_verdict")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.verdict}"
+
+
+class OfferKind(models.TextChoices):
+    DATA = "data", _("流量包")
+    VOICE = "voice", _("语音包")
+    SMS = "sms", _("短信包")
+    CONTENT = "content", _("增值业务")
+
+
+class Offer(models.Model):
+    """优惠: an add-on pack or service the value-added recommendation may name (telecom-facts §1.9 as the
+    default catalogue; editable in the admin).
+
+    The choice rule is data too: a pack of `kind` data/voice/SMS is offered when the customer's first month,
+    taken to a whole month, uses at least `trigger_percent` % of that allowance (any use when the package
+    has none), the smallest pack that covers the overflow; a content service (`kind` content) is the offer
+    for everyone else, the lowest `rank` first.
+    """
+
+    code = models.SlugField(_("代码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=64)
+    kind = models.CharField(_("类别"), max_length=16, choices=OfferKind.choices)
+    price = models.DecimalField(_("月费(元)"), max_digits=8, decimal_places=2)
+    amount = models.PositiveIntegerField(_("包含量(MB/分钟/条)"), default=0)
+    trigger_percent = models.PositiveSmallIntegerField(_("触发用量(占套餐%)"), default=80)
+    rank = models.PositiveSmallIntegerField(_("顺序"), default=10)
+    pitch = models.CharField(_("短信推荐语"), max_length=120)
+    active = models.BooleanField(_("在用"), default=True)
+
+    class Meta:
+        verbose_name = _("优惠")
+        verbose_name_plural = _("优惠")
+        ordering = ["kind", "rank", "amount"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OfferChoice(models.Model):
+    """增值业务推荐: the offer chosen for one customer from their first month's usage, and what became of it
+    (made: its SMS was written; accepted: a 1/是 reply; taken: the follow-up task reached the customer)."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="offer_choice", verbose_name=_("客户")
+    )
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="choices", verbose_name=_("优惠"))
+    month = models.CharField(_("依据账期"), max_length=7)
+    reason = models.CharField(_("理由"), max_length=255)
+    as_of = models.DateField(_("选择日"))
+    made_at = models.DateTimeField(_("推荐时间"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("客户回复有意向"), null=True, blank=True)
+    taken_at = models.DateTimeField(_("办理时间"), null=True, blank=True)
+    taken_via = models.CharField(_("办理途径"), max_length=16, blank=True)
+
+    class Meta:
+        verbose_name = _("优惠推荐")
+        verbose_name_plural = _("优惠推荐")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.offer_id}"

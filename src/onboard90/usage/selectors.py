@@ -136,3 +136,117 @@ def customer_fit(
         ),
         "packages": comparison,
     }
+
+
+# --- offers made and taken up (`onboard90 report offers`) ---------------------------------------------------
+
+OFFER_FIGURES = ("made", "accepted", "taken", "take_up_rate")
+OFFER_FIGURES_ZH = ("推荐", "回复有意向", "已办理", "办理率")
+
+
+def _offer_row(made: int, accepted: int, taken: int) -> dict[str, Any]:
+    return {"made": made, "accepted": accepted, "taken": taken, "take_up_rate": (taken / made) if made else None}
+
+
+def offer_report() -> dict[str, Any]:
+    """增值业务推荐效果: the offers made (their SMS written), accepted (a 1/是 reply) and taken up (the follow-up
+    reached the customer), per offer and per city, with the province total. Counted in the database."""
+    from django.db.models import Count, Q
+
+    from onboard90.usage.models import Offer, OfferChoice
+
+    made = OfferChoice.objects.filter(made_at__isnull=False)
+    counts = {
+        "made": Count("pk"),
+        "accepted": Count("pk", filter=Q(accepted_at__isnull=False)),
+        "taken": Count("pk", filter=Q(taken_at__isnull=False)),
+    }
+    by_offer = {row["offer_id"]: row for row in made.values("offer_id").annotate(**counts)}
+    offers = [
+        {"offer": o.code, "name": o.name, **_offer_row(*(by_offer.get(o.pk, {}).get(k, 0) for k in counts))}
+        for o in Offer.objects.order_by("kind", "rank", "amount")
+    ]
+    cities = [
+        {"city": row["customer__city__code"], "name": row["customer__city__name"],
+         **_offer_row(row["made"], row["accepted"], row["taken"])}
+        for row in made.values("customer__city__code", "customer__city__name").annotate(**counts)
+        .order_by("customer__city__code")
+    ]  # fmt: skip
+    total = made.aggregate(**counts)
+    return {"offers": offers, "cities": cities, "total": _offer_row(total["made"], total["accepted"], total["taken"])}
+
+
+# --- the customer page ------------------------------------------------------------------------------------
+
+PAGE_DAYS = 35  # the daily chart: the surge window's days
+PAGE_CHEAPEST = 4  # the comparison shows the cheapest packages, the current and the recommended one
+
+
+def customer_usage(*, customer: Customer, today: dt.date) -> dict[str, Any]:
+    """What the customer page shows of usage: data by day (the last PAGE_DAYS days on file), each month on
+    file against the package's allowances, the package-fit verdict the cycle made with its comparison table
+    (money in yuan), and the offer chosen and what became of it. A few queries whatever the customer."""
+    from onboard90.usage.models import OfferChoice, PackageFitVerdict, UsageDay
+
+    package = customer.package
+    since = today - dt.timedelta(days=PAGE_DAYS - 1)
+    days = list(
+        UsageDay.objects.filter(customer=customer, day__gte=since, day__lte=today)
+        .order_by("day")
+        .values_list("day", "voice_min", "data_mb", "sms")
+    )
+    months = []
+    for row in UsageMonth.objects.filter(customer=customer).order_by("month"):
+        parts = []
+        for label, used, included in (
+            ("voice", row.voice_min, package.voice_min),
+            ("data", row.data_mb, package.data_mb),
+            ("sms", row.sms, package.sms),
+        ):
+            share = (used * 100 + included // 2) // included if included else None
+            parts.append({"part": label, "used": used, "included": included, "percent": share})
+        length = calendar.monthrange(int(row.month[:4]), int(row.month[5:]))[1]
+        months.append({"month": row.month, "days": row.days, "days_in_month": length, "parts": parts})
+    verdict = PackageFitVerdict.objects.filter(customer=customer).first()
+    fit_doc = None
+    if verdict is not None:
+        names = dict(Package.objects.values_list("code", "name"))
+        months_priced = verdict.comparison.get("months", [])
+        count = max(len(months_priced), 1)
+        current = next((sum(c) for code, c in verdict.comparison.get("packages", []) if code == verdict.package), 0)
+        rows = []
+        for code, costs in verdict.comparison.get("packages", []):
+            total = sum(costs)
+            rows.append({
+                "package": code, "name": names.get(code, code), "costs": [tariff.to_yuan(c) for c in costs],
+                "average": tariff.to_yuan(total // count),
+                "difference": tariff.to_yuan((total - current) // count) if total >= current
+                else -tariff.to_yuan((current - total) // count),
+                "current": code == verdict.package, "recommended": code == verdict.recommended,
+            })  # fmt: skip
+        rows.sort(key=lambda r: (r["average"], r["package"]))
+        # What a clerk compares: the cheapest few, the current package and the recommended one; the rest folded.
+        for rank, row in enumerate(rows):
+            row["main"] = rank < PAGE_CHEAPEST or row["current"] or row["recommended"]
+        fit_doc = {
+            "verdict": verdict.verdict,
+            "verdict_label": verdict.get_verdict_display(),
+            "package": verdict.package,
+            "recommended": verdict.recommended,
+            "recommended_name": names.get(verdict.recommended, verdict.recommended),
+            "saving": tariff.to_yuan(verdict.saving),
+            "current_cost": tariff.to_yuan(verdict.current_cost),
+            "explanation": verdict.explanation,
+            "months": months_priced,
+            "usage": verdict.comparison.get("usage", []),
+            "as_of": verdict.as_of,
+            "rows": rows,
+            "main_count": sum(1 for r in rows if r["main"]),
+        }
+    choice = OfferChoice.objects.select_related("offer").filter(customer=customer).first()
+    return {
+        "days": [{"day": d.isoformat(), "voice_min": v, "data_mb": m, "sms": s} for d, v, m, s in days],
+        "months": months,
+        "fit": fit_doc,
+        "offer": choice,
+    }

@@ -267,3 +267,18 @@ def test_the_demo_with_gateway_kannel_and_no_kannel_installed_says_so_in_one_lin
         call_command("demo", customers=10, days=3, seed=3, today=TODAY.isoformat(), gateway="kannel")
     assert "\n" not in str(raised.value)
     assert not services.demo_present()["demo_staff"]  # refused before anything was written
+
+
+@pytest.mark.django_db
+def test_the_demo_has_usage_that_makes_package_fit_and_offers_differ(tmp_path):
+    """Heavy and light users, some on a package that does not fit, some surges: the usage acts have real
+    differences to show after a history long enough to reach the package-fit window."""
+    from onboard90.usage.models import OfferChoice, PackageFitVerdict, UsageDay
+
+    services.demo_build(options=services.DemoOptions(customers=150, days=70, seed=7, today=TODAY), out_dir=tmp_path)
+
+    verdicts = set(PackageFitVerdict.objects.values_list("verdict", flat=True))
+    assert verdicts == {"fits", "does_not_fit"}
+    assert len(set(OfferChoice.objects.filter(made_at__isnull=False).values_list("offer__kind", flat=True))) >= 2
+    assert UsageDay.objects.filter(data_mb__gte=120).exists()  # some surge days
+    assert (tmp_path / "bss" / f"demo-usage-{(TODAY - dt.timedelta(days=1)).isoformat()}.csv").exists()

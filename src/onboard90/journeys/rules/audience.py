@@ -40,6 +40,7 @@ FACTS: dict[str, Literal["bool", "str", "num"]] = {
     "first_month": "str",  # full | half | outside
     "vip_rank": "num",  # 1 = highest tier; 0 when not VIP
     "monthly_fee": "num",
+    "package_fit": "str",  # fits | does_not_fit | "" (no verdict: not priced yet, or no usage on file)
 }
 
 OPS = ("==", "!=", "<", "<=", ">", ">=")

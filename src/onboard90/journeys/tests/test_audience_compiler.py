@@ -18,6 +18,7 @@ from onboard90.journeys.models import Journey
 from onboard90.journeys.rules.audience import FACTS, AudienceError, Compare, Const, Not, Or, evaluate, parse
 from onboard90.journeys.rules.tests.strategies import audience_nodes, to_text
 from onboard90.playbook.models import PlaybookVersion
+from onboard90.usage.models import PackageFitVerdict
 
 PACKAGES = [
     # code, family, product, monthly fee
@@ -67,7 +68,29 @@ def population(size: int = 60) -> list[Customer]:
                 first_month=rng.choice(FIRST_MONTHS),
             )
         )
-    return list(Customer.objects.select_related("vip_tier", "city", "package").filter(pk__in=[c.pk for c in made]))
+    # A package-fit verdict for two customers in three (fits, does not fit), none for the rest.
+    for i, c in enumerate(made):
+        if i % 3:
+            verdict(c, "fits" if i % 3 == 1 else "does_not_fit")
+    return list(
+        Customer.objects.select_related("vip_tier", "city", "package", "package_fit").filter(
+            pk__in=[c.pk for c in made]
+        )
+    )
+
+
+def verdict(customer, value: str) -> PackageFitVerdict:
+    return PackageFitVerdict.objects.create(
+        customer=customer,
+        as_of=dt.date(2012, 5, 1),
+        months="2012-04",
+        package=customer.package.code,
+        recommended=customer.package.code,
+        current_cost=6600,
+        saving=0,
+        verdict=value,
+        explanation="",
+    )
 
 
 def journeys_for(customers: list[Customer]) -> None:
@@ -124,6 +147,22 @@ def test_facts_of_gives_exactly_the_known_facts():
     assert facts_of(gold)["vip"] and facts_of(gold)["vip_level"] == "gold" and facts_of(gold)["vip_rank"] == 3
     assert facts_of(plain)["vip_level"] == "" and facts_of(plain)["vip_rank"] == 0
     assert facts_of(plain)["postpaid"] is False and facts_of(plain)["package_family"] == "prepaid"
+    assert facts_of(plain)["package_fit"] == ""
+    verdict(gold, "does_not_fit")
+    gold.refresh_from_db()
+    assert facts_of(gold)["package_fit"] == "does_not_fit"
+
+
+def test_package_fit_without_a_verdict_is_the_empty_value(db):
+    fits = builders.customer(start_journey=False)
+    not_fit = builders.customer(start_journey=False)
+    none = builders.customer(start_journey=False)
+    verdict(fits, "fits")
+    verdict(not_fit, "does_not_fit")
+    assert customers_matching('package_fit == "does_not_fit"') == {not_fit.pk}
+    assert customers_matching('package_fit != "does_not_fit"') == {fits.pk, none.pk}
+    assert customers_matching('package_fit == ""') == {none.pk}
+    assert customers_matching('package_fit in ("fits", "")') == {fits.pk, none.pk}
 
 
 @pytest.fixture

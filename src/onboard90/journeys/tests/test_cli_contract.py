@@ -52,7 +52,9 @@ def cli(tmp_path_factory):
 
 def test_journey_json_is_one_document_with_the_contract_fields(cli):
     doc = json.loads(cli("journey", "18612345679", "--json").stdout)
-    assert set(doc) == {"msisdn", "activated_on", "day", "stage", "status", "vip", "playbook_version", "actions"}
+    assert set(doc) == {
+        "msisdn", "activated_on", "day", "stage", "status", "vip", "playbook_version", "package_fit", "actions"
+    }
     assert doc["msisdn"] == "18612345679" and doc["activated_on"] == "2012-03-01"
     assert doc["day"] == 4 and doc["stage"] == 2 and doc["status"] == "active" and doc["vip"] is True
     action = next(a for a in doc["actions"] if a["code"] == "vip_first_callback")

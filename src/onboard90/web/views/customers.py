@@ -39,6 +39,7 @@ from onboard90.org.models import Unit
 from onboard90.org.scoping import scope_of
 from onboard90.playbook.content import script_for
 from onboard90.playbook.selectors import playbook_of
+from onboard90.usage.selectors import customer_usage
 from onboard90.web.views.workbench import lateness, local_time
 
 REFUSALS = (services.TaskRefused, CompletionRefused, ValueError)
@@ -122,6 +123,7 @@ def customer(request, msisdn: str):
     customer_viewed(customer=found, viewed_by=user)
     now = clock.now()
     journey = selectors.customer_journey(customer=found, as_of=now)
+    usage = customer_usage(customer=found, today=clock.local_date(now))
     playbook = journey["playbook"]
     takeable = set()
     if reach is not None:
@@ -202,8 +204,26 @@ def customer(request, msisdn: str):
         "manager": person(found.account_manager),
         "now": local_time(now, year=True),
         "booklet": {"handed": _handed(found)},
+        "usage": usage,
+        "usage_chart": _usage_chart(usage),
     }
     return render(request, "web/customer.html", context)
+
+
+def _usage_chart(usage: dict) -> dict:
+    """The customer page's usage charts as plain data (rendered by ECharts; the tables beside them say the
+    same in figures): data by day, and each month's voice/data/SMS as a share of the allowance."""
+    return {
+        "days": [d["day"][5:] for d in usage["days"]],
+        "data_mb": [d["data_mb"] for d in usage["days"]],
+        "months": [m["month"] for m in usage["months"]],
+        "parts": {
+            part: [next(p["percent"] for p in m["parts"] if p["part"] == part) for m in usage["months"]]
+            for part in ("voice", "data", "sms")
+        },
+        "labels": {"voice": str(_("通话")), "data": str(_("流量")), "sms": str(_("短信")),
+                   "data_mb": str(_("流量(MB)")), "percent": str(_("占套餐%"))},
+    }
 
 
 def _handed(customer) -> dict | None:

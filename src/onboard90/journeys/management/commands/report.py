@@ -1,5 +1,5 @@
 """`onboard90 report compliance [--by city|store|staff|action] [--date D] [--from D --to D] [--json|--xlsx PATH]`
-and `onboard90 report sms [--from D --to D] [--json]`.
+`onboard90 report sms [--from D --to D] [--json]` and `onboard90 report offers [--json|--xlsx PATH]`.
 
 The figures and their definitions are `journeys.selectors.figures` and `messaging.selectors.sms_figures`; this
 command only lays them out.
@@ -16,6 +16,7 @@ from onboard90.core import clock
 from onboard90.core.commands import OnboardCommand
 from onboard90.journeys import selectors
 from onboard90.messaging.selectors import SMS_FIGURES, SMS_FIGURES_ZH, sms_figures
+from onboard90.usage.selectors import OFFER_FIGURES, OFFER_FIGURES_ZH, offer_report
 
 HEADERS = selectors.FIGURES
 HEADERS_ZH = selectors.FIGURES_ZH
@@ -35,7 +36,7 @@ class Command(OnboardCommand):
     help = "合规报告 / compliance report"
 
     def add_arguments(self, parser):
-        parser.add_argument("report", choices=["compliance", "sms"])
+        parser.add_argument("report", choices=["compliance", "sms", "offers"])
         parser.add_argument("--by", default="city", choices=list(selectors.REPORT_KEYS))
         parser.add_argument("--json", action="store_true")
         parser.add_argument("--xlsx", metavar="PATH", help="write an Excel workbook")
@@ -46,6 +47,8 @@ class Command(OnboardCommand):
     def handle(self, *args, **options):
         if options["report"] == "sms":
             return self._sms(options)
+        if options["report"] == "offers":
+            return self._offers(options)
         as_of = clock.cycle_instant(_date(options["date"], "--date")) if options["date"] else selectors.default_as_of()
         due_from = _date(options["due_from"], "--from")
         due_to = _date(options["due_to"], "--to")
@@ -71,6 +74,38 @@ class Command(OnboardCommand):
         if options["xlsx"]:
             self.stdout.write(f"已写入 / written: {options['xlsx']}")
 
+
+    def _offers(self, options) -> None:
+            """Offers made, accepted and taken up, per offer and per city (`usage.selectors.offer_report`)."""
+            report = offer_report()
+            if options["xlsx"]:
+                _writable(options["xlsx"])
+                from openpyxl import Workbook
+
+                book = Workbook()
+                for index, (key, label) in enumerate((("offers", "offer"), ("cities", "city"))):
+                    sheet = book.active if index == 0 else book.create_sheet()
+                    sheet.title = key
+                    sheet.append([label, "name", *OFFER_FIGURES_ZH])
+                    sheet.append([label, "name", *OFFER_FIGURES])
+                    for row in report[key]:
+                        sheet.append([row[label], row["name"], *(row[f] for f in OFFER_FIGURES)])
+                    sheet.append(["合计 / total", "", *(report["total"][f] for f in OFFER_FIGURES)])
+                _save(book, options["xlsx"])
+            if options["json"]:
+                self.emit_json(report)
+                return
+            width = 12
+            for key, label, title in (("offers", "offer", "按优惠 / per offer"), ("cities", "city", "按地市 / per city")):
+                self.stdout.write(f"增值业务推荐效果 / offers made and taken up, {title}")
+                self.stdout.write(pad(label, 34) + "".join(pad(h, width, right=True) for h in OFFER_FIGURES_ZH))
+                for row in [*report[key], {label: "合计 / total", "name": "", **report["total"]}]:
+                    rate = "-" if row["take_up_rate"] is None else f"{row['take_up_rate']:.1%}"
+                    cells = [str(row["made"]), str(row["accepted"]), str(row["taken"]), rate]
+                    name = f"{row[label]} {row['name']}".strip()
+                    self.stdout.write(pad(name, 34) + "".join(pad(c, width, right=True) for c in cells))
+            if options["xlsx"]:
+                self.stdout.write(f"已写入 / written: {options['xlsx']}")
 
     def _sms(self, options) -> None:
         report = sms_figures(day_from=_date(options["due_from"], "--from"), day_to=_date(options["due_to"], "--to"))
@@ -104,13 +139,7 @@ def _write_xlsx(path: str, report: dict) -> None:
     written, and never left half-written (the workbook is saved beside it, then moved into place)."""
     from openpyxl import Workbook
 
-    target = Path(path)
-    if target.is_dir():
-        raise CommandError(f"无法写入 / cannot write {path}: 这是一个目录 / it is a folder")
-    if not target.parent.is_dir():
-        raise CommandError(f"无法写入 / cannot write {path}: 目录不存在 / no such folder")
-    if not os.access(target.parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise CommandError(f"无法写入 / cannot write {path}: 没有写权限 / permission denied")
+    _writable(path)
     by = report["by"]
     book = Workbook()
     sheet = book.active
@@ -120,6 +149,23 @@ def _write_xlsx(path: str, report: dict) -> None:
     for row in [*report["rows"], report["total"]]:
         sheet.append([row[by], *(row[h] for h in HEADERS)])
         sheet.cell(row=sheet.max_row, column=len(HEADERS) + 1).number_format = "0.0%"
+    _save(book, path)
+
+
+def _writable(path: str) -> None:
+    """Refuse in one line a path the workbook cannot be written to."""
+    target = Path(path)
+    if target.is_dir():
+        raise CommandError(f"无法写入 / cannot write {path}: 这是一个目录 / it is a folder")
+    if not target.parent.is_dir():
+        raise CommandError(f"无法写入 / cannot write {path}: 目录不存在 / no such folder")
+    if not os.access(target.parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise CommandError(f"无法写入 / cannot write {path}: 没有写权限 / permission denied")
+
+
+def _save(book, path: str) -> None:
+    """Saved beside the target, then moved into place: never left half-written."""
+    target = Path(path)
     partial = target.with_name(f".{target.name}.partial")
     try:
         book.save(partial)

@@ -22,6 +22,7 @@ STRING_VALUES: dict[str, list[str]] = {
     "package_family": ["A", "B", "C", "prepaid", "datacard", "D", "a", ""],
     "vip_level": ["diamond", "platinum", "gold", "silver", "", "bronze", "Gold"],
     "first_month": ["full", "half", "outside", "", "Full"],
+    "package_fit": ["fits", "does_not_fit", "", "Fits", "does not fit"],
 }
 NUMBER_VALUES: dict[str, list[int | float]] = {
     "vip_rank": [0, 1, 2, 3, 4, 5, -1, 0.5, 2.5, 3.0, -0.5, 4.0001, 10**20, -(10**20)],

@@ -1,0 +1,203 @@
+"""The acts that read usage at the daily cycle: package-fit coaching (套餐合适度辅导) and the value-added
+recommendation (增值业务推荐).
+
+`usage_verdicts` is a step of the cycle, run after the run is created and *before* the change log is
+claimed (see `cycle.cycle_run`). For the customers whose act's window is open (their activation day in
+it) and who have no verdict yet, and for those in it whose usage changed since the previous cycle (the
+usage loads the cycle claims, `usage.verdicts.loads_claim`), it prices their packages and chooses their
+offer, set-based (`usage.verdicts`), and stores the result. The verdict is then a customer fact like any
+other (`package_fit` in the audience language): the call opens for "does not fit", the confirming SMS for
+"fits". A verdict that is new or moved appends a line to the customers' change log, so the same cycle's
+delta looks at that customer again (a call for a customer whose usage now says the package does not fit).
+
+Why here and not in the usage app or the import: usage is below the engine and knows nothing of acts and
+windows; the import runs many times a day and touches every customer, while a verdict is needed only
+once a customer's window opens (about a ninetieth of them on a day) and again when their usage moves.
+
+After the acts open, `annotate_tasks` writes the verdict onto the package-fit call's task (the agent reads
+the recommendation, the saving and why on the task itself), and `render_messages` writes the two acts'
+SMS with the customer's verdict and offer in their context (`fit`, `offer`), in the transaction that
+queued them, so no dispatcher ever sees them unrendered. Any other SMS is rendered by the dispatcher; these
+templates fall back to their general text when `fit`/`offer` is absent (`onboard90 sms preview`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from django.db.models import Q
+
+from onboard90.core.bulk import chunks, insert_objects, update_rows
+from onboard90.customers.models import Bill, Customer, CustomerChange
+from onboard90.journeys.enums import CycleStatus, JourneyStatus
+from onboard90.journeys.models import CycleRun, Task
+from onboard90.messaging.context import customer_context, reference_lists
+from onboard90.messaging.enums import MessageStatus
+from onboard90.messaging.models import OutboxMessage
+from onboard90.playbook import schema, templating
+from onboard90.playbook.content import locals_for, sms_template_for, sms_text
+from onboard90.playbook.models import PlaybookVersion
+from onboard90.playbook.selectors import playbook_of
+from onboard90.usage import fit, verdicts
+from onboard90.usage.models import PackageFitVerdict
+
+FIT_ACT = "package_fit_coaching"
+OFFER_ACT = "vas_recommendation"
+USAGE_ACTS = (FIT_ACT, OFFER_ACT)
+TASK_NOTE_PREFIX = "套餐适配结论："
+
+
+def thresholds_of(playbook: schema.Playbook) -> fit.Thresholds:
+    """The playbook's package-fit thresholds (whole percents) as the verdict reads them."""
+    return fit.Thresholds(
+        saving_percent=playbook.package_fit.saving_percent,
+        min_use_percent=playbook.package_fit.min_use_percent,
+    )
+
+
+def _in_window(playbook: schema.Playbook, code: str, *, version: PlaybookVersion, today: dt.date):
+    """The customers on `version` whose act `code` is in its window today (activation-anchored acts)."""
+    try:
+        action = playbook.action(code)
+    except KeyError:
+        return None
+    window = action.window
+    if window.anchor != "activation":
+        return None
+    lo, hi = today - dt.timedelta(days=window.end), today - dt.timedelta(days=window.start)
+    return Customer.objects.filter(
+        activated_on__range=(lo, hi), journey__status=JourneyStatus.ACTIVE, journey__playbook_version=version
+    )
+
+
+def usage_verdicts(*, run: CycleRun, versions: Sequence[PlaybookVersion], today: dt.date) -> dict[str, int]:
+    """Package-fit verdicts and offer choices for the customers whose acts' windows are open and who have
+    none yet or whose usage changed since (see the module's text). Returns the counts."""
+    unfinished = (
+        CycleRun.objects.exclude(status=CycleStatus.FINISHED).exclude(pk=run.pk).values_list("pk", flat=True)
+    )
+    verdicts.loads_claim(run_id=run.pk, unfinished=list(unfinished))
+    new_usage = verdicts.customers_with_new_usage(run_id=run.pk)
+    counts = {"fit_verdicts": 0, "offers_chosen": 0}
+    moved: set[int] = set()
+    for version in versions:
+        playbook = playbook_of(version)
+        in_window = _in_window(playbook, FIT_ACT, version=version, today=today)
+        if in_window is not None:
+            todo = in_window.filter(Q(package_fit__isnull=True) | Q(pk__in=new_usage))
+            found = verdicts.package_fit_verdicts(todo, today=today, thresholds=thresholds_of(playbook))
+            moved.update(verdicts.package_fit_store(verdicts=found, today=today))
+            counts["fit_verdicts"] += len(found)
+        in_window = _in_window(playbook, OFFER_ACT, version=version, today=today)
+        if in_window is not None:
+            todo = in_window.filter(
+                Q(offer_choice__isnull=True) | Q(pk__in=new_usage, offer_choice__made_at__isnull=True)
+            )
+            counts["offers_chosen"] += verdicts.offer_choices_store(
+                choices=verdicts.offer_choices(todo), today=today
+            )
+    # A verdict is a fact the audiences read: its customers join this cycle's delta like any changed customer.
+    insert_objects(CustomerChange, (CustomerChange(customer_id=pk) for pk in sorted(moved)))
+    return counts
+
+
+def annotate_tasks(*, version: PlaybookVersion, action: schema.Action, as_of: dt.datetime) -> int:
+    """The package-fit call's tasks created at `as_of` carry the verdict in their note: the recommended
+    package, the monthly saving in yuan and why, where the agent works the task."""
+    if action.code != FIT_ACT or action.task is None:
+        return 0
+    rows = list(
+        Task.objects.filter(
+            action__action_code=FIT_ACT, action__journey__playbook_version=version, created_at=as_of, note=""
+        ).values_list("pk", "journey__customer_id")
+    )
+    written = 0
+    for chunk in chunks(rows, 5000):
+        found = {
+            v.customer_id: v
+            for v in PackageFitVerdict.objects.filter(customer_id__in=[c for _, c in chunk]).only(
+                "customer_id", "recommended", "saving", "explanation", "verdict"
+            )
+        }
+        written += update_rows(Task, ["note"], ((pk, task_note(found[c])) for pk, c in chunk if c in found))
+    return written
+
+
+def task_note(verdict: PackageFitVerdict) -> str:
+    context = verdicts.fit_context(verdict)
+    assert context is not None
+    if verdict.verdict == "fits":
+        return f"{TASK_NOTE_PREFIX}现套餐合适。{verdict.explanation}"
+    return f"{TASK_NOTE_PREFIX}推荐改用{context['recommended']}，每月可省{context['saving']}元。{verdict.explanation}"
+
+
+def render_messages(
+    *, version: PlaybookVersion, playbook: schema.Playbook, action: schema.Action, as_of: dt.datetime
+) -> int:
+    """Write the text of this act's queued, unrendered SMS with the customer's verdict and offer in the
+    context (`fit`, `offer`: None when there is none) — a day's window of customers, read a batch at a time.
+    A message whose template fails here is left for the dispatcher to render (and to record if it fails)."""
+    if action.code not in USAGE_ACTS or action.sms is None:
+        return 0
+    queued = OutboxMessage.objects.filter(
+        status=MessageStatus.QUEUED,
+        text="",
+        action__action_code=action.code,
+        action__journey__playbook_version=version,
+    )
+    ids = list(queued.order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        return 0
+    refs = reference_lists()
+    written = 0
+    for chunk in chunks(ids, 2000):
+        messages = list(
+            OutboxMessage.objects.filter(pk__in=chunk).select_related(
+                "customer__city",
+                "customer__store",
+                "customer__package",
+                "customer__vip_tier",
+                "customer__account_manager__staff",
+                "customer__package_fit",
+                "customer__offer_choice__offer",
+            )
+        )
+        bills: dict[int, Bill] = {}
+        for bill in Bill.objects.filter(customer_id__in=[m.customer_id for m in messages]).order_by(
+            "-issued_at"
+        ):
+            bills.setdefault(bill.customer_id, bill)
+        rows, offered = [], []
+        for message in messages:
+            customer = message.customer
+            city = customer.city.code
+            context = customer_context(
+                customer, bill=bills.get(customer.pk), local=locals_for(playbook, city), refs=refs
+            )
+            # A missing one-to-one row raises an AttributeError: getattr's default covers it.
+            choice = getattr(customer, "offer_choice", None)
+            context["fit"] = verdicts.fit_context(getattr(customer, "package_fit", None))
+            context["offer"] = verdicts.offer_context(choice)
+            template = sms_template_for(playbook, action, city, customer.package.family)
+            try:
+                text = sms_text(
+                    playbook, templating.render(template or "", context), action.sms.message_class
+                )
+            except Exception:  # the dispatcher renders it instead, and records what is wrong
+                continue
+            rows.append((message.pk, text, templating.segments(text)))
+            if choice is not None and action.code == OFFER_ACT:
+                offered.append(customer.pk)
+        written += update_rows(OutboxMessage, ["text", "segments"], rows)
+        verdicts.offers_made(customer_ids=offered, at=as_of)
+    return written
+
+
+def record_offer_taken(*, task: Task, outcome: str, at: dt.datetime) -> int:
+    """The offer's follow-up closed with the customer reached: the offer counts as taken up (办理) — the
+    store calls only those who said yes, and records a change of mind as `refused`."""
+    if task.action.action_code != OFFER_ACT or outcome != "reached":
+        return 0
+    customer_id = Task.objects.filter(pk=task.pk).values_list("journey__customer_id", flat=True)[0]
+    return verdicts.offer_taken(customer_id=customer_id, at=at, via="task")
