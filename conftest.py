@@ -2,7 +2,8 @@
 in CI (CI=true).
 
 A test marked `postgres` runs only when the default database is PostgreSQL and skips with a visible
-reason otherwise. A test marked `browser` needs Playwright and Chromium (ONBOARD90_CHROMIUM, default
+reason otherwise. A test marked `celery` needs a broker (RabbitMQ at ONBOARD90_BROKER_URL, by default on
+127.0.0.1:5672) and skips without one, failing under CI like the two below. A test marked `browser` needs Playwright and Chromium (ONBOARD90_CHROMIUM, default
 /usr/bin/chromium), one marked `kannel` a real Kannel (bearerbox, smsbox and fakesmsc from Debian's kannel
 and kannel-extras): without them it skips with the reason, and under CI fails with it at once. Under CI
 every skipped test fails the session, so a silently skipped pass can never look green.
@@ -42,8 +43,23 @@ def _kannel_missing() -> str | None:
     return kannel_missing()
 
 
+def _broker_missing() -> str | None:
+    """Why the Celery tests cannot run here (no broker answering at ONBOARD90_BROKER_URL), or None."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = os.environ.get("ONBOARD90_BROKER_URL", "").strip() or "amqp://guest:guest@127.0.0.1:5672//"
+    parts = urlsplit(url)
+    port = parts.port or (6379 if parts.scheme.startswith("redis") else 5672)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=3).close()
+    except OSError as exc:
+        return f"needs a broker at {parts.hostname}:{port} (RabbitMQ: rabbitmq-server -detached): {exc}"
+    return None
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker, missing_for in (("browser", _browser_missing), ("kannel", _kannel_missing)):
+    for marker, missing_for in (("browser", _browser_missing), ("kannel", _kannel_missing), ("celery", _broker_missing)):
         if item.get_closest_marker(marker) is None:
             continue
         missing = missing_for()

@@ -24,3 +24,10 @@ def install_reference_data(*, installed_by: Any = None) -> dict[str, Any]:
     counts = {**reference_data_install(installed_by=installed_by), **catalog_install(installed_by=installed_by)}
     version, published = playbook_install_default(published_by=installed_by)
     return {**counts, "playbook": {"version": version.number, "name": version.name, "published": published}}
+
+
+def install_schedules() -> dict[str, int]:
+    """The named schedules of the Celery jobs (`journeys.schedules`), the missing ones only; `onboard90 init`."""
+    from onboard90.journeys.schedules import schedules_install
+
+    return schedules_install()

@@ -58,6 +58,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Scheduled jobs on Celery workers (`onboard90 worker`, `onboard90 beat`): the schedules, editable in the
+    # admin, and the task results the fanned-out cycle's chord waits on, both in the project's database.
+    "django_celery_beat",
+    "django_celery_results",
     "onboard90.core",
     "onboard90.org",
     "onboard90.catalog",
@@ -266,7 +270,8 @@ ONBOARD90 = {
     # A task completion entered more than this many hours after the time it claims is backdated (补录):
     # only a supervisor may enter it, with a reason, and the compliance report counts it apart.
     "COMPLETION_GRACE_HOURS": _env_int("ONBOARD90_COMPLETION_GRACE_HOURS", 24, least=0, most=24 * 30),
-    # PostgreSQL: database connections the daily cycle uses side by side (core.workers); 1 runs it on one.
+    # PostgreSQL: the processes an `onboard90 worker` starts by default (each runs one of the daily cycle's pieces
+    # at a time, on its own database connection); on SQLite a worker runs one.
     "CYCLE_WORKERS": _env_int("ONBOARD90_CYCLE_WORKERS", 2, least=1, most=64),
     # The API: requests per key (or signed-in user) per second, minute, hour or day, e.g. "600/min".
     "API_RATE": _api_rate(os.environ.get("ONBOARD90_API_RATE", "").strip() or "600/min"),
@@ -303,3 +308,28 @@ SPECTACULAR_SETTINGS = {
         "onboard90.api.docs.common_responses",
     ],
 }
+
+# Celery (`onboard90 worker`, `onboard90 beat`; core.celery_app): the broker the scheduled jobs and the fanned-out
+# cycle's pieces go through — RabbitMQ by default, redis://… by configuration. Nothing connects to it unless a
+# worker, beat or a task is started: the in-process runner (`onboard90 run`, `dispatch`) needs no broker.
+CELERY_BROKER_URL = os.environ.get("ONBOARD90_BROKER_URL", "").strip() or "amqp://guest:guest@127.0.0.1:5672//"
+# Results (the chord of a cycle's pieces waits on them) in the project's database: no second service to run.
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_RESULT_EXPIRES = dt.timedelta(days=7)
+# Every job is idempotent: acknowledged after it ran, put back on the queue if its worker died, one at a time.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_ENABLE_UTC = True
+# One queue per installation (ONBOARD90_QUEUE): two installations on one broker never take each other's work.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("ONBOARD90_QUEUE", "").strip() or "onboard90"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A fanned-out cycle none of whose pieces moved for this long is taken as lost (its broker messages gone):
+# the next cycle records it failed and runs. Pieces retried after a worker died keep it alive.
+ONBOARD90["CYCLE_LEASE_MINUTES"] = _env_int("ONBOARD90_CYCLE_LEASE_MINUTES", 120, least=1, most=24 * 60)

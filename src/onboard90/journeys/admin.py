@@ -3,7 +3,15 @@
 from django.contrib import admin
 
 from onboard90.core.admin_base import ReadOnlyAdmin
-from onboard90.journeys.models import CycleRun, Escalation, Journey, JourneyAction, Task, TaskAttempt
+from onboard90.journeys.models import (
+    CyclePiece,
+    CycleRun,
+    Escalation,
+    Journey,
+    JourneyAction,
+    Task,
+    TaskAttempt,
+)
 
 
 class JourneyActionInline(admin.TabularInline):
@@ -46,6 +54,18 @@ class EscalationAdmin(ReadOnlyAdmin):
     list_filter = ["reason", "unit__city"]
 
 
+class CyclePieceInline(admin.TabularInline):
+    model = CyclePiece
+    extra = 0
+    fields = ["name", "stage", "finished_at", "counts"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(CycleRun)
 class CycleRunAdmin(ReadOnlyAdmin):
-    list_display = ["as_of", "status", "started_at", "finished_at", "counts"]
+    list_display = ["as_of", "status", "on_workers", "started_at", "finished_at", "counts"]
+    inlines = [CyclePieceInline]

@@ -1,28 +1,33 @@
-"""The daily cycle (日处理) from end to end: `cycle_run` takes the lock, reads the change log, and runs each
-step of `engine` once, in order, over one set of journeys to look at (all of them, or those changed plus those
-whose windows open today: `changes.Since`).
+"""The daily cycle (日处理) from end to end, in pieces: `cycle_begin` takes the change log and plans the day,
+one piece per window group of each playbook version does the per-journey work, and `cycle_finish` runs the
+shared steps once every piece is done.
 
-The steps: usage's verdicts (package fit, the offer: `usage_acts`), supersede, then per window group (acts sharing an anchor and window, run side by side on
-PostgreSQL) open the due acts, assign VIP managers, create tasks and queue SMS; then overdue and escalations,
-the outbox's dispatch, the journeys that reached their last day, and the figures (`signals.cycle_finishing`).
+`cycle_run` runs the pieces one after another in this process, holding the cycle lock throughout (the
+embedded default: `onboard90 run`, the demo, the bench). On Celery workers (`journeys.tasks`) the same
+pieces are fanned out, one stage at a time as a chord, and the finish follows the last stage: a worker
+killed mid-piece rolls its transaction back and the piece is delivered again; a piece that committed is
+recorded done in the same transaction (`CyclePiece`) and never runs twice.
+
+The steps: usage's verdicts (package fit, the offer: `usage_acts`) and supersede (in the plan), then per window group (acts sharing an anchor and window) open the due
+acts, assign VIP managers, create tasks and queue SMS; then overdue and escalations, the outbox's dispatch,
+the journeys that reached their last day, and the figures (`signals.cycle_finishing`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 from collections.abc import Iterable, Sequence
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef, Q
 
 from onboard90.core import clock
 from onboard90.core.locks import singleton_lock
-from onboard90.core.workers import run_side_by_side, workers_for_cycle
 from onboard90.journeys import changes, engine, usage_acts, vip_assignment
 from onboard90.journeys.enums import CycleStatus
-from onboard90.journeys.models import CycleRun, JourneyAction
+from onboard90.journeys.models import CyclePiece, CycleRun, JourneyAction
 from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND
 from onboard90.journeys.selectors import versions_in_use
 from onboard90.journeys.signals import cycle_finishing
@@ -30,6 +35,7 @@ from onboard90.messaging.policy import next_send_time
 from onboard90.messaging.services import outbox_dispatch_due
 from onboard90.org.enums import UnitKind
 from onboard90.playbook import schema
+from onboard90.playbook.models import PlaybookVersion
 from onboard90.playbook.selectors import playbook_of
 
 log = logging.getLogger("onboard90.journeys")
@@ -38,7 +44,7 @@ log = logging.getLogger("onboard90.journeys")
 def cycle_run(
     *, as_of: dt.datetime, gateway=None, dispatch: bool = True, rescan: bool = False, figures: bool = True
 ) -> CycleRun:
-    """日处理: the daily cycle as of `as_of`. Idempotent: the same instant twice changes nothing.
+    """日处理: the daily cycle as of `as_of`, in this process. Idempotent: the same instant twice changes nothing.
 
     Order matters only within a day: supersede before opening (a fresh VIP never gets both calls),
     system acts (VIP manager assignment) before the acts anchored on them, deliveries after opening,
@@ -48,6 +54,46 @@ def cycle_run(
     consumes: `journeys.changes`); `rescan` looks at every journey, for a database someone has edited behind
     the application's back (with its triggers off).
     """
+    _refuse_ahead(as_of)
+    with singleton_lock("cycle") as alone:
+        if not alone:
+            raise CycleBusy("另一个日处理正在运行 / another daily cycle is running on this database; try again later")
+        with engine.cycle_session():
+            run = cycle_begin(as_of=as_of, rescan=rescan)
+            try:
+                for name in run.pieces.filter(finished_at__isnull=True).order_by("position").values_list("name", flat=True):
+                    piece_run(run_id=run.pk, name=name)
+            except BaseException:
+                cycle_fail(run_id=run.pk)
+                raise
+            return cycle_finish(run_id=run.pk, gateway=gateway, dispatch=dispatch, figures=figures)
+
+
+def cycle_start(*, as_of: dt.datetime, rescan: bool = False) -> CycleRun:
+    """The start of a cycle fanned out over Celery workers: the plan, under the cycle lock, which is then let
+    go (the pieces run in other processes). Until the run is finished or failed, `cycle_begin` refuses any
+    other cycle on this database while its pieces move (see `_settle_running`)."""
+    _refuse_ahead(as_of)
+    with singleton_lock("cycle") as alone:
+        if not alone:
+            raise CycleBusy("另一个日处理正在运行 / another daily cycle is running on this database; try again later")
+        with engine.cycle_session():
+            return cycle_begin(as_of=as_of, rescan=rescan, on_workers=True)
+
+
+class CycleBusy(ValueError):
+    """Another cycle holds the database (cron or beat fired twice, or an operator ran one by hand)."""
+
+
+class CycleRefused(ValueError):
+    """A cycle asked for a day after today: it would escalate, miss and send work ahead of time."""
+
+
+class CycleAbandoned(RuntimeError):
+    """A piece or the finish of a cycle that is no longer running (recorded failed meanwhile): it does nothing."""
+
+
+def _refuse_ahead(as_of: dt.datetime) -> dt.date:
     today = clock.local_date(as_of)
     if today > clock.today():
         raise CycleRefused(
@@ -55,43 +101,42 @@ def cycle_run(
             f"{today} is after today ({clock.today()}); simulated history belongs in a scratch database "
             "(`onboard90 demo`, `onboard90 bench`, or `init --scratch` with ONBOARD90_CLOCK)"
         )
-    with singleton_lock("cycle") as alone:
-        if not alone:
-            raise CycleBusy("另一个日处理正在运行 / another daily cycle is running on this database; try again later")
-        # Holding the lock, a run still marked running was cut off (the process died): say so.
-        CycleRun.objects.filter(status=CycleStatus.RUNNING).update(
-            status=CycleStatus.FAILED, finished_at=clock.now(), counts={"interrupted": True}
-        )
-        previous = (
-            CycleRun.objects.filter(status=CycleStatus.FINISHED, as_of__lt=as_of).order_by("-as_of").first()
-        )
-        versions = versions_in_use()
-        digest = changes.facts_digest(versions)
-        # The run's own start and finish times are the only clock readings here: records, never inputs.
-        run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING, digest=digest)
-        # Usage's verdicts first: a verdict that moved is a change of its customer, claimed just below.
-        usage_counts = usage_acts.usage_verdicts(run=run, versions=versions, today=today)
-        touched = changes.changes_consume(run=run)
-        since = None if rescan else changes.since_previous(previous, digest=digest, run=run, touched=touched)
-        with engine.cycle_session():
-            return _cycle(
-                run=run, versions=versions, since=since, as_of=as_of, today=today, gateway=gateway, dispatch=dispatch,
-                figures=figures, usage_counts=usage_counts,
+    return today
+
+
+def _settle_running() -> None:
+    """Holding the cycle lock: a run still marked running was cut off (its process died) — say so — unless it is
+    fanned out over workers and its pieces moved within the lease (`ONBOARD90_CYCLE_LEASE_MINUTES`): then it is
+    alive, and this cycle is refused."""
+    lease = dt.timedelta(minutes=settings.ONBOARD90["CYCLE_LEASE_MINUTES"])
+    now = clock.now()
+    for run in CycleRun.objects.filter(status=CycleStatus.RUNNING, on_workers=True):
+        moved = run.pieces.aggregate(last=Max("finished_at"))["last"] or run.started_at
+        if now - max(moved, run.started_at) < lease:
+            raise CycleBusy(
+                f"日处理 {clock.local_date(run.as_of)} 正在工作进程上运行 / the daily cycle of "
+                f"{clock.local_date(run.as_of)} is running on the workers (run {run.pk}); try again later"
             )
+    CycleRun.objects.filter(status=CycleStatus.RUNNING).update(
+        status=CycleStatus.FAILED, finished_at=now, counts={"interrupted": True}
+    )
 
 
-class CycleBusy(ValueError):
-    """Another cycle holds the database (cron fired twice, or an operator ran one by hand)."""
-
-
-class CycleRefused(ValueError):
-    """A cycle asked for a day after today: it would escalate, miss and send work ahead of time."""
-
-
-def _cycle(*, run, versions, since, as_of, today, gateway, dispatch, figures, usage_counts=None) -> CycleRun:
-    counts = dict.fromkeys(COUNT_KEYS, 0)
-    counts.update(usage_counts or {})
-    workers = workers_for_cycle()
+def cycle_begin(*, as_of: dt.datetime, rescan: bool = False, on_workers: bool = False) -> CycleRun:
+    """The plan of a cycle, holding the cycle lock: the run's record, the change log consumed, the delta, the
+    supersedes (every piece reads what they close), and one `CyclePiece` per window group of each version, in
+    the order one process runs them and in the stages workers run them in (`stages`)."""
+    today = clock.local_date(as_of)
+    _settle_running()
+    previous = CycleRun.objects.filter(status=CycleStatus.FINISHED, as_of__lt=as_of).order_by("-as_of").first()
+    versions = versions_in_use()
+    digest = changes.facts_digest(versions)
+    # The run's own start and finish times are the only clock readings here: records, never inputs.
+    run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING, digest=digest)
+    # Usage's verdicts first: a verdict that moved is a change of its customer, claimed just below.
+    usage_counts = usage_acts.usage_verdicts(run=run, versions=versions, today=today)
+    touched = changes.changes_consume(run=run)
+    since = None if rescan else changes.since_previous(previous, digest=digest, run=run, touched=touched)
     try:
         # In a delta cycle (see engine.Since) the older acts that can need a supersede or a new delivery.
         changed = None
@@ -99,44 +144,117 @@ def _cycle(*, run, versions, since, as_of, today, gateway, dispatch, figures, us
             before = JourneyAction.objects.aggregate(top=Max("pk"))["top"] or 0
             codes = {code for v in versions for code in changes.changeable(playbook_of(v).actions)}
             changed = changes.changed_running_acts(since=since, before=before, codes=codes)
+        superseded = 0
+        pieces = []
         for version in versions:
-            playbook = playbook_of(version)
-            ordered = sorted(playbook.actions, key=lambda a: a.system is None)  # system acts first
+            ordered = _ordered(playbook_of(version))
             for action in ordered:
                 candidates = None if changed is None else changed.get(action.code, [])
-                counts["superseded"] += engine.supersede(version=version, action=action, as_of=as_of, candidates=candidates)
-            send_from = next_send_time(as_of, playbook.quiet_hours.start, playbook.quiet_hours.end)
+                superseded += engine.supersede(version=version, action=action, as_of=as_of, candidates=candidates)
             groups = window_groups(ordered)
-            jobs = [
-                functools.partial(
-                    _open_group, version=version, playbook=playbook, group=group, today=today, as_of=as_of,
-                    since=since, changed=changed, send_from=send_from,
+            for index, (group, stage) in enumerate(zip(groups, stages(waits(groups)), strict=True)):
+                plan = {
+                    "since": since.day.isoformat() if since is not None else None,
+                    "changed": None if changed is None else {a.code: changed.get(a.code, []) for a in group},
+                }
+                pieces.append(
+                    CyclePiece(run=run, name=f"v{version.pk}.g{index}", position=len(pieces) + 1, stage=stage, plan=plan)
                 )
-                for group in groups
-            ]
-            done = run_side_by_side(jobs, workers=workers, session=engine.cycle_session, after=waits(groups))
-            for opened in done:
-                for key, value in opened.items():
-                    counts[key] += value
-        overdue = engine.mark_overdue(as_of=as_of, workers=workers)
+        # The plan's own piece, done: it carries the supersedes' count and marks the run's first move.
+        done = CyclePiece(
+            run=run, name="plan", position=0, stage=0, counts={"superseded": superseded, **usage_counts},
+            finished_at=clock.now(),
+        )
+        CyclePiece.objects.bulk_create([done, *pieces])
+        if on_workers:  # only now: a run cut off before its plan was whole is a dead one (`_settle_running`)
+            CycleRun.objects.filter(pk=run.pk).update(on_workers=True)
+            run.on_workers = True
+    except BaseException:
+        cycle_fail(run_id=run.pk)
+        raise
+    log.info("cycle %s: planned run %d, %d pieces, %s", today.isoformat(), run.pk, len(pieces),
+             "delta" if since is not None else "every journey")  # fmt: skip
+    return run
+
+
+def piece_run(*, run_id: int, name: str) -> dict[str, int]:
+    """One piece of cycle `run_id`'s per-journey work, in one transaction that also records it done; its counts.
+
+    Run again after it committed, it returns what it recorded and writes nothing. Cut off before, its
+    transaction rolled back, it starts over: it re-reads where the acts stand (`opened_after`) and writes
+    against the same unique keys, so it ends where one clean run of it would have.
+    """
+    piece = CyclePiece.objects.select_related("run").get(run_id=run_id, name=name)
+    if piece.finished_at is not None:
+        return piece.counts
+    run = piece.run
+    if run.status != CycleStatus.RUNNING:
+        raise CycleAbandoned(f"日处理 {run.pk} 已不在运行 / cycle run {run.pk} is {run.status}, not running")
+    version_key, _dot, group_key = name.partition(".")
+    version = PlaybookVersion.objects.get(pk=int(version_key[1:]))
+    playbook = playbook_of(version)
+    group = window_groups(_ordered(playbook))[int(group_key[1:])]
+    since_day = piece.plan.get("since")
+    since = changes.Since(day=dt.date.fromisoformat(since_day), run_id=run.pk) if since_day else None
+    as_of = run.as_of
+    send_from = next_send_time(as_of, playbook.quiet_hours.start, playbook.quiet_hours.end)
+    try:
+        with transaction.atomic():
+            counts = _open_group(
+                version=version, playbook=playbook, group=group, today=clock.local_date(as_of), as_of=as_of,
+                since=since, changed=piece.plan.get("changed"), send_from=send_from,
+            )
+            if not CyclePiece.objects.filter(pk=piece.pk, finished_at__isnull=True).update(
+                counts=counts, finished_at=clock.now()
+            ):
+                raise _DoneElsewhere  # a second delivery ran it meanwhile: keep its record, drop this copy
+    except _DoneElsewhere:
+        return CyclePiece.objects.get(pk=piece.pk).counts
+    log.info("cycle %s: piece %s " + " ".join(f"{key}=%d" for key in counts), clock.local_date(as_of).isoformat(),
+             name, *counts.values())  # fmt: skip
+    return counts
+
+
+class _DoneElsewhere(Exception):
+    pass
+
+
+def cycle_finish(*, run_id: int, gateway=None, dispatch: bool = True, figures: bool = True) -> CycleRun:
+    """The shared steps once every piece of cycle `run_id` is done: overdue and escalations, the outbox's
+    dispatch, the journeys that reached their last day, the figures; then the record, with the counts of all
+    pieces. A finished run is left as it is (the finish delivered twice)."""
+    run = CycleRun.objects.get(pk=run_id)
+    if run.status == CycleStatus.FINISHED:
+        return run
+    if run.status != CycleStatus.RUNNING:
+        raise CycleAbandoned(f"日处理 {run.pk} 已不在运行 / cycle run {run.pk} is {run.status}, not running")
+    waiting = list(run.pieces.filter(finished_at__isnull=True).values_list("name", flat=True))
+    if waiting:
+        raise RuntimeError(f"cycle run {run.pk}: pieces not done yet: {', '.join(waiting)}")
+    as_of = run.as_of
+    today = clock.local_date(as_of)
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    for piece_counts in run.pieces.values_list("counts", flat=True):
+        for key, value in piece_counts.items():
+            counts[key] = counts.get(key, 0) + value
+    try:
+        overdue = engine.mark_overdue(as_of=as_of)
         counts["overdue"] += overdue["overdue"]
         counts["escalated"] += overdue["escalated"]
-        if dispatch:  # the outbox-dispatch job, run in line by default; at scale it runs on its own
+        if dispatch:  # the outbox-dispatch job, run in line by default; at scale it runs on its own too
             dispatched = outbox_dispatch_due(as_of=as_of, gateway=gateway)
             counts["sms_sent"] += dispatched["sms_sent"]
             counts["missed"] += dispatched["sms_missed"]
         for version in versions_in_use():
             counts["closed"] += engine.close_finished_journeys(
-                version=version, playbook=playbook_of(version), today=today, as_of=as_of, workers=workers
+                version=version, playbook=playbook_of(version), today=today, as_of=as_of
             )
         # The dashboard's figures follow, once the day's work is on file (reporting listens).
         cycle_finishing.send(sender=CycleRun, run=run, as_of=as_of, last_day=figures)
         changes.changes_prune(as_of=as_of)
+        pieces_prune(as_of=as_of)
     except BaseException:
-        run.status = CycleStatus.FAILED
-        run.finished_at = clock.now()
-        run.counts = counts
-        run.save(update_fields=["status", "finished_at", "counts"])
+        cycle_fail(run_id=run.pk, counts=counts)
         raise
     run.status = CycleStatus.FINISHED
     run.finished_at = clock.now()
@@ -148,13 +266,56 @@ def _cycle(*, run, versions, since, as_of, today, gateway, dispatch, figures, us
     return run
 
 
+def pieces_prune(*, as_of: dt.datetime) -> int:
+    """Delete the pieces of cycles finished for a business day more than `changes.RETAIN` before `as_of`, and
+    those whose cycle record is gone (deleted in bulk by the demo's reset): what a cycle's pieces did stays in
+    its counts."""
+    done = CycleRun.objects.filter(status=CycleStatus.FINISHED, as_of__lt=as_of - changes.RETAIN).values("pk")
+    orphans = ~Exists(CycleRun.objects.filter(pk=OuterRef("run_id")))
+    deleted, _ = CyclePiece.objects.filter(Q(run_id__in=done) | Q(orphans)).delete()
+    return deleted
+
+
+def cycle_fail(*, run_id: int, counts: dict | None = None) -> None:
+    """Record cycle `run_id` failed (a step raised, or a piece failed for good on the workers), if still running."""
+    done = {} if counts is None else {"counts": counts}
+    CycleRun.objects.filter(pk=run_id, status=CycleStatus.RUNNING).update(
+        status=CycleStatus.FAILED, finished_at=clock.now(), **done
+    )
+
+
+def stage_pieces(*, run_id: int, stage: int) -> list[str] | None:
+    """The pieces of `stage` of cycle `run_id` still to run (on workers); None past its last stage."""
+    pieces = CyclePiece.objects.filter(run_id=run_id, stage__gte=stage).exclude(name="plan")
+    if not pieces.exists():
+        return None
+    return list(pieces.filter(stage=stage, finished_at__isnull=True).order_by("position").values_list("name", flat=True))
+
+
+def sla_scan(*, as_of: dt.datetime) -> dict[str, int]:
+    """超时扫描: overdue and escalations between two cycles (`sla-scan`), the cycle's own step run alone.
+
+    It waits for no one: while a cycle runs (which does the same at its end) it leaves the work to it and
+    says `busy`. Idempotent like the cycle's step: a late task is flipped and escalated once.
+    """
+    with singleton_lock("cycle") as alone:
+        if not alone or CycleRun.objects.filter(status=CycleStatus.RUNNING, on_workers=True).exists():
+            return {"busy": 1, "overdue": 0, "escalated": 0}
+        with engine.cycle_session():
+            return {"busy": 0, **engine.mark_overdue(as_of=as_of)}
+
+
+def _ordered(playbook: schema.Playbook) -> list[schema.Action]:
+    return sorted(playbook.actions, key=lambda a: a.system is None)  # system acts first
+
+
 def _open_group(*, version, playbook, group, today, as_of, since, changed, send_from) -> dict[str, int]:
     """One window group of acts: open them, assign VIP managers if it is that act, create their tasks and
-    queue their SMS, in one transaction (its own connection when the cycle runs side by side)."""
+    queue their SMS, in one transaction (its own process's when the cycle runs on workers)."""
     counts = dict.fromkeys(("opened", "missed", "assigned", "escalated", "tasks_created", "sms_queued"), 0)
     with transaction.atomic():
         # The group's new acts have ids above this: their deliveries are looked for by id (and by code, so
-        # the acts another connection opens meanwhile are not this group's).
+        # the acts another piece opens meanwhile are not this group's).
         opened_after = JourneyAction.objects.aggregate(top=Max("pk"))["top"] or 0
         opened = engine.open_due_actions(
             version=version, playbook=playbook, actions=group, today=today, as_of=as_of, since=since
@@ -202,7 +363,7 @@ def window_groups(actions: Iterable[schema.Action]) -> list[list[schema.Action]]
 
 def waits(groups: Sequence[list[schema.Action]]) -> list[int | None]:
     """For each window group (system acts first, see `cycle_run`), the earlier group it must wait for when
-    the groups run side by side (`core.workers`), or None.
+    the groups run side by side (on workers: `stages`), or None.
 
     Groups write different acts and read only customers, journeys and their own acts, so any two are
     independent, except around VIP manager assignment (a system act): it writes the customers' managers
@@ -226,3 +387,13 @@ def _reads_assignment(group: Sequence[schema.Action]) -> bool:
         or (action.task is not None and CHANNEL_UNIT_KIND.get(action.task.channel) == UnitKind.ACCOUNT_MANAGER_TEAM)
         for action in group
     )
+
+
+def stages(after: Sequence[int | None]) -> list[int]:
+    """The stage each group runs in on workers, from `waits`: a group waiting for none runs in the first,
+    one waiting for another in the stage after that one's. The groups of a stage run side by side."""
+    stage: list[int] = []
+    for i, a in enumerate(after):
+        assert a is None or a < i, after
+        stage.append(0 if a is None else stage[a] + 1)
+    return stage

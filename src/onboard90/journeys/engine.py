@@ -37,7 +37,6 @@ from onboard90.core import clock
 from onboard90.core.bulk import chunks, insert_rows, insert_select
 from onboard90.core.planner import broad, narrow
 from onboard90.core.session import pg_settings
-from onboard90.core.workers import run_side_by_side
 from onboard90.journeys import audience_sql
 from onboard90.journeys.changes import Since
 from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
@@ -487,27 +486,21 @@ def _supervisor_of_unit():
     )
 
 
-def mark_overdue(*, as_of: dt.datetime, workers: int = 1) -> dict[str, int]:
+def mark_overdue(*, as_of: dt.datetime) -> dict[str, int]:
     """Tasks past their due time become overdue and are escalated once to the owning unit's supervisor.
 
     The day's late tasks (index on status, due_at) are all there is to look at, not every overdue task on
     file. They are flipped and escalated in id ranges, each range in one transaction (a crash cannot
-    separate a flip from its escalation), side by side on `workers` connections (`core.workers`).
+    separate a flip from its escalation; a rerun finds the rest, the escalation's task being unique).
+    The cycle's shared steps run it once all pieces are done; `cycle.sla_scan` between cycles.
     """
     late = list(Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of).order_by("pk").values_list("pk", flat=True))
-    if not late:
-        return {"overdue": 0, "escalated": 0}
-    size = range_size(len(late), workers)
-    jobs = [functools.partial(_mark_overdue, late[i : i + size], as_of) for i in range(0, len(late), size)]
-    done = run_side_by_side(jobs, workers=workers, session=cycle_session)
+    done = [_mark_overdue(late[i : i + RANGE], as_of) for i in range(0, len(late), RANGE)]
     return {"overdue": sum(d["overdue"] for d in done), "escalated": sum(d["escalated"] for d in done)}
 
 
-def range_size(n: int, workers: int, most: int = 5000) -> int:
-    """Rows a range for `n` rows split over `workers` connections: at most `most`, and as many ranges as
-    keep every connection busy to the end (a multiple of `workers`)."""
-    ranges = workers * -(-n // (most * workers))
-    return -(-n // ranges)
+# Rows one transaction of the shared steps (overdue flips, journey ends) takes at most.
+RANGE = 5000
 
 
 def _mark_overdue(task_ids: list[int], as_of: dt.datetime) -> dict[str, int]:
@@ -575,13 +568,11 @@ def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at
     return total
 
 
-def close_finished_journeys(
-    *, version: PlaybookVersion, playbook: schema.Playbook, today: dt.date, as_of, workers: int = 1
-) -> int:
+def close_finished_journeys(*, version: PlaybookVersion, playbook: schema.Playbook, today: dt.date, as_of) -> int:
     """Journeys past their last day (day 90) complete; work still running then is missed.
 
-    The finished journeys are closed in id ranges, each in its own transaction, side by side on `workers`
-    connections (`core.workers`): no two ranges share a journey, nor any row written here.
+    The finished journeys are closed in id ranges, each in its own transaction: no two ranges share a
+    journey, nor any row written here, so a crash between two leaves the rest to the rerun.
     """
     last_activation = today - dt.timedelta(days=playbook.journey_days + 1)
     # Narrow: the active journeys that old are a day's cohort; SQLite would otherwise scan every journey
@@ -593,14 +584,12 @@ def close_finished_journeys(
     ids = list(finished.order_by("pk").values_list("pk", flat=True))
     if not ids:
         return 0
-    size = range_size(len(ids), workers)
     # A range of the finished set's ids: the statements take it as a subquery (an index range), not as
     # 5000 bound parameters each.
-    jobs = [
-        functools.partial(_close_journeys, finished.filter(pk__gte=ids[i], pk__lte=ids[min(i + size, len(ids)) - 1]), as_of)
-        for i in range(0, len(ids), size)
-    ]
-    return sum(run_side_by_side(jobs, workers=workers, session=cycle_session))
+    return sum(
+        _close_journeys(finished.filter(pk__gte=ids[i], pk__lte=ids[min(i + RANGE, len(ids)) - 1]), as_of)
+        for i in range(0, len(ids), RANGE)
+    )
 
 
 def _close_journeys(chunk: QuerySet, as_of: dt.datetime) -> int:

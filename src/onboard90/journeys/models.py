@@ -222,8 +222,41 @@ class CycleRun(models.Model):
     counts = models.JSONField(_("计数"), default=dict, blank=True)
     # changes.facts_digest at the start: the next cycle looks only at what changed unless this differs.
     digest = models.CharField(_("数据指纹"), max_length=64, blank=True)
+    # Fanned out over Celery workers (the pieces run in other processes, none of which holds the cycle lock
+    # throughout): such a run still `running` is alive while its pieces move (`CyclePiece.finished_at`).
+    on_workers = models.BooleanField(_("分布式运行"), default=False)
 
     class Meta:
         verbose_name = _("日处理记录")
         verbose_name_plural = _("日处理记录")
         ordering = ["-as_of", "-id"]
+
+
+class CyclePiece(models.Model):
+    """One piece of a daily cycle's per-journey work (a window group of one playbook version: `cycle.Piece`),
+    planned when the cycle starts and recorded done in the transaction of its own writes.
+
+    The pieces of a stage are independent; a stage waits for the one before (`cycle.waits`). A piece that is
+    run again (a worker died after its commit, a redelivered message) finds its row done and returns the counts
+    it recorded, so a cycle's counts are a clean run's whatever was retried.
+    """
+
+    # Not checked by the database: the demo's reset deletes cycle records in bulk SQL, and the pieces of a run
+    # gone are deleted by the next cycle's prune (`cycle.pieces_prune`), as are those of runs long finished.
+    run = models.ForeignKey(
+        CycleRun, on_delete=models.CASCADE, db_constraint=False, related_name="pieces", verbose_name=_("日处理")
+    )
+    name = models.CharField(_("名称"), max_length=64)
+    position = models.PositiveIntegerField(_("顺序"))  # the order one process runs them in
+    stage = models.PositiveIntegerField(_("阶段"))  # on workers: the stages run one after another
+    # What the piece reads besides the run: the delta's day and the act ids it must look at again
+    # (`changes.Since`, `changes.changed_running_acts`), as the plan found them.
+    plan = models.JSONField(_("计划"), default=dict, blank=True)
+    counts = models.JSONField(_("计数"), default=dict, blank=True)
+    finished_at = models.DateTimeField(_("完成"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("日处理分片")
+        verbose_name_plural = _("日处理分片")
+        ordering = ["run", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="journeys_cyclepiece_run_name")]

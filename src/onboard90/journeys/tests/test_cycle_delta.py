@@ -7,7 +7,6 @@ delta itself reads no clock (the change log, see journeys.changes).
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterable
 
 import pytest
@@ -16,7 +15,7 @@ from django.db import transaction
 from onboard90 import testing as builders
 from onboard90.core import clock
 from onboard90.customers import services as customer_services
-from onboard90.journeys import changes, cycle, engine, services
+from onboard90.journeys import changes, cycle, services
 from onboard90.journeys.models import CycleRun, Escalation, JourneyAction, Task
 from onboard90.journeys.tests.test_plan_walkthrough import DAY0, day
 from onboard90.messaging.models import OutboxMessage
@@ -52,9 +51,11 @@ def snapshot() -> dict[str, list]:
     }
 
 
-def history(province, sim: clock.SimulatedClock, *, rescan: bool, skipped: Iterable[int] = ()) -> None:
+def history(
+    province, sim: clock.SimulatedClock, *, rescan: bool, skipped: Iterable[int] = (), run=cycle.cycle_run
+) -> None:
     """Twenty days of a small province: arrivals, late VIP ratings, bills, opt-outs, a late load, staff work;
-    no cycle (and no staff) on the `skipped` days."""
+    no cycle (and no staff) on the `skipped` days. `run` runs each day's cycle (`cycle.cycle_run`'s arguments)."""
     city, gateway = province["city"], province["gateway"]
     people = {}
     for n in range(0, 21):
@@ -101,7 +102,7 @@ def history(province, sim: clock.SimulatedClock, *, rescan: bool, skipped: Itera
         if n in skipped:
             continue
         sim.at = clock.cycle_instant(day(n))
-        cycle.cycle_run(as_of=sim.at, gateway=gateway, rescan=rescan)
+        run(as_of=sim.at, gateway=gateway, rescan=rescan)
         sim.at = clock.at_local(day(n), 15)
         # Half the new work gets done; post4's is left running, for its late rating to supersede.
         spared = [people["post4"].pk] if "post4" in people else []
@@ -180,41 +181,34 @@ def test_the_delta_is_the_previous_cycles_day_and_this_cycles_change_lines_and_a
     assert changes.since_previous(previous, digest="d", run=run, touched=touched) is None
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_cycles_run_side_by_side_on_two_connections_end_where_one_connection_does(province, sim, monkeypatch):
-    """PostgreSQL, outside a transaction: the window groups, the overdue ranges and the journey ends run on two
-    connections (core.workers). The same twenty days on one connection write the same rows."""
-    from django.conf import settings
+def as_on_workers(*, as_of, gateway, rescan):
+    """A cycle as Celery workers run it (journeys.tasks), in this process: the plan, then each stage's pieces in
+    an order of their own (last first, as two workers may finish them), then the shared steps."""
+    run = cycle.cycle_start(as_of=as_of, rescan=rescan)
+    stage = 0
+    while (names := cycle.stage_pieces(run_id=run.pk, stage=stage)) is not None:
+        for name in reversed(names):
+            cycle.piece_run(run_id=run.pk, name=name)
+        stage += 1
+    return cycle.cycle_finish(run_id=run.pk, gateway=gateway)
 
-    from onboard90.customers.models import Customer
 
-    threads = set()
+def test_cycles_fanned_out_in_stages_end_where_the_pieces_one_after_another_do(province, sim):
+    """The same twenty days, each cycle's pieces run stage by stage in another order (as on workers) and one after
+    another in plan order (as in one process), write the same rows, and record the same counts."""
+    before = transaction.savepoint()
+    history(province, sim, rescan=False, run=as_on_workers)
+    fanned = snapshot()
+    fanned_counts = list(CycleRun.objects.order_by("as_of").values_list("as_of", "status", "counts"))
+    assert CycleRun.objects.filter(on_workers=True).count() == 21
+    transaction.savepoint_rollback(before)
 
-    def spied(real):
-        def spy(*args, **kwargs):
-            threads.add(threading.current_thread().name)
-            return real(*args, **kwargs)
-        return spy
-
-    for module, name in ((cycle, "_open_group"), (engine, "_mark_overdue")):
-        monkeypatch.setattr(module, name, spied(getattr(module, name)))
-
-    monkeypatch.setitem(settings.ONBOARD90, "CYCLE_WORKERS", 2)
-    history(province, sim, rescan=False)
-    side_by_side = snapshot()
-    assert "onboard90-worker-1" in threads and threading.current_thread().name in threads
-
-    Customer.objects.all().delete()  # journeys, acts, tasks, SMS, escalations go with them
-    CycleRun.objects.all().delete()
-    assert not any(snapshot().values())
-    threads.clear()
-    monkeypatch.setitem(settings.ONBOARD90, "CYCLE_WORKERS", 1)
     sim.at = clock.at_local(DAY0, 0)
     history(province, sim, rescan=False)
-    assert threads == {threading.current_thread().name}
     one = snapshot()
+    assert not CycleRun.objects.filter(on_workers=True).exists()
 
-    assert side_by_side["acts"] and side_by_side["tasks"] and side_by_side["escalations"]
+    assert fanned["acts"] and fanned["tasks"] and fanned["escalations"] and fanned["sms"]
     for table in one:
-        assert side_by_side[table] == one[table], table
+        assert fanned[table] == one[table], table
+    assert fanned_counts == list(CycleRun.objects.order_by("as_of").values_list("as_of", "status", "counts"))

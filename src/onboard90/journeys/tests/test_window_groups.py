@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from onboard90.journeys.cycle import waits, window_groups
+from onboard90.journeys.cycle import stages, waits, window_groups
 from onboard90.playbook import schema
 from onboard90.playbook.services import DEFAULT_PATH
 
@@ -55,3 +55,15 @@ def test_without_a_system_act_no_group_waits_for_another():
     groups = window_groups([a for a in default_playbook().actions if a.system is None])
     assert waits(groups) == [None] * len(groups)
     assert waits([]) == []
+
+
+def test_on_workers_the_groups_that_wait_run_in_the_stage_after_what_they_wait_for():
+    ordered = sorted(default_playbook().actions, key=lambda a: a.system is None)
+    groups = window_groups(ordered)
+    stage = stages(waits(groups))
+    firsts = [g[0].code for g in groups]
+    assert {firsts[i] for i, s in enumerate(stage) if s == 1} == {"vip_first_callback", "onboarding_survey"}
+    assert max(stage) == 1 and stage[firsts.index("vip_manager_assignment")] == 0
+    # A chain of waits is a chain of stages; the groups waiting for none all run in the first.
+    assert stages([None, 0, 1, None, 1]) == [0, 1, 2, 0, 2]
+    assert stages([]) == []

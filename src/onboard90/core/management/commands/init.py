@@ -18,7 +18,7 @@ from django.db.migrations.executor import MigrationExecutor
 from onboard90.core.commands import OnboardCommand
 from onboard90.core.models import ScratchDatabase
 from onboard90.core.services import scratch_mark
-from onboard90.installation import install_reference_data
+from onboard90.installation import install_reference_data, install_schedules
 
 LABELS = {
     "cities": "地市 / cities",
@@ -102,6 +102,7 @@ class Command(OnboardCommand):
             "database": database_label(),
             "migrations_applied": applied,
             **installed,
+            "schedules": install_schedules(),
         }
         if options["json"]:
             self.emit_json(summary)
@@ -122,6 +123,11 @@ class Command(OnboardCommand):
             if counts["edited"]:
                 line += f" (其中 {counts['edited']} 条已被修改，予以保留 / {counts['edited']} edited, kept)"
             write(line)
+        schedules = summary["schedules"]
+        write(
+            f"  定时任务 / schedules (onboard90 beat): 新建 / created {schedules['created']}, "
+            f"已有 / already present {schedules['unchanged']}"
+        )
         playbook = summary["playbook"]
         state = "已发布 / published" if playbook["published"] else "沿用当前版本 / current version kept"
         write(f"  服务方案 / playbook: v{playbook['version']} {playbook['name']} — {state}")

@@ -1,9 +1,13 @@
-"""`onboard90 run [--date D] [--until D] [--rescan]`: the daily cycle as of a date, or every day of a range."""
+"""`onboard90 run [--date D] [--until D] [--rescan] [--on-workers]`: the daily cycle as of a date, or every day of
+a range — in this process (the default, no broker needed), or fanned out over the Celery workers
+(`--on-workers`: planned here, its pieces run by `onboard90 worker` processes, waited for here)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
+import time
 
 from django.core.management.base import CommandError
 
@@ -11,6 +15,7 @@ from onboard90.core import clock
 from onboard90.core.commands import OnboardCommand
 from onboard90.core.progress import progress_bar
 from onboard90.journeys import cycle
+from onboard90.journeys.enums import CycleStatus
 from onboard90.journeys.models import CycleRun
 
 
@@ -28,6 +33,15 @@ class Command(OnboardCommand):
             help="全量检查 / look at every journey, not only what changed since the last cycle "
             "(after the database was edited outside onboard90)",
         )
+        parser.add_argument(
+            "--on-workers", action="store_true",
+            help="分片到 Celery 工作进程运行并等待完成 / fan the cycle out over the Celery workers (onboard90 worker) "
+            "and wait for it",
+        )
+        parser.add_argument(
+            "--timeout", type=int, default=3600,
+            help="--on-workers 时每天最多等待秒数 / with --on-workers, seconds to wait for each day (default 3600)",
+        )
 
     def handle(self, *args, **options):
         start = clock.parse_date(options["date"]) if options["date"] else None
@@ -44,7 +58,10 @@ class Command(OnboardCommand):
                 f"不能提前运行日处理：{days[-1]} 晚于今天 {clock.today()} / the daily cycle cannot run ahead of time: "
                 f"{days[-1]} is after today ({clock.today()})"
             )
-        for day, run in _each(days, rescan=options["rescan"]):
+        if options["timeout"] < 1:
+            raise CommandError("--timeout 须为正数 / --timeout must be positive")
+        runner = functools.partial(_on_workers, timeout=options["timeout"]) if options["on_workers"] else cycle.cycle_run
+        for day, run in _each(days, rescan=options["rescan"], runner=runner):
             counts = run.counts
             self.stdout.write(
                 f"{day.isoformat()} 开启 opened={counts['opened']} 短信 sms_queued={counts['sms_queued']} "
@@ -59,9 +76,33 @@ def _after_last_cycle() -> dt.date | None:
     return clock.local_date(last.as_of) + dt.timedelta(days=1) if last else None
 
 
-def _each(days, *, rescan: bool):
+def _each(days, *, rescan: bool, runner):
     """Yield (day, run) — with a progress bar when a person is watching, quietly when piped."""
     with progress_bar(enabled=len(days) > 1 and sys.stderr.isatty(), transient=True) as update:
         for done, day in enumerate(days, start=1):
-            yield day, cycle.cycle_run(as_of=clock.cycle_instant(day), rescan=rescan, figures=day == days[-1])
+            yield day, runner(as_of=clock.cycle_instant(day), rescan=rescan, figures=day == days[-1])
             update("日处理 / cycles", done, len(days))
+
+
+def _on_workers(*, as_of: dt.datetime, rescan: bool, figures: bool, timeout: int) -> CycleRun:
+    """Plan the cycle here (refused here when another runs), hand its stages to the workers, wait for its end.
+
+    The figures are advanced by every fanned-out cycle (the workers' finish does not know it is one day of a
+    range), which costs a range a little more than in one process and gives the same figures."""
+    from onboard90.journeys.tasks import cycle_stage
+
+    run = cycle.cycle_start(as_of=as_of, rescan=rescan)
+    cycle_stage.delay(run_id=run.pk, stage=0)
+    deadline = time.monotonic() + timeout
+    while run.status == CycleStatus.RUNNING:
+        if time.monotonic() > deadline:
+            raise CommandError(
+                f"日处理 {clock.local_date(as_of)} 在 {timeout} 秒内未完成（工作进程在运行吗？）/ the cycle of "
+                f"{clock.local_date(as_of)} did not finish within {timeout}s: are `onboard90 worker` processes running "
+                "on this broker and queue?"
+            )
+        time.sleep(0.2)
+        run.refresh_from_db()
+    if run.status != CycleStatus.FINISHED:
+        raise CommandError(f"日处理 {clock.local_date(as_of)} 失败 / the cycle of {clock.local_date(as_of)} failed (run {run.pk})")
+    return run

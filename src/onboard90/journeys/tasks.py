@@ -1,0 +1,109 @@
+"""The scheduled jobs on Celery workers (`onboard90 worker`; schedules by `onboard90 beat`, see
+`journeys.schedules`): each a thin wrapper that takes a date or ids and calls one service.
+
+- `cycle-daily` (`cycle_daily`): the daily cycle of a date, fanned out — the plan (`cycle.cycle_start`), then
+  one chord per stage of its pieces (`cycle_piece`, one per window group), then the shared steps
+  (`cycle_finish`). A piece that fails is retried alone; a worker killed mid-piece has its message put back
+  (acks late, rejected on worker loss) and the piece, whose transaction rolled back, runs again.
+- `outbox-dispatch` (`outbox_dispatch`): what is due now through the configured gateway, within the
+  playbook's sending hours and daily cap — the job `onboard90 dispatch` runs in one process.
+- `sla-scan` (`sla_scan`): overdue and escalations between two cycles.
+
+The outbox job sits here rather than with the outbox because the cycle runs the same service in line and
+this module is the one the workers' schedules are written for; it calls messaging's service only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from celery import chord, group
+from django.db import DatabaseError, InterfaceError
+
+from onboard90.core import clock
+from onboard90.core.celery_app import app
+from onboard90.journeys import cycle, engine
+
+log = logging.getLogger("onboard90.journeys")
+
+# A piece or the finish that failed on the database (a lost connection, a deadlock, a locked SQLite file) is
+# retried alone, a few times with growing pauses; a failure for good records the cycle failed.
+RETRIED = (DatabaseError, InterfaceError)
+RETRIES = 5
+
+
+def _fail_run(task, exc, task_id, args, kwargs, einfo) -> None:
+    run_id = kwargs.get("run_id", args[0] if args else None)
+    if run_id is not None and not isinstance(exc, cycle.CycleAbandoned):
+        log.error("cycle run %s failed in %s: %s", run_id, task.name, exc)
+        cycle.cycle_fail(run_id=run_id)
+
+
+@app.task(name="onboard90.cycle_daily")
+def cycle_daily(day: str | None = None, rescan: bool = False) -> dict:
+    """日处理 of `day` (YYYY-MM-DD; default today) at the configured hour, fanned out over the workers. A cycle
+    already running, or a day after today, is refused and said so (nothing is retried: the next run of the
+    schedule, or an operator, starts it again)."""
+    as_of = clock.cycle_instant(clock.parse_date(day) if day else clock.today())
+    try:
+        run = cycle.cycle_start(as_of=as_of, rescan=rescan)
+    except (cycle.CycleBusy, cycle.CycleRefused) as exc:
+        log.warning("cycle-daily %s refused: %s", clock.local_date(as_of).isoformat(), exc)
+        return {"refused": str(exc)}
+    cycle_stage.delay(run_id=run.pk, stage=0)
+    return {"run": run.pk}
+
+
+@app.task(name="onboard90.cycle_stage")
+def cycle_stage(run_id: int, stage: int) -> dict:
+    """Start stage `stage` of cycle `run_id` as a chord of its pieces, the next stage waiting on it; after the
+    last stage, the shared steps."""
+    while (names := cycle.stage_pieces(run_id=run_id, stage=stage)) == []:
+        stage += 1  # every piece of this stage is done already (a stage started twice)
+    if names is None:
+        cycle_finish.delay(run_id=run_id)
+        return {"run": run_id, "finish": True}
+    pieces = group(cycle_piece.si(run_id=run_id, name=name) for name in names)
+    chord(pieces, cycle_stage.si(run_id=run_id, stage=stage + 1)).delay()
+    return {"run": run_id, "stage": stage, "pieces": len(names)}
+
+
+@app.task(
+    name="onboard90.cycle_piece", autoretry_for=RETRIED, max_retries=RETRIES, retry_backoff=True,
+    on_failure=_fail_run,
+)  # fmt: skip
+def cycle_piece(run_id: int, name: str) -> dict[str, int]:
+    """One piece of a cycle's per-journey work (`cycle.piece_run`)."""
+    with engine.cycle_session():
+        return cycle.piece_run(run_id=run_id, name=name)
+
+
+@app.task(
+    name="onboard90.cycle_finish", autoretry_for=RETRIED, max_retries=RETRIES, retry_backoff=True,
+    on_failure=_fail_run,
+)  # fmt: skip
+def cycle_finish(run_id: int) -> dict:
+    """The shared steps of cycle `run_id` once its pieces are done (`cycle.cycle_finish`), SMS through the
+    configured gateway."""
+    from onboard90.messaging.gateways import gateway_from_settings
+
+    with engine.cycle_session():
+        run = cycle.cycle_finish(run_id=run_id, gateway=gateway_from_settings())
+    return {"run": run.pk, "status": run.status, **run.counts}
+
+
+@app.task(name="onboard90.outbox_dispatch", autoretry_for=RETRIED, max_retries=RETRIES, retry_backoff=True)
+def outbox_dispatch() -> dict:
+    """发送: the outbox-dispatch job, as `onboard90 dispatch --once` runs it."""
+    from onboard90.messaging.gateways import gateway_from_settings
+    from onboard90.messaging.services import outbox_dispatch_due
+
+    return outbox_dispatch_due(gateway=gateway_from_settings())
+
+
+@app.task(name="onboard90.sla_scan", autoretry_for=RETRIED, max_retries=RETRIES, retry_backoff=True)
+def sla_scan(at: str | None = None) -> dict:
+    """超时扫描 as of `at` (ISO instant; default now): `cycle.sla_scan`."""
+    as_of = dt.datetime.fromisoformat(at) if at else clock.now()
+    return cycle.sla_scan(as_of=as_of)

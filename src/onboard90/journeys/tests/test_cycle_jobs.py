@@ -1,0 +1,138 @@
+"""The scheduled jobs without a broker: the named schedules, the SLA scan between cycles, one fanned-out cycle at a
+time, a piece run twice, and the `cycle-daily` job's plan and refusals (Celery's tasks called in this process)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django_celery_beat.models import PeriodicTask
+
+from onboard90 import testing as builders
+from onboard90.core import clock
+from onboard90.journeys import cycle, tasks
+from onboard90.journeys.enums import CycleStatus
+from onboard90.journeys.models import CyclePiece, CycleRun, JourneyAction, Task
+from onboard90.journeys.schedules import schedules_install
+
+pytestmark = pytest.mark.django_db
+
+DAY = dt.date(2012, 3, 1)
+
+
+def test_the_named_schedules_are_created_once_and_an_operators_edit_is_kept():
+    assert schedules_install() == {"created": 3, "unchanged": 0}
+    jobs = {job.name: job for job in PeriodicTask.objects.all()}
+    assert set(jobs) == {"cycle-daily", "outbox-dispatch", "sla-scan"}
+    daily = jobs["cycle-daily"]
+    assert daily.task == "onboard90.cycle_daily" and (daily.crontab.hour, daily.crontab.minute) == ("9", "0")
+    assert str(daily.crontab.timezone) == "Asia/Shanghai"
+    assert jobs["outbox-dispatch"].interval.every == 60
+    daily.enabled = False  # the operator switches the daily cycle off in the admin
+    daily.save()
+
+    assert schedules_install() == {"created": 0, "unchanged": 3}
+    assert not PeriodicTask.objects.get(name="cycle-daily").enabled
+
+
+def test_the_sla_scan_escalates_late_tasks_between_cycles_once_and_leaves_them_to_a_running_cycle(province):
+    builders.customer(city_obj=province["city"], activated_on=DAY)
+    cycle.cycle_run(as_of=clock.cycle_instant(DAY), gateway=province["gateway"])
+    open_tasks = Task.objects.filter(status="open")
+    late_at = max(open_tasks.values_list("due_at", flat=True)) + dt.timedelta(seconds=1)
+    assert open_tasks.exists()
+
+    with builders.held_elsewhere("cycle"):
+        assert cycle.sla_scan(as_of=late_at) == {"busy": 1, "overdue": 0, "escalated": 0}
+    assert Task.objects.filter(status="overdue").count() == 0
+
+    scanned = cycle.sla_scan(as_of=late_at)
+    assert scanned["busy"] == 0 and scanned["overdue"] == Task.objects.filter(status="overdue").count() > 0
+    assert JourneyAction.objects.filter(status="overdue").count() == scanned["overdue"]
+    assert cycle.sla_scan(as_of=late_at) == {"busy": 0, "overdue": 0, "escalated": 0}
+
+
+def test_a_fanned_out_cycle_refuses_another_while_its_pieces_move_and_a_lost_one_is_recorded_failed(province):
+    builders.customer(city_obj=province["city"], activated_on=DAY)
+    as_of = clock.cycle_instant(DAY)
+    fanned = cycle.cycle_start(as_of=as_of)
+    assert fanned.on_workers and fanned.status == CycleStatus.RUNNING
+    assert cycle.stage_pieces(run_id=fanned.pk, stage=0)
+
+    with pytest.raises(cycle.CycleBusy, match="running on the workers"):
+        cycle.cycle_run(as_of=as_of, gateway=province["gateway"])
+    assert CycleRun.objects.count() == 1
+
+    # Nothing moved for longer than the lease: its broker messages are taken as lost.
+    long_ago = clock.now() - dt.timedelta(hours=3)
+    CycleRun.objects.filter(pk=fanned.pk).update(started_at=long_ago)
+    CyclePiece.objects.filter(run=fanned).exclude(finished_at=None).update(finished_at=long_ago)
+    run = cycle.cycle_run(as_of=as_of, gateway=province["gateway"])
+    assert run.status == CycleStatus.FINISHED and run.counts["opened"] > 0
+    fanned.refresh_from_db()
+    assert fanned.status == CycleStatus.FAILED and fanned.counts == {"interrupted": True}
+
+    # A piece of the lost cycle delivered late does nothing.
+    late = CyclePiece.objects.filter(run=fanned, finished_at=None).first()
+    acts = JourneyAction.objects.count()
+    with pytest.raises(cycle.CycleAbandoned):
+        cycle.piece_run(run_id=fanned.pk, name=late.name)
+    assert JourneyAction.objects.count() == acts
+
+
+def test_a_piece_run_twice_writes_once_and_returns_what_it_recorded(province):
+    builders.customer(city_obj=province["city"], activated_on=DAY)
+    run = cycle.cycle_start(as_of=clock.cycle_instant(DAY))
+    names = cycle.stage_pieces(run_id=run.pk, stage=0)
+    counts = {name: cycle.piece_run(run_id=run.pk, name=name) for name in names}
+    acts, tasks_on_file = JourneyAction.objects.count(), Task.objects.count()
+    assert sum(c["opened"] for c in counts.values()) == acts > 0 and tasks_on_file > 0
+
+    assert {name: cycle.piece_run(run_id=run.pk, name=name) for name in names} == counts
+    assert (JourneyAction.objects.count(), Task.objects.count()) == (acts, tasks_on_file)
+    assert cycle.stage_pieces(run_id=run.pk, stage=0) == []
+
+
+def test_the_daily_job_plans_the_day_and_hands_its_first_stage_to_the_workers(province, monkeypatch):
+    builders.customer(city_obj=province["city"], activated_on=DAY)
+    sent = []
+    monkeypatch.setattr(tasks.cycle_stage, "delay", lambda **kwargs: sent.append(kwargs))
+
+    planned = tasks.cycle_daily.apply(kwargs={"day": DAY.isoformat()}).get()
+
+    run = CycleRun.objects.get()
+    assert planned == {"run": run.pk} and sent == [{"run_id": run.pk, "stage": 0}]
+    assert run.on_workers and run.as_of == clock.cycle_instant(DAY)
+    # Beat fires twice (or an operator started one by hand): the second is refused and says why.
+    again = tasks.cycle_daily.apply(kwargs={"day": DAY.isoformat()}).get()
+    assert "running on the workers" in again["refused"] and len(sent) == 1
+    ahead = tasks.cycle_daily.apply(kwargs={"day": (clock.today() + dt.timedelta(days=1)).isoformat()}).get()
+    assert "ahead of time" in ahead["refused"]
+
+
+def test_the_worker_and_beat_refuse_a_broker_they_are_not_set_up_for(settings):
+    settings.CELERY_BROKER_URL = "http://127.0.0.1:5672/"
+    for command in ("worker", "beat"):
+        with pytest.raises(CommandError, match="ONBOARD90_BROKER_URL must be amqp"):
+            call_command(command)
+    with pytest.raises(CommandError, match="--concurrency must be positive"):
+        call_command("worker", "--concurrency", "0")
+
+
+def test_the_pieces_of_cycles_long_finished_or_deleted_in_bulk_are_pruned_by_a_later_cycle(province):
+    builders.customer(city_obj=province["city"], activated_on=DAY)
+    first = cycle.cycle_run(as_of=clock.cycle_instant(DAY), gateway=province["gateway"])
+    second = cycle.cycle_run(as_of=clock.cycle_instant(DAY + dt.timedelta(days=1)), gateway=province["gateway"])
+    assert CyclePiece.objects.filter(run=first).exists() and CyclePiece.objects.filter(run=second).exists()
+    # The demo's reset deletes cycle records in one SQL statement, leaving their pieces behind.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM journeys_cyclerun WHERE id = %s", [second.pk])
+
+    cycle.cycle_run(as_of=clock.cycle_instant(DAY + dt.timedelta(days=9)), gateway=province["gateway"])
+
+    assert not CyclePiece.objects.filter(run_id=second.pk).exists(), "the deleted record's pieces"
+    assert not CyclePiece.objects.filter(run=first).exists(), "a week and more ago"
+    assert CyclePiece.objects.filter(run__as_of=clock.cycle_instant(DAY + dt.timedelta(days=9))).exists()
