@@ -73,6 +73,11 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
+
+def problems(*statuses: int) -> dict[int, type[serializers.Problem]]:
+    """The error answers an operation declares in its schema, all of one shape (`serializers.Problem`)."""
+    return dict.fromkeys(statuses, serializers.Problem)
+
 def exception_handler(exc, context):
     """DRF's answers, plus: a service's ValueError/LookupError that escaped a view is a 422 with its words,
     never a 500."""
@@ -446,7 +451,7 @@ class CustomersView(APIView):
                 "msisdn", str, required=True, description="11位号码或后4位 / 11 digits or the last 4"
             )
         ],
-        responses={200: serializers.CustomerListItem(many=True), 400: serializers.Problem},
+        responses={200: serializers.CustomerListItem(many=True), **problems(400)},
     )
     def get(self, request):
         number = parse_number(request.query_params.get("msisdn", ""))
@@ -475,7 +480,7 @@ class CustomerView(APIView):
         summary="客户详情（完整号码）/ one customer, full number",
         description="完整号码只在此处出现，每次查看都记入审计日志（customer.viewed）/ the only answer with the full "
         "number; every read is audited as the web's customer page is.",
-        responses={200: serializers.CustomerDetail, 404: serializers.Problem},
+        responses={200: serializers.CustomerDetail, **problems(404)},
     )
     def get(self, request, msisdn: str):
         found = _customer_or_404(request, msisdn)
@@ -501,7 +506,7 @@ class CustomerMessagesView(APIView):
     @extend_schema(
         operation_id="customers_messages",
         summary="客户的短信及状态 / the customer's SMS with their status",
-        responses={200: serializers.MessageItem(many=True), 404: serializers.Problem},
+        responses={200: serializers.MessageItem(many=True), **problems(404)},
     )
     def get(self, request, msisdn: str):
         found = _customer_or_404(request, msisdn)
@@ -539,9 +544,7 @@ class CustomerOptOutView(APIView):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             200: serializers.OptOutResult,
-            400: serializers.Problem,
-            404: serializers.Problem,
-            422: serializers.Problem,
+            **problems(400, 404, 422),
         },
     )
     def post(self, request, msisdn: str):
@@ -571,7 +574,7 @@ class JourneyView(APIView):
         description="与 `onboard90 journey MSISDN --json` 相同的文档 / the same document as `onboard90 journey --json`.",
         responses={
             200: OpenApiResponse(description="journey document (see `onboard90 journey --json`)"),
-            404: serializers.Problem,
+            **problems(404),
         },
     )
     def get(self, request, journey_id: int):
@@ -651,7 +654,7 @@ class TasksView(APIView):
                 "limit", int, description=f"每页条数 / page size (default {PAGE}, at most {PAGE_MAX})"
             ),
         ],
-        responses={200: serializers.TaskPage, 400: serializers.Problem},
+        responses={200: serializers.TaskPage, **problems(400)},
     )
     def get(self, request):
         params = request.query_params
@@ -713,11 +716,7 @@ class TaskCompleteView(APIView):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             200: serializers.TaskDone,
-            400: serializers.Problem,
-            403: serializers.Problem,
-            404: serializers.Problem,
-            409: serializers.Problem,
-            422: serializers.Problem,
+            **problems(400, 403, 404, 409, 422),
         },
     )
     def post(self, request, task_id: int):
@@ -755,11 +754,7 @@ class TaskReassignView(APIView):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             200: serializers.TaskDone,
-            400: serializers.Problem,
-            403: serializers.Problem,
-            404: serializers.Problem,
-            409: serializers.Problem,
-            422: serializers.Problem,
+            **problems(400, 403, 404, 409, 422),
         },
     )
     def post(self, request, task_id: int):
@@ -809,11 +804,7 @@ class EscalationAcknowledgeView(APIView):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             200: serializers.AcknowledgeResult,
-            400: serializers.Problem,
-            403: serializers.Problem,
-            404: serializers.Problem,
-            409: serializers.Problem,
-            422: serializers.Problem,
+            **problems(400, 403, 404, 409, 422),
         },
     )
     def post(self, request, escalation_id: int):
@@ -872,9 +863,7 @@ class ComplianceView(APIView):
         ],
         responses={
             200: OpenApiResponse(description="compliance report (see `onboard90 report compliance --json`)"),
-            400: serializers.Problem,
-            403: serializers.Problem,
-            422: serializers.Problem,
+            **problems(400, 403, 422),
         },
     )
     def get(self, request):

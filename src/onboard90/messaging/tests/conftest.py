@@ -10,6 +10,7 @@ from onboard90 import testing as builders
 from onboard90.core import clock
 from onboard90.journeys import cycle
 from onboard90.messaging.enums import MessageStatus
+from onboard90.messaging.kannel_local import CallbackReceiver, KannelPeer, kannel_missing
 from onboard90.messaging.models import OutboxMessage
 
 DAY0 = dt.date(2012, 3, 1)
@@ -53,3 +54,24 @@ def queue_at():
 def queued(queue_at):
     """Five new customers' day-0 SMS, queued by the day-0 cycle (09:00) and not yet sent."""
     return queue_at(clock.cycle_instant(DAY0))
+
+
+# -- the real Kannel (tests marked `kannel`) ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def callbacks():
+    """A receiver of Kannel's delivery reports and replies, on a loopback port, for the module's tests."""
+    with CallbackReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def running_kannel(request, callbacks, tmp_path_factory):
+    """A real bearerbox, smsbox and fake SMS centre for the module, reporting to `callbacks` with the module's
+    `SECRET` (each module its own, so one cannot pass with the other's)."""
+    if kannel_missing():
+        pytest.skip(kannel_missing())
+    folder = tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2])
+    with KannelPeer(folder, callback_base=callbacks.url, callback_secret=request.module.SECRET) as peer:
+        yield peer

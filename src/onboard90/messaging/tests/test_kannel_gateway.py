@@ -42,10 +42,7 @@ from onboard90.messaging.kannel import (
     sms_parts,
 )
 from onboard90.messaging.kannel_local import (
-    CallbackReceiver,
-    KannelPeer,
     free_port,
-    kannel_missing,
     reassemble,
 )
 
@@ -308,22 +305,6 @@ _ids = itertools.count(9000)
 
 def next_id() -> int:
     return next(_ids)
-
-
-@pytest.fixture(scope="module")
-def callbacks():
-    with CallbackReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def running_kannel(callbacks, tmp_path_factory):
-    if kannel_missing():
-        pytest.skip(kannel_missing())
-    with KannelPeer(
-        tmp_path_factory.mktemp("kannel"), callback_base=callbacks.url, callback_secret=SECRET
-    ) as peer:
-        yield peer
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ from onboard90.messaging.kannel import DLR_PATH, KannelGateway
 from onboard90.messaging.kannel_local import (
     CallbackReceiver,
     KannelPeer,
-    kannel_missing,
     reassemble,
     wait_until,
 )
@@ -41,20 +40,6 @@ pytestmark = [pytest.mark.kannel, pytest.mark.django_db]
 HOURS = ("08:00", "21:00")
 AT = clock.cycle_instant(DAY0)  # 09:00, inside the sending hours
 SECRET = "outage"
-
-
-@pytest.fixture(scope="module")
-def callbacks():
-    with CallbackReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def running_kannel(callbacks, tmp_path_factory):
-    if kannel_missing():
-        pytest.skip(kannel_missing())
-    with KannelPeer(tmp_path_factory.mktemp("outage"), callback_base=callbacks.url, callback_secret=SECRET) as peer:
-        yield peer
 
 
 class History:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from onboard90.guide.models import BookletHandover
-from onboard90.web.tests.test_customer_page import NOW, activated, as_user, messages_of, province  # noqa: F401
+from onboard90.web.tests.test_customer_page import NOW, activated, as_user, messages_of
 
 pytestmark = pytest.mark.django_db
 

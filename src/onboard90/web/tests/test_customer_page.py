@@ -29,24 +29,6 @@ STORE_ACTS = {"tariff_notice", "contract_terms_notice", "club_recommendation", "
               "number_change_coaching"}
 
 
-@pytest.fixture
-def province():
-    jinan, qingdao = builders.city("jinan"), builders.city("qingdao")
-    builders.package("A66")
-    builders.vip_tier("gold")
-    builders.playbook_version()
-    builders.scratch_database()
-    return {
-        "jinan": jinan, "qingdao": qingdao,
-        "clerk": builders.staff("clerk", role=Role.STORE_CLERK, city_obj=jinan),
-        "clerk_qd": builders.staff("clerk_qd", role=Role.STORE_CLERK, city_obj=qingdao),
-        "agent": builders.staff("agent", role=Role.CALL_CENTRE_AGENT, city_obj=jinan),
-        "manager": builders.staff("manager", role=Role.ACCOUNT_MANAGER, city_obj=jinan),
-        "supervisor": builders.staff("boss", role=Role.SUPERVISOR, city_obj=jinan),
-        "boss_qd": builders.staff("boss_qd", role=Role.SUPERVISOR, city_obj=qingdao),
-    }
-
-
 def activated(city, on_day: int = 0, **fields):
     """A customer activated on DAY0 with the daily cycle run up to `on_day` (its acts opened, SMS queued)."""
     customer = builders.customer(city_obj=city, activated_on=DAY0, **fields)

@@ -9,7 +9,7 @@ from onboard90.core import clock
 from onboard90.messaging import policy
 from onboard90.messaging.enums import Delivery, MessageStatus, ReplyKind
 from onboard90.messaging.models import InboundMessage, OutboxMessage
-from onboard90.web.tests.test_customer_page import NOW, activated, as_user, province  # noqa: F401
+from onboard90.web.tests.test_customer_page import NOW, activated, as_user
 
 pytestmark = pytest.mark.django_db
 
