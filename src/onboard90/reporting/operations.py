@@ -37,6 +37,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_noop, ngettext
 
 from onboard90.core import clock
+from onboard90.core.cache import cached_once
 from onboard90.core.language import day_month, is_english, pick
 from onboard90.core.masking import mask_msisdn
 from onboard90.customers.models import Customer
@@ -160,7 +161,6 @@ def operations_overview(
 ) -> dict:
     """The operations sections for `scope`, read at most OVERVIEW_SECONDS ago (one reading per scope, range,
     day and language, shared by the page and every export of it, so their numbers are the same)."""
-    from django.core.cache import cache
     from django.utils.translation import get_language
 
     if not scope.is_supervising:
@@ -168,10 +168,11 @@ def operations_overview(
     key = "onboard90:ops:" + ":".join(
         str(part) for part in (scope.kind, scope.city_id, date_from, date_to, today, get_language())
     )
-    overview = cache.get(key)
-    if overview is None:
-        overview = operations_overview_now(scope=scope, date_from=date_from, date_to=date_to, today=today)
-        cache.set(key, overview, OVERVIEW_SECONDS)
+    overview = cached_once(
+        key,
+        seconds=OVERVIEW_SECONDS,
+        compute=lambda: operations_overview_now(scope=scope, date_from=date_from, date_to=date_to, today=today),
+    )
     if only is None:
         return overview
     return {k: v for k, v in overview.items() if k not in TABLES or k == only}
