@@ -29,6 +29,7 @@ from django.db.models import (
     F,
     OuterRef,
     Q,
+    Sum,
     Value,
     When,
 )
@@ -50,13 +51,14 @@ from onboard90.messaging import policy
 from onboard90.messaging.enums import Delivery, MessageStatus
 from onboard90.messaging.models import OutboxMessage
 from onboard90.org.enums import Role, UnitKind
-from onboard90.org.models import StaffProfile, Unit
+from onboard90.org.models import City, StaffProfile, Unit
 from onboard90.org.scoping import Scope, city_filter, escalation_filter
 from onboard90.playbook.models import PlaybookVersion
 from onboard90.playbook.selectors import playbook_of
+from onboard90.usage.models import FitVerdict, OfferChoice, PackageFitVerdict
 
 FORECAST_DAYS = 14
-TABLES = ("vip", "overdue", "sms", "workload", "forecast")
+TABLES = ("vip", "overdue", "sms", "workload", "forecast", "usage")
 
 # Cell formats the page and the export share: "int" a count, "pct" a fraction shown as a percentage,
 # "text" as is.
@@ -195,6 +197,7 @@ def operations_overview_now(*, scope: Scope, date_from: dt.date, date_to: dt.dat
     out.update(task_sections(scope=scope, units=units, date_from=date_from, date_to=date_to, today=today))
     out["sms"] = sms_section(scope=scope, date_from=date_from, date_to=date_to)
     out["forecast"] = forecast_section(scope=scope, units=units, versions=versions, today=today)
+    out["usage"] = usage_section(scope=scope, date_from=date_from, date_to=date_to)
     for name in TABLES:
         out[name]["cells"] = display_rows(out[name])
     out["summary"] = {name: out[name].get("summary", {}) for name in TABLES}
@@ -651,6 +654,100 @@ def sms_section(*, scope: Scope, date_from: dt.date, date_to: dt.date) -> dict:
     codes = [c for c, _ in SMS_COLUMNS] + ["total", SMS_DELIVERED[0]]
     table["summary"] = dict(zip(codes, (total or [None, *[0] * width])[1:], strict=True))
     return table
+
+
+def usage_section(*, scope: Scope, date_from: dt.date, date_to: dt.date) -> dict:
+    """套餐适配与增值推荐 per city: the package-fit verdicts the cycle made in the range (fits, does not fit and
+    the monthly saving it found for those), and the offers made in the range with their take-up (a 1/是 reply,
+    then taken by the follow-up) — the figures `onboard90 report offers` gives for the whole file.
+
+    Two grouped statements: the verdicts made in the range, the offers made in the range, each read with its
+    customer's city.
+    """
+    verdicts = {
+        r["customer__city_id"]: r
+        for r in PackageFitVerdict.objects.filter(
+            city_filter(scope, "customer__city_id"), as_of__gte=date_from, as_of__lte=date_to
+        )
+        .values("customer__city_id")
+        .annotate(
+            judged=Count("pk"),
+            fits=Count("pk", filter=Q(verdict=FitVerdict.FITS)),
+            misfit=Count("pk", filter=Q(verdict=FitVerdict.DOES_NOT_FIT)),
+            saving=Sum("saving", filter=Q(verdict=FitVerdict.DOES_NOT_FIT)),
+        )
+        .order_by()
+    }
+    offers = {
+        r["customer__city_id"]: r
+        for r in OfferChoice.objects.filter(
+            city_filter(scope, "customer__city_id"),
+            made_at__gte=clock.at_local(date_from),
+            made_at__lt=clock.at_local(date_to + _days(1)),
+        )
+        .values("customer__city_id")
+        .annotate(
+            made=Count("pk"),
+            accepted=Count("pk", filter=Q(accepted_at__isnull=False)),
+            taken=Count("pk", filter=Q(taken_at__isnull=False)),
+        )
+        .order_by()
+    }
+    names = {
+        c.pk: pick(c.name, c.name_en)
+        for c in City.objects.filter(pk__in={*verdicts, *offers}).order_by("sort_order", "code")
+    }
+    zero: dict = {}
+    sums = [0] * 7  # judged, fits, misfit, saving (fen), made, accepted, taken
+
+    def row(label, v):
+        judged, fits, misfit, saving, made, accepted, taken = v
+        return [
+            label, judged, fits, misfit, _rate(misfit, judged), _yuan_per_month(saving, misfit),
+            made, accepted, taken, _rate(taken, made),
+        ]
+
+    rows = []
+    for city_id, name in names.items():
+        f, o = verdicts.get(city_id, zero), offers.get(city_id, zero)
+        values = [f.get("judged", 0), f.get("fits", 0), f.get("misfit", 0), f.get("saving") or 0,
+                  o.get("made", 0), o.get("accepted", 0), o.get("taken", 0)]  # fmt: skip
+        sums = [a + b for a, b in zip(sums, values, strict=True)]
+        rows.append(row(name, values))
+    table = _table(
+        title=gettext("套餐适配与增值推荐"),
+        headers=[
+            gettext("地市"), gettext("适配判定客户"), gettext("套餐合适"), gettext("套餐不合适"), gettext("不合适占比"),
+            gettext("不合适者平均每月可省(元)"), gettext("推荐增值业务"), gettext("回复有意向"), gettext("已办理"),
+            gettext("办理率"),
+        ],  # fmt: skip
+        formats=[TEXT, INT, INT, INT, PCT, TEXT, INT, INT, INT, PCT],
+        rows=rows,
+        total=row(gettext("合计"), sums) if len(rows) > 1 else None,
+        chart={
+            "kind": "bar",
+            "percent": True,
+            "categories": [r[0] for r in rows],
+            "series": [
+                {"name": gettext("不合适占比"), "data": [r[4] for r in rows]},
+                {"name": gettext("办理率"), "data": [r[9] for r in rows]},
+            ],
+        },
+        note=gettext(
+            "适配判定：所选范围内日处理按客户最近两个完整账期的用量作出的套餐适配结论（合适的客户收到确认短信，不合适的由"
+            "客服中心回访推荐）。增值推荐：所选范围内发出推荐短信的客户；回复有意向为回复1或“是”，已办理为跟进后办理。"
+        ),
+    )
+    table["summary"] = {"judged": sums[0], "misfit": sums[2], "made": sums[4], "taken": sums[6]}
+    return table
+
+
+def _yuan_per_month(total_fen: int, customers: int) -> str | None:
+    """The average monthly saving in yuan with two decimals (exact: integer fen, rounded half up), or None."""
+    if not customers:
+        return None
+    fen = (total_fen * 2 + customers) // (customers * 2)
+    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def forecast_section(*, scope: Scope, units: dict[int, dict], versions, today: dt.date) -> dict:

@@ -282,3 +282,77 @@ def test_query_count_does_not_grow_with_the_rows(cities):
 def test_anyone_but_a_supervisor_or_the_province_gets_nothing(cities):
     clerk = builders.staff("clerk", role=Role.STORE_CLERK, city_obj=cities["jinan"]["city"])
     assert overview(clerk) == {}
+
+
+# --- package fit and offers ---------------------------------------------------------------------------------
+
+
+def judged(city, verdict: str, *, saving_fen: int = 0, on: dt.date = TODAY - dt.timedelta(days=3)):
+    """A customer of `city` with the package-fit verdict the cycle made on `on`."""
+    from onboard90.usage.models import PackageFitVerdict
+
+    customer = builders.customer(city_obj=city, package_code="A66", activated_on=on - dt.timedelta(days=62))
+    PackageFitVerdict.objects.create(
+        customer=customer, as_of=on, months="2012-03,2012-04", package="A66",
+        recommended="A46" if verdict == "does_not_fit" else "A66", current_cost=6600, saving=saving_fen,
+        verdict=verdict, explanation="",
+    )  # fmt: skip
+    return customer
+
+
+def offered(city, *, accepted: bool = False, taken: bool = False, on: dt.date = TODAY - dt.timedelta(days=2)):
+    """A customer of `city` to whom the cycle's SMS recommended a data pack on `on`."""
+    from onboard90.usage.models import Offer, OfferChoice
+
+    customer = builders.customer(city_obj=city, package_code="A66", activated_on=on - dt.timedelta(days=30))
+    at = clock.at_local(on, 10)
+    OfferChoice.objects.create(
+        customer=customer, offer=Offer.objects.order_by("pk").first(), month="2012-05", reason="", as_of=on,
+        made_at=at, accepted_at=at + dt.timedelta(hours=1) if accepted or taken else None,
+        taken_at=at + dt.timedelta(days=1) if taken else None,
+    )  # fmt: skip
+    return customer
+
+
+def test_package_fit_and_offer_take_up_per_city_within_the_supervisors_city(cities):
+    jinan, qingdao = cities["jinan"]["city"], cities["qingdao"]["city"]
+    judged(jinan, "fits")
+    judged(jinan, "does_not_fit", saving_fen=1000)
+    judged(jinan, "does_not_fit", saving_fen=2001)  # average 15.005 yuan: 15.01 (half up, in fen)
+    judged(jinan, "does_not_fit", saving_fen=500, on=TODAY - dt.timedelta(days=40))  # before the range
+    judged(qingdao, "fits")
+    offered(jinan, taken=True)
+    offered(jinan, accepted=True)
+    offered(jinan)
+    offered(jinan)
+    offered(qingdao, taken=True)
+
+    province = builders.staff("prov_fit", role=Role.PROVINCE_ADMIN)
+    table = overview(province, only="usage")["usage"]
+    assert [row[0] for row in table["rows"]] == ["济南", "青岛"]
+    # 地市, judged, fits, does not fit, share, average saving, offers made, accepted, taken, take-up
+    assert table["rows"][0] == ["济南", 3, 1, 2, round(2 / 3, 4), "15.01", 4, 2, 1, 0.25]
+    assert table["rows"][1] == ["青岛", 1, 1, 0, 0.0, None, 1, 1, 1, 1.0]
+    assert table["total"] == ["合计", 4, 2, 2, 0.5, "15.01", 5, 3, 2, 0.4]
+
+    mine = overview(cities["qingdao"]["supervisor"], only="usage")["usage"]
+    assert [row[0] for row in mine["rows"]] == ["青岛"] and mine["total"] is None
+
+
+def test_the_usage_table_costs_the_same_queries_for_one_city_and_for_many_customers(cities):
+    jinan, qingdao = cities["jinan"]["city"], cities["qingdao"]["city"]
+    province = builders.staff("prov_q", role=Role.PROVINCE_ADMIN)
+    from onboard90.reporting.operations import usage_section
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            usage_section(scope=scope_of(province), date_from=TODAY - dt.timedelta(days=30), date_to=TODAY)
+        return len(captured.captured_queries)
+
+    judged(jinan, "fits")
+    offered(jinan)
+    few = queries()
+    for _ in range(5):
+        judged(qingdao, "does_not_fit", saving_fen=700)
+        offered(qingdao, taken=True)
+    assert queries() == few == 3
