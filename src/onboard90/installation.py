@@ -11,17 +11,22 @@ from typing import Any
 from onboard90.catalog.services import catalog_install
 from onboard90.org.services import reference_data_install
 from onboard90.playbook.services import playbook_install_default
+from onboard90.usage.services import offers_install
 
 
 def install_reference_data(*, installed_by: Any = None) -> dict[str, Any]:
-    """Install the city branches and units, the catalogue and the default playbook; idempotent.
+    """Install the city branches and units, the catalogue, the offers and the default playbook; idempotent.
 
     Creates only what is missing and never overwrites an operator's edits, nor replaces a playbook
-    already there. Returns {"cities", "units", "packages", "vip_tiers", "reference_items"} → {"created",
+    already there. Returns {"cities", "units", "packages", "vip_tiers", "reference_items", "offers"} → {"created",
     "unchanged", "edited"} (see `install_rows`) and "playbook" → {"version", "name", "published"}, where
     `published` says whether this call published the shipped default.
     """
-    counts = {**reference_data_install(installed_by=installed_by), **catalog_install(installed_by=installed_by)}
+    counts = {
+        **reference_data_install(installed_by=installed_by),
+        **catalog_install(installed_by=installed_by),
+        "offers": offers_install(installed_by=installed_by),
+    }
     version, published = playbook_install_default(published_by=installed_by)
     return {**counts, "playbook": {"version": version.number, "name": version.name, "published": published}}
 

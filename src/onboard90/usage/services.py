@@ -24,11 +24,13 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import yaml
 from django.db import connection, transaction
 
 from onboard90.core import clock
@@ -622,3 +624,31 @@ def usage_prune(*, today: dt.date) -> dict[str, int]:
     spent = UsageLoad.objects.filter(consumed_by__isnull=False, loaded_at__lt=start - LOAD_RETENTION)
     loads = old.delete()[0] + spent.delete()[0]
     return {"days": days, "months": months, "loads": loads}
+
+
+# --- the catalogue of offers (增值业务与优惠包) -------------------------------------------------------------
+
+
+def _offer_rows() -> list[dict[str, Any]]:
+    items = yaml.safe_load((Path(__file__).parent / "data" / "offers.yaml").read_text(encoding="utf-8"))
+    return [
+        {
+            "code": str(item["code"]), "name": str(item["name"]), "kind": str(item["kind"]),
+            "price": Decimal(str(item["price"])), "amount": int(item["amount"]),
+            "trigger_percent": int(item["trigger_percent"]), "rank": int(item["rank"]), "pitch": str(item["pitch"]),
+        }
+        for item in items
+    ]  # fmt: skip
+
+
+def offers_install(*, installed_by: Any = None) -> dict[str, int]:
+    """Install the shipped offers (usage/data/offers.yaml) that are missing; never overwrite one an operator
+    edited or switched off. {"created", "unchanged", "edited"}; idempotent (`onboard90 init`)."""
+    from onboard90.org.services import install_rows
+    from onboard90.usage.models import Offer
+
+    with transaction.atomic():
+        counts = install_rows(Offer, _offer_rows(), key=("code",))
+        if counts["created"]:
+            audit_record(actor=installed_by, verb="offers.install", object_type="usage.offer", after=counts)
+    return counts

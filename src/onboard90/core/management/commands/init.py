@@ -26,6 +26,7 @@ LABELS = {
     "packages": "套餐 / packages",
     "vip_tiers": "VIP等级 / VIP tiers",
     "reference_items": "参考信息 / reference items",
+    "offers": "增值业务与优惠包 / offers",
 }
 
 
