@@ -1,6 +1,7 @@
 """Django settings: one module, configured from the environment (DATABASE_URL, ONBOARD90_*)."""
 
 import datetime as dt
+import ipaddress
 import os
 from pathlib import Path
 
@@ -79,6 +80,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and (but for django-axes) last: each request's count and latency by view for `/metrics`.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the admin's, the web app's, htmx and ECharts) straight from the WSGI process.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -91,6 +94,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "onboard90.core.origin.OriginMiddleware",
+    # Before django-axes, so that its lock-out answers are counted with their status too.
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: it locks out repeated failed sign-ins.
     "axes.middleware.AxesMiddleware",
 ]
@@ -141,6 +146,9 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": 2000},
     }
 }
+# `onboard90 serve`'s worker processes each count their requests in files here (prometheus-client's
+# multiprocess mode), summed by whichever of them answers `/metrics`; serve empties it when it starts.
+METRICS_DIR = VAR_DIR / "metrics"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -185,7 +193,8 @@ if HTTPS:
     SECURE_SSL_REDIRECT = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = 180 * 24 * 3600
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # The load balancer's and Prometheus's plain-http probes on the internal address.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -207,11 +216,30 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 WHITENOISE_MAX_AGE = 3600
 
+
+def _log_format(text: str) -> str:
+    """ONBOARD90_LOG_FORMAT: `plain` (a line of text, as a person reads it) or `json` (one JSON object a line,
+    with the figures as fields, for a log collector); refused with its name if neither."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    if text not in ("plain", "json"):
+        raise ImproperlyConfigured(
+            f"环境变量 ONBOARD90_LOG_FORMAT 须为 plain 或 json，现为 {text!r} / ONBOARD90_LOG_FORMAT must be plain "
+            f"or json, not {text!r}"
+        )
+    return text
+
+
+LOG_FORMAT = _log_format(os.environ.get("ONBOARD90_LOG_FORMAT", "").strip().lower() or "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # Times with the operator's offset, like everything else the product writes.
+        "json": {"()": "onboard90.core.logs.JsonFormatter", "time_zone": TIME_ZONE},
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "loggers": {"onboard90": {"handlers": ["stderr"], "level": os.environ.get("ONBOARD90_LOG_LEVEL", "WARNING")}},
 }
 
@@ -246,6 +274,22 @@ def _api_rate(text: str) -> str:
     return text
 
 
+def _networks(name: str, text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A comma-separated list of addresses or CIDR blocks (`10.0.0.0/8,::1`), refused with its name if one is not."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    networks = []
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"环境变量 {name} 须为逗号分隔的地址或网段（如 10.0.0.0/8,::1），{part!r} 不是 / {name} must be "
+                f"addresses or CIDR blocks separated by commas (e.g. 10.0.0.0/8,::1); {part!r} is not one"
+            ) from None
+    return tuple(networks)
+
+
 # The product's own knobs. Everything the operator may want to change about the plan itself lives in
 # the playbook (data); these are deployment settings.
 ONBOARD90 = {
@@ -275,6 +319,13 @@ ONBOARD90 = {
     "CYCLE_WORKERS": _env_int("ONBOARD90_CYCLE_WORKERS", 2, least=1, most=64),
     # The API: requests per key (or signed-in user) per second, minute, hour or day, e.g. "600/min".
     "API_RATE": _api_rate(os.environ.get("ONBOARD90_API_RATE", "").strip() or "600/min"),
+    # `/metrics` (Prometheus) answers the addresses in these blocks (the list replaces the default, loopback)
+    # when the request did not come through a proxy, and any address that brings METRICS_TOKEN as a bearer
+    # token; everyone else gets 404. See web.views.metrics.
+    "METRICS_ALLOW": _networks(
+        "ONBOARD90_METRICS_ALLOW", os.environ.get("ONBOARD90_METRICS_ALLOW", "").strip() or "127.0.0.0/8,::1"
+    ),
+    "METRICS_TOKEN": os.environ.get("ONBOARD90_METRICS_TOKEN", "").strip(),
 }
 
 # The REST API (onboard90.api): a system account's key (`Authorization: Bearer ob90_…`) or a signed-in
@@ -313,6 +364,8 @@ SPECTACULAR_SETTINGS = {
 # cycle's pieces go through — RabbitMQ by default, redis://… by configuration. Nothing connects to it unless a
 # worker, beat or a task is started: the in-process runner (`onboard90 run`, `dispatch`) needs no broker.
 CELERY_BROKER_URL = os.environ.get("ONBOARD90_BROKER_URL", "").strip() or "amqp://guest:guest@127.0.0.1:5672//"
+# Named by the installation (not the default above): `/metrics` then asks the broker for the queue's length.
+BROKER_CONFIGURED = bool(os.environ.get("ONBOARD90_BROKER_URL", "").strip())
 # Results (the chord of a cycle's pieces waits on them) in the project's database: no second service to run.
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True

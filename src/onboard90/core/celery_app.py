@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onboard90.settings")
@@ -22,6 +22,23 @@ app = Celery("onboard90")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # The apps' `tasks` modules, found through Django's app registry once it is ready.
 app.autodiscover_tasks()
+
+
+@signals.setup_logging.connect
+def _logging_as_configured(loglevel=None, **kwargs) -> None:
+    """The worker's and beat's logs in the project's format (ONBOARD90_LOG_FORMAT), Celery's own lines included.
+
+    Left alone, Celery empties the root logger and puts its own text format there (`worker_hijack_root_logger`);
+    a receiver of this signal takes the setting up instead. Celery's loggers reach the root logger at the
+    command's `--loglevel`; the project's keep ONBOARD90_LOG_LEVEL, as in every other process.
+    """
+    import logging.config
+
+    from django.conf import settings
+
+    from onboard90.core.logs import with_root_logger
+
+    logging.config.dictConfig(with_root_logger(settings.LOGGING, level=loglevel or "INFO"))
 
 
 def broker_url() -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable, Sequence
 
 from django.conf import settings
@@ -126,6 +127,7 @@ def cycle_begin(*, as_of: dt.datetime, rescan: bool = False, on_workers: bool = 
     """The plan of a cycle, holding the cycle lock: the run's record, the change log consumed, the delta, the
     supersedes (every piece reads what they close), and one `CyclePiece` per window group of each version, in
     the order one process runs them and in the stages workers run them in (`stages`)."""
+    began = time.monotonic()  # for the log line's seconds: wall time, whatever the simulated clock says
     today = clock.local_date(as_of)
     _settle_running()
     previous = CycleRun.objects.filter(status=CycleStatus.FINISHED, as_of__lt=as_of).order_by("-as_of").first()
@@ -173,7 +175,10 @@ def cycle_begin(*, as_of: dt.datetime, rescan: bool = False, on_workers: bool = 
         cycle_fail(run_id=run.pk)
         raise
     log.info("cycle %s: planned run %d, %d pieces, %s", today.isoformat(), run.pk, len(pieces),
-             "delta" if since is not None else "every journey")  # fmt: skip
+             "delta" if since is not None else "every journey",
+             extra={"event": "cycle_plan", "run_id": run.pk, "as_of": today.isoformat(), "pieces": len(pieces),
+                    "delta": since is not None, "seconds": round(time.monotonic() - began, 3),
+                    "counts": done.counts})  # fmt: skip
     return run
 
 
@@ -184,6 +189,7 @@ def piece_run(*, run_id: int, name: str) -> dict[str, int]:
     transaction rolled back, it starts over: it re-reads where the acts stand (`opened_after`) and writes
     against the same unique keys, so it ends where one clean run of it would have.
     """
+    began = time.monotonic()
     piece = CyclePiece.objects.select_related("run").get(run_id=run_id, name=name)
     if piece.finished_at is not None:
         return piece.counts
@@ -211,7 +217,10 @@ def piece_run(*, run_id: int, name: str) -> dict[str, int]:
     except _DoneElsewhere:
         return CyclePiece.objects.get(pk=piece.pk).counts
     log.info("cycle %s: piece %s " + " ".join(f"{key}=%d" for key in counts), clock.local_date(as_of).isoformat(),
-             name, *counts.values())  # fmt: skip
+             name, *counts.values(),
+             extra={"event": "cycle_piece", "run_id": run.pk, "piece": name, "stage": piece.stage,
+                    "as_of": clock.local_date(as_of).isoformat(), "seconds": round(time.monotonic() - began, 3),
+                    "counts": counts})  # fmt: skip
     return counts
 
 
@@ -223,6 +232,7 @@ def cycle_finish(*, run_id: int, gateway=None, dispatch: bool = True, figures: b
     """The shared steps once every piece of cycle `run_id` is done: overdue and escalations, the outbox's
     dispatch, the journeys that reached their last day, the figures; then the record, with the counts of all
     pieces. A finished run is left as it is (the finish delivered twice)."""
+    began = time.monotonic()
     run = CycleRun.objects.get(pk=run_id)
     if run.status == CycleStatus.FINISHED:
         return run
@@ -261,8 +271,11 @@ def cycle_finish(*, run_id: int, gateway=None, dispatch: bool = True, figures: b
     run.counts = counts
     run.save(update_fields=["status", "finished_at", "counts"])
     log.info(
-        "cycle %s: " + " ".join(f"{key}=%d" for key in COUNT_KEYS), today.isoformat(), *(counts[k] for k in COUNT_KEYS)
-    )
+        "cycle %s: " + " ".join(f"{key}=%d" for key in COUNT_KEYS), today.isoformat(), *(counts[k] for k in COUNT_KEYS),
+        extra={"event": "cycle_finish", "run_id": run.pk, "as_of": today.isoformat(),
+               "seconds": round(time.monotonic() - began, 3),
+               "cycle_seconds": round((run.finished_at - run.started_at).total_seconds(), 3), "counts": counts},
+    )  # fmt: skip
     return run
 
 

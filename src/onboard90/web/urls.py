@@ -1,8 +1,8 @@
-"""Web app URLs: sign-in, the staff workbench, the customer page, escalations, the dashboard, health."""
+"""Web app URLs: sign-in, the staff workbench, the customer page, escalations, the dashboard, health, metrics."""
 
 from django.urls import include, path
 
-from onboard90.web.views import auth, customers, dashboard, escalations, health, workbench
+from onboard90.web.views import auth, customers, dashboard, escalations, health, metrics, workbench
 
 urlpatterns = [
     path("", workbench.workbench, name="workbench"),
@@ -18,6 +18,8 @@ urlpatterns = [
     path("logout/", auth.SignOutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health.healthz, name="healthz"),
+    # Prometheus's scrape: no sign-in, the address or a token decides (web.views.metrics).
+    path("metrics", metrics.metrics, name="metrics"),
     path("escalations/", escalations.escalations, name="escalations"),
     path("escalations/export.xlsx", escalations.escalations_export, name="escalations-export"),
     path(

@@ -1,4 +1,5 @@
-"""`onboard90 serve`: gunicorn with DEBUG off, the pages, static files (htmx, ECharts) and `/healthz`.
+"""`onboard90 serve`: gunicorn with DEBUG off, the pages, static files (htmx, ECharts), `/healthz`, and
+`/metrics` summing the requests of every worker process.
 
 Runs the real command in a child process on its own SQLite database in a scratch folder, as an operator
 would after `onboard90 init`.
@@ -32,11 +33,18 @@ def get(url: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    var = tmp_path_factory.mktemp("serve-var")
+def serve_var(tmp_path_factory):
+    return tmp_path_factory.mktemp("serve-var")
+
+
+@pytest.fixture(scope="module")
+def server(serve_var):
+    var = serve_var
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ONBOARD90_DEBUG", "ONBOARD90_CLOCK")}
     env["ONBOARD90_VAR"] = str(var)
     subprocess.run([sys.executable, "-m", "onboard90", "init"], env=env, check=True, capture_output=True, timeout=300)
+    (var / "metrics").mkdir()
+    (var / "metrics" / "counter_999999.db").write_bytes(b"\0" * 8)  # left by a server that stopped
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "onboard90", "serve", "--port", str(port), "--workers", "2", "--threads", "2"],
@@ -94,3 +102,32 @@ def test_serves_static_files_and_the_front_end_assets(server):
     assert status == 200 and "echarts" in body
     status, body = get(f"{base}/static/web/app.css")
     assert status == 200 and "--brand" in body
+
+
+def test_metrics_sum_the_requests_of_every_worker_process(server, serve_var):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    base, proc = server
+
+    def healthz_requests() -> float:
+        status, body = get(f"{base}/metrics")
+        assert status == 200
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(body)
+            for sample in family.samples
+            if sample.name == "django_http_requests_latency_seconds_by_view_method_count"
+            and sample.labels == {"view": "healthz", "method": "GET"}
+        )
+
+    before = healthz_requests()
+    for _ in range(20):  # a new connection each: the two workers share them as they come
+        assert get(f"{base}/healthz")[0] == 200
+    assert healthz_requests() == before + 20
+
+    # Each worker counts in its own files (prometheus-client's multiprocess mode); the earlier server's are gone.
+    ps = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True)
+    workers = set(ps.stdout.split())
+    counted = {path.stem.rsplit("_", 1)[1] for path in (serve_var / "metrics").glob("*.db")}
+    assert len(workers) == 2 and workers <= counted
+    assert "999999" not in counted

@@ -56,3 +56,25 @@ def test_a_missing_postgresql_database_is_met_with_a_createdb_hint():
     assert done.returncode == 1
     assert "createdb" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ONBOARD90_LOG_FORMAT", "xml"), ("ONBOARD90_METRICS_ALLOW", "10.0.0.0/33"),
+     ("ONBOARD90_METRICS_ALLOW", "127.0.0.1,intranet")],
+)  # fmt: skip
+def test_a_bad_log_format_or_metrics_address_is_refused_by_name_without_a_traceback(name, value):
+    done = _onboard90("runs", **{name: value})
+    assert done.returncode == 1
+    assert name in done.stderr and repr(value.split(",")[-1]) in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_log_format_and_the_metrics_addresses_are_taken():
+    done = _onboard90(
+        "shell", "--no-imports", "-c",
+        "from django.conf import settings; print(settings.LOG_FORMAT, *settings.ONBOARD90['METRICS_ALLOW'])",
+        ONBOARD90_LOG_FORMAT=" JSON ", ONBOARD90_METRICS_ALLOW=" 10.0.0.0/8, 192.168.1.7 ,",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["json", "10.0.0.0/8", "192.168.1.7/32"]

@@ -5,11 +5,15 @@ both cores of a machine like this one for the Python work, where one waitress pr
 between its threads. Each worker runs a few threads (the `gthread` worker) so a slow export does not hold
 up a clerk's page. Static files (the admin's, the web app's, htmx, ECharts) are served by WhiteNoise
 inside the same process. DEBUG stays off unless ONBOARD90_DEBUG=1 asks for it.
+
+`/metrics` is answered by whichever worker the scrape reaches, so each worker writes its request figures to
+files in one folder (prometheus-client's multiprocess mode: `metrics_folder`) and the answer sums them all.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +32,47 @@ def pending_migrations() -> int:
 def default_workers() -> int:
     """Two workers a core, at least two: the usual gunicorn sizing for a database-bound web app."""
     return max(2, 2 * (os.cpu_count() or 1))
+
+
+def metrics_folder() -> Path:
+    """The folder the workers count their requests in (settings.METRICS_DIR), emptied — the figures of a server
+    that stopped are not this one's — and named in PROMETHEUS_MULTIPROC_DIR, which the workers inherit.
+
+    Called before the application is loaded (`gunicorn_application`): prometheus-client picks its way of keeping
+    values by that variable when it is imported, and the request metrics are made with the middleware. The
+    workers inherit them, and each writes files of its own (named by its process id) from its first request.
+    """
+    folder = Path(settings.METRICS_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    from prometheus_client import values
+
+    # Imported in this process already (by a caller that reported metrics), it would have picked the
+    # one-process way: pick again, for the metrics the workers create.
+    values.ValueClass = values.get_value_class()
+    return folder
+
+
+def _worker_gone(arbiter, worker) -> None:
+    """gunicorn's `child_exit` hook, in the arbiter: a worker that exited drops out of the live gauges (its
+    counters stay in the sums: a request it served was served)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def _json_server_logs(arbiter) -> None:
+    """gunicorn's `on_starting` hook with ONBOARD90_LOG_FORMAT=json: its own lines (errors, the access log)
+    as JSON objects too, so that the server's output is one JSON object a line throughout."""
+    import logging
+
+    from onboard90.core.logs import JsonFormatter
+
+    for name in ("gunicorn.error", "gunicorn.access"):
+        for handler in logging.getLogger(name).handlers:
+            handler.setFormatter(JsonFormatter(time_zone=settings.TIME_ZONE))
 
 
 def gunicorn_application(*, host: str, port: int, workers: int, threads: int, access_log: bool):
@@ -51,6 +96,8 @@ def gunicorn_application(*, host: str, port: int, workers: int, threads: int, ac
         "proc_name": "onboard90",
         # Connections are opened per request (CONN_MAX_AGE 0), never inherited across the fork.
         "preload_app": False,
+        "child_exit": _worker_gone,
+        "on_starting": _json_server_logs if settings.LOG_FORMAT == "json" else None,
     }
 
     class Server(BaseApplication):
@@ -113,6 +160,7 @@ class Command(OnboardCommand):
             connections[alias].settings_dict.update(CONN_MAX_AGE=options["conn_max_age"], CONN_HEALTH_CHECKS=True)
         # The database connection used for the checks above must not be shared with forked workers.
         connections.close_all()
+        metrics_folder()
         shown = f"[{host}]" if ":" in host else host
         self.stdout.write(f"onboard90 网页服务 / web app: http://{shown}:{port}/  (gunicorn, {workers}×{options['threads']})")
         self.stdout.write(f"  管理后台 / admin: http://{shown}:{port}/admin/   健康检查 / health: http://{shown}:{port}/healthz")
