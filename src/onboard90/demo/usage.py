@@ -87,9 +87,16 @@ def demo_usage_reset() -> int:
     """Delete the usage of the demo's customers (every customer is one: `demo_reset` checks) and what the
     cycle concluded from it before the customers themselves go (nothing hangs off these rows, so each is one
     DELETE statement, never a load of the rows)."""
-    from onboard90.usage.models import OfferChoice, PackageFitVerdict, UsageDay, UsageLoad, UsageMonth
+    from onboard90.usage.models import (
+        OfferChoice,
+        PackageFitVerdict,
+        SurgeAlert,
+        UsageDay,
+        UsageLoad,
+        UsageMonth,
+    )
 
     deleted = 0
-    for model in (OfferChoice, PackageFitVerdict, UsageDay, UsageMonth, UsageLoad):
+    for model in (SurgeAlert, OfferChoice, PackageFitVerdict, UsageDay, UsageMonth, UsageLoad):
         deleted += model.objects.all().delete()[0]
     return deleted

@@ -26,7 +26,7 @@ from django.db.models import Exists, Max, OuterRef, Q
 
 from onboard90.core import clock
 from onboard90.core.locks import singleton_lock
-from onboard90.journeys import changes, engine, usage_acts, vip_assignment
+from onboard90.journeys import changes, engine, surge_acts, usage_acts, vip_assignment
 from onboard90.journeys.enums import CycleStatus
 from onboard90.journeys.models import CyclePiece, CycleRun, JourneyAction
 from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND
@@ -137,6 +137,7 @@ def cycle_begin(*, as_of: dt.datetime, rescan: bool = False, on_workers: bool = 
     run = CycleRun.objects.create(as_of=as_of, started_at=clock.now(), status=CycleStatus.RUNNING, digest=digest)
     # Usage's verdicts first: a verdict that moved is a change of its customer, claimed just below.
     usage_counts = usage_acts.usage_verdicts(run=run, versions=versions, today=today)
+    usage_counts |= surge_acts.surge_alerts(run=run, versions=versions, today=today)  # reads the loads claimed above
     touched = changes.changes_consume(run=run)
     since = None if rescan else changes.since_previous(previous, digest=digest, run=run, touched=touched)
     try:

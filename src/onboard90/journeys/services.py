@@ -24,7 +24,7 @@ from onboard90.journeys.rules.tasks import (
 )
 from onboard90.journeys.selectors import can_act_on, is_supervisor_of, takeable_unit_kinds
 from onboard90.journeys.signals import acts_moved, journeys_closed
-from onboard90.messaging.enums import UNSENT, MessageStatus
+from onboard90.messaging.enums import UNSENT, MessageStatus, Purpose
 from onboard90.messaging.models import OutboxMessage
 from onboard90.org.models import StaffProfile
 from onboard90.org.scoping import escalation_filter, scope_of
@@ -60,6 +60,10 @@ def journey_exit(*, customer, at: dt.datetime, reason: str = "cancellation") -> 
         OutboxMessage.objects.filter(action__journey=journey, status__in=UNSENT).update(
             status=MessageStatus.CANCELLED, last_error=reason
         )
+        # A data-surge alert's SMS has no act (journeys.surge_acts): it goes with the customer's journey too.
+        OutboxMessage.objects.filter(
+            customer_id=journey.customer_id, purpose=Purpose.DATA_SURGE_ALERT, status__in=UNSENT
+        ).update(status=MessageStatus.CANCELLED, last_error=reason)
         running.update(status=ActionStatus.CANCELLED, closed_at=at, reason=reason)
         journey.status = JourneyStatus.EXITED
         journey.closed_at = at

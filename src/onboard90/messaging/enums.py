@@ -52,10 +52,18 @@ class ReplyKind(models.TextChoices):
 
 
 class Purpose(models.TextChoices):
-    """Why a message exists: an act of the plan, or an answer to the customer's own reply."""
+    """Why a message exists: an act of the plan, a data-surge alert (the plan's too, but one that can go
+    several times a journey, so it hangs off the customer's `usage.SurgeAlert`, not an act), or an answer to
+    the customer's own reply. The alert's value is its act's code, so the SMS figures list it under it."""
 
     ACT = "act", _("服务动作")
+    DATA_SURGE_ALERT = "data_surge_alert", _("流量突增提醒")
     OPT_OUT_CONFIRMATION = "opt_out_confirmation", _("退订确认")
+
+
+# The plan's own messages: the playbook's daily cap (`sms_daily_limit`) counts and holds these, not the
+# answers to a customer's reply.
+PLAN_PURPOSES = (Purpose.ACT, Purpose.DATA_SURGE_ALERT)
 
 
 # Messages that have not left: what an act that ends (the customer left, a VIP supersede, the journey's end)

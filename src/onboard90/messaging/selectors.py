@@ -108,7 +108,8 @@ def sms_figures(*, day_from: dt.date | None = None, day_to: dt.date | None = Non
 
 
 def answers_to(*, customer) -> list[OutboxMessage]:
-    """The messages that answered the customer's own replies (an opt-out's confirmation), oldest first."""
+    """The customer's messages that are not an act's, oldest first: the answers to their own replies (an
+    opt-out's confirmation) and their data-surge alerts (`Purpose`)."""
     return list(OutboxMessage.objects.filter(customer=customer).exclude(purpose=Purpose.ACT).order_by("pk"))
 
 

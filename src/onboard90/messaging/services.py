@@ -21,7 +21,7 @@ from onboard90.core.planner import broad, narrow
 from onboard90.customers.models import Bill, Customer
 from onboard90.messaging import policy
 from onboard90.messaging.context import CUSTOMER_FIELDS, SharedParts, message_text, reference_lists
-from onboard90.messaging.enums import MessageClass, MessageStatus, Purpose
+from onboard90.messaging.enums import PLAN_PURPOSES, MessageClass, MessageStatus
 from onboard90.messaging.gateways import PERMANENT, SENT, UNKNOWN, SmsGateway, gateway_from_settings
 from onboard90.messaging.models import OutboxMessage
 from onboard90.messaging.signals import messages_failed, messages_settled
@@ -284,8 +284,8 @@ def _dispatch(
                 at=at, scheduled_at=message.scheduled_at, not_after=message.not_after,
                 marketing=message.message_class == MessageClass.MARKETING,
                 opted_out=message.customer_id in opted_out, sent_today=sent_today.get(message.customer_id, 0),
-                # The plan's daily cap is on its own acts: an answer to the customer's reply is not held by it.
-                daily_limit=daily_limit if message.purpose == Purpose.ACT else None, sending_hours=quiet_hours,
+                # The plan's daily cap is on its own messages: an answer to the customer's reply is not held by it.
+                daily_limit=daily_limit if message.purpose in PLAN_PURPOSES else None, sending_hours=quiet_hours,
             )
             if verdict.action != policy.SEND:
                 message.attempts -= 1  # the claim's attempt: the gateway never saw it
@@ -402,7 +402,8 @@ def _sent_today(batch, instant: dt.datetime) -> dict[int, int]:
     """How many of the plan's messages each customer of a round has been sent since the start of `instant`'s
     local day — an unconfirmed hand-over counts, it may well have arrived, and so does one recorded failed
     for want of a delivery report (`NO_REPORT`, after RECONCILE): the record changed, not what the customer
-    may have got. Answers to the customer's own replies do not: the daily cap is on the plan's acts."""
+    may have got. Answers to the customer's own replies do not: the daily cap is on the plan's messages (its
+    acts' and its data-surge alerts')."""
     customers = {m.customer_id for m in batch}
     day_start = clock.at_local(clock.local_date(instant))
     # The round's customers drive the query (their index); the statuses only filter their few rows. Said as an
@@ -410,7 +411,7 @@ def _sent_today(batch, instant: dt.datetime) -> dict[int, int]:
     handed_over = [MessageStatus.SENT, MessageStatus.UNCONFIRMED, MessageStatus.FAILED]
     rows = (
         OutboxMessage.objects.filter(*narrow(customer_id__in=customers))
-        .filter(*broad(status__in=handed_over), sent_at__gte=day_start, purpose=Purpose.ACT)
+        .filter(*broad(status__in=handed_over), sent_at__gte=day_start, purpose__in=PLAN_PURPOSES)
         .filter(~Q(status=MessageStatus.FAILED) | Q(last_error=policy.NO_REPORT))
         .values("customer_id")
         .annotate(n=Count("pk"))

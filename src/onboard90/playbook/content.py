@@ -164,12 +164,18 @@ def sample_context(
             "code": "data20", "name": "3G国内流量包20元", "kind": "data", "price": Decimal("20.00"),
             "pitch": "3G流量包20元含300M，发KT3GLL20到10010订购，次月生效。", "reason": "首月流量折合每月约420MB",
         },
+        # The data-surge alert's own (journeys.surge_acts, usage.alerts.alert_context): a month crossing, the
+        # longer of its two texts.
+        "alert": {
+            "kind": "month_share", "day": "5月23日", "day_mb": 186, "median_mb": 12, "percent": 80, "month_mb": 245,
+            "allowance_mb": 300, "left_mb": 55,
+        },
     }
     if sparse:
         context["customer"] = {**context["customer"], "name": ""}
         context.update(
             vip=None, manager=None, bill=None, channels=[], payment_methods=[], data_surge_causes=[], fit=None,
-            offer=None,
+            offer=None, alert=None,
         )
     return context
 

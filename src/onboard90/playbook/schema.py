@@ -226,6 +226,31 @@ class PackageFitRules(_Strict):
     min_use_percent: int = Field(default=50, ge=0, le=100)
 
 
+# The days before the day judged that the surge's median reads (usage.services.SURGE_WINDOW_DAYS, the day rows
+# kept): more days held than that cannot be asked for.
+SURGE_WINDOW_DAYS = 35
+
+
+class DataSurgeRules(_Strict):
+    """When the data-surge alert fires (流量突增提醒, `usage.surge`): a day's MB over `multiple` times the customer's
+    own median of the days before it (at least `min_days` of them held) and over `min_mb`; or the month's MB
+    crossing each of `month_percents` % of the package's allowance. Whole numbers; read by the cycle's alert step."""
+
+    multiple: int = Field(default=3, ge=1, le=100)
+    min_mb: int = Field(default=50, ge=0, le=100_000)
+    min_days: int = Field(default=7, ge=1, le=SURGE_WINDOW_DAYS)
+    month_percents: list[int] = Field(default=[80, 100], max_length=5)
+
+    @field_validator("month_percents")
+    @classmethod
+    def _percents(cls, value: list[int]) -> list[int]:
+        if any(not 0 < percent <= 1000 for percent in value):
+            raise ValueError("each percent must be 1–1000 (of the package's data allowance)")
+        if value != sorted(set(value)):
+            raise ValueError("percents must increase, without repeats (e.g. [80, 100])")
+        return value
+
+
 class Playbook(_Strict):
     name: str = Field(min_length=1)
     name_en: str = ""
@@ -241,6 +266,7 @@ class Playbook(_Strict):
     sms_max_parts: int = Field(default=3, ge=1, le=10)
     locals: dict[str, str] = {}
     package_fit: PackageFitRules = PackageFitRules()
+    data_surge: DataSurgeRules = DataSurgeRules()
     city_overrides: dict[str, CityOverride] = {}
     stages: list[Stage] = Field(min_length=1)
 

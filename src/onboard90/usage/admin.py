@@ -1,10 +1,10 @@
 """Admin for usage: the offers the value-added recommendation chooses from (editable, changes audited), and
-the cycle's verdicts and choices to look at (written by the daily cycle only)."""
+the cycle's verdicts, choices and data-surge alerts to look at (written by the daily cycle only)."""
 
 from django.contrib import admin
 
 from onboard90.org.admin import AuditedAdmin
-from onboard90.usage.models import Offer, OfferChoice, PackageFitVerdict
+from onboard90.usage.models import Offer, OfferChoice, PackageFitVerdict, SurgeAlert
 
 
 @admin.register(Offer)
@@ -40,3 +40,15 @@ class OfferChoiceAdmin(_ReadOnly):
     list_filter = ["offer", "taken_via"]
     search_fields = ["customer__msisdn"]
     raw_id_fields = ["customer"]
+
+
+@admin.register(SurgeAlert)
+class SurgeAlertAdmin(_ReadOnly):
+    list_display = [
+        "customer", "bill_month", "kind", "percent", "day", "day_mb", "median_mb", "month_mb_after", "allowance_mb",
+        "message", "created_at",
+    ]
+    list_filter = ["kind", "bill_month"]
+    search_fields = ["customer__msisdn"]
+    raw_id_fields = ["customer", "message"]
+    list_select_related = ["customer", "message"]

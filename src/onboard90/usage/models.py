@@ -201,3 +201,76 @@ class OfferChoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.offer_id}"
+
+
+# --- the data-surge alerts the daily cycle raised (journeys.surge_acts) ---------------------------------------
+
+
+class SurgeKind(models.TextChoices):
+    DAY_SURGE = "day_surge", _("单日流量突增")
+    MONTH_SHARE = "month_share", _("当月流量达套餐比例")
+
+
+class SurgeAlert(models.Model):
+    """流量提醒记录: one data-surge alert the daily cycle raised for a customer, with the figures that set it off.
+
+    One per threshold per bill month: a day surge (`percent` 0) at most once a month, and each share of the
+    allowance the playbook names (`percent` 80, 100) once a month. The database holds that — the unique key
+    below — and the cycle inserts ignoring conflicts, so a rerun or a crashed cycle's rerun doubles nothing.
+    The month crossings are one kind with a percent, not a kind per percent, because the percents are playbook
+    data (`data_surge.month_percents`): an operator who adds 50 % needs no new code.
+
+    Figures are whole MB as `usage.surge` judged them: the day's use and the customer's own median before it
+    (a half where the days held are even; None when fewer than the playbook's `min_days` were held), the days
+    held, the month up to the day before and with it, and the package's data allowance (0: none or unlimited).
+    Kept as long as the customer (docs/USAGE.md).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # Not checked by the database, like the engine's other bulk-written references (journeys.models
+    # ENGINE_WRITTEN), and no index of its own: the unique key begins with the customer.
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.CASCADE,
+        related_name="surge_alerts",
+        verbose_name=_("客户"),
+        db_index=False,
+        db_constraint=False,
+    )
+    bill_month = models.CharField(_("账期"), max_length=7)  # YYYY-MM, as UsageMonth.month and Bill.bill_month
+    kind = models.CharField(_("类别"), max_length=16, choices=SurgeKind.choices)
+    percent = models.PositiveSmallIntegerField(_("占套餐流量%"), default=0)  # 0 for a day surge
+    day = models.DateField(_("用量日期"))  # the usage day that set it off
+    day_mb = models.PositiveIntegerField(_("当日流量(MB)"))
+    median_mb = models.DecimalField(_("日中位数(MB)"), max_digits=9, decimal_places=1, null=True, blank=True)
+    days_held = models.PositiveSmallIntegerField(_("参照天数"))
+    month_mb_before = models.PositiveIntegerField(_("当月此前流量(MB)"))
+    month_mb_after = models.PositiveIntegerField(_("当月累计流量(MB)"))
+    allowance_mb = models.PositiveIntegerField(_("套餐流量(MB)"))
+    # The SMS that told the customer; None when none was written (opted out of a marketing alert, or outside the
+    # message's own audience). A string reference, not an import: messaging is an app above this one, and the
+    # customer page reads the alert with its message in one join.
+    message = models.ForeignKey(
+        "messaging.OutboxMessage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("短信"),
+        db_constraint=False,
+    )
+    # The cycle run's id, a plain id as UsageLoad.consumed_by: the run belongs to an app above this one.
+    raised_by = models.BigIntegerField(_("日处理"))
+    created_at = RecordedAt(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("流量提醒记录")
+        verbose_name_plural = _("流量提醒记录")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "bill_month", "kind", "percent"], name="usage_surge_alert_once_a_month"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.bill_month} {self.kind} {self.percent}"

@@ -185,8 +185,9 @@ PAGE_CHEAPEST = 4  # the comparison shows the cheapest packages, the current and
 def customer_usage(*, customer: Customer, today: dt.date) -> dict[str, Any]:
     """What the customer page shows of usage: data by day (the last PAGE_DAYS days on file), each month on
     file against the package's allowances, the package-fit verdict the cycle made with its comparison table
-    (money in yuan), and the offer chosen and what became of it. A few queries whatever the customer."""
-    from onboard90.usage.models import OfferChoice, PackageFitVerdict, UsageDay
+    (money in yuan), the offer chosen and what became of it, and the data-surge alerts with their SMS. A few
+    queries whatever the customer."""
+    from onboard90.usage.models import OfferChoice, PackageFitVerdict, SurgeAlert, UsageDay
 
     package = customer.package
     since = today - dt.timedelta(days=PAGE_DAYS - 1)
@@ -244,9 +245,12 @@ def customer_usage(*, customer: Customer, today: dt.date) -> dict[str, Any]:
             "main_count": sum(1 for r in rows if r["main"]),
         }
     choice = OfferChoice.objects.select_related("offer").filter(customer=customer).first()
+    # At most one per threshold a month (a handful a journey), newest first, each with its SMS in the same join.
+    alerts = list(SurgeAlert.objects.filter(customer=customer).select_related("message").order_by("-day", "-pk"))
     return {
         "days": [{"day": d.isoformat(), "voice_min": v, "data_mb": m, "sms": s} for d, v, m, s in days],
         "months": months,
         "fit": fit_doc,
         "offer": choice,
+        "alerts": alerts,
     }

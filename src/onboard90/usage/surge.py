@@ -4,7 +4,7 @@ Plain Python and NumPy, no Django (a test keeps it so), like `usage.fit`: the da
 of the surge window and the month rows, and asks this module, for every customer at once, which alerts
 today's use sets off; `surge_one` is the scalar reference the vectorised answer is tested against.
 
-The rules (thresholds are parameters: playbook data once the alert is an act of the cycle):
+The rules (thresholds are parameters: the playbook's `data_surge`, read by the cycle's alert step `journeys.surge_acts`):
 
 * **day surge** (单日流量突增): today's MB is more than `multiple` (3) times the customer's own median over
   the previous days held in the window AND more than `min_mb` (50 MB). The median is of the days held (a

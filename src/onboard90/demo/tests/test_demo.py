@@ -272,8 +272,11 @@ def test_the_demo_with_gateway_kannel_and_no_kannel_installed_says_so_in_one_lin
 @pytest.mark.django_db
 def test_the_demo_has_usage_that_makes_package_fit_and_offers_differ(tmp_path):
     """Heavy and light users, some on a package that does not fit, some surges: the usage acts have real
-    differences to show after a history long enough to reach the package-fit window."""
-    from onboard90.usage.models import OfferChoice, PackageFitVerdict, UsageDay
+    differences to show after a history long enough to reach the package-fit window, and the cycles raise
+    data-surge alerts of every kind, told by SMS."""
+    from onboard90.messaging.enums import MessageStatus, Purpose
+    from onboard90.messaging.models import OutboxMessage
+    from onboard90.usage.models import OfferChoice, PackageFitVerdict, SurgeAlert, UsageDay
 
     services.demo_build(options=services.DemoOptions(customers=150, days=70, seed=7, today=TODAY), out_dir=tmp_path)
 
@@ -281,4 +284,8 @@ def test_the_demo_has_usage_that_makes_package_fit_and_offers_differ(tmp_path):
     assert verdicts == {"fits", "does_not_fit"}
     assert len(set(OfferChoice.objects.filter(made_at__isnull=False).values_list("offer__kind", flat=True))) >= 2
     assert UsageDay.objects.filter(data_mb__gte=120).exists()  # some surge days
+    raised = set(SurgeAlert.objects.values_list("kind", "percent"))
+    assert {("day_surge", 0), ("month_share", 80), ("month_share", 100)} <= raised
+    told = OutboxMessage.objects.filter(purpose=Purpose.DATA_SURGE_ALERT, status=MessageStatus.SENT)
+    assert told.filter(text__contains="远高于您平时每天").exists() and told.filter(text__contains="已用完套餐所含").exists()
     assert (tmp_path / "bss" / f"demo-usage-{(TODAY - dt.timedelta(days=1)).isoformat()}.csv").exists()

@@ -1,20 +1,24 @@
 """客户页的用量与套餐: the usage by day and by month against the allowances, the package-fit verdict with the
-comparison table it came from, the offer made and what became of it; and the call-centre agent working the
-package-fit call reads the recommendation and the saving on the task itself."""
+comparison table it came from, the offer made and what became of it, the data-surge alerts with their SMS; and
+the call-centre agent working the package-fit call reads the recommendation and the saving on the task itself."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from onboard90 import testing as builders
 from onboard90.catalog.services import catalog_install
 from onboard90.core import clock
 from onboard90.journeys import cycle
+from onboard90.messaging.enums import MessageStatus, Purpose
 from onboard90.messaging.gateways import MemoryGateway
+from onboard90.messaging.models import OutboxMessage
 from onboard90.org.enums import Role
-from onboard90.usage.models import Offer, OfferChoice, UsageDay, UsageLoad, UsageMonth
+from onboard90.usage.models import Offer, OfferChoice, SurgeAlert, SurgeKind, UsageDay, UsageLoad, UsageMonth
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +95,76 @@ def test_a_customer_without_usage_has_no_usage_section(client, heavy_caller):
     other = builders.customer(city_obj=heavy_caller["customer"].city, package_code="A66", activated_on=DAY0)
     html = page(client, heavy_caller["clerk"], other).content.decode()
     assert 'id="usage"' not in html and "echarts.min.js" not in html
+
+
+# --- the data-surge alerts (流量提醒) -------------------------------------------------------------------------
+
+
+def alerted(customer, *, month: str, kind: str, percent: int = 0, day: dt.date, sms: str | None = None, **figures):
+    """An alert as the cycle records it (journeys.surge_acts), with its SMS in `sms` status (None: no SMS)."""
+    message = None
+    if sms is not None:
+        at = clock.at_local(day + dt.timedelta(days=1), 9)
+        message = OutboxMessage.objects.create(
+            customer=customer, msisdn=customer.msisdn, purpose=Purpose.DATA_SURGE_ALERT, message_class="service",
+            text="【中国联通】流量提醒：…", status=sms, scheduled_at=at, not_after=at, created_at=at,
+            sent_at=at if sms == MessageStatus.SENT else None,
+        )
+    values = {"day_mb": 10, "median_mb": None, "days_held": 35, "month_mb_before": 0, "month_mb_after": 10,
+              "allowance_mb": 150, **figures}  # fmt: skip
+    return SurgeAlert.objects.create(customer=customer, bill_month=month, kind=kind, percent=percent, day=day,
+                                     message=message, raised_by=1, **values)  # fmt: skip
+
+
+def test_the_page_lists_the_surge_alerts_with_their_figures_and_sms(client, heavy_caller):
+    customer = heavy_caller["customer"]
+    alerted(customer, month="2012-03", kind=SurgeKind.DAY_SURGE, day=dt.date(2012, 3, 22), sms=MessageStatus.SENT,
+            day_mb=60, median_mb="3.0", days_held=12)  # fmt: skip
+    alerted(customer, month="2012-03", kind=SurgeKind.MONTH_SHARE, percent=80, day=dt.date(2012, 3, 25),
+            sms=None, month_mb_before=110, month_mb_after=122)  # fmt: skip
+
+    html = page(client, heavy_caller["clerk"], customer).content.decode()
+
+    alerts = html[html.index('id="surge-alerts"'):html.index('class="cu-journey"')]
+    assert "流量提醒" in alerts and "单日流量突增" in alerts and "当月流量达套餐的80%" in alerts
+    assert "当日 60 MB，此前 12 天的日中位数 3 MB" in alerts
+    assert "当月 110 → 122 MB，套餐含 150 MB" in alerts
+    assert "已发送" in alerts and "未发短信" in alerts
+    assert alerts.index("2012-03-25") < alerts.index("2012-03-22")  # newest first
+    sms = html[html.index('class="cu-sms"'):]
+    assert "流量突增提醒" in sms  # the alert's SMS in the customer's messages, named by what it is for
+
+
+def test_the_alerts_read_in_english_too(client, heavy_caller):
+    customer = heavy_caller["customer"]
+    alerted(customer, month="2012-03", kind=SurgeKind.MONTH_SHARE, percent=100, day=dt.date(2012, 3, 28),
+            sms=MessageStatus.QUEUED, month_mb_before=140, month_mb_after=151)  # fmt: skip
+    client.force_login(heavy_caller["clerk"])
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    with clock.simulated(clock.at_local(FIT_DAY, 10)):
+        html = client.get(f"/customers/{customer.msisdn}/").content.decode()
+    alerts = html[html.index('id="surge-alerts"'):html.index('class="cu-journey"')]
+    assert "Data-use alerts" in alerts and "Month's data at 100% of the package" in alerts
+    assert "Month 140 → 151 MB of the 150 MB included" in alerts
+
+
+def test_the_page_costs_the_same_queries_with_one_and_ten_alerts(client, heavy_caller):
+    customer = heavy_caller["customer"]
+
+    def queries() -> int:
+        client.force_login(heavy_caller["clerk"])
+        with clock.simulated(clock.at_local(FIT_DAY, 10)):
+            client.get(f"/customers/{customer.msisdn}/")
+            with CaptureQueriesContext(connection) as captured:
+                client.get(f"/customers/{customer.msisdn}/")
+        return len(captured)
+
+    alerted(customer, month="2012-01", kind=SurgeKind.DAY_SURGE, day=dt.date(2012, 1, 31), sms=MessageStatus.SENT)
+    one = queries()
+    for n, month in enumerate(["2012-02", "2012-03", "2012-04"]):
+        for kind, percent in [(SurgeKind.DAY_SURGE, 0), (SurgeKind.MONTH_SHARE, 80), (SurgeKind.MONTH_SHARE, 100)]:
+            alerted(customer, month=month, kind=kind, percent=percent, day=dt.date(2012, 2 + n, 10 + percent // 10),
+                    sms=MessageStatus.SENT if percent else None)  # fmt: skip
+    ten = queries()
+    assert SurgeAlert.objects.filter(customer=customer).count() == 10
+    assert one == ten

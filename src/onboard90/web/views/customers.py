@@ -180,7 +180,8 @@ def customer(request, msisdn: str):
         "stage_now": _stage_name(playbook.stage_on_day(journey["day"])) if playbook and journey["day"] is not None else "",
         "city_name": pick(found.city.name, found.city.name_en),
         "stages": stages,
-        "sms": sms + [_message_row(_("退订确认"), m) for m in selectors_messages.answers_to(customer=found)],
+        # The messages without an act (an opt-out's confirmation, a data-surge alert), named by what they are for.
+        "sms": sms + [_message_row(m.get_purpose_display(), m) for m in selectors_messages.answers_to(customer=found)],
         "replies": [
             {"at": local_time(r.received_at, year=True), "text": r.text, "kind": r.get_kind_display(), "score": r.score}
             for r in selectors_messages.replies_of(customer=found)
