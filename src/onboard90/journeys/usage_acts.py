@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from onboard90.core.bulk import chunks, insert_objects, update_rows
 from onboard90.customers.models import Bill, Customer, CustomerChange
@@ -40,7 +40,7 @@ from onboard90.playbook.content import locals_for, sms_template_for, sms_text
 from onboard90.playbook.models import PlaybookVersion
 from onboard90.playbook.selectors import playbook_of
 from onboard90.usage import fit, verdicts
-from onboard90.usage.models import PackageFitVerdict
+from onboard90.usage.models import PackageFitVerdict, UsageMonth
 
 FIT_ACT = "package_fit_coaching"
 OFFER_ACT = "vas_recommendation"
@@ -81,17 +81,21 @@ def usage_verdicts(*, run: CycleRun, versions: Sequence[PlaybookVersion], today:
     new_usage = verdicts.customers_with_new_usage(run_id=run.pk)
     counts = {"fit_verdicts": 0, "offers_chosen": 0}
     moved: set[int] = set()
+    # Only a customer with usage on file can have a verdict or an offer: without this, every customer in a
+    # window whose usage has not arrived (a province whose usage feed is late, or not connected) would be read
+    # and priced again at every cycle, for nothing.
+    with_usage = Exists(UsageMonth.objects.filter(customer_id=OuterRef("pk")))
     for version in versions:
         playbook = playbook_of(version)
         in_window = _in_window(playbook, FIT_ACT, version=version, today=today)
         if in_window is not None:
-            todo = in_window.filter(Q(package_fit__isnull=True) | Q(pk__in=new_usage))
+            todo = in_window.filter(with_usage).filter(Q(package_fit__isnull=True) | Q(pk__in=new_usage))
             found = verdicts.package_fit_verdicts(todo, today=today, thresholds=thresholds_of(playbook))
             moved.update(verdicts.package_fit_store(verdicts=found, today=today))
             counts["fit_verdicts"] += len(found)
         in_window = _in_window(playbook, OFFER_ACT, version=version, today=today)
         if in_window is not None:
-            todo = in_window.filter(
+            todo = in_window.filter(with_usage).filter(
                 Q(offer_choice__isnull=True) | Q(pk__in=new_usage, offer_choice__made_at__isnull=True)
             )
             counts["offers_chosen"] += verdicts.offer_choices_store(

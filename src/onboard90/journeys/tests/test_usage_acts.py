@@ -105,6 +105,33 @@ def test_usage_that_changes_in_the_window_moves_the_verdict_and_opens_the_call(p
     assert Task.objects.get(action=fit_act(customer)).note.startswith("套餐适配结论：推荐改用")
 
 
+def test_customers_in_the_window_whose_usage_has_not_arrived_are_not_priced_again_every_day(plan, monkeypatch):
+    from onboard90.usage import verdicts
+
+    with_usage = builders.customer(city_obj=plan["city"], package_code="A46", activated_on=DAY0)
+    used(with_usage, {"2012-02": (400, 100, 0), "2012-03": (400, 100, 0)})
+    waiting = [builders.customer(city_obj=plan["city"], package_code="A66", activated_on=DAY0) for _ in range(3)]
+    handed: dict[str, list[int]] = {"fit": [], "offer": []}
+    fit_real, offer_real = verdicts.package_fit_verdicts, verdicts.offer_choices
+
+    def fit_spy(customers, **kwargs):
+        handed["fit"] += list(customers.values_list("pk", flat=True))
+        return fit_real(customers, **kwargs)
+
+    def offer_spy(customers, **kwargs):
+        handed["offer"] += list(customers.values_list("pk", flat=True))
+        return offer_real(customers, **kwargs)
+
+    monkeypatch.setattr(verdicts, "package_fit_verdicts", fit_spy)
+    monkeypatch.setattr(verdicts, "offer_choices", offer_spy)
+    for n in (FIT_DAY, FIT_DAY + 1):
+        cycle.cycle_run(as_of=clock.cycle_instant(day(n)), dispatch=False)
+
+    assert handed["fit"] == [with_usage.pk]  # priced once; the three without usage never
+    assert not {c.pk for c in waiting} & {*handed["fit"], *handed["offer"]}
+    assert not PackageFitVerdict.objects.filter(customer__in=waiting).exists()
+
+
 def test_the_preview_shows_the_verdict_the_cycle_makes(plan):
     customer = builders.customer(city_obj=plan["city"], package_code="A46", activated_on=DAY0)
     used(customer, {"2012-02": (400, 100, 0), "2012-03": (400, 100, 0)})
