@@ -61,8 +61,8 @@ FORECAST_DAYS = 14
 TABLES = ("vip", "overdue", "sms", "workload", "forecast", "usage")
 
 # Cell formats the page and the export share: "int" a count, "pct" a fraction shown as a percentage,
-# "text" as is.
-INT, PCT, TEXT = "int", "pct", "text"
+# "yuan" an amount already written with its two decimals (aligned as a number), "text" as is.
+INT, PCT, TEXT, YUAN = "int", "pct", "text", "yuan"
 
 KIND_ORDER = [UnitKind.STORE, UnitKind.CLUB, UnitKind.CALL_CENTRE, UnitKind.ACCOUNT_MANAGER_TEAM]
 
@@ -721,7 +721,7 @@ def usage_section(*, scope: Scope, date_from: dt.date, date_to: dt.date) -> dict
             gettext("不合适者平均每月可省(元)"), gettext("推荐增值业务"), gettext("回复有意向"), gettext("已办理"),
             gettext("办理率"),
         ],  # fmt: skip
-        formats=[TEXT, INT, INT, INT, PCT, TEXT, INT, INT, INT, PCT],
+        formats=[TEXT, INT, INT, INT, PCT, YUAN, INT, INT, INT, PCT],
         rows=rows,
         total=row(gettext("合计"), sums) if len(rows) > 1 else None,
         chart={
