@@ -18,6 +18,24 @@ from onboard90.core.commands import OnboardCommand
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+def celery_ready(loglevel: str) -> str:
+    """What `worker` and `beat` check before they hand over to Celery: the log level (returned upper-case), a broker
+    Celery is set up for, and a database `onboard90 init` has brought up to date. Each refusal is a CommandError."""
+    level = loglevel.upper()
+    if level not in LEVELS:
+        raise CommandError(f"--loglevel 须为 {', '.join(LEVELS)} 之一 / --loglevel must be one of {', '.join(LEVELS)}")
+    from onboard90.core.celery_app import broker_url
+    from onboard90.core.management.commands.serve import pending_migrations
+
+    try:
+        broker_url()
+    except ImproperlyConfigured as exc:
+        raise CommandError(str(exc)) from exc
+    if pending_migrations():
+        raise CommandError("数据库尚未初始化或需要迁移，请先运行 onboard90 init / the database needs `onboard90 init` first")
+    return level
+
+
 def default_concurrency() -> int:
     """PostgreSQL: `ONBOARD90_CYCLE_WORKERS` processes (default 2: the cycle's pieces keep one database core busy
     each). SQLite has one writer at a time: one process, whose pieces run one after another."""
@@ -37,20 +55,10 @@ class Command(OnboardCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         concurrency = default_concurrency() if options["concurrency"] is None else options["concurrency"]
-        level = options["loglevel"].upper()
         if concurrency < 1:
             raise CommandError("--concurrency 须为正数 / --concurrency must be positive")
-        if level not in LEVELS:
-            raise CommandError(f"--loglevel 须为 {', '.join(LEVELS)} 之一 / --loglevel must be one of {', '.join(LEVELS)}")
-        from onboard90.core.celery_app import app, broker_url
-        from onboard90.core.management.commands.serve import pending_migrations
-
-        try:
-            broker_url()
-        except ImproperlyConfigured as exc:
-            raise CommandError(str(exc)) from exc
-        if pending_migrations():
-            raise CommandError("数据库尚未初始化或需要迁移，请先运行 onboard90 init / the database needs `onboard90 init` first")
+        level = celery_ready(options["loglevel"])
+        from onboard90.core.celery_app import app
         argv = [
             "worker", f"--loglevel={level}", f"--concurrency={concurrency}",
             f"--queues={settings.CELERY_TASK_DEFAULT_QUEUE}", "--without-gossip", "--without-mingle",
