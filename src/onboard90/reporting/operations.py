@@ -37,6 +37,7 @@ from django.db.models.functions import TruncDate
 from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_noop, ngettext
 
+from onboard90.catalog.tariff import to_yuan
 from onboard90.core import clock
 from onboard90.core.cache import cached_once
 from onboard90.core.language import day_month, is_english, pick
@@ -746,8 +747,7 @@ def _yuan_per_month(total_fen: int, customers: int) -> str | None:
     """The average monthly saving in yuan with two decimals (exact: integer fen, rounded half up), or None."""
     if not customers:
         return None
-    fen = (total_fen * 2 + customers) // (customers * 2)
-    return f"{fen // 100}.{fen % 100:02d}"
+    return str(to_yuan((total_fen * 2 + customers) // (customers * 2)))
 
 
 def forecast_section(*, scope: Scope, units: dict[int, dict], versions, today: dt.date) -> dict:
