@@ -504,7 +504,11 @@ class TariffTable:
     ) -> Int64Array:
         """Charges of usage of shape S under every column: shape S + (packages,)."""
         usage = (minutes[..., None], data_mb[..., None], sms[..., None])
-        terms = tuple(table[month] for table in self._terms_by_month)  # each month's row: S + (packages,)
+        if month.size and not any(month.strides):  # one kind of month for all (a scalar broadcast): its row
+            kind = int(month.flat[0])
+            terms = tuple(table[kind] for table in self._terms_by_month)  # (packages,)
+        else:
+            terms = tuple(table[month] for table in self._terms_by_month)  # each month's row: S + (packages,)
         total = self._price(*usage, terms, self._rates)
         if not self._special.size:
             return total

@@ -181,7 +181,7 @@ def _judge(rows: list[tuple[Any, ...]], *, thresholds: surge.SurgeThresholds) ->
     row_customer = np.searchsorted(ids, np.array([r[0] for r in held_rows], dtype=np.int64))
     row_day = _ordinals(r[1] for r in held_rows) - base
     span = int(max(row_day.max(initial=0), day.max() - base)) + 1
-    mb = np.zeros((len(ids), span), dtype=np.int64)
+    mb = np.zeros((len(ids), span), dtype=np.int32)  # a day's MB < 2**31 (DAY_LIMITS); half the width to judge
     held = np.zeros((len(ids), span), dtype=np.bool_)
     mb[row_customer, row_day] = [r[2] for r in held_rows]
     held[row_customer, row_day] = True

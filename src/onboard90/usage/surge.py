@@ -55,6 +55,8 @@ class SurgeThresholds:
                 or value < (1 if name == "min_days" else 0)
             ):
                 raise ValueError(f"{name} 须为非负整数 / must be a whole number >= 0: {value!r}")
+        if self.multiple > 1000:  # keeps multiple × MB inside int64 whatever the day's use
+            raise ValueError(f"multiple 须不超过1000 / must be at most 1000: {self.multiple!r}")
         percents = self.month_percents
         if any(isinstance(p, bool) or not isinstance(p, int) or not 0 < p <= 1000 for p in percents):
             raise ValueError(f"month_percents 须为1到1000的整数 / whole percents 1–1000: {percents!r}")
@@ -64,8 +66,10 @@ class SurgeThresholds:
 
 @dataclass(frozen=True)
 class Surges:
-    """The answer for C customers: `day_surge` (C,), `median` (C,: NaN where fewer than `min_days` days are
-    held), `held` (C,: days held in the window), `crossed` (C, len(month_percents))."""
+    """The answer for C customers: `day_surge` (C,), `median` (C,: the median of the days held, which
+    every alert records; NaN for the customers without an alert or with fewer than `min_days` held), `held` (C,: days held in the window, for
+    the customers over `min_mb` today or crossing a month threshold; -1 for the others, whose window is
+    not read), `crossed` (C, len(month_percents))."""
 
     day_surge: BoolArray
     median: FloatArray
@@ -80,31 +84,58 @@ class Surges:
 
 
 def _whole(value: npt.ArrayLike, name: str, ndim: int) -> npt.NDArray[np.int64]:
+    """`value` as int64 MB, each in 0 ≤ MB < 2**31 (a day or a month far below it: DAY_LIMITS)."""
+    return _checked(value, name, ndim).astype(np.int64, copy=False)
+
+
+def _checked(value: npt.ArrayLike, name: str, ndim: int) -> npt.NDArray[np.integer]:
+    """`value` as an integer array of its own width, each in 0 ≤ MB < 2**31."""
     array = np.asarray(value)
     if array.ndim != ndim:
         raise ValueError(f"{name}: 维数不符 / must have {ndim} dimension(s), not {array.ndim}")
     if array.size and array.dtype.kind not in "iu":
         raise ValueError(f"{name} 须为整数 / must be whole MB (an integer array), not {array.dtype}")
-    if array.size and array.min() < 0:
-        raise ValueError(f"{name} 不能为负 / cannot be negative")
-    return array.astype(np.int64, copy=False)
+    # One pass for both bounds: read as unsigned, a negative number is larger than any bound.
+    if array.size and array.view(f"u{array.dtype.itemsize}").max() >= _NOT_HELD:
+        if array.min() < 0:
+            raise ValueError(f"{name} 不能为负 / cannot be negative")
+        raise ValueError(f"{name} 超出范围 / MB out of range")
+    return array
 
 
-def _medians(
-    window: npt.NDArray[np.int64], held: BoolArray, min_days: int
-) -> tuple[FloatArray, npt.NDArray[np.int64]]:
-    """Median of the days held, per row (NaN under `min_days`), and the count held."""
-    if window.shape[1] == 0:  # no day in the window: no history for anyone
-        return np.full(window.shape[0], np.nan), np.zeros(window.shape[0], dtype=np.int64)
-    values = window.astype(np.int32)  # sorts twice as fast as int64; days are checked < 2**31 below
-    values[~held] = _NOT_HELD
-    values.sort(axis=1)  # the days held first, in order
-    count = held.sum(axis=1)
+def _medians(window: npt.NDArray[np.integer], held: BoolArray) -> FloatArray:
+    """Median of the days held, per row (every row holds at least one day)."""
+    values = np.where(held, window, window.dtype.type(_NOT_HELD))  # a day not held sorts after every day held
+    values.sort(axis=1)
+    count = np.count_nonzero(held, axis=1)
     rows = np.arange(values.shape[0])
-    low = values[rows, np.maximum(count - 1, 0) // 2]
-    high = values[rows, np.minimum(count // 2, values.shape[1] - 1)]
-    median = (low.astype(np.float64) + high) / 2.0  # exact: whole MB far below 2**52
-    return np.where(count >= min_days, median, np.nan), count
+    low = values[rows, (count - 1) // 2]
+    high = values[rows, count // 2]
+    return (low.astype(np.float64) + high) / 2.0  # exact: whole MB far below 2**52
+
+
+def _day_surges(
+    window: npt.NDArray[np.integer], held: BoolArray, count: npt.NDArray[np.int64], today: npt.NDArray[np.int64],
+    multiple: int,
+) -> BoolArray:
+    """today > multiple × median, for rows holding at least one day, without sorting a row.
+
+    Count the days held "below" — multiple × MB < today, i.e. MB < ⌈today / multiple⌉ in integers; with
+    n = 2k + 1 days held the median is the (k+1)-th smallest, so it is below exactly when more than k days
+    are; with n = 2k the median is the mean of the k-th and (k+1)-th smallest: both below (more than k
+    below) surges, neither (fewer than k) does not, and only k below leaves it to the two days' sum — those
+    few rows are sorted."""
+    if multiple == 0:  # 0 × median < today for any today over min_mb
+        return np.ones(len(today), dtype=np.bool_)
+    limit = (today + multiple - 1) // multiple
+    below = np.count_nonzero((window < limit[:, None].astype(window.dtype)) & held, axis=1)
+    half = count // 2
+    surge = below > half
+    tie = np.flatnonzero((count % 2 == 0) & (below == half))
+    if len(tie):
+        median_x2 = (2 * _medians(window[tie], held[tie])).astype(np.int64)  # low + high, exact
+        surge[tie] = multiple * median_x2 < 2 * today[tie]
+    return surge
 
 
 def surges(
@@ -121,7 +152,12 @@ def surges(
     `window`: (C, D) the MB of each of the D previous days — whole numbers with `held` (C, D) bool saying
     which days have a row, or floats with NaN for a day not held; `today`: (C,) today's MB; `month_before`:
     (C,) the month's MB up to yesterday; `allowance`: (C,) the package's included MB (0: none or
-    unlimited)."""
+    unlimited).
+
+    Cost follows the customers who could surge: the day rule reads the window only of those over `min_mb`
+    today with `min_days` held, and counts rather than sorts; the median itself is computed for the
+    customers with an alert (the alert records it). The window's MB are checked (whole, 0 ≤ MB < 2**31) where they are
+    read; the cycle hands over what the usage import checked."""
     raw = np.asarray(window)
     if raw.ndim != 2:
         raise ValueError("window 须为二维(客户×天) / must be 2-D: customers × days")
@@ -138,9 +174,11 @@ def surges(
         mask = np.asarray(held, dtype=np.bool_)
         if mask.shape != raw.shape:
             raise ValueError("held 与 window 形状不符 / held must have the window's shape")
-    history = _whole(raw, "window", 2)
-    if history.size and history.max() >= _NOT_HELD:
-        raise ValueError("window 超出范围 / a day's MB out of range")
+    history = np.asarray(raw)
+    if history.size and history.dtype.kind not in "iu":
+        raise ValueError(f"window 须为整数 / must be whole MB (an integer array), not {history.dtype}")
+    if history.dtype.itemsize < 4:  # room for the sort's marker of a day not held
+        history = history.astype(np.int32)
     now, before, included = (
         _whole(today, "today", 1), _whole(month_before, "month_before", 1), _whole(allowance, "allowance", 1)
     )  # fmt: skip
@@ -148,18 +186,40 @@ def surges(
     if not now.shape[0] == before.shape[0] == included.shape[0] == customers:
         raise ValueError("形状不符 / shapes: window (C, D), today/month_before/allowance (C,)")
 
-    median = np.full(customers, np.nan)
-    count = np.zeros(customers, dtype=np.int64)
-    for start in range(0, customers, BLOCK_CUSTOMERS):
-        rows = slice(start, start + BLOCK_CUSTOMERS)
-        median[rows], count[rows] = _medians(history[rows], mask[rows], thresholds.min_days)
-    # NaN compares False: too little history never surges.
-    day_surge = (now > thresholds.multiple * median) & (now > thresholds.min_mb)
+    # Exact in integers: before × 100 < percent × allowance <= after × 100, one percent at a time. An
+    # allowance of 0 never fires: before × 100 < 0 cannot hold.
+    before_x100 = before * 100
+    after_x100 = before + now
+    after_x100 *= 100
+    columns = []
+    for percent in thresholds.month_percents:
+        share = included * percent
+        column = before_x100 < share
+        column &= share <= after_x100
+        columns.append(column)
+    crossed = np.column_stack(columns) if columns else np.zeros((customers, 0), dtype=np.bool_)
+    any_crossed = np.logical_or.reduce(columns) if columns else np.zeros(customers, dtype=np.bool_)
 
-    after = before + now
-    percents = np.array(thresholds.month_percents, dtype=np.int64)
-    share = percents[None, :] * included[:, None]  # percent × allowance, against MB × 100
-    crossed = (before[:, None] * 100 < share) & (share <= after[:, None] * 100) & (included[:, None] > 0)
+    # Only a day over min_mb can surge: the window is read for those customers — the heavy users' day, not
+    # the province's — and its days held counted for them and the month's crossers (their alert records it).
+    over = now > thresholds.min_mb
+    looked = np.flatnonzero(over | any_crossed)
+    count = np.full(customers, -1, dtype=np.int64)
+    count[looked] = np.count_nonzero(np.take(mask, looked, axis=0), axis=1)
+    judged = looked[over[looked] & (count[looked] >= thresholds.min_days)]  # too little history never surges
+    day_surge = np.zeros(customers, dtype=np.bool_)
+    median = np.full(customers, np.nan)
+    for start in range(0, len(judged), BLOCK_CUSTOMERS):
+        rows = judged[start : start + BLOCK_CUSTOMERS]
+        days, days_held = _checked(np.take(history, rows, axis=0), "window", 2), np.take(mask, rows, axis=0)
+        surged = _day_surges(days, days_held, count[rows], now[rows], thresholds.multiple)
+        day_surge[rows[surged]] = True
+        median[rows[surged]] = _medians(days[surged], days_held[surged])
+    # The month's crossers keep the day's figures too: their median, where they hold enough days.
+    crossers = looked[any_crossed[looked] & ~day_surge[looked] & (count[looked] >= thresholds.min_days)]
+    for start in range(0, len(crossers), BLOCK_CUSTOMERS):
+        rows = crossers[start : start + BLOCK_CUSTOMERS]
+        median[rows] = _medians(_checked(np.take(history, rows, axis=0), "window", 2), np.take(mask, rows, axis=0))
     return Surges(day_surge, median, count, crossed, thresholds.month_percents)
 
 

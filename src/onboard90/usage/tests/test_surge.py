@@ -51,6 +51,16 @@ def test_the_median_is_of_the_days_held_and_needs_seven_of_them():
     assert one(even, 51).median == 11.5
 
 
+def test_an_even_count_of_days_is_judged_on_the_mean_of_the_two_middle_days():
+    # Eight days with the two middle ones 20 and 40 (median 30, 3× = 90): one middle day is under a third of
+    # the day and the other not, so only their sum decides.
+    days = [5, 6, 7, 20, 40, 41, 42, 43]
+    assert not one(days, 90).day_surge  # exactly 3×, not more
+    assert one(days, 91).day_surge
+    odd = [5, 6, 7, 20, 40, 41, 42]  # seven days: median 20
+    assert not one(odd, 60).day_surge and one(odd, 61).day_surge
+
+
 def test_a_zero_median_makes_any_day_over_50_mb_a_surge():
     idle = [0, 0, 0, 0, 0, 0, 0]
     assert not one(idle, 50).day_surge
@@ -78,7 +88,7 @@ def test_the_thresholds_are_parameters():
     strict = SurgeThresholds(multiple=2, min_mb=20, min_days=3, month_percents=(50, 90))
     assert one([10, 10, 10], 21, thresholds=strict).day_surge
     assert one([], 1, month_before=49, allowance=100, thresholds=strict).crossed == (50,)
-    for bad in ({"min_days": 0}, {"multiple": -1}, {"month_percents": (100, 80)}, {"month_percents": (0,)}):
+    for bad in ({"min_days": 0}, {"multiple": -1}, {"multiple": 1001}, {"month_percents": (100, 80)}, {"month_percents": (0,)}):
         with pytest.raises(ValueError):
             SurgeThresholds(**bad)
 
@@ -86,6 +96,11 @@ def test_the_thresholds_are_parameters():
 def test_bad_input_is_refused_with_a_reason():
     with pytest.raises(ValueError, match="negative"):
         surges(window=[[1, 2]], today=[-1], month_before=[0], allowance=[0])
+    one_day = SurgeThresholds(min_days=1)  # the window is read, and checked, where a day can surge
+    with pytest.raises(ValueError, match="negative"):
+        surges(thresholds=one_day, window=[[1, -2]], today=[60], month_before=[0], allowance=[0])
+    with pytest.raises(ValueError, match="out of range"):
+        surges(thresholds=one_day, window=[[1, 2**31]], today=[60], month_before=[0], allowance=[0])
     with pytest.raises(ValueError, match="shapes"):
         surges(window=[[1, 2]], today=[1, 2], month_before=[0], allowance=[0])
     with pytest.raises(ValueError, match="2-D"):
@@ -121,5 +136,10 @@ def test_the_vectorised_answer_is_the_scalar_reference(data, customers, days, mu
                              thresholds=thresholds)  # fmt: skip
         crossed = tuple(p for p, hit in zip(result.percents, result.crossed[c], strict=True) if hit)
         assert (bool(result.day_surge[c]), crossed) == (expected.day_surge, expected.crossed)
-        median = None if math.isnan(result.median[c]) else float(result.median[c])
-        assert median == expected.median
+        if result.any[c]:  # the median is computed for the customers with an alert: the alert records it
+            median = None if math.isnan(result.median[c]) else float(result.median[c])
+            assert median == expected.median
+        else:
+            assert math.isnan(result.median[c])
+        if today[c] > min_mb or crossed:  # the window is read where a rule can fire
+            assert result.held[c] == sum(d is not None for d in windows[c])
