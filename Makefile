@@ -1,8 +1,8 @@
 # onboard90 — `make demo` and `make test` set everything up on a fresh machine (Python 3.11 needed).
 #
 #   make demo    virtualenv + install, `onboard90 init`, `onboard90 demo --reset --serve` (http://127.0.0.1:8000/)
-#   make test    ruff, mypy --strict on the engine's rules, the suite on SQLite, then on PostgreSQL (PG_URL; all but
-#                the browser's and Kannel's tests, see PG_MARKERS)
+#   make test    ruff, mypy --strict on the engine's rules, then the suite on SQLite and on PostgreSQL side by side
+#                (PG_URL; all but the browser's and Kannel's tests, see PG_MARKERS; TEST_JOBS=1: one after the other)
 #   make lint    ruff only
 #   make clean   caches and build leftovers; `make distclean` also drops .venv and var/
 #
@@ -19,8 +19,13 @@ RUNTIME_STAMP := $(VENV)/.onboard90-runtime
 PG_URL ?= postgres://postgres@127.0.0.1:5432/onboard90
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
-# Test runs write their scratch files (the SMS outbox file, databases of child processes) here, not into the working var/.
-TEST_ENV := ONBOARD90_VAR=$(CURDIR)/var/test
+# Test runs write their scratch files (the SMS outbox file, databases of child processes, lock files) here, not into
+# the working var/: one directory per pass, so the two passes can run at once.
+TEST_ENV = ONBOARD90_VAR=$(CURDIR)/var/test/$@
+# The two passes share nothing (their own databases, var/ directories, broker queues and free ports), so `make test`
+# runs them at once, one per core: most of a pass is one Python process waiting on its database or a child process.
+# Each pass's output is held and shown whole when it ends (GNU make --output-sync).
+TEST_JOBS ?= 2
 
 # Exit 0 when a PostgreSQL server answers at argv[1]; the named database may not exist yet, so the
 # server's own `postgres` database is tried as well.
@@ -82,7 +87,8 @@ demo: $(RUNTIME_STAMP) $(ASSETS)
 lint: install
 	$(BIN)/ruff check src conftest.py
 
-test: lint typecheck test-sqlite test-postgres
+test: lint typecheck
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-sqlite test-postgres
 
 # The engine's rules (journeys/rules: plain Python that the cycle compiles to SQL and the preview runs).
 typecheck: install
