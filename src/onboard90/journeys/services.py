@@ -338,6 +338,9 @@ def tasks_complete_bulk(
         )
         update_rows(JourneyAction, ["status", "closed_at", "reason"], closing)
         acts_moved.send(sender=Task, changes=moved)
+        usage_acts.record_offers_taken(
+            closed=[(pk, task.outcome, task.completed_at) for pk, task in touched.items() if task.status not in RUNNING]
+        )
         audit_record(actor=None, verb="task.complete_bulk", object_type="journeys.task", actor_label=source, after=counts)
     return counts
 

@@ -17,7 +17,7 @@ from onboard90.catalog.services import catalog_install
 from onboard90.core import clock
 from onboard90.journeys import cycle, selectors
 from onboard90.journeys.models import JourneyAction, Task
-from onboard90.journeys.services import task_complete
+from onboard90.journeys.services import task_complete, tasks_complete_bulk
 from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.gateways import MemoryGateway
 from onboard90.messaging.replies import reply_receive
@@ -197,6 +197,34 @@ def test_the_offer_sms_names_the_customers_offer_and_the_yes_and_the_follow_up_a
                   now=at(OFFER_DAY + 1, 10))  # fmt: skip
     choice.refresh_from_db()
     assert (choice.taken_at, choice.taken_via) == (at(OFFER_DAY + 1, 10), "task")
+
+
+def test_a_follow_up_closed_from_a_dialler_file_takes_the_offer_up_as_one_closed_on_the_page(plan):
+    surfer = builders.customer(city_obj=plan["city"], package_code="A46", activated_on=OFFER_START)
+    used(surfer, {"2012-03": (30, 400, 10)})
+    changed_mind = builders.customer(city_obj=plan["city"], package_code="A46", activated_on=OFFER_START)
+    used(changed_mind, {"2012-03": (30, 400, 10)})
+    cycle_and_send(OFFER_DAY)
+    for customer in (surfer, changed_mind):
+        reply_receive(msisdn=customer.msisdn, text="1", received_at=at(OFFER_DAY, 19))
+    follow_ups = {
+        t.action.journey.customer_id: t
+        for t in Task.objects.filter(action__action_code="vas_recommendation").select_related("action__journey")
+    }
+
+    counts = tasks_complete_bulk(
+        completions=[
+            (follow_ups[surfer.pk].pk, "reached", at(OFFER_DAY + 1, 10), plan["clerk"].pk),
+            (follow_ups[changed_mind.pk].pk, "refused", at(OFFER_DAY + 1, 11), plan["clerk"].pk),
+        ],
+        source="dialler",
+        now=at(OFFER_DAY + 1, 12),
+    )
+
+    assert counts["closed"] == 2
+    taken = dict(OfferChoice.objects.values_list("customer_id", "taken_at"))
+    assert taken == {surfer.pk: at(OFFER_DAY + 1, 10), changed_mind.pk: None}
+    assert OfferChoice.objects.get(customer=surfer).taken_via == "task"
 
 
 def test_an_offer_sms_that_is_not_sent_yet_is_not_counted_as_made(plan):
