@@ -296,11 +296,11 @@ def _lookup(msisdns: Iterable[str]) -> dict[str, tuple[int, int]]:
     ordinals: dict[str, int] = {}  # the activation dates seen (SQLite)
     with connection.cursor() as cursor:
         for chunk in chunks(wanted, 50000):
-            if connection.vendor == "postgresql":  # one array parameter, not thousands of %s
+            if connection.vendor == "postgresql":  # one text parameter split by the server, not thousands of %s
                 cursor.execute(
                     "SELECT msisdn, id, activated_on - DATE '2000-01-01' FROM customers_customer "
-                    "WHERE msisdn = ANY(%s)",
-                    [list(chunk)],
+                    "WHERE msisdn = ANY(string_to_array(%s, ','))",
+                    [",".join(chunk)],
                 )
                 found.update((msisdn, (pk, days + _PG_EPOCH)) for msisdn, pk, days in cursor.fetchall())
                 continue
