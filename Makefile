@@ -43,8 +43,6 @@ endef
 export PG_PROBE
 
 .DEFAULT_GOAL := help
-# The passes share a test database name and their output must stay readable: never run them in parallel.
-.NOTPARALLEL:
 .PHONY: help install demo test typecheck test-sqlite test-postgres lint clean distclean
 
 help:
