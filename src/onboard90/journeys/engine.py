@@ -53,8 +53,9 @@ from onboard90.playbook import schema
 from onboard90.playbook.models import PlaybookVersion
 from onboard90.playbook.selectors import playbook_of
 
-# Anchor name -> the customer's indexed local-date column. `data_surge` has no column yet: usage
-# insights feed it in a later release, so until then that act is simply never due.
+# Anchor name -> the customer's indexed local-date column. `data_surge` has none: its act fires once per alert,
+# not once per journey, so the window engine never opens it — the cycle's alert step does (journeys.surge_acts),
+# and each alert and its SMS are the customer's `usage.SurgeAlert` rows.
 ANCHOR_COLUMNS = {
     "activation": "activated_on",
     "vip_rated": "vip_rated_on",

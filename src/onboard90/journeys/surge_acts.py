@@ -36,23 +36,21 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from functools import partial
 
 from django.db import transaction
 
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, update_rows
-from onboard90.customers.models import Bill, Customer
+from onboard90.customers.models import Customer
 from onboard90.journeys import audience_sql
 from onboard90.journeys.enums import JourneyStatus
 from onboard90.journeys.models import CycleRun
 from onboard90.journeys.rules import windows
-from onboard90.messaging.context import SharedParts, customer_context, reference_lists
+from onboard90.messaging.context import SharedParts, latest_bills, message_text, reference_lists
 from onboard90.messaging.enums import MessageStatus, Purpose
 from onboard90.messaging.models import OutboxMessage
 from onboard90.messaging.policy import next_send_time
 from onboard90.playbook import schema, templating
-from onboard90.playbook.content import locals_for, sms_template_for, sms_text
 from onboard90.playbook.models import PlaybookVersion
 from onboard90.playbook.selectors import playbook_of
 from onboard90.usage import alerts, surge
@@ -144,20 +142,14 @@ def _tell(
             told = told.filter(marketing_opt_out=False)
         related = ("city", "store", "package", "vip_tier", "account_manager__staff")
         customers = list(told.select_related(*related).order_by("pk"))
-        bills: dict[int, Bill] = {}
-        for bill in Bill.objects.filter(customer_id__in=[c.pk for c in customers]).order_by("-issued_at"):
-            bills.setdefault(bill.customer_id, bill)
+        bills = latest_bills(c.pk for c in customers)
         messages: list[OutboxMessage] = []
         for customer in customers:
-            city, family = customer.city.code, customer.package.family
-            local = shared.get(("local", city), partial(locals_for, playbook, city))
-            context = customer_context(
-                customer, bill=bills.get(customer.pk), local=local, refs=refs, shared=shared
-            )
-            context["alert"] = alerts.alert_context(_telling(by_customer[customer.pk]))
-            template = sms_template_for(playbook, action, city, family) or ""
+            extra = {"alert": alerts.alert_context(_telling(by_customer[customer.pk]))}
             try:
-                text = sms_text(playbook, templating.render(template, context), spec.message_class)
+                text = message_text(
+                    playbook, action, customer, bill=bills.get(customer.pk), refs=refs, shared=shared, extra=extra
+                )
                 status, error, parts = MessageStatus.QUEUED, "", templating.segments(text)
             except Exception as exc:  # one customer's failure must not stop the others' alerts
                 text, status, error, parts = "-", MessageStatus.FAILED, f"render: {exc}"[:255], 0

@@ -29,14 +29,13 @@ from collections.abc import Sequence
 from django.db.models import Exists, OuterRef, Q
 
 from onboard90.core.bulk import chunks, insert_objects, update_rows
-from onboard90.customers.models import Bill, Customer, CustomerChange
+from onboard90.customers.models import Customer, CustomerChange
 from onboard90.journeys.enums import CycleStatus, JourneyStatus
 from onboard90.journeys.models import CycleRun, Task
-from onboard90.messaging.context import customer_context, reference_lists
+from onboard90.messaging.context import SharedParts, latest_bills, message_text, reference_lists
 from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.models import OutboxMessage
 from onboard90.playbook import schema, templating
-from onboard90.playbook.content import locals_for, sms_template_for, sms_text
 from onboard90.playbook.models import PlaybookVersion
 from onboard90.playbook.selectors import playbook_of
 from onboard90.usage import fit, verdicts
@@ -153,7 +152,7 @@ def render_messages(
     ids = list(queued.order_by("pk").values_list("pk", flat=True))
     if not ids:
         return 0
-    refs = reference_lists()
+    refs, shared = reference_lists(), SharedParts()
     written = 0
     for chunk in chunks(ids, 2000):
         messages = list(
@@ -167,26 +166,19 @@ def render_messages(
                 "customer__offer_choice__offer",
             )
         )
-        bills: dict[int, Bill] = {}
-        for bill in Bill.objects.filter(customer_id__in=[m.customer_id for m in messages]).order_by(
-            "-issued_at"
-        ):
-            bills.setdefault(bill.customer_id, bill)
+        bills = latest_bills(m.customer_id for m in messages)
         rows, offered = [], []
         for message in messages:
             customer = message.customer
-            city = customer.city.code
-            context = customer_context(
-                customer, bill=bills.get(customer.pk), local=locals_for(playbook, city), refs=refs
-            )
             # A missing one-to-one row raises an AttributeError: getattr's default covers it.
             choice = getattr(customer, "offer_choice", None)
-            context["fit"] = verdicts.fit_context(getattr(customer, "package_fit", None))
-            context["offer"] = verdicts.offer_context(choice)
-            template = sms_template_for(playbook, action, city, customer.package.family)
+            extra = {
+                "fit": verdicts.fit_context(getattr(customer, "package_fit", None)),
+                "offer": verdicts.offer_context(choice),
+            }
             try:
-                text = sms_text(
-                    playbook, templating.render(template or "", context), action.sms.message_class
+                text = message_text(
+                    playbook, action, customer, bill=bills.get(customer.pk), refs=refs, shared=shared, extra=extra
                 )
             except Exception:  # the dispatcher renders it instead, and records what is wrong
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from onboard90.catalog.models import ReferenceItem, ReferenceKind
@@ -101,12 +102,28 @@ def _first_month_label(value: str) -> str:
     return chinese_label(FirstMonth, value)
 
 
+def latest_bills(customer_ids: Iterable[int]) -> dict[int, Bill]:
+    """Each of these customers' latest bill (what a template's `bill` says), in one query."""
+    bills: dict[int, Bill] = {}
+    for bill in Bill.objects.filter(customer_id__in=list(customer_ids)).order_by("-issued_at"):
+        bills.setdefault(bill.customer_id, bill)
+    return bills
+
+
 def message_text(
-    playbook, action, customer: Customer, *, bill: Bill | None, refs: dict, shared: SharedParts | None = None
+    playbook,
+    action,
+    customer: Customer,
+    *,
+    bill: Bill | None,
+    refs: dict,
+    shared: SharedParts | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> str:
     """The SMS `customer` gets for `action` under `playbook`, as sent: the city's or the package family's
     template, rendered with the customer's own facts, with the signature and (marketing) the opt-out text.
-    The dispatcher's renderer and `onboard90 sms preview` both call this. Raises on a template error.
+    The dispatcher's renderer, `onboard90 sms preview` and the usage acts' writers (with their `extra`
+    context: `fit`, `offer`, `alert`) all call this. Raises on a template error.
 
     `shared` (one per playbook version: its keys do not name the playbook) keeps what customers share
     between calls."""
@@ -114,6 +131,8 @@ def message_text(
     city, family = customer.city.code, customer.package.family
     local = shared.get(("local", city), lambda: locals_for(playbook, city))
     context = customer_context(customer, bill=bill, local=local, refs=refs, shared=shared)
+    if extra:
+        context.update(extra)
     template = shared.get(
         ("template", action.code, city, family), lambda: sms_template_for(playbook, action, city, family)
     )
