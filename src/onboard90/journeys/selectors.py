@@ -63,11 +63,17 @@ def default_as_of() -> dt.datetime:
     return clock.now()
 
 
+# The published playbook's whole document (tens of kB of JSON): parsed once per process from its own query
+# (`playbook_of`), never needed on a row read beside a customer.
+PLAYBOOK_DOCUMENT = "journey__playbook_version__document"
+
+
 def customer_by_msisdn(msisdn: str):
     customer = (
         Customer.objects.select_related(
             "package", "city", "store", "vip_tier", "journey__playbook_version", "package_fit"
         )
+        .defer(PLAYBOOK_DOCUMENT)
         .filter(msisdn=msisdn.strip())
         .first()
     )
@@ -87,15 +93,17 @@ def journey_document(*, msisdn: str, as_of: dt.datetime) -> dict:
     journey = getattr(customer, "journey", None)
     if journey is None:
         raise LookupError(f"客户 {customer.masked_msisdn} 没有导入期旅程 / no journey for this customer")
+    acts = JourneyAction.objects.filter(journey=journey).select_related("task__owner_unit", "task__assignee", "sms")
+    return _document(customer=customer, journey=journey, as_of=as_of, acts=list(acts))
+
+
+def _document(*, customer, journey, as_of: dt.datetime, acts: list[JourneyAction]) -> dict:
+    """`journey_document` of a customer already read, from their act rows already read (each with its task's
+    owner unit and assignee, and its SMS): the customer page reads them once for both."""
     playbook = playbook_of(journey.playbook_version)
     today = clock.local_date(as_of)
     day = windows.journey_day(customer.activated_on, today)
-    rows = {
-        (row.action_code, row.occurrence): row
-        for row in JourneyAction.objects.filter(journey=journey).select_related(
-            "task__owner_unit", "task__assignee", "sms"
-        )
-    }
+    rows = {(row.action_code, row.occurrence): row for row in acts}
     facts = facts_of(customer)
     fit = _package_fit_preview(customer, playbook=playbook, today=today)
     if fit is not None:
@@ -575,9 +583,14 @@ def customer_in_scope(*, scope, msisdn: str, reach=_ASK):
     msisdn = (msisdn or "").strip()
     if not (len(msisdn) == 11 and msisdn.isdigit()):
         return None
-    customers = Customer.objects.select_related(
-        "package", "city", "store", "vip_tier", "account_manager__staff", "journey__playbook_version"
-    ).filter(msisdn=msisdn)
+    customers = (
+        Customer.objects.select_related(
+            "package", "city", "store", "vip_tier", "account_manager__staff", "journey__playbook_version",
+            "package_fit",
+        )
+        .defer(PLAYBOOK_DOCUMENT)
+        .filter(msisdn=msisdn)
+    )
     found = customers.filter(customer_filter(scope)).first()
     if found is None:
         reach = takeable_reach(scope) if reach is _ASK else reach
@@ -663,9 +676,8 @@ def customer_journey(*, customer, as_of: dt.datetime) -> dict:
     journey = getattr(customer, "journey", None)
     if journey is None:
         return {"journey": None, "acts": [], "playbook": None, "day": None, "stage": None}
-    document = journey_document(msisdn=customer.msisdn, as_of=as_of)
     playbook = playbook_of(journey.playbook_version)
-    rows = (
+    rows = list(
         JourneyAction.objects.filter(journey=journey)
         .select_related("task__owner_unit__city", "task__assignee__staff", "task__completed_by__staff", "sms")
         .prefetch_related(
@@ -673,6 +685,7 @@ def customer_journey(*, customer, as_of: dt.datetime) -> dict:
         )
         .order_by("action_code", "occurrence")
     )
+    document = _document(customer=customer, journey=journey, as_of=as_of, acts=rows)
     by_code: dict[str, list[JourneyAction]] = {}
     for row in rows:
         by_code.setdefault(row.action_code, []).append(row)
