@@ -135,6 +135,9 @@ def task_note(verdict: PackageFitVerdict) -> str:
     return f"{TASK_NOTE_PREFIX}推荐改用{context['recommended']}，每月可省{context['saving']}元。{verdict.explanation}"
 
 
+SHARED_REFERENCES = ("customer__city", "customer__store", "customer__package", "customer__vip_tier")
+
+
 def render_messages(
     *, version: PlaybookVersion, playbook: schema.Playbook, action: schema.Action, as_of: dt.datetime
 ) -> int:
@@ -155,16 +158,14 @@ def render_messages(
     refs, shared = reference_lists(), SharedParts()
     written = 0
     for chunk in chunks(ids, 2000):
+        # The customer's own rows joined; the reference rows a batch shares (cities, stores, packages, tiers: a
+        # few hundred) read once each and shared, not made again for every message.
         messages = list(
-            OutboxMessage.objects.filter(pk__in=chunk).select_related(
-                "customer__city",
-                "customer__store",
-                "customer__package",
-                "customer__vip_tier",
-                "customer__account_manager__staff",
-                "customer__package_fit",
-                "customer__offer_choice__offer",
+            OutboxMessage.objects.filter(pk__in=chunk)
+            .select_related(
+                "customer__account_manager__staff", "customer__package_fit", "customer__offer_choice__offer"
             )
+            .prefetch_related(*SHARED_REFERENCES)
         )
         bills = latest_bills(m.customer_id for m in messages)
         rows, offered = [], []
