@@ -261,20 +261,31 @@ class Command(OnboardCommand):
             flags=("no_dispatch", "force", "json"),
         )
 
-    def _usage(self, options: dict[str, Any]) -> None:
+    def _measured(self, name: str, options: dict[str, Any], *, valued: tuple[str, ...], run) -> dict | None:
+        """The result of `run()` on the database of DATABASE_URL — or None once a child process has run the
+        bench on a fresh SQLite file, or once the result went out as JSON (--json)."""
         if not os.environ.get("DATABASE_URL"):
-            _again_in_sqlite("usage", options, valued=("rows", "days", "seed"))
-            return
-        from onboard90.bench import services, usage
+            _again_in_sqlite(name, options, valued=valued)
+            return None
+        from onboard90.bench import services
 
         with services.quiet_logs():
             try:
-                result = usage.run(rows=options["rows"], days=options["days"], seed=options["seed"],
-                                   force=options["force"])
+                result = run()
             except services.BenchRefused as exc:
                 raise CommandError(str(exc)) from None
         if options["json"]:
             self.emit_json(result)
+            return None
+        return result
+
+    def _usage(self, options: dict[str, Any]) -> None:
+        from onboard90.bench import usage
+
+        result = self._measured("usage", options, valued=("rows", "days", "seed"), run=lambda: usage.run(
+            rows=options["rows"], days=options["days"], seed=options["seed"], force=options["force"]
+        ))  # fmt: skip
+        if result is None:
             return
         w = self.stdout.write
         w(f"数据库 / database        {result['database_location']}")
@@ -286,19 +297,12 @@ class Command(OnboardCommand):
         w(f"内存峰值 / peak RSS       {result['peak_rss_mb']} MB")
 
     def _api(self, options: dict[str, Any]) -> None:
-        if not os.environ.get("DATABASE_URL"):
-            _again_in_sqlite("api", options, valued=("events", "single", "seed"))
-            return
-        from onboard90.bench import api, services
+        from onboard90.bench import api
 
-        with services.quiet_logs():
-            try:
-                result = api.run(events=options["events"], single=options["single"], seed=options["seed"],
-                                 force=options["force"])
-            except services.BenchRefused as exc:
-                raise CommandError(str(exc)) from None
-        if options["json"]:
-            self.emit_json(result)
+        result = self._measured("api", options, valued=("events", "single", "seed"), run=lambda: api.run(
+            events=options["events"], single=options["single"], seed=options["seed"], force=options["force"]
+        ))  # fmt: skip
+        if result is None:
             return
         w = self.stdout.write
         w(f"数据库 / database        {result['database_location']}")
