@@ -66,10 +66,10 @@ class SurgeThresholds:
 
 @dataclass(frozen=True)
 class Surges:
-    """The answer for C customers: `day_surge` (C,), `median` (C,: the median of the days held, which
-    every alert records; NaN for the customers without an alert or with fewer than `min_days` held), `held` (C,: days held in the window, for
-    the customers over `min_mb` today or crossing a month threshold; -1 for the others, whose window is
-    not read), `crossed` (C, len(month_percents))."""
+    """The answer for C customers: `day_surge` (C,); `median` (C,: the median of the days held, which
+    every alert records; NaN for the customers without an alert or with fewer than `min_days` held);
+    `held` (C,: days held in the window, for the customers over `min_mb` today or crossing a month
+    threshold; -1 for the others, whose window is not read); `crossed` (C, len(month_percents))."""
 
     day_surge: BoolArray
     median: FloatArray
@@ -156,8 +156,8 @@ def surges(
 
     Cost follows the customers who could surge: the day rule reads the window only of those over `min_mb`
     today with `min_days` held, and counts rather than sorts; the median itself is computed for the
-    customers with an alert (the alert records it). The window's MB are checked (whole, 0 ≤ MB < 2**31) where they are
-    read; the cycle hands over what the usage import checked."""
+    customers with an alert (the alert records it). The window's MB are checked (whole, 0 ≤ MB < 2**31)
+    where they are read; the cycle hands over what the usage import checked."""
     raw = np.asarray(window)
     if raw.ndim != 2:
         raise ValueError("window 须为二维(客户×天) / must be 2-D: customers × days")
