@@ -16,12 +16,15 @@ line that fails a quick check takes the full row checks of `usage.validation`, w
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import itertools
 import json
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -413,6 +416,47 @@ def _plain_csv(table: importing.Table) -> Iterator[_Chunk] | None:
     return chunked()
 
 
+def _read_ahead(chunks_of: Iterator[_Chunk]) -> Iterator[_Chunk]:
+    """The chunks of a plain CSV, the next one read in a thread of its own while the caller checks and writes
+    the last: the csv module's parsing is Python that otherwise waits for the database, which releases the
+    interpreter while it writes. The thread touches no database. An error while reading is raised here, in
+    the caller's order; the thread stops when the caller stops asking."""
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def read() -> None:
+        try:
+            for chunk in chunks_of:
+                while not stop.is_set():
+                    try:
+                        handoff.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put(done)
+        except BaseException as exc:  # handed to the caller, who raises it
+            handoff.put(exc)
+
+    reader = threading.Thread(target=read, name="usage-import-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            handoff.get_nowait()  # let a reader blocked on a full hand-off see the stop
+        reader.join()
+
+
 def _rows_in_chunks(table: importing.Table) -> Iterator[_Chunk]:
     """Any file through the imports' reader (XLSX; a CSV with quoted cells)."""
     for block in chunks(table.rows(), CHUNK):
@@ -561,7 +605,8 @@ def usage_import(
     source = f"import:usage:{table.path.name}"
     reader = _Reader(today=today, earliest=day_horizon(today))
     done = 0
-    for chunk in _plain_csv(table) or _rows_in_chunks(table):
+    plain = _plain_csv(table)
+    for chunk in _read_ahead(plain) if plain is not None else _rows_in_chunks(table):
         batch, rejected, counted, duplicates = reader.take(chunk)
         created, updated, unchanged = _write(batch, source=source)
         result.total += counted

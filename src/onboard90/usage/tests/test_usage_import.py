@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from decimal import Decimal
 
 import pytest
@@ -331,3 +332,25 @@ def test_whatever_is_imported_in_whatever_order_each_month_is_the_sum_of_its_day
         for k, value in enumerate((voice, data, sms, 1)):
             total[k] += value
     assert months() == {key: tuple(total) for key, total in sums.items()}
+
+
+def test_the_next_chunk_is_read_ahead_in_order_and_a_reading_error_surfaces_where_it_happened():
+    from onboard90.usage.services import _read_ahead
+
+    assert list(_read_ahead(iter([1, 2, 3]))) == [1, 2, 3]
+
+    def failing():
+        yield 1
+        raise ValueError("line 50 001: the file ends mid-row")
+
+    got = []
+    with pytest.raises(ValueError, match="mid-row"):
+        for chunk in _read_ahead(failing()):
+            got.append(chunk)
+    assert got == [1]
+
+    # A caller that stops early (a write failed) leaves no reading thread behind.
+    chunks = _read_ahead(iter(range(100)))
+    assert next(chunks) == 0
+    chunks.close()
+    assert not [t for t in threading.enumerate() if t.name == "usage-import-read-ahead"]
