@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
+import re
 import secrets
 import tempfile
 import time
@@ -140,7 +141,7 @@ def _kannel(ids: list[int], *, at: dt.datetime, workdir: Path, progress: Progres
         texts = list(OutboxMessage.objects.filter(pk__in=ids).order_by("pk").values_list("pk", "msisdn", "text"))
         ceiling = _ceiling(peer.sendsms_url, gateway, texts)
         progress("kannel", 2, 2)
-        handed = peer.status()
+        handed = _status_when_handed_over(peer, 2 * len(ids))  # each message twice: the gateway, then the loop
     ratio = through_gateway["per_s"] / ceiling["per_s"] if ceiling["per_s"] else None
     return {
         **through_gateway,
@@ -149,6 +150,18 @@ def _kannel(ids: list[int], *, at: dt.datetime, workdir: Path, progress: Progres
         "target": {"ratio": TARGET_RATIO, "met": ratio is not None and ratio >= TARGET_RATIO},
         "kannel_status": next((line for line in handed.splitlines() if line.startswith("SMS: received")), ""),
     }
+
+
+def _status_when_handed_over(peer: KannelPeer, expected: int, *, wait_s: float = 15.0) -> str:
+    """bearerbox's status once it reports `expected` messages sent to the SMS centre (or after `wait_s`): it
+    accepts a message (HTTP 202) a moment before it hands it on, so a status read at once may miss the last."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        status = peer.status()
+        sent = re.search(r"^SMS: received .*?, sent (\d+)", status, re.MULTILINE)
+        if (sent and int(sent.group(1)) >= expected) or time.monotonic() >= deadline:
+            return status
+        time.sleep(0.2)
 
 
 def _ceiling(sendsms_url: str, gateway: KannelGateway, texts: list[tuple[int, str, str]]) -> dict[str, Any]:
