@@ -141,26 +141,27 @@ def _kannel(ids: list[int], *, at: dt.datetime, workdir: Path, progress: Progres
         texts = list(OutboxMessage.objects.filter(pk__in=ids).order_by("pk").values_list("pk", "msisdn", "text"))
         ceiling = _ceiling(peer.sendsms_url, gateway, texts)
         progress("kannel", 2, 2)
-        handed = _status_when_handed_over(peer, 2 * len(ids))  # each message twice: the gateway, then the loop
+        handed = _sms_status_when_handed_over(peer, 2 * len(ids))  # each message twice: the gateway, then the loop
     ratio = through_gateway["per_s"] / ceiling["per_s"] if ceiling["per_s"] else None
     return {
         **through_gateway,
         "ceiling": ceiling,
         "ratio": round(ratio, 2) if ratio is not None else None,
         "target": {"ratio": TARGET_RATIO, "met": ratio is not None and ratio >= TARGET_RATIO},
-        "kannel_status": next((line for line in handed.splitlines() if line.startswith("SMS: received")), ""),
+        "kannel_status": handed,
     }
 
 
-def _status_when_handed_over(peer: KannelPeer, expected: int, *, wait_s: float = 15.0) -> str:
-    """bearerbox's status once it reports `expected` messages sent to the SMS centre (or after `wait_s`): it
-    accepts a message (HTTP 202) a moment before it hands it on, so a status read at once may miss the last."""
+def _sms_status_when_handed_over(peer: KannelPeer, expected: int, *, wait_s: float = 15.0) -> str:
+    """bearerbox's SMS status line ("SMS: received …, sent N …") once it reports `expected` messages sent to the
+    SMS centre (or after `wait_s`; "" when it does not answer): it accepts a message (HTTP 202) a moment before
+    it hands it on, so a status read at once may miss the last."""
     deadline = time.monotonic() + wait_s
     while True:
-        status = peer.status()
-        sent = re.search(r"^SMS: received .*?, sent (\d+)", status, re.MULTILINE)
+        line = next((ln for ln in peer.status().splitlines() if ln.startswith("SMS: received")), "")
+        sent = re.search(r", sent (\d+)", line)
         if (sent and int(sent.group(1)) >= expected) or time.monotonic() >= deadline:
-            return status
+            return line
         time.sleep(0.2)
 
 
