@@ -8,6 +8,7 @@
 - `outbox-dispatch` (`outbox_dispatch`): what is due now through the configured gateway, within the
   playbook's sending hours and daily cap — the job `onboard90 dispatch` runs in one process.
 - `sla-scan` (`sla_scan`): overdue and escalations between two cycles.
+- after today's cycle, `onboard90.dashboards_refresh` (`reporting.tasks`): the dashboards read ahead.
 
 The outbox job sits here rather than with the outbox because the cycle runs the same service in line and
 this module is the one the workers' schedules are written for; it calls messaging's service only.
@@ -90,6 +91,10 @@ def cycle_finish(run_id: int) -> dict:
 
     with engine.cycle_session():
         run = cycle.cycle_finish(run_id=run_id, gateway=gateway_from_settings())
+    day = clock.local_date(run.as_of)
+    if day == clock.today():
+        # The morning's dashboards read ahead (`reporting.tasks`, named here: the figures sit above the engine).
+        app.send_task("onboard90.dashboards_refresh", kwargs={"day": day.isoformat()})
     return {"run": run.pk, "status": run.status, **run.counts}
 
 

@@ -33,6 +33,7 @@ from onboard90.journeys.enums import RUNNING, ActionStatus
 from onboard90.journeys.models import Journey, JourneyAction
 from onboard90.journeys.selectors import COUNTED, closed_counts
 from onboard90.reporting.models import CustomerMove, FigureCell, FigureRefresh
+from onboard90.reporting.operations import operations_refresh
 
 COUNTS = ("done", "done_late", "backdated", "missed", "open", "overdue")
 KEY = ("city_id", "store_id", "action_code", "stage", "due_at", "window_end")
@@ -287,3 +288,21 @@ def figure_cells_apply(*, changes: Iterable[CellChange | tuple]) -> int:
     if inserts:
         insert_values(FigureCell, ["city", "store", "action_code", "stage", "due_at", "window_end", *COUNTS], inserts)
     return len(updates) + len(inserts)
+
+
+class DashboardsRefresh(NamedTuple):
+    today: dt.date
+    scopes: list[str]
+    seconds: float
+
+
+def dashboards_refresh(*, today: dt.date) -> DashboardsRefresh:
+    """看板预计算: the operations figures the province's and each city's dashboard open with on `today` (the
+    default range), read ahead of the first look — the daily job runs it after the cycle, so the morning's first
+    supervisor does not wait seconds for them (`operations.operations_refresh`). Writes the shared cache only."""
+    from onboard90.reporting.selectors import date_range  # selectors import this module
+
+    start = time.perf_counter()
+    date_from, date_to, _errors = date_range(today=today, due_from=None, due_to=None)
+    scopes = operations_refresh(today=today, date_from=date_from, date_to=date_to)
+    return DashboardsRefresh(today=today, scopes=scopes, seconds=time.perf_counter() - start)

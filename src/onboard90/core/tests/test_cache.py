@@ -22,11 +22,11 @@ def test_ten_requests_at_once_compute_the_reading_once_and_all_get_it():
         return {"figures": 42}
 
     results = []
-    first = threading.Thread(target=lambda: results.append(cached_once("test:ops", seconds=60, compute=compute)))
+    first = threading.Thread(target=lambda: results.append(cached_once("test:ops", fresh=60, compute=compute)))
     first.start()
     assert started.wait(10)
     others = [
-        threading.Thread(target=lambda: results.append(cached_once("test:ops", seconds=60, compute=compute)))
+        threading.Thread(target=lambda: results.append(cached_once("test:ops", fresh=60, compute=compute)))
         for _ in range(9)
     ]
     for thread in others:
@@ -41,7 +41,44 @@ def test_ten_requests_at_once_compute_the_reading_once_and_all_get_it():
 def test_a_reading_in_the_cache_is_not_computed_again_and_another_key_is():
     cache.delete_many(["test:a", "test:b"])
     calls = []
-    assert cached_once("test:a", seconds=60, compute=lambda: calls.append("a") or "A") == "A"
-    assert cached_once("test:a", seconds=60, compute=lambda: calls.append("a") or "again") == "A"
-    assert cached_once("test:b", seconds=60, compute=lambda: calls.append("b") or "B") == "B"
+    assert cached_once("test:a", fresh=60, compute=lambda: calls.append("a") or "A") == "A"
+    assert cached_once("test:a", fresh=60, compute=lambda: calls.append("a") or "again") == "A"
+    assert cached_once("test:b", fresh=60, compute=lambda: calls.append("b") or "B") == "B"
     assert calls == ["a", "b"]
+
+
+def test_an_old_reading_is_replaced_by_the_next_caller_while_one_being_replaced_is_shown_as_it_is(monkeypatch):
+    from onboard90.core import cache as module
+
+    cache.delete("test:stale")
+    clock = [1000.0]
+    monkeypatch.setattr(module.time, "time", lambda: clock[0])
+    assert cached_once("test:stale", fresh=60, keep=3600, compute=lambda: "first") == "first"
+    clock[0] += 61  # older than fresh: the next caller computes the next reading
+    assert cached_once("test:stale", fresh=60, keep=3600, compute=lambda: "second") == "second"
+    clock[0] += 61
+    started, release = threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        release.wait(10)
+        return "third"
+
+    results = []
+    replacing = threading.Thread(target=lambda: results.append(cached_once("test:stale", fresh=60, keep=3600, compute=slow)))
+    replacing.start()
+    assert started.wait(10)
+    # While it is being replaced, another caller does not wait: it is shown the reading on file.
+    assert cached_once("test:stale", fresh=60, keep=3600, compute=lambda: "never") == "second"
+    release.set()
+    replacing.join(10)
+    assert results == ["third"]
+    assert cached_once("test:stale", fresh=60, keep=3600, compute=lambda: "never") == "third"
+
+
+def test_a_reading_put_ahead_is_shown_to_the_first_caller_without_computing():
+    from onboard90.core.cache import cache_put
+
+    cache.delete("test:ahead")
+    cache_put("test:ahead", {"made": "by the daily job"}, keep=3600)
+    assert cached_once("test:ahead", fresh=60, compute=lambda: {"made": "by a request"}) == {"made": "by the daily job"}

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from onboard90 import testing as builders
 from onboard90.org.enums import Role
 from onboard90.org.scoping import scope_of
-from onboard90.reporting.operations import operations_overview
+from onboard90.reporting.operations import operations_overview, operations_overview_now
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2012, 6, 1)
@@ -57,3 +57,28 @@ def test_each_city_has_its_own_reading(supervisors):
     with CaptureQueriesContext(connection) as after_clear:
         operations_overview(scope=scope_of(supervisors["jinan"]), **RANGE)
     assert after_clear.captured_queries
+
+
+def test_after_the_daily_job_reads_the_dashboards_ahead_the_first_supervisor_waits_for_no_query(
+    supervisors, django_assert_num_queries
+):
+    from django.core.management import call_command
+
+    from onboard90.reporting.selectors import date_range
+    from onboard90.reporting.services import dashboards_refresh
+
+    cache.clear()
+    done = dashboards_refresh(today=TODAY)
+    assert done.scopes == ["全省", "济南", "青岛"]
+    date_from, date_to, _ = date_range(today=TODAY, due_from=None, due_to=None)
+    for boss in supervisors.values():
+        with django_assert_num_queries(0):
+            ahead = operations_overview(scope=scope_of(boss), date_from=date_from, date_to=date_to, today=TODAY)
+        # …and it is the reading a look would have computed.
+        assert ahead == operations_overview_now(scope=scope_of(boss), date_from=date_from, date_to=date_to, today=TODAY)
+    # The command the operator runs by hand does the same for today.
+    from io import StringIO
+
+    out = StringIO()
+    call_command("figures", "dashboards", stdout=out)
+    assert "3" in out.getvalue() and "dashboards" in out.getvalue()

@@ -69,6 +69,12 @@ class Command(OnboardCommand):
                 f"升级 escalated={counts['escalated']} 未完成 missed={counts['missed']} "
                 f"结束 closed={counts['closed']} 已发送 sent={counts['sms_sent']}"
             )
+        if days[-1] == clock.today():
+            # The morning's dashboards read ahead, so that no supervisor waits for them (a command may call any app).
+            from onboard90.reporting.services import dashboards_refresh
+
+            done = dashboards_refresh(today=days[-1])
+            self.stdout.write(f"看板 dashboards={len(done.scopes)} ({done.seconds:.1f} s)")
 
 
 def _after_last_cycle() -> dt.date | None:
