@@ -108,8 +108,31 @@ def test_the_clerk_sees_the_store_work_in_three_lists_with_counts(client, provin
     assert len(page.context["rows"]) == 2
     body = page.content.decode()
     assert "套餐资费标准告知" in body and "还剩 14 小时" in body and "济南营业厅" in body
-    customer = page.context["rows"][0]["customer"]
+    customer = page.context["rows"][0]["task"].journey.customer
     assert customer.masked_msisdn in body and customer.msisdn not in body  # masked; the link goes by task
+
+
+def test_a_clerk_counts_the_store_work_and_what_is_assigned_to_them_elsewhere_each_once(client, province):
+    today = clock.at_local(DAY0 + dt.timedelta(days=1), 23, 59)
+    own = open_tasks(province["jinan"], 2, due=today)
+    elsewhere = open_tasks(province["jinan"], 1, kind=UnitKind.CALL_CENTRE, due=today)
+    Task.objects.filter(pk__in=[own[0].pk, elsewhere[0].pk]).update(assignee=province["clerk"])
+
+    page = get(client, province["clerk"], list="today")
+
+    assert [t["count"] for t in page.context["tabs"]] == [0, 3, 0]
+    assert len(page.context["rows"]) == 3
+
+
+def test_past_ten_thousand_a_tab_says_so_rather_than_count_every_task(client, province, monkeypatch):
+    monkeypatch.setattr(selectors, "WORKBENCH_COUNTED", 2)
+    open_tasks(province["jinan"], 3, due=clock.at_local(DAY0 + dt.timedelta(days=1), 23, 59))
+
+    page = get(client, province["supervisor"], list="today")
+
+    assert [t["count_text"] for t in page.context["tabs"]] == ["0", "2+", "0"]
+    assert "共 2+ 条" in page.content.decode()
+    assert len(page.context["rows"]) == 3  # the list itself is not bounded, only its count
 
 
 def test_with_no_list_chosen_the_first_list_that_has_work_opens(client, province):

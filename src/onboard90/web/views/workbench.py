@@ -73,6 +73,11 @@ def lateness(due_at: dt.datetime, now: dt.datetime) -> tuple[str, bool]:
     return text % {"n": n}, late
 
 
+def count_text(n: int) -> str:
+    """A list's count as its tab shows it: exact, or `10000+` past what is counted (`selectors.workbench_counts`)."""
+    return f"{selectors.WORKBENCH_COUNTED}+" if n > selectors.WORKBENCH_COUNTED else str(n)
+
+
 def parse_number(text: str) -> str | None:
     """The number search: 11 digits or the last 4; None for anything else."""
     digits = "".join(text.split())
@@ -148,7 +153,8 @@ def _filters(request, *, labels: dict, units: list, problems: list[str]) -> dict
 def workbench(request):
     scope = scope_of(request.user)
     now = clock.now()
-    labels = selectors.playbook_labels()
+    # The status labels once a page: `get_status_display` per row hashes every choice's lazy label each time.
+    labels = {**selectors.playbook_labels(), "status": {value: str(label) for value, label in ActionStatus.choices}}
     units = []
     if scope.is_supervising:
 
@@ -176,20 +182,21 @@ def workbench(request):
     }.items() if v != ""}
     base = reverse("workbench")
     tabs = [
-        {"key": key, "label": str(LIST_LABELS[key]), "count": data["counts"][key], "current": key == which,
+        {"key": key, "label": str(LIST_LABELS[key]), "count": data["counts"][key], "count_text": count_text(data["counts"][key]), "current": key == which,
          "url": f"{base}?{urlencode({**query, 'list': key})}", "warn": key == "overdue"}
         for key in ("overdue", "today", "upcoming")
     ]
-    rows = [_row(task, labels=labels, now=now) for task in data["rows"]]
+    open_url = _open_url()
+    rows = [_row(task, labels=labels, now=now, open_url=open_url) for task in data["rows"]]
     # Other units' work this user's unit may take (the club: the stores' coaching), with the same filters.
     reach = selectors.takeable_reach(scope)
     takeable = []
     if reach is not None:
         takeable = [
-            _row(task, labels=labels, now=now)
-            for task in selectors.takeable_tasks(scope, filters=filters, reach=reach).select_related(
-                "journey__customer__vip_tier", "owner_unit", "assignee__staff", "action"
-            )[: TAKEABLE_SHOWN + 1]
+            _row(task, labels=labels, now=now, open_url=open_url)
+            for task in selectors.with_row_relations(
+                selectors.takeable_tasks(scope, filters=filters, reach=reach)[: TAKEABLE_SHOWN + 1]
+            )
         ]
     next_url = None
     if data["next"]:
@@ -203,6 +210,7 @@ def workbench(request):
         "first": shown + 1 if rows else 0,
         "last": shown + len(rows),
         "total": data["counts"][which],
+        "total_text": count_text(data["counts"][which]),
         "next_url": next_url,
         "first_url": f"{base}?{urlencode({**query, 'list': which})}" if after is not None else None,
         "problems": problems,
@@ -232,23 +240,39 @@ def workbench(request):
     return response
 
 
-def _row(task, *, labels: dict, now: dt.datetime) -> dict:
-    """One task as a list shows it (the task's customer, act, stage and owner are loaded with it)."""
+def _row(task, *, labels: dict, now: dt.datetime, open_url: str) -> dict:
+    """One task as a list shows it (the task's customer, act, stage and owner are loaded with it): every text
+    worked out here, so that the template of a 50-row page only places them."""
     act = labels["acts"].get(task.action.action_code)
     late_text, late = lateness(task.due_at, now)
     assignee = task.assignee
+    customer = task.journey.customer
     return {
         "task": task,
-        "customer": task.journey.customer,
+        "url": open_url.replace(f"/{_ANY_TASK}/", f"/{task.pk}/"),
+        "msisdn": customer.masked_msisdn,
+        "name": customer.masked_name,
+        "vip": customer.vip_tier.name if customer.vip_tier else "",
+        "number_changed": customer.number_changed,
         "act": act["name"] if act else task.action.action_code,
         "manual": task.kind == "manual_assignment",
         "stage": labels["stages"].get(task.action.stage, task.action.stage),
         "due": local_time(task.due_at),
         "late_text": late_text,
         "late": late,
+        "status": labels["status"][task.status],
+        "unit": task.owner_unit.name,
         "assignee": (getattr(assignee, "staff", None) and assignee.staff.display_name) or
                     (assignee.get_username() if assignee else ""),
     }
+
+
+_ANY_TASK = 987654321
+
+
+def _open_url() -> str:
+    """The address a row opens (`task_open`), with _ANY_TASK standing for the task's id: reversed once a page."""
+    return reverse("task-open", args=[_ANY_TASK])
 
 
 @require_GET
