@@ -15,6 +15,7 @@ Every section comes back as a *table* (`title`, `headers`, `rows` of raw values,
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -221,7 +222,11 @@ def operations_overview_now(*, scope: Scope, date_from: dt.date, date_to: dt.dat
     """
     versions = _versions()
     units = _units(scope)
-    out: dict = {"date_from": date_from, "date_to": date_to, "today": today, "tables": TABLES}
+    # `reading` names this reading: the page keeps the HTML of its tables under it (one render per reading,
+    # not per look — the province's tables are thousands of cells).
+    out: dict = {
+        "date_from": date_from, "date_to": date_to, "today": today, "tables": TABLES, "reading": secrets.token_hex(8)
+    }
     clocks = vip_clocks(versions[-1][1]) if versions else VipClocks()
     out["vip"] = vip_section(scope=scope, date_from=date_from, date_to=date_to, today=today, clocks=clocks)
     out.update(task_sections(scope=scope, units=units, date_from=date_from, date_to=date_to, today=today))
