@@ -94,3 +94,12 @@ def test_complete_without_as_is_refused(home):
     root, env = home
     done = onboard90("complete", "1", "--outcome", "no_answer", env=env, cwd=root)
     assert done.returncode != 0 and "--as" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_todays_run_reads_the_dashboards_ahead_of_the_first_look(home, tmp_path):
+    _root, shared = home
+    env = {**shared, "ONBOARD90_HOME": str(tmp_path)}  # an installation of its own: the others expect no cycle
+    assert onboard90("init", env=env, cwd=tmp_path).returncode == 0
+    done = onboard90("run", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "看板 dashboards=" in done.stdout  # the province and each city with units, counted in the line

@@ -113,6 +113,33 @@ def test_the_daily_job_plans_the_day_and_hands_its_first_stage_to_the_workers(pr
     assert "ahead of time" in ahead["refused"]
 
 
+def test_after_todays_cycle_the_workers_read_the_dashboards_ahead_and_not_after_a_past_day(province, monkeypatch):
+    from onboard90.reporting import tasks as reporting_tasks
+
+    builders.customer(city_obj=province["city"], activated_on=DAY)
+    sent = []
+    monkeypatch.setattr(tasks.app, "send_task", lambda name, kwargs: sent.append((name, kwargs)))
+
+    def fanned_out(day):
+        run = cycle.cycle_start(as_of=clock.cycle_instant(day))
+        stage = 0
+        while (names := cycle.stage_pieces(run_id=run.pk, stage=stage)) is not None:
+            for name in names:
+                cycle.piece_run(run_id=run.pk, name=name)
+            stage += 1
+        return tasks.cycle_finish.apply(kwargs={"run_id": run.pk}).get()
+
+    today = DAY + dt.timedelta(days=1)
+    monkeypatch.setattr(clock, "today", lambda: today)
+
+    fanned_out(DAY)  # yesterday's, caught up: nobody looks at its dashboards
+    assert sent == []
+    assert fanned_out(today)["status"] == CycleStatus.FINISHED
+    assert sent == [("onboard90.dashboards_refresh", {"day": "2012-03-02"})]
+    done = reporting_tasks.dashboards_refresh.apply(kwargs=sent[0][1]).get()
+    assert done["day"] == "2012-03-02" and done["dashboards"] == 2  # the province and its one city
+
+
 def test_the_worker_and_beat_refuse_a_broker_they_are_not_set_up_for(settings):
     settings.CELERY_BROKER_URL = "http://127.0.0.1:5672/"
     for command in ("worker", "beat"):
