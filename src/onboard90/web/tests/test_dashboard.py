@@ -74,6 +74,20 @@ def test_the_supervisor_sees_their_citys_stores_with_the_reports_figures(client,
     assert "tariff_notice" not in html  # acts by their Chinese names
 
 
+def test_the_headline_tiles_show_the_totals_the_table_sums_to(client, walked):
+    import re
+
+    response = page(signed_in(client, walked["jinan"]["supervisor"]))
+    total = response.context["overview"]["total"]
+    tiles = re.search(r'<div class="tiles db-tiles">(.*?)</div>\s*</div>', response.content.decode(), re.S).group(1)
+    shown = re.findall(r"<b>(.*?)</b>", tiles)
+    assert total["due"] > 0
+    assert shown == [
+        f"{total['rate_pct']}%", str(total["due"]), str(total["done"]), str(total["overdue"]), str(total["missed"]),
+        f"{total['done_late']} / {total['backdated']}",
+    ]
+
+
 def test_the_administrator_drills_down_from_province_to_city_to_a_units_staff(client, walked, admin):
     signed_in(client, admin)
     province_rows = page(client).context["overview"]["rows"]
