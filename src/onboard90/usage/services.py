@@ -25,11 +25,11 @@ import json
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -149,6 +149,38 @@ _PGCOPY_ROW: Final = np.dtype(
 )  # fmt: skip
 
 
+_DAY_ROW: Final = np.dtype(
+    [("fields", ">i2"),
+     ("customer_len", ">i4"), ("customer_id", ">i8"),
+     ("day_len", ">i4"), ("day", ">i4"),
+     ("voice_len", ">i4"), ("voice_min", ">i4"),
+     ("data_len", ">i4"), ("data_mb", ">i4"),
+     ("sms_len", ">i4"), ("sms", ">i4"),
+     ("load_len", ">i4"), ("load_id", ">i8")]
+)  # fmt: skip
+_MONTH_ROW: Final = np.dtype(
+    [("fields", ">i2"),
+     ("customer_len", ">i4"), ("customer_id", ">i8"),
+     ("month_len", ">i4"), ("month", "S7"),
+     ("voice_len", ">i4"), ("voice_min", ">i4"),
+     ("data_len", ">i4"), ("data_mb", ">i4"),
+     ("sms_len", ">i4"), ("sms", ">i4"),
+     ("days_len", ">i4"), ("days", ">i2"),
+     ("load_len", ">i4"), ("load_id", ">i8")]
+)  # fmt: skip
+
+
+def _copy_rows(cursor, table: str, columns: str, rows: np.ndarray) -> None:
+    """Binary COPY of a record array laid out as the format's rows (the field count, then each column's
+    length and value): the counts and lengths are filled in here, the values by the caller."""
+    names = rows.dtype.names
+    rows["fields"] = len(names) // 2
+    for length, value in zip(names[1::2], names[2::2], strict=True):
+        rows[length] = rows.dtype.fields[value][0].itemsize
+    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(_PGCOPY_HEADER + rows.tobytes() + _PGCOPY_TRAILER)
+
+
 def _months_of(days: Int64Array) -> npt.NDArray[np.bytes_]:
     """YYYY-MM of each day ordinal (as bytes), each distinct day worked out once."""
     unique, inverse = np.unique(days, return_inverse=True)
@@ -166,24 +198,13 @@ def _stage(batch: Batch) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             rows = np.empty(len(batch), dtype=_PGCOPY_ROW)
-            rows["fields"] = 6
-            for name, size in (
-                ("customer", 8),
-                ("day", 4),
-                ("month", 7),
-                ("voice", 4),
-                ("data", 4),
-                ("sms", 4),
-            ):
-                rows[f"{name}_len"] = size
             rows["customer_id"] = batch.customer
             rows["day"] = batch.day - _PG_EPOCH
             rows["month"] = months
             rows["voice_min"] = batch.voice_min
             rows["data_mb"] = batch.data_mb
             rows["sms"] = batch.sms
-            with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(_PGCOPY_HEADER + rows.tobytes() + _PGCOPY_TRAILER)
+            _copy_rows(cursor, STAGE, columns, rows)
             # A temporary table has no statistics until analysed: without them the planner guesses a few
             # hundred rows and picks hash aggregates and nested loops that cost several times more.
             cursor.execute(f"ANALYZE {STAGE}")
@@ -275,6 +296,42 @@ SELECT customer_id, day, voice_min, data_mb, sms, %s FROM {STAGE}
 """
 
 
+def _months_held(cursor, batch: Batch, months: npt.NDArray[np.bytes_]) -> bool:
+    """Whether any customer of the batch has a month row of the batch's months (PostgreSQL, before anything is
+    staged): one probe of the (customer, month) key per customer. For a file over two months it may answer yes
+    for a pair the batch does not hold, which only sends the batch the staged way."""
+    cursor.execute(  # the ids as one text parameter split by the server (psycopg adapts a list item by item)
+        "SELECT EXISTS (SELECT 1 FROM usage_usagemonth WHERE customer_id = ANY(string_to_array(%s, ',')::bigint[]) "
+        "AND month = ANY(%s))",
+        [",".join(map(str, np.unique(batch.customer).tolist())), [m.decode() for m in np.unique(months).tolist()]],
+    )
+    return bool(cursor.fetchone()[0])
+
+
+def _copy_new(cursor, batch: Batch, months: npt.NDArray[np.bytes_], *, load_id: int) -> None:
+    """Days none of which is held, with months none of which is held (PostgreSQL): the day rows and the month
+    rows (the batch's sums per customer and month, the batch being sorted by customer and day) each written by
+    one binary COPY straight into their table — no stage, no statement reading it back."""
+    days = np.empty(len(batch), dtype=_DAY_ROW)
+    days["customer_id"] = batch.customer
+    days["day"] = batch.day - _PG_EPOCH
+    days["voice_min"], days["data_mb"], days["sms"] = batch.voice_min, batch.data_mb, batch.sms
+    days["load_id"] = load_id
+    _copy_rows(cursor, "usage_usageday", "customer_id, day, voice_min, data_mb, sms, load_id", days)
+
+    starts = np.flatnonzero(
+        np.concatenate([[True], (batch.customer[1:] != batch.customer[:-1]) | (months[1:] != months[:-1])])
+    )
+    rows = np.empty(len(starts), dtype=_MONTH_ROW)
+    rows["customer_id"] = batch.customer[starts]
+    rows["month"] = months[starts]
+    for name in ("voice_min", "data_mb", "sms"):
+        rows[name] = np.add.reduceat(getattr(batch, name), starts)
+    rows["days"] = np.diff(np.append(starts, len(batch)))
+    rows["load_id"] = load_id
+    _copy_rows(cursor, "usage_usagemonth", "customer_id, month, voice_min, data_mb, sms, days, load_id", rows)
+
+
 def _write(batch: Batch, *, source: str) -> tuple[int, int, int]:
     """Write these customer-days and move their months by the difference, in one transaction. Returns
     (created, updated, unchanged)."""
@@ -287,6 +344,13 @@ def _write(batch: Batch, *, source: str) -> tuple[int, int, int]:
                 # customer-day at once would both add their difference. Usage writers take turns (a chunk
                 # holds the lock for its transaction); SQLite has one writer at a time anyway.
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+                # A day is held only with its month (see below): when no month of the batch is, the rows go
+                # straight into their tables.
+                months = _months_of(batch.day)
+                if not _months_held(cursor, batch, months):
+                    load = UsageLoad.objects.create(source=source[:64], rows=len(batch))
+                    _copy_new(cursor, batch, months, load_id=load.pk)
+                    return len(batch), 0, 0
         _stage_table()
         _stage(batch)
         with connection.cursor() as cursor:
@@ -315,20 +379,32 @@ def _write(batch: Batch, *, source: str) -> tuple[int, int, int]:
     return created, updated, unchanged
 
 
-def _lookup(msisdns: Iterable[str]) -> dict[str, tuple[int, int]]:
-    """msisdn -> (customer id, activation day as an ordinal) for the numbers on file among these."""
+class Known(NamedTuple):
+    """The numbers looked up: msisdn -> customer id, and msisdn -> activation day (an ordinal)."""
+
+    ids: dict[str, int]
+    activations: dict[str, int]
+
+
+def _lookup(msisdns: Iterable[str]) -> Known:
+    """The customers on file among these numbers. Built from the fetched columns in C (`dict(zip(…))`): a day's
+    file names every customer, and a Python statement per number cost seconds a million."""
     wanted = list(msisdns)
-    found: dict[str, tuple[int, int]] = {}
+    known = Known({}, {})
     ordinals: dict[str, int] = {}  # the activation dates seen (SQLite)
     with connection.cursor() as cursor:
         for chunk in chunks(wanted, 50000):
             if connection.vendor == "postgresql":  # one text parameter split by the server, not thousands of %s
                 cursor.execute(
-                    "SELECT msisdn, id, activated_on - DATE '2000-01-01' FROM customers_customer "
+                    "SELECT msisdn, id, activated_on - DATE '2000-01-01' + %s FROM customers_customer "
                     "WHERE msisdn = ANY(string_to_array(%s, ','))",
-                    [",".join(chunk)],
+                    [_PG_EPOCH, ",".join(chunk)],
                 )
-                found.update((msisdn, (pk, days + _PG_EPOCH)) for msisdn, pk, days in cursor.fetchall())
+                rows = cursor.fetchall()
+                if rows:
+                    numbers, ids, days = zip(*rows, strict=True)
+                    known.ids.update(zip(numbers, ids, strict=True))
+                    known.activations.update(zip(numbers, days, strict=True))
                 continue
             # SQLite: one JSON parameter; the activation as text (no date object made per row).
             cursor.execute(
@@ -340,17 +416,18 @@ def _lookup(msisdns: Iterable[str]) -> dict[str, tuple[int, int]]:
                 day = ordinals.get(activated_on)
                 if day is None:
                     day = ordinals[activated_on] = dt.date.fromisoformat(activated_on).toordinal()
-                found[msisdn] = (pk, day)
-    return found
+                known.ids[msisdn] = pk
+                known.activations[msisdn] = day
+    return known
 
 
-def _place(clean: Clean, customers: Mapping[str, tuple[int, int]]) -> tuple[int, int]:
+def _place(clean: Clean, known: Known) -> tuple[int, int]:
     """(customer id, day ordinal) of a clean row, or RowError: nobody on file, or a day before activation."""
     msisdn, day, _voice, _data, _sms = clean
-    found = customers.get(msisdn)
-    if found is None:
+    customer_id = known.ids.get(msisdn)
+    if customer_id is None:
         raise RowError(f"未知号码(客户不存在) / unknown customer: {msisdn}")
-    customer_id, activated = found
+    activated = known.activations[msisdn]
     ordinal = dt.date.fromisoformat(day).toordinal()
     if ordinal < activated:
         activated_on = dt.date.fromordinal(activated).isoformat()
@@ -457,6 +534,67 @@ def _read_ahead(chunks_of: Iterator[_Chunk]) -> Iterator[_Chunk]:
         reader.join()
 
 
+class _Writes:
+    """The chunks' writes (`_write`, a transaction each, in the file's order) and their totals (created,
+    updated, unchanged). On PostgreSQL, outside a caller's transaction, they are made by a thread of their own
+    on a connection of its own, so that the server writes one chunk while this process reads and checks the
+    next (the database releases the interpreter while it works): the import's two halves, about equal, then
+    overlap instead of taking turns. Inside a caller's transaction (which must hold the writes), and on SQLite
+    (one writer at a time, whose readers would wait on it), each is made in line."""
+
+    def __init__(self, *, source: str) -> None:
+        self.source = source
+        self.totals = [0, 0, 0]
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
+            self.thread = threading.Thread(target=self._run, name="usage-import-write", daemon=True)
+            self.thread.start()
+
+    def __call__(self, batch: Batch) -> None:
+        if self.thread is None:
+            self._add(_write(batch, source=self.source))
+            return
+        if self.error is not None:
+            raise self.error
+        self.queue.put(batch)
+
+    def _add(self, counts: tuple[int, int, int]) -> None:
+        self.totals = [total + n for total, n in zip(self.totals, counts, strict=True)]
+
+    def _run(self) -> None:
+        try:
+            while (batch := self.queue.get()) is not None:
+                if self.error is None:  # after a failure the rest is taken off the queue, not written
+                    try:
+                        self._add(_write(batch, source=self.source))
+                    except BaseException as exc:  # raised in the importing thread
+                        self.error = exc
+        finally:
+            connection.close()  # this thread's own
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+@contextlib.contextmanager
+def _writes(*, source: str) -> Iterator[_Writes]:
+    """The chunks' writer for one import; every write made (or its error raised) when the block ends."""
+    writes = _Writes(source=source)
+    try:
+        yield writes
+    except BaseException:
+        with contextlib.suppress(BaseException):  # the reading's error is the one to raise
+            writes.close()
+        raise
+    writes.close()
+
+
 def _rows_in_chunks(table: importing.Table) -> Iterator[_Chunk]:
     """Any file through the imports' reader (XLSX; a CSV with quoted cells)."""
     for block in chunks(table.rows(), CHUNK):
@@ -491,9 +629,8 @@ class _Reader:
     def __init__(self, *, today: dt.date, earliest: dt.date) -> None:
         self.clean_row = usage_cleaner(today=today, earliest=earliest)
         self.first, self.last = earliest.isoformat(), today.isoformat()
-        self.customers: dict[str, tuple[int, int]] = {}
-        self.ids: dict[str, int] = {}
-        self.activations: dict[str, int] = {}
+        self.known = Known({}, {})
+        self.ids, self.activations = self.known
         self.absent: set[str] = set()
         self.days: dict[str, int] = {}
 
@@ -502,11 +639,9 @@ class _Reader:
         if not wanted:
             return
         found = _lookup(wanted)
-        self.customers.update(found)
-        for msisdn, (pk, activated) in found.items():
-            self.ids[msisdn] = pk
-            self.activations[msisdn] = activated
-        self.absent.update(wanted.difference(found))
+        self.ids.update(found.ids)
+        self.activations.update(found.activations)
+        self.absent.update(wanted.difference(found.ids))
 
     def _day(self, text: str) -> int:
         """The ordinal of a day in the usual spelling within the days taken, else -1 (the full checks)."""
@@ -552,7 +687,7 @@ class _Reader:
         extra: list[tuple[int, int, int, int, int, int]] = []
         for i, clean, row in slow:
             try:
-                customer_id, ordinal = _place(clean, self.customers)
+                customer_id, ordinal = _place(clean, self.known)
             except RowError as exc:
                 rejected.append((row, exc.reason))
                 continue
@@ -606,20 +741,19 @@ def usage_import(
     reader = _Reader(today=today, earliest=day_horizon(today))
     done = 0
     plain = _plain_csv(table)
-    for chunk in _read_ahead(plain) if plain is not None else _rows_in_chunks(table):
-        batch, rejected, counted, duplicates = reader.take(chunk)
-        created, updated, unchanged = _write(batch, source=source)
-        result.total += counted
-        result.duplicates += duplicates
-        result.created += created
-        result.updated += updated
-        result.unchanged += unchanged
-        for row, reason in rejected:
-            writer.write(row, reason)
-            result.rejected += 1
-        done += len(chunk)
-        if on_progress is not None:
-            on_progress(done, table.estimated_rows)
+    with _writes(source=source) as write:
+        for chunk in _read_ahead(plain) if plain is not None else _rows_in_chunks(table):
+            batch, rejected, counted, duplicates = reader.take(chunk)
+            write(batch)
+            result.total += counted
+            result.duplicates += duplicates
+            for row, reason in rejected:
+                writer.write(row, reason)
+                result.rejected += 1
+            done += len(chunk)
+            if on_progress is not None:
+                on_progress(done, table.estimated_rows)
+    result.created, result.updated, result.unchanged = write.totals
     error_path = writer.close()
     result.error_path = str(error_path) if error_path else None
     usage_prune(today=today)

@@ -354,3 +354,51 @@ def test_the_next_chunk_is_read_ahead_in_order_and_a_reading_error_surfaces_wher
     assert next(chunks) == 0
     chunks.close()
     assert not [t for t in threading.enumerate() if t.name == "usage-import-read-ahead"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_the_chunks_are_written_by_a_thread_of_their_own_in_order_and_its_failure_surfaces(
+    tmp_path, customers, monkeypatch
+):
+    """Outside a caller's transaction the writes run beside the reading (`_Writes`): the same rows as in line,
+    and a write that fails stops the import with its error, the chunks before it kept."""
+    monkeypatch.setattr(services, "CHUNK", 2)  # four chunks, each its own transaction on the writer's connection
+    first = write_csv(tmp_path / "first.csv", rows(
+        (A, "2012-05-01", 20, 50, 0), (A, "2012-05-02", 5, 25, 1), (B, "2012-05-01", 0, 300, 0),
+        (B, "2012-05-02", 1, 1, 1), (A, "2012-05-03", 2, 2, 2), (B, "2012-05-03", 3, 3, 3), (A, "2012-05-04", 4, 4, 4),
+    ), header=HEADER)  # fmt: skip
+    threads = []
+    real_write = services._write
+    monkeypatch.setattr(
+        services, "_write", lambda batch, **kw: threads.append(threading.current_thread().name) or real_write(batch, **kw)
+    )
+
+    result = load(first)
+
+    assert (result.created, result.updated, result.rejected) == (7, 0, 0)
+    assert set(threads) == {"usage-import-write"} and len(threads) == 4
+    assert months() == {(A, "2012-05"): (31, 81, 7, 4), (B, "2012-05"): (4, 304, 4, 3)}
+    # Again with one day changed: the staged way (the months are held), still on the writer's thread.
+    changed = write_csv(tmp_path / "changed.csv", rows((A, "2012-05-04", 10, 10, 10)), header=HEADER)
+    assert load(changed).updated == 1
+    assert months()[(A, "2012-05")] == (37, 87, 13, 4)
+
+    calls = []
+
+    def failing(batch, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return real_write(batch, **kw)
+
+    monkeypatch.setattr(services, "_write", failing)
+    later = write_csv(tmp_path / "later.csv", rows(
+        (A, "2012-05-05", 1, 1, 1), (B, "2012-05-05", 1, 1, 1), (A, "2012-05-06", 1, 1, 1), (B, "2012-05-06", 1, 1, 1),
+        (A, "2012-05-07", 1, 1, 1),
+    ), header=HEADER)  # fmt: skip
+    with pytest.raises(RuntimeError, match="went away"):
+        load(later)
+    held = set(days())
+    assert {(A, "2012-05-05"), (B, "2012-05-05")} <= held and (A, "2012-05-07") not in held
+    assert not [t for t in threading.enumerate() if t.name == "usage-import-write"]
