@@ -15,7 +15,7 @@ from onboard90.core.language import pick
 from onboard90.customers.models import Customer
 from onboard90.journeys import usage_acts
 from onboard90.journeys.audience_sql import facts_of
-from onboard90.journeys.enums import ActionStatus, JourneyStatus
+from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus
 from onboard90.journeys.models import ENGINE_WRITTEN, CycleRun, Journey, JourneyAction, Task, TaskAttempt
 from onboard90.journeys.rules import assignment, windows
 from onboard90.journeys.rules import audience as audience_rules
@@ -474,7 +474,6 @@ WORKBENCH_PAGE = 50
 UPCOMING_DAYS = 7
 # A list's tab counts its tasks exactly up to this many (`workbench_counts`).
 WORKBENCH_COUNTED = 10_000
-RUNNING_TASK = (ActionStatus.OPEN, ActionStatus.OVERDUE)
 
 
 def playbook_labels() -> dict:
@@ -585,7 +584,7 @@ def with_row_relations(tasks):
 
 def workbench_counts(*, scope, filters: dict, bounds: dict) -> dict[str, int]:
     """{list: its number of tasks}, each counted exactly up to WORKBENCH_COUNTED and as WORKBENCH_COUNTED + 1
-    beyond ("10 000+"): what a tab needs, at a cost bounded whatever the scope — the province has hundreds of
+    beyond (`10000+`): what a tab needs, at a cost bounded whatever the scope — the province has hundreds of
     thousands of overdue tasks, which the administrator reads as "a lot" from the tab and exactly on the
     dashboard. One statement: per list, the ids in range up to the bound (read from the running-task indexes
     alone where the scope allows it), counted.
@@ -594,7 +593,7 @@ def workbench_counts(*, scope, filters: dict, bounds: dict) -> dict[str, int]:
     (the second without the first) so that each is a range of one index — `owner OR assignee` in one
     condition would read every task's row."""
     if scope.kind == UNIT and scope.unit_id is not None:
-        running = Task.objects.filter(status__in=RUNNING_TASK)
+        running = Task.objects.filter(status__in=RUNNING)
         parts = [
             _filtered(running.filter(owner_unit_id=scope.unit_id), filters),
             _filtered(running.filter(assignee_id=scope.user_id).exclude(owner_unit_id=scope.unit_id), filters),

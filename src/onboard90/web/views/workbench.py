@@ -182,7 +182,8 @@ def workbench(request):
     }.items() if v != ""}
     base = reverse("workbench")
     tabs = [
-        {"key": key, "label": str(LIST_LABELS[key]), "count": data["counts"][key], "count_text": count_text(data["counts"][key]), "current": key == which,
+        {"key": key, "label": str(LIST_LABELS[key]), "count": data["counts"][key],
+         "count_text": count_text(data["counts"][key]), "current": key == which,
          "url": f"{base}?{urlencode({**query, 'list': key})}", "warn": key == "overdue"}
         for key in ("overdue", "today", "upcoming")
     ]
