@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 from django.db import connection, transaction
+from psycopg.errors import UniqueViolation
 
 from onboard90.core import clock
 from onboard90.core.bulk import chunks
@@ -296,29 +297,12 @@ SELECT customer_id, day, voice_min, data_mb, sms, %s FROM {STAGE}
 """
 
 
-def _months_held(cursor, batch: Batch, months: npt.NDArray[np.bytes_]) -> bool:
-    """Whether any customer of the batch has a month row of the batch's months (PostgreSQL, before anything is
-    staged): one probe of the (customer, month) key per customer. For a file over two months it may answer yes
-    for a pair the batch does not hold, which only sends the batch the staged way."""
-    cursor.execute(  # the ids as one text parameter split by the server (psycopg adapts a list item by item)
-        "SELECT EXISTS (SELECT 1 FROM usage_usagemonth WHERE customer_id = ANY(string_to_array(%s, ',')::bigint[]) "
-        "AND month = ANY(%s))",
-        [",".join(map(str, np.unique(batch.customer).tolist())), [m.decode() for m in np.unique(months).tolist()]],
-    )
-    return bool(cursor.fetchone()[0])
-
-
-def _copy_new(cursor, batch: Batch, months: npt.NDArray[np.bytes_], *, load_id: int) -> None:
-    """Days none of which is held, with months none of which is held (PostgreSQL): the day rows and the month
-    rows (the batch's sums per customer and month, the batch being sorted by customer and day) each written by
-    one binary COPY straight into their table — no stage, no statement reading it back."""
-    days = np.empty(len(batch), dtype=_DAY_ROW)
-    days["customer_id"] = batch.customer
-    days["day"] = batch.day - _PG_EPOCH
-    days["voice_min"], days["data_mb"], days["sms"] = batch.voice_min, batch.data_mb, batch.sms
-    days["load_id"] = load_id
-    _copy_rows(cursor, "usage_usageday", "customer_id, day, voice_min, data_mb, sms, load_id", days)
-
+def _copy_new(cursor, batch: Batch, *, load_id: int) -> None:
+    """The batch's month rows (its sums per customer and month, the batch being sorted by customer and day),
+    then its day rows, each written by one binary COPY straight into their table — no stage, no statement
+    reading it back (PostgreSQL). Raises UniqueViolation, having written nothing the caller keeps, when any of
+    the months is held: then some of the days may be too, and the batch goes the staged way."""
+    months = _months_of(batch.day)
     starts = np.flatnonzero(
         np.concatenate([[True], (batch.customer[1:] != batch.customer[:-1]) | (months[1:] != months[:-1])])
     )
@@ -330,6 +314,13 @@ def _copy_new(cursor, batch: Batch, months: npt.NDArray[np.bytes_], *, load_id: 
     rows["days"] = np.diff(np.append(starts, len(batch)))
     rows["load_id"] = load_id
     _copy_rows(cursor, "usage_usagemonth", "customer_id, month, voice_min, data_mb, sms, days, load_id", rows)
+
+    days = np.empty(len(batch), dtype=_DAY_ROW)
+    days["customer_id"] = batch.customer
+    days["day"] = batch.day - _PG_EPOCH
+    days["voice_min"], days["data_mb"], days["sms"] = batch.voice_min, batch.data_mb, batch.sms
+    days["load_id"] = load_id
+    _copy_rows(cursor, "usage_usageday", "customer_id, day, voice_min, data_mb, sms, load_id", days)
 
 
 def _write(batch: Batch, *, source: str) -> tuple[int, int, int]:
@@ -344,13 +335,16 @@ def _write(batch: Batch, *, source: str) -> tuple[int, int, int]:
                 # customer-day at once would both add their difference. Usage writers take turns (a chunk
                 # holds the lock for its transaction); SQLite has one writer at a time anyway.
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
-                # A day is held only with its month (see below): when no month of the batch is, the rows go
-                # straight into their tables.
-                months = _months_of(batch.day)
-                if not _months_held(cursor, batch, months):
-                    load = UsageLoad.objects.create(source=source[:64], rows=len(batch))
-                    _copy_new(cursor, batch, months, load_id=load.pk)
+                # A day is held only with its month (see below): when no month of the batch is — the months'
+                # COPY, written first, meets no unique key — the rows go straight into their tables. Else the
+                # savepoint takes back what was written and the batch goes the staged way.
+                try:
+                    with transaction.atomic():
+                        load = UsageLoad.objects.create(source=source[:64], rows=len(batch))
+                        _copy_new(cursor, batch, load_id=load.pk)
                     return len(batch), 0, 0
+                except UniqueViolation:
+                    pass
         _stage_table()
         _stage(batch)
         with connection.cursor() as cursor:
@@ -419,6 +413,32 @@ def _lookup(msisdns: Iterable[str]) -> Known:
                 known.ids[msisdn] = pk
                 known.activations[msisdn] = day
     return known
+
+
+def _lookup_columns(msisdns: Sequence[str]) -> tuple[Int64Array, Int64Array] | None:
+    """(customer id or -1, activation day ordinal or _LATEST) for each of these numbers, in their order
+    (PostgreSQL): the distinct numbers sent as one text, the server's answer two texts in the same order, split
+    into arrays — no Python object a number on either side. None where the numbers cannot go as one
+    comma-separated text (a cell holding a comma) or on SQLite: the caller looks them up by `_lookup`."""
+    if connection.vendor != "postgresql" or not len(msisdns):
+        return None
+    distinct, position = np.unique(np.asarray(msisdns, dtype=str), return_inverse=True)
+    joined = ",".join(distinct.tolist())
+    if joined.count(",") != len(distinct) - 1:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT string_agg(COALESCE(c.id, -1)::text, ',' ORDER BY u.i), "
+            "string_agg(COALESCE(c.activated_on - DATE '2000-01-01' + %s, %s)::text, ',' ORDER BY u.i) "
+            "FROM unnest(string_to_array(%s, ',')) WITH ORDINALITY AS u(msisdn, i) "
+            "LEFT JOIN customers_customer c ON c.msisdn = u.msisdn",
+            [_PG_EPOCH, _LATEST, joined],
+        )
+        ids, activated = cursor.fetchone()
+    return (
+        np.array(ids.split(","), dtype=np.int64)[position],
+        np.array(activated.split(","), dtype=np.int64)[position],
+    )
 
 
 def _place(clean: Clean, known: Known) -> tuple[int, int]:
@@ -658,11 +678,15 @@ class _Reader:
         imports' full row checks, which give the reason."""
         msisdn, date, voice, data, sms = chunk.columns
         n = len(chunk)
-        self._know(msisdn)
         for text in set(date).difference(self.days):
             self.days[text] = self._day(text)
-        ids = np.fromiter(map(self.ids.get, msisdn, itertools.repeat(-1)), np.int64, n)
-        activated = np.fromiter(map(self.activations.get, msisdn, itertools.repeat(_LATEST)), np.int64, n)
+        found = _lookup_columns(msisdn)
+        if found is None:  # SQLite, or a cell holding a comma (XLSX): through the run's dicts
+            self._know(msisdn)
+            ids = np.fromiter(map(self.ids.get, msisdn, itertools.repeat(-1)), np.int64, n)
+            activated = np.fromiter(map(self.activations.get, msisdn, itertools.repeat(_LATEST)), np.int64, n)
+        else:
+            ids, activated = found
         day = np.fromiter(map(self.days.__getitem__, date), np.int64, n)
         amounts = [_whole_numbers(column) for column in (voice, data, sms)]
         quick = (ids >= 0) & (day >= 0) & (day >= activated)
