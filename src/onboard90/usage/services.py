@@ -297,11 +297,9 @@ SELECT customer_id, day, voice_min, data_mb, sms, %s FROM {STAGE}
 """
 
 
-def _copy_new(cursor, batch: Batch, *, load_id: int) -> None:
-    """The batch's month rows (its sums per customer and month, the batch being sorted by customer and day),
-    then its day rows, each written by one binary COPY straight into their table — no stage, no statement
-    reading it back (PostgreSQL). Raises UniqueViolation, having written nothing the caller keeps, when any of
-    the months is held: then some of the days may be too, and the batch goes the staged way."""
+def _month_sums(batch: Batch, *, load_id: int) -> np.ndarray:
+    """The batch's month rows, in COPY's layout: its sums and days per customer and month (the batch is sorted
+    by customer and day, so a customer's month is a run of rows)."""
     months = _months_of(batch.day)
     starts = np.flatnonzero(
         np.concatenate([[True], (batch.customer[1:] != batch.customer[:-1]) | (months[1:] != months[:-1])])
@@ -313,14 +311,53 @@ def _copy_new(cursor, batch: Batch, *, load_id: int) -> None:
         rows[name] = np.add.reduceat(getattr(batch, name), starts)
     rows["days"] = np.diff(np.append(starts, len(batch)))
     rows["load_id"] = load_id
-    _copy_rows(cursor, "usage_usagemonth", "customer_id, month, voice_min, data_mb, sms, days, load_id", rows)
+    return rows
 
-    days = np.empty(len(batch), dtype=_DAY_ROW)
-    days["customer_id"] = batch.customer
-    days["day"] = batch.day - _PG_EPOCH
-    days["voice_min"], days["data_mb"], days["sms"] = batch.voice_min, batch.data_mb, batch.sms
-    days["load_id"] = load_id
-    _copy_rows(cursor, "usage_usageday", "customer_id, day, voice_min, data_mb, sms, load_id", days)
+
+_MONTH_COLUMNS: Final = "customer_id, month, voice_min, data_mb, sms, days, load_id"
+_MONTH_SUMS: Final = "usage_month_sums"
+# The months of new days grow by the days' sums: nothing to subtract, the month is read only by its key.
+_ADD_MONTHS: Final = f"""
+INSERT INTO usage_usagemonth ({_MONTH_COLUMNS}) SELECT {_MONTH_COLUMNS} FROM {_MONTH_SUMS}
+ON CONFLICT (customer_id, month) DO UPDATE SET voice_min = usage_usagemonth.voice_min + excluded.voice_min,
+    data_mb = usage_usagemonth.data_mb + excluded.data_mb, sms = usage_usagemonth.sms + excluded.sms,
+    days = usage_usagemonth.days + excluded.days, load_id = excluded.load_id
+"""
+
+
+def _copy_new_days(cursor, batch: Batch, *, source: str) -> bool:
+    """PostgreSQL, when none of the batch's days is held (its COPY meets no unique key: a day's new file, the
+    usual case): the day rows written by one binary COPY straight into their table, and the months — as
+    inserted by a second COPY when none of them is held either (a customer's first usage, a month's first
+    day), else grown by the days' sums through a small stage of one row per customer and month. False, having
+    written nothing, when a day is held: the batch then goes the staged way, which replaces days."""
+    try:
+        with transaction.atomic():
+            load = UsageLoad.objects.create(source=source[:64], rows=len(batch))
+            days = np.empty(len(batch), dtype=_DAY_ROW)
+            days["customer_id"] = batch.customer
+            days["day"] = batch.day - _PG_EPOCH
+            days["voice_min"], days["data_mb"], days["sms"] = batch.voice_min, batch.data_mb, batch.sms
+            days["load_id"] = load.pk
+            _copy_rows(cursor, "usage_usageday", "customer_id, day, voice_min, data_mb, sms, load_id", days)
+    except UniqueViolation:
+        return False
+    sums = _month_sums(batch, load_id=load.pk)
+    try:
+        with transaction.atomic():
+            _copy_rows(cursor, "usage_usagemonth", _MONTH_COLUMNS, sums)
+        return True
+    except UniqueViolation:
+        pass  # a month is held: add to it
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_MONTH_SUMS} (customer_id bigint NOT NULL, month varchar(7) NOT NULL, "
+        "voice_min integer NOT NULL, data_mb integer NOT NULL, sms integer NOT NULL, days smallint NOT NULL, "
+        "load_id bigint NOT NULL)"
+    )
+    cursor.execute(f"TRUNCATE {_MONTH_SUMS}")
+    _copy_rows(cursor, _MONTH_SUMS, _MONTH_COLUMNS, sums)
+    cursor.execute(_ADD_MONTHS)
+    return True
 
 
 def _write(batch: Batch, *, source: str) -> tuple[int, int, int]:
@@ -335,16 +372,8 @@ def _write(batch: Batch, *, source: str) -> tuple[int, int, int]:
                 # customer-day at once would both add their difference. Usage writers take turns (a chunk
                 # holds the lock for its transaction); SQLite has one writer at a time anyway.
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
-                # A day is held only with its month (see below): when no month of the batch is — the months'
-                # COPY, written first, meets no unique key — the rows go straight into their tables. Else the
-                # savepoint takes back what was written and the batch goes the staged way.
-                try:
-                    with transaction.atomic():
-                        load = UsageLoad.objects.create(source=source[:64], rows=len(batch))
-                        _copy_new(cursor, batch, load_id=load.pk)
+                if _copy_new_days(cursor, batch, source=source):
                     return len(batch), 0, 0
-                except UniqueViolation:
-                    pass
         _stage_table()
         _stage(batch)
         with connection.cursor() as cursor:
