@@ -24,6 +24,7 @@ import itertools
 import json
 import queue
 import re
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -360,6 +361,41 @@ def _copy_new_days(cursor, batch: Batch, *, source: str) -> bool:
     return True
 
 
+# SQLite's upsert adds the days' sums to a month held and inserts one that is not, row by row of one statement.
+_ADD_MONTH_ROW: Final = f"""
+INSERT INTO usage_usagemonth ({_MONTH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (customer_id, month) DO UPDATE SET voice_min = voice_min + excluded.voice_min,
+    data_mb = data_mb + excluded.data_mb, sms = sms + excluded.sms, days = days + excluded.days,
+    load_id = excluded.load_id
+"""
+
+
+def _insert_new_days(batch: Batch, *, source: str) -> bool:
+    """SQLite, when none of the batch's days is held (their insert meets no unique key): the day rows inserted
+    straight into their table and the months grown by the days' sums (or made), each by one `executemany` —
+    no stage. False, having written nothing, when a day is held: the batch then goes the staged way."""
+    iso = {day: dt.date.fromordinal(day).isoformat() for day in np.unique(batch.day).tolist()}
+    try:
+        with transaction.atomic():
+            load = UsageLoad.objects.create(source=source[:64], rows=len(batch))
+            connection.connection.executemany(
+                "INSERT INTO usage_usageday (customer_id, day, voice_min, data_mb, sms, load_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                zip(batch.customer.tolist(), map(iso.__getitem__, batch.day.tolist()), batch.voice_min.tolist(),
+                    batch.data_mb.tolist(), batch.sms.tolist(), itertools.repeat(load.pk), strict=False),
+            )  # fmt: skip
+    except sqlite3.IntegrityError:
+        return False
+    sums = _month_sums(batch, load_id=load.pk)
+    connection.connection.executemany(
+        _ADD_MONTH_ROW,
+        zip(sums["customer_id"].tolist(), np.char.decode(sums["month"], "ascii").tolist(), sums["voice_min"].tolist(),
+            sums["data_mb"].tolist(), sums["sms"].tolist(), sums["days"].tolist(), sums["load_id"].tolist(),
+            strict=True),
+    )  # fmt: skip
+    return True
+
+
 def _write(batch: Batch, *, source: str) -> tuple[int, int, int]:
     """Write these customer-days and move their months by the difference, in one transaction. Returns
     (created, updated, unchanged)."""
@@ -374,6 +410,8 @@ def _write(batch: Batch, *, source: str) -> tuple[int, int, int]:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
                 if _copy_new_days(cursor, batch, source=source):
                     return len(batch), 0, 0
+            elif _insert_new_days(batch, source=source):
+                return len(batch), 0, 0
         _stage_table()
         _stage(batch)
         with connection.cursor() as cursor:
@@ -448,12 +486,22 @@ def _lookup_columns(msisdns: Sequence[str]) -> tuple[Int64Array, Int64Array] | N
     """(customer id or -1, activation day ordinal or _LATEST) for each of these numbers, in their order
     (PostgreSQL): the distinct numbers sent as one text, the server's answer two texts in the same order, split
     into arrays — no Python object a number on either side. None where the numbers cannot go as one
-    comma-separated text (a cell holding a comma) or on SQLite: the caller looks them up by `_lookup`."""
-    if connection.vendor != "postgresql" or not len(msisdns):
+    comma-separated text (a cell holding a comma): the caller looks them up by `_lookup`. On SQLite the distinct
+    numbers go as one JSON text and come back as rows in their order."""
+    if not len(msisdns):
         return None
     distinct, position = np.unique(np.asarray(msisdns, dtype=str), return_inverse=True)
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:  # one JSON parameter, the rows in its order; the day as an ordinal
+            cursor.execute(
+                "SELECT COALESCE(c.id, -1), COALESCE(CAST(julianday(c.activated_on) - 1721424.5 AS INTEGER), %s) "
+                "FROM json_each(%s) u LEFT JOIN customers_customer c ON c.msisdn = u.value ORDER BY u.key",
+                [_LATEST, json.dumps(distinct.tolist())],
+            )
+            found = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
+        return found[:, 0][position], found[:, 1][position]
     joined = ",".join(distinct.tolist())
-    if joined.count(",") != len(distinct) - 1:
+    if connection.vendor != "postgresql" or joined.count(",") != len(distinct) - 1:
         return None
     with connection.cursor() as cursor:
         cursor.execute(
@@ -587,9 +635,10 @@ class _Writes:
     """The chunks' writes (`_write`, a transaction each, in the file's order) and their totals (created,
     updated, unchanged). On PostgreSQL, outside a caller's transaction, they are made by a thread of their own
     on a connection of its own, so that the server writes one chunk while this process reads and checks the
-    next (the database releases the interpreter while it works): the import's two halves, about equal, then
+    next (psycopg releases the interpreter while the server works): the import's two halves, about equal, then
     overlap instead of taking turns. Inside a caller's transaction (which must hold the writes), and on SQLite
-    (one writer at a time, whose readers would wait on it), each is made in line."""
+    (whose `executemany` takes the interpreter back for every row, so the two halves would take turns anyway),
+    each is made in line."""
 
     def __init__(self, *, source: str) -> None:
         self.source = source
@@ -710,7 +759,7 @@ class _Reader:
         for text in set(date).difference(self.days):
             self.days[text] = self._day(text)
         found = _lookup_columns(msisdn)
-        if found is None:  # SQLite, or a cell holding a comma (XLSX): through the run's dicts
+        if found is None:  # a cell holding a comma (XLSX, PostgreSQL): through the run's dicts
             self._know(msisdn)
             ids = np.fromiter(map(self.ids.get, msisdn, itertools.repeat(-1)), np.int64, n)
             activated = np.fromiter(map(self.activations.get, msisdn, itertools.repeat(_LATEST)), np.int64, n)
