@@ -137,6 +137,12 @@ def run(*, rows: int, days: int = 7, seed: int = 2012, force: bool = False) -> d
     customers = math.ceil(rows / days)
     started = time.perf_counter()
     numbers = build_customers(count=customers, today=today, seed=seed)
+    if connection.vendor == "postgresql":
+        # The customers as a day's import finds them in service, settled (their rows' commit status recorded
+        # on the pages, statistics taken): else the import would pay for setting those bits on every page it
+        # probes, and the baseline, which runs after it, would not.
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE customers_customer")
     build_s = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="onboard90-bench-usage-") as tmp:
         path = Path(tmp) / "usage.csv"
