@@ -1,17 +1,20 @@
 """Writes of usage: the bulk import of daily rows, the single `usage_daily` event, and pruning.
 
-Both the import and the event go through `_write`, one transaction a chunk with its `UsageLoad`: the
-chunk's customer-days are staged in a temporary table (COPY on PostgreSQL), the month rows of every
-(customer, month) they change are moved by the difference — the new day minus the day it replaces, read
-from the day rows before they are written — and the day rows are upserted in one INSERT … SELECT … ON
-CONFLICT DO UPDATE (a re-imported day replaces that customer-day). A month is the sum of its days before
-a write and so after it: never a day counted twice, and never a month re-read from all its days. A row
-whose values are those already held writes nothing (its day and month keep their load), so the cycle's
-acts do not see it again.
+Both the import and the event go through `_write`, one transaction a chunk with its `UsageLoad`. New days (the
+usual case: a day's file) go straight into the day rows (binary COPY on PostgreSQL, one INSERT … SELECT from
+a JSON text on SQLite) and their months grow by the days' sums. When a day is held, the chunk's
+customer-days are staged in a temporary table, the month rows of every (customer, month) they change are
+moved by the difference — the new day minus the day it replaces, read from the day rows before they are
+written — and the day rows are upserted in one INSERT … SELECT … ON CONFLICT DO UPDATE (a re-imported day
+replaces that customer-day). A month is the sum of its days before a write and so after it: never a day
+counted twice, and never a month re-read from all its days. A row whose values are those already held writes
+nothing (its day and month keep their load), so the cycle's acts do not see it again.
 
 A day's file holds a row for every customer, so the import's checks run a column at a time (NumPy over
-the chunk: numbers looked up in a dict, each distinct date checked once, amounts read with int()); only a
-line that fails a quick check takes the full row checks of `usage.validation`, which give its reason.
+the chunk: numbers looked up in one statement, each distinct date checked once, amounts read with int());
+only a line that fails a quick check takes the full row checks of `usage.validation`, which give its reason.
+Outside a caller's transaction the chunks are written by a thread of their own beside the reading
+(`_Writes`). docs/PERFORMANCE.md has the measured figures.
 """
 
 from __future__ import annotations
