@@ -348,7 +348,7 @@ def _open_group(*, version, playbook, group, today, as_of, since, changed, send_
                 version=version, action=action, send_from=send_from, as_of=as_of, fresh=fresh,
                 sending_hours=(playbook.quiet_hours.start, playbook.quiet_hours.end),
             )
-            usage_acts.render_messages(version=version, playbook=playbook, action=action, as_of=as_of)
+            usage_acts.render_messages(version=version, action=action, as_of=as_of)
     return counts
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
 
@@ -32,14 +33,13 @@ from onboard90.core.bulk import chunks, insert_objects, update_rows
 from onboard90.customers.models import Customer, CustomerChange
 from onboard90.journeys.enums import CycleStatus, JourneyStatus
 from onboard90.journeys.models import CycleRun, Task
-from onboard90.messaging.context import SharedParts, latest_bills, message_text, reference_lists
-from onboard90.messaging.enums import MessageStatus
 from onboard90.messaging.models import OutboxMessage
-from onboard90.playbook import schema, templating
+from onboard90.messaging.services import messages_render
+from onboard90.playbook import schema
 from onboard90.playbook.models import PlaybookVersion
 from onboard90.playbook.selectors import playbook_of
 from onboard90.usage import fit, verdicts
-from onboard90.usage.models import PackageFitVerdict, UsageMonth
+from onboard90.usage.models import OfferChoice, PackageFitVerdict, UsageMonth
 
 FIT_ACT = "package_fit_coaching"
 OFFER_ACT = "vas_recommendation"
@@ -135,60 +135,38 @@ def task_note(verdict: PackageFitVerdict) -> str:
     return f"{TASK_NOTE_PREFIX}推荐改用{context['recommended']}，每月可省{context['saving']}元。{verdict.explanation}"
 
 
-SHARED_REFERENCES = ("customer__city", "customer__store", "customer__package", "customer__vip_tier")
-
-
-def render_messages(
-    *, version: PlaybookVersion, playbook: schema.Playbook, action: schema.Action, as_of: dt.datetime
-) -> int:
+def render_messages(*, version: PlaybookVersion, action: schema.Action, as_of: dt.datetime) -> int:
     """Write the text of this act's queued, unrendered SMS with the customer's verdict and offer in the
-    context (`fit`, `offer`: None when there is none) — a day's window of customers, read a batch at a time.
-    A message whose template fails here is left for the dispatcher to render (and to record if it fails)."""
+    context (`fit`, `offer`: None when there is none), through the dispatcher's own renderer
+    (`messaging.services.messages_render`). A message whose template fails here is left for the dispatcher
+    to render (and to record if it fails). The offers named by the SMS written are recorded made."""
     if action.code not in USAGE_ACTS or action.sms is None:
         return 0
-    queued = OutboxMessage.objects.filter(
-        status=MessageStatus.QUEUED,
-        text="",
-        action__action_code=action.code,
-        action__journey__playbook_version=version,
-    )
-    ids = list(queued.order_by("pk").values_list("pk", flat=True))
-    if not ids:
-        return 0
-    refs, shared = reference_lists(), SharedParts()
-    written = 0
-    for chunk in chunks(ids, 2000):
-        # The customer's own rows joined; the reference rows a batch shares (cities, stores, packages, tiers: a
-        # few hundred) read once each and shared, not made again for every message.
-        messages = list(
-            OutboxMessage.objects.filter(pk__in=chunk)
-            .select_related(
-                "customer__account_manager__staff", "customer__package_fit", "customer__offer_choice__offer"
+    offered: set[int] = set()
+
+    def contexts(customer_ids: list[int]) -> dict[int, dict[str, Any]]:
+        fits = {
+            verdict.customer_id: verdicts.fit_context(verdict)
+            for verdict in PackageFitVerdict.objects.filter(customer_id__in=customer_ids).only(
+                "customer_id", "verdict", "recommended", "saving", "current_cost", "explanation"
             )
-            .prefetch_related(*SHARED_REFERENCES)
-        )
-        bills = latest_bills(m.customer_id for m in messages)
-        rows, offered = [], []
-        for message in messages:
-            customer = message.customer
-            # A missing one-to-one row raises an AttributeError: getattr's default covers it.
-            choice = getattr(customer, "offer_choice", None)
-            extra = {
-                "fit": verdicts.fit_context(getattr(customer, "package_fit", None)),
-                "offer": verdicts.offer_context(choice),
-            }
-            try:
-                text = message_text(
-                    playbook, action, customer, bill=bills.get(customer.pk), refs=refs, shared=shared, extra=extra
-                )
-            except Exception:  # the dispatcher renders it instead, and records what is wrong
-                continue
-            rows.append((message.pk, text, templating.segments(text)))
-            if choice is not None and action.code == OFFER_ACT:
-                offered.append(customer.pk)
-        written += update_rows(OutboxMessage, ["text", "segments"], rows)
-        verdicts.offers_made(customer_ids=offered, at=as_of)
-    return written
+        }
+        offers = {
+            choice.customer_id: verdicts.offer_context(choice)
+            for choice in OfferChoice.objects.filter(customer_id__in=customer_ids).select_related("offer")
+        }
+        if action.code == OFFER_ACT:
+            offered.update(offers)
+        return {pk: {"fit": fits.get(pk), "offer": offers.get(pk)} for pk in customer_ids}
+
+    rendered = messages_render(
+        messages=OutboxMessage.objects.filter(
+            action__action_code=action.code, action__journey__playbook_version=version
+        ),
+        extra=contexts,
+    )
+    verdicts.offers_made(customer_ids=offered.intersection(rendered), at=as_of)
+    return len(rendered)
 
 
 def record_offer_taken(*, task: Task, outcome: str, at: dt.datetime) -> int:

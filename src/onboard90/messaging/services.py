@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 
 from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
@@ -44,7 +44,28 @@ def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
 
     Rendering is the one step that must run per message (a template per customer); it belongs to the
     dispatcher, not the set-based cycle, and works through the backlog in batches (`page` ids read at a
-    time, `batch` messages loaded and written at a time).
+    time, `batch` messages loaded and written at a time). A message whose template fails is recorded failed,
+    with the reason. See `messages_render` for how.
+    """
+    return len(messages_render(messages=OutboxMessage.objects.all(), batch=batch, page=page, record_failures=True))
+
+
+# What a caller adds to some customers' SMS contexts: customer ids in, {customer id: {name: value}} out.
+ExtraContext = Callable[[list[int]], dict[int, dict[str, Any]]]
+
+
+def messages_render(
+    *,
+    messages: QuerySet[OutboxMessage],
+    extra: ExtraContext | None = None,
+    record_failures: bool = False,
+    batch: int = 2000,
+    page: int = 50_000,
+) -> list[int]:
+    """Render those of `messages` that are queued and not yet rendered; the ids of the customers whose SMS
+    was written. The dispatcher renders every one (`outbox_render`); the daily cycle renders its usage acts'
+    SMS as it queues them, with each customer's verdict and offer in the context (`extra`). A message whose
+    template fails is recorded failed when `record_failures`, else left unrendered for the dispatcher.
 
     What it reads per message is a row, not model instances: the message's and its customer's columns
     (`_Recipient`), with the package, city, store, tier and manager — a few dozen rows of reference data —
@@ -53,14 +74,14 @@ def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
     (`context.SharedParts`); each template is compiled once (`templating.compile_template`). Each batch is
     written back by one prepared statement (its texts and parts; a second for any that failed to render).
     """
-    unrendered = OutboxMessage.objects.filter(status=MessageStatus.QUEUED, text="")
+    unrendered = messages.filter(status=MessageStatus.QUEUED, text="")
     rows = unrendered.values_list(
         "pk", "action__journey__playbook_version_id", "action__action_code",
         *(f"customer__{field}" for field in ("pk", *CUSTOMER_FIELDS)),
     )
     playbooks: dict[int, tuple[Any, SharedParts]] = {}
     refs = references = None
-    rendered = 0
+    rendered: list[int] = []
     for found in _pages(unrendered, rows, batch=batch, page=page):
         if references is None:  # read on the first batch: most dispatches find nothing left to render
             refs, references = reference_lists(), _References()
@@ -73,6 +94,7 @@ def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
             .values_list("customer_id", "bill_month", "amount")
         ):
             bills.setdefault(customer_id, _Bill(month, amount))
+        contexts = extra([r.pk for r in recipients]) if extra is not None else {}
         written, failed = [], []
         for (pk, version_id, action_code, *_customer), customer in zip(found, recipients, strict=True):
             if version_id not in playbooks:
@@ -80,14 +102,18 @@ def outbox_render(*, batch: int = 2000, page: int = 50_000) -> int:
             playbook, shared = playbooks[version_id]
             action = playbook.action(action_code)
             try:
-                text = message_text(playbook, action, customer, bill=bills.get(customer.pk), refs=refs, shared=shared)
+                text = message_text(
+                    playbook, action, customer, bill=bills.get(customer.pk), refs=refs, shared=shared,
+                    extra=contexts.get(customer.pk),
+                )  # fmt: skip
             except Exception as exc:  # a template that fails for one customer must not stop the others
-                written.append((pk, "-", 0))
-                failed.append((pk, MessageStatus.FAILED, f"render: {exc}"[:255]))
-                log.warning("sms %s for %s failed to render: %s", pk, action.code, exc)
+                if record_failures:
+                    written.append((pk, "-", 0))
+                    failed.append((pk, MessageStatus.FAILED, f"render: {exc}"[:255]))
+                    log.warning("sms %s for %s failed to render: %s", pk, action.code, exc)
                 continue
             written.append((pk, text, templating.segments(text)))
-            rendered += 1
+            rendered.append(customer.pk)
         # The status only of those that failed: one the engine cancelled meanwhile (its act ended) stays so.
         with transaction.atomic():
             update_rows(OutboxMessage, ["text", "segments"], written)
