@@ -499,7 +499,7 @@ def _lookup_columns(msisdns: Sequence[str]) -> tuple[Int64Array, Int64Array] | N
     (PostgreSQL): the distinct numbers sent as one text, the server's answer two texts in the same order, split
     into arrays — no Python object a number on either side. None where the numbers cannot go as one
     comma-separated text (a cell holding a comma): the caller looks them up by `_lookup`. On SQLite the distinct
-    numbers go as one JSON text and come back as rows in their order."""
+    numbers go as one JSON text and the answer comes back as one JSON text."""
     if not len(msisdns):
         return None
     # The distinct numbers in their first order, and each line's place among them: a dict's hashing in C
@@ -510,7 +510,7 @@ def _lookup_columns(msisdns: Sequence[str]) -> tuple[Int64Array, Int64Array] | N
     if connection.vendor == "sqlite":
         # One JSON parameter in, one JSON text out ([place, id, activation day ordinal] for each number on
         # file): the whole look-up is one step of SQLite, which runs without the interpreter — fetched row by
-        # row, each row would wait for the thread reading the file ahead to hand the interpreter back.
+        # row, each row would wait for the writing thread to hand the interpreter back.
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT json_group_array(json_array(u.key, c.id, "
@@ -671,12 +671,12 @@ def _own_writer() -> bool:
 
 class _Writes:
     """The chunks' writes (`_write`, a transaction each, in the file's order) and their totals (created,
-    updated, unchanged). On PostgreSQL, outside a caller's transaction, they are made by a thread of their own
-    on a connection of its own, so that the server writes one chunk while this process reads and checks the
-    next (psycopg releases the interpreter while the server works): the import's two halves, about equal, then
-    overlap instead of taking turns. Inside a caller's transaction (which must hold the writes), and on SQLite
-    (whose `executemany` takes the interpreter back for every row, so the two halves would take turns anyway),
-    each is made in line."""
+    updated, unchanged). Outside a caller's transaction, on PostgreSQL and on a SQLite file (`_own_writer`),
+    they are made by a thread of their own on a connection of its own, so that the database writes one chunk
+    while this process reads and checks the next (both drivers release the interpreter while the database
+    works; on SQLite each write is a few statements that run wholly inside SQLite): the import's two halves then
+    overlap instead of taking turns. Inside a caller's transaction (which must hold the writes) and on an
+    in-memory database, each is made in line."""
 
     def __init__(self, *, source: str) -> None:
         self.source = source
