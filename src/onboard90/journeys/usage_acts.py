@@ -165,7 +165,8 @@ def render_messages(*, version: PlaybookVersion, action: schema.Action, as_of: d
         ),
         extra=contexts,
     )
-    verdicts.offers_made(customer_ids=offered.intersection(rendered), at=as_of)
+    for made in chunks(sorted(offered.intersection(rendered)), 2000):  # a statement's parameters are bounded
+        verdicts.offers_made(customer_ids=made, at=as_of)
     return len(rendered)
 
 
