@@ -386,3 +386,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A fanned-out cycle none of whose pieces moved for this long is taken as lost (its broker messages gone):
 # the next cycle records it failed and runs. Pieces retried after a worker died keep it alive.
 ONBOARD90["CYCLE_LEASE_MINUTES"] = _env_int("ONBOARD90_CYCLE_LEASE_MINUTES", 120, least=1, most=24 * 60)
+# Whether a fanned-out cycle's finish also sends the outbox's due messages, as `onboard90 run` does in line (1, the
+# default), or leaves them to beat's `outbox-dispatch`, which runs every minute on its own (0): the cycle's record
+# is then not held up by the gateway.
+ONBOARD90["CYCLE_DISPATCH"] = _env_int("ONBOARD90_CYCLE_DISPATCH", 1, least=0, most=1) == 1

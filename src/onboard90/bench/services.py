@@ -26,6 +26,7 @@ import numpy as np
 from django.db import DatabaseError, connection, transaction
 
 from onboard90.bench import generator
+from onboard90.bench.workers import CycleWorkers
 from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
 from onboard90.core.bulk import insert_select
@@ -454,13 +455,16 @@ def peak_rss_mb() -> float:
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
 
 
-def time_cycle(*, day: dt.date, dispatch: bool = True, settle: bool = False) -> dict[str, Any]:
-    """One daily cycle as of `day` (dispatch=False), then the outbox dispatch on its own (timed when
-    `dispatch`; run untimed when only `settle`, so that a next day starts from a dispatched outbox)."""
+def time_cycle(
+    *, day: dt.date, dispatch: bool = True, settle: bool = False, workers: CycleWorkers | None = None
+) -> dict[str, Any]:
+    """One daily cycle as of `day` (dispatch=False) — in this process, or fanned out over `workers` — then the
+    outbox dispatch on its own (timed when `dispatch`; run untimed when only `settle`, so that a next day
+    starts from a dispatched outbox)."""
     as_of = clock.cycle_instant(day)
     before = _counts()
     started = time.perf_counter()
-    run = cycle_run(as_of=as_of, dispatch=False)
+    run = workers.cycle(as_of=as_of) if workers is not None else cycle_run(as_of=as_of, dispatch=False)
     cycle_s = time.perf_counter() - started
     after = _counts()
     inserted = {t: after[t] - before[t] for t in WRITTEN_TABLES}
@@ -546,13 +550,16 @@ def baseline(*, rows: int) -> dict[str, Any]:
 def run(
     *, journeys: int, daily: int | None = None, days: int = 1, today: dt.date | None = None, seed: int = 2012,
     reset: bool = True, force: bool = False, dispatch: bool = True, progress: Progress = _no_progress,
-    fork: bool = True,
+    fork: bool = True, workers: int = 0,
 ) -> dict[str, Any]:
-    """The whole bench: prepare, build, time `days` cycles (and dispatch), the baseline. Returns the figures."""
+    """The whole bench: prepare, build, time `days` cycles (and dispatch), the baseline. Returns the figures.
+    With `workers`, each cycle is fanned out over that many Celery worker processes (`bench.workers`)."""
     if journeys < 1:
         raise ValueError("--journeys 必须为正数 / must be at least 1")
     if days < 1 or days > 7:
         raise ValueError("--days 取 1 到 7 / must be between 1 and 7")
+    if not 0 <= workers <= 8:
+        raise ValueError("--workers 取 0 到 8 / must be between 0 and 8")
     today = today or clock.today()
     prepare_database(reset=reset, force=force)
     started = time.perf_counter()
@@ -567,7 +574,8 @@ def run(
     # (hours or days before the cycles of T and after). The delta a cycle looks at is what changed since
     # the previous one started (changes.Since): stamped by the wall clock, the cycle of T+1 would also take
     # in the changes of T that the cycle of T had seen already, T+2 those of two days, and so on.
-    with clock.simulated(clock.cycle_instant(today)) as wall:
+    fanned = CycleWorkers(workers) if workers else contextlib.nullcontext()
+    with fanned as on_workers, clock.simulated(clock.cycle_instant(today)) as wall:
         for i in range(days):
             day = today + dt.timedelta(days=i)
             if i:
@@ -577,7 +585,8 @@ def run(
                 arrive(built, i)
             wall.at = clock.cycle_instant(day)
             progress("cycle", i, days)
-            per_day.append(time_cycle(day=day, dispatch=dispatch, settle=days > 1))
+            per_day.append(time_cycle(day=day, dispatch=dispatch, settle=days > 1, workers=on_workers))
+        worker_rss = on_workers.peak_rss_mb() if on_workers is not None else None
     progress("cycle", days, days)
     first = per_day[0]
     base = baseline(rows=first["rows_written"])
@@ -597,6 +606,8 @@ def run(
         "database_location": database_label(),
         "build_s": round(build_s, 1),
         "build_peak_rss_mb": build_rss,
+        "workers": workers,
+        "worker_peak_rss_mb": worker_rss,
         "dispatch_s": first.get("dispatch_s"),
         "daily": daily if daily is not None else journeys // generator.JOURNEY_AGES,
         "date": today.isoformat(),

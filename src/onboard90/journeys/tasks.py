@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 
 from celery import chord, group
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 
 from onboard90.core import clock
@@ -90,7 +91,9 @@ def cycle_finish(run_id: int) -> dict:
     from onboard90.messaging.gateways import gateway_from_settings
 
     with engine.cycle_session():
-        run = cycle.cycle_finish(run_id=run_id, gateway=gateway_from_settings())
+        run = cycle.cycle_finish(
+            run_id=run_id, gateway=gateway_from_settings(), dispatch=settings.ONBOARD90["CYCLE_DISPATCH"]
+        )
     day = clock.local_date(run.as_of)
     if day == clock.today():
         # The morning's dashboards read ahead (`reporting.tasks`, named here: the figures sit above the engine).

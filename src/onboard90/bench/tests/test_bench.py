@@ -96,6 +96,29 @@ def test_json_is_one_document_with_the_figures(tmp_path):
     assert len(document["days"]) == 1
 
 
+@pytest.mark.celery
+def test_on_two_celery_workers_the_cycles_write_what_they_write_in_one_process(tmp_path):
+    """`--workers 2`: each day's cycle fanned out over two real worker processes on the broker, the same rows
+    written and the same counts recorded as in this process; each worker's peak memory reported."""
+    args = ("--journeys", "400", "--days", "2", "--date", DAY.isoformat(), "--no-dispatch", "--json")
+    alone = _bench(tmp_path / "alone", *args, url=f"sqlite:///{tmp_path / 'alone.sqlite3'}")
+    fanned = _bench(tmp_path / "fanned", *args, "--workers", "2", url=f"sqlite:///{tmp_path / 'fanned.sqlite3'}")
+    assert alone.returncode == 0, alone.stderr
+    assert fanned.returncode == 0, fanned.stderr
+    one, two = json.loads(alone.stdout), json.loads(fanned.stdout)
+    assert (one["workers"], two["workers"]) == (0, 2)
+    assert len(two["worker_peak_rss_mb"]) == 2 and min(two["worker_peak_rss_mb"]) > 0
+    for a, b in zip(one["days"], two["days"], strict=True):
+        assert (a["due_rows"], a["rows_written"], a["inserted"]) == (b["due_rows"], b["rows_written"], b["inserted"])
+        assert {k: v for k, v in a["counts"].items() if v} == {k: v for k, v in b["counts"].items() if v}
+
+
+def test_a_bad_number_of_workers_is_a_one_line_error(tmp_path):
+    done = _bench(tmp_path, "--journeys", "100", "--workers", "9")
+    assert done.returncode == 1
+    assert "--workers" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_a_database_with_other_customers_is_refused(tmp_path):
     path = tmp_path / "bench.sqlite3"
     init = subprocess.run(

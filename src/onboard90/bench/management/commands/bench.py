@@ -117,6 +117,9 @@ class Command(OnboardCommand):
         cycle.add_argument("--date", default=None, help="the measured cycle's date, YYYY-MM-DD (default today)")
         cycle.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
         cycle.add_argument("--no-dispatch", action="store_true", help="skip timing the outbox dispatch")
+        cycle.add_argument("--workers", type=int, default=0,
+                           help="fan each cycle out over N Celery worker processes on the configured broker "
+                                "(0–8; default 0: in this process)")
         cycle.add_argument("--force", action="store_true",
                            help="empty a database that holds non-bench customers")
         cycle.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -204,9 +207,9 @@ class Command(OnboardCommand):
                 result = services.run(
                     journeys=options["journeys"], daily=options["daily"], days=options["days"], today=today,
                     seed=options["seed"], force=options["force"], dispatch=not options["no_dispatch"],
-                    progress=progress,
+                    progress=progress, workers=options["workers"],
                 )
-            except services.BenchRefused as exc:
+            except (services.BenchRefused, ValueError) as exc:
                 raise CommandError(str(exc)) from None
         if options["json"]:
             self.emit_json(result)
@@ -257,7 +260,7 @@ class Command(OnboardCommand):
     def _in_fresh_sqlite(self, options: dict[str, Any]) -> None:
         """No DATABASE_URL: run again in a child process on a new SQLite file under var/bench/."""
         _again_in_sqlite(
-            "cycle", options, file="bench", valued=("journeys", "days", "seed", "daily", "date"),
+            "cycle", options, file="bench", valued=("journeys", "days", "seed", "daily", "date", "workers"),
             flags=("no_dispatch", "force", "json"),
         )
 
@@ -408,6 +411,8 @@ class Command(OnboardCommand):
         if r.get("dispatch_s") is not None:
             w(f"短信发送 / dispatch       {r['dispatch_s']} s")
         w(f"内存峰值 / peak RSS       {r['peak_rss_mb']} MB")
+        if r.get("workers"):
+            w(f"工作进程 / workers        {r['workers']} (peak RSS {', '.join(map(str, r['worker_peak_rss_mb']))} MB)")
         if len(r["days"]) > 1:
             for day in r["days"]:
                 w(f"  {day['date']}  due {day['due_rows']:>8,}  cycle {day['cycle_s']:>7} s  "
