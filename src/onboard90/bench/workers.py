@@ -112,14 +112,14 @@ class CycleWorkers:
 
 
 def _family(pid: int) -> list[int]:
-    """The process and its descendants (Linux /proc)."""
+    """The process and its descendants (Linux /proc: each thread lists the children it started)."""
     found, todo = [], [pid]
     while todo:
         current = todo.pop()
         found.append(current)
-        with contextlib.suppress(OSError):
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-            todo.extend(int(child) for child in children)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(child) for child in children.read_text().split())
     return found
 
 
