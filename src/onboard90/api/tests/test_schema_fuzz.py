@@ -62,6 +62,10 @@ def test_no_generated_request_gets_a_server_error_or_an_answer_off_the_schema(se
             suppress_health_check=list(HealthCheck),
         )
         def check(case):
+            # A generated Host header names another server, not an input of the API: Django refuses a host not
+            # in ALLOWED_HOSTS with 400 before any view runs (the web server's answer, not the API's).
+            if case.headers:
+                case.headers = {name: value for name, value in case.headers.items() if name.lower() != "host"}
             response = case.call(base_url=base_url, headers=headers, timeout=30)
             case.validate_response(response, checks=CHECKS, headers=headers)
             tried.append(response.status_code)
