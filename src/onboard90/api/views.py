@@ -17,13 +17,14 @@ import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import DataError
 from django.db.models import Q
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status as http
 from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from onboard90.api import docs, serializers
@@ -80,7 +81,15 @@ def problems(*statuses: int) -> dict[int, type[serializers.Problem]]:
 
 def exception_handler(exc, context):
     """DRF's answers, plus: a service's ValueError/LookupError that escaped a view is a 422 with its words,
-    never a 500."""
+    never a 500; a value the database cannot take (a NUL character in a query parameter, which PostgreSQL's
+    text refuses) is a 400."""
+    if isinstance(exc, DataError):
+        set_rollback()
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return Response(
+            {"detail": f"请求中有无法使用的值 / a value in the request cannot be used: {reason}"},
+            status=http.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, (ValueError, LookupError)) and not isinstance(exc, Http404):
         return Response({"detail": str(exc)}, status=http.HTTP_422_UNPROCESSABLE_ENTITY)
     response = drf_exception_handler(exc, context)

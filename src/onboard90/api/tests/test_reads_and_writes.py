@@ -94,6 +94,10 @@ def test_tasks_are_the_callers_and_a_cursor_walks_them_all_in_due_order(worked, 
     assert jinan_key.get("/api/v1/tasks", {"status": "nonsense"}).status_code == 400
     assert jinan_key.get("/api/v1/tasks", {"due_from": "2012-13-01"}).status_code == 400
     assert jinan_key.get("/api/v1/tasks", {"cursor": "!!"}).status_code == 400
+    # A NUL character in a filter is refused with the reason, never a 500: PostgreSQL's text cannot hold it (the
+    # look-up of the unit fails in the database), SQLite finds no such unit.
+    nul = jinan_key.get("/api/v1/tasks", {"unit": "a\x00b"})
+    assert nul.status_code == 400 and nul.json()["detail"], nul.content
 
 
 def test_completing_records_the_system_account_and_a_second_completion_is_409(worked, store_key):
