@@ -390,3 +390,8 @@ ONBOARD90["CYCLE_LEASE_MINUTES"] = _env_int("ONBOARD90_CYCLE_LEASE_MINUTES", 120
 # default), or leaves them to beat's `outbox-dispatch`, which runs every minute on its own (0): the cycle's record
 # is then not held up by the gateway.
 ONBOARD90["CYCLE_DISPATCH"] = _env_int("ONBOARD90_CYCLE_DISPATCH", 1, least=0, most=1) == 1
+# PostgreSQL: the act, task and message rows are partitioned by ranges of this many customer ids (ids follow
+# arrival, so a range is a span of activations: about a month of a province's), and a range whose customers all
+# finished their 90 days more than PARTITION_RETENTION_DAYS ago may be detached (`onboard90 partitions`).
+ONBOARD90["PARTITION_CUSTOMERS"] = _env_int("ONBOARD90_PARTITION_CUSTOMERS", 250_000, least=1_000, most=100_000_000)
+ONBOARD90["PARTITION_RETENTION_DAYS"] = _env_int("ONBOARD90_PARTITION_RETENTION_DAYS", 365, least=0, most=36_500)

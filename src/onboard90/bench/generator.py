@@ -379,15 +379,16 @@ def build(
     b = -1  # the last cycle that ran
     next_action = next_task = first_id
     next_sms = next_esc = first_id
-    action_cols = ["id", "journey_id", "action_code", "occurrence", "stage", "status", "window_start",
+    # Journey and customer ids are the same numbers here (both assigned in arrival order, one journey each).
+    action_cols = ["id", "journey_id", "customer_id", "action_code", "occurrence", "stage", "status", "window_start",
                    "window_end", "due_at", "opened_at", "closed_at", "reason"]
-    task_cols = ["id", "action_id", "journey_id", "kind", "owner_unit_id", "assignee_id", "status", "due_at",
+    task_cols = ["id", "action_id", "journey_id", "customer_id", "kind", "owner_unit_id", "assignee_id", "status", "due_at",
                  "created_at", "attempts", "max_attempts", "outcome", "note", "checklist", "completed_at",
                  "completed_by_id"]
     sms_cols = ["id", "action_id", "customer_id", "msisdn", "message_class", "text", "segments", "status",
                 "scheduled_at", "not_after", "sent_at", "gateway", "gateway_ref", "attempts", "last_error",
                 "created_at"]
-    esc_cols = ["id", "task_id", "at", "unit_id", "supervisor_id", "reason"]
+    esc_cols = ["id", "task_id", "customer_id", "at", "unit_id", "supervisor_id", "reason"]
     counts = out.counts
     counts.update({"customers": n_open, "bills": int(bills.size), "actions": 0, "tasks": 0, "sms": 0, "escalations": 0,
                    "vip_rated_today": int((vip & (rated_on == 0)).sum()), "closing": int((age == 91).sum()),
@@ -468,7 +469,7 @@ def build(
             outcome = np.where(finished, np.where(kind == 2, "no_answer", "reached"), "").astype(object)
             completed_by = np.where(finished, assignee, None)
             task_rows = ([
-                t_ids, a_ids[t_idx], ids[jsel], np.full(kt, "act", dtype=object), owner, assignee, t_status,
+                t_ids, a_ids[t_idx], ids[jsel], ids[jsel], np.full(kt, "act", dtype=object), owner, assignee, t_status,
                 fmt.instant(end[t_idx], 23, 59, 59), fmt.instant(o[t_idx], 9), attempts,
                 np.full(kt, task.max_attempts), outcome, np.full(kt, "", dtype=object),
                 np.full(kt, "{}", dtype=object), fmt.instant(t_closed, 15), completed_by,
@@ -478,14 +479,14 @@ def build(
             if e_idx.size:
                 sup = np.array([sup_by_city.get(c) for c in city[jsel[e_idx]].tolist()], dtype=object)
                 esc_rows = ([
-                    np.arange(next_esc, next_esc + e_idx.size, dtype=np.int64), t_ids[e_idx],
+                    np.arange(next_esc, next_esc + e_idx.size, dtype=np.int64), t_ids[e_idx], ids[jsel[e_idx]],
                     fmt.instant(end[t_idx][e_idx] + 1, 9), owner[e_idx], sup,
                     np.full(e_idx.size, "overdue", dtype=object),
                 ])
                 next_esc += e_idx.size
                 counts["escalations"] += e_idx.size
         yield Table("journeys_journeyaction", action_cols, _rows([
-            a_ids, ids[sel], np.full(k, action.code, dtype=object), np.zeros(k, np.int64), np.full(k, stage),
+            a_ids, ids[sel], ids[sel], np.full(k, action.code, dtype=object), np.zeros(k, np.int64), np.full(k, stage),
             status, fmt.date(anchor[sel] + w.start), fmt.date(end), fmt.instant(end, 23, 59, 59), fmt.instant(o, 9),
             np.where(closed_hour == 15, fmt.instant(closed, 15), fmt.instant(closed, 9)), reason,
         ]), k)

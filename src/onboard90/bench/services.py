@@ -30,6 +30,7 @@ from onboard90.bench.workers import CycleWorkers
 from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
 from onboard90.core.bulk import insert_select
+from onboard90.core.partitions import partitions_ensure, partitions_list
 from onboard90.core.services import scratch_mark
 from onboard90.customers.models import Customer, CustomerChange
 from onboard90.installation import install_reference_data
@@ -264,7 +265,9 @@ class _Loader:
                     taken = {c[0] for c in constraints}
                     for name, definition in cursor.fetchall():
                         if name not in taken:
-                            self.saved.append((f'DROP INDEX "{name}"', definition))
+                            # A partitioned table's index reads "ON ONLY" (its parent alone); made again on
+                            # the whole table, every partition gets it.
+                            self.saved.append((f'DROP INDEX "{name}"', definition.replace(" ON ONLY ", " ON ")))
             for drop, _create in self.saved:
                 cursor.execute(drop)
 
@@ -333,6 +336,9 @@ def build_state(
         done += rows
         progress("build", done, max(estimate, done))
 
+    # PostgreSQL: the acts', tasks' and messages' ranges of customer ids, past every customer the build and
+    # the days after it will add (bench ids follow arrival from `first_id`).
+    partitions_ensure(newest=first_id + journeys + (daily or journeys // generator.JOURNEY_AGES + 1) * (horizon + 1))
     with _Loader(fast=fast) as loader, transaction.atomic():
         for table in generator.build(
             ref, built, n=journeys, daily=daily, vendor=connection.vendor, seed=seed, first_id=first_id,
@@ -513,9 +519,17 @@ def baseline(*, rows: int) -> dict[str, Any]:
             for statement in statements:
                 cursor.execute(statement)
         else:
-            # Same columns, defaults, indexes and unique constraint; and the same deferred foreign key
-            # to journeys (LIKE does not copy foreign keys; the SQLite copy of the DDL has it).
-            cursor.execute(f"CREATE TABLE {table} (LIKE journeys_journeyaction INCLUDING ALL)")
+            # Same columns, defaults, indexes and unique constraint, partitioned by the same ranges of customer
+            # ids; and the same deferred foreign key to journeys (LIKE does not copy foreign keys; the SQLite
+            # copy of the DDL has it). Its ids from a sequence of its own, not the acts' one.
+            cursor.execute(
+                f"CREATE TABLE {table} (LIKE journeys_journeyaction INCLUDING ALL) PARTITION BY RANGE (customer_id)"
+            )
+            cursor.execute(f"CREATE SEQUENCE {table}_id_seq OWNED BY {table}.id")
+            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN id SET DEFAULT nextval('{table}_id_seq')")
+            for i, part in enumerate(p for p in partitions_list() if p.table == "journeys_journeyaction"):
+                bounds = "DEFAULT" if part.low is None else f"FOR VALUES FROM ({part.low}) TO ({part.high})"
+                cursor.execute(f"CREATE TABLE {table}_{i} PARTITION OF {table} {bounds}")
             cursor.execute(
                 f"ALTER TABLE {table} ADD CONSTRAINT {table}_journey_fk FOREIGN KEY (journey_id) "
                 "REFERENCES journeys_journey (id) DEFERRABLE INITIALLY DEFERRED"
@@ -524,13 +538,14 @@ def baseline(*, rows: int) -> dict[str, Any]:
         journeys = max(cursor.fetchone()[0], 1)
     pg = connection.vendor == "postgresql"
     stamp = "2026-01-01 01:00:00+00" if pg else "2026-01-01 01:00:00"
+    # The bench's journeys and customers share their ids (bench.generator).
     data = [
-        (i % journeys + 1, f"baseline_{i // journeys}", 0, 1, "open", "2026-01-01", "2026-01-04",
+        (i % journeys + 1, i % journeys + 1, f"baseline_{i // journeys}", 0, 1, "open", "2026-01-01", "2026-01-04",
          stamp, stamp, None, "")
         for i in range(rows)
     ]
-    cols = "journey_id, action_code, occurrence, stage, status, window_start, window_end, due_at, opened_at, " \
-           "closed_at, reason"
+    cols = "journey_id, customer_id, action_code, occurrence, stage, status, window_start, window_end, due_at, " \
+           "opened_at, closed_at, reason"
     started = time.perf_counter()
     with transaction.atomic():
         if pg:
@@ -539,7 +554,7 @@ def baseline(*, rows: int) -> dict[str, Any]:
                     copy.write_row(row)
         else:
             connection.connection.executemany(
-                f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * 11)})", data
+                f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * 12)})", data
             )
     seconds = time.perf_counter() - started
     with connection.cursor() as cursor:

@@ -65,19 +65,56 @@ def _preparer(field, *, save: bool = True):
     return prepare
 
 
-def update_rows(model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]], *, batch: int = 5000) -> int:
+def update_rows(
+    model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]], *, batch: int = 5000, key: str | None = None
+) -> int:
     """UPDATE model SET fields… WHERE pk = row[0] for each row `(pk, value_of_field_1, …)`.
 
     Values are adapted by the model's own fields, so dates, datetimes and foreign keys (`*_id`
-    or the relation's name) are written exactly as the ORM would write them.
+    or the relation's name) are written exactly as the ORM would write them. With `key` (a partition key,
+    e.g. "customer"), each row is `(pk, key's value, value_of_field_1, …)` and the row is found by both: on a
+    partitioned table the id alone would be looked up in every partition.
     """
     meta = model._meta
     targets = [meta.get_field(name) for name in fields]
     quote = connection.ops.quote_name
     sets = ", ".join(f"{quote(field.column)} = %s" for field in targets)
-    sql = f"UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(meta.pk.column)} = %s"
-    prepare = [_preparer(field) for field in targets] + [_preparer(meta.pk, save=False)]
-    return _execute_many(sql, ([p(v) for p, v in zip(prepare, row, strict=True)] for row in _pk_last(rows)), batch)
+    where = [meta.pk] + ([meta.get_field(key)] if key else [])
+    prepare = [_preparer(field) for field in targets] + [_preparer(f, save=False) for f in where]
+    keyed = ([p(v) for p, v in zip(prepare, row, strict=True)] for row in _keys_last(rows, len(where)))
+    if connection.vendor == "postgresql" and all(f.get_internal_type() in _ARRAYABLE for f in (*targets, *where)):
+        return _update_from_arrays(meta, targets, where, keyed, batch)
+    sql = f"UPDATE {quote(meta.db_table)} SET {sets} WHERE " + " AND ".join(f"{quote(f.column)} = %s" for f in where)
+    return _execute_many(sql, keyed, batch)
+
+
+# Fields whose values PostgreSQL takes as an array of their column's type (`_update_from_arrays`).
+_ARRAYABLE = {
+    *_AS_IS, "DateField", "DateTimeField", "DecimalField",
+}
+
+
+def _update_from_arrays(meta, targets: Sequence[Any], where: Sequence[Any], rows: Iterable[list[Any]], batch: int) -> int:
+    """PostgreSQL: `batch` rows a statement, each column as one array (UPDATE … FROM unnest(…)), rather than
+    one execution per row: a day's 18,000 SMS texts in ten statements. Each row is found by an index probe
+    of its key; on a partitioned table, in its own partition only. A key given twice keeps its last values,
+    as one execution per row would."""
+    quote = connection.ops.quote_name
+    columns = [*targets, *where]
+    names = [f"c{i}" for i in range(len(columns))]
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in columns)
+    sets = ", ".join(f"{quote(field.column)} = v.{name}" for field, name in zip(targets, names, strict=False))
+    on = " AND ".join(
+        f"t.{quote(field.column)} = v.{name}" for field, name in zip(where, names[len(targets) :], strict=True)
+    )
+    sql = f"UPDATE {quote(meta.db_table)} AS t SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}) WHERE {on}"
+    written = 0
+    with connection.cursor() as cursor:
+        for chunk in chunks(rows, batch):
+            last = {tuple(row[len(targets) :]): row for row in chunk}
+            cursor.execute(sql, [list(column) for column in zip(*last.values(), strict=True)])
+            written += len(chunk)
+    return written
 
 
 def insert_values(
@@ -116,9 +153,9 @@ def insert_objects(model: Any, objects: Iterable[Any], *, ignore_conflicts: bool
     )
 
 
-def _pk_last(rows: Iterable[Sequence[Any]]):
-    for pk, *values in rows:
-        yield (*values, pk)
+def _keys_last(rows: Iterable[Sequence[Any]], keys: int):
+    for row in rows:
+        yield (*row[keys:], *row[:keys])
 
 
 def _execute_many(sql: str, params: Iterable[list[Any]], batch: int) -> int:

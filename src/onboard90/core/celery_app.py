@@ -1,4 +1,4 @@
-"""The Celery application: scheduled jobs (`cycle-daily`, `outbox-dispatch`, `sla-scan`) and the daily cycle's
+"""The Celery application: scheduled jobs (`cycle-daily`, `outbox-dispatch`, `sla-scan`, `partitions-ahead`) and the daily cycle's
 pieces on worker processes, configured from Django's settings (`CELERY_*`, the broker from
 ONBOARD90_BROKER_URL).
 

@@ -21,6 +21,7 @@ from django.db.models import Q, QuerySet
 from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
 from onboard90.core.bulk import chunks
+from onboard90.core.partitions import customers_between
 from onboard90.core.planner import broad, broad_on_sqlite, narrow
 from onboard90.core.session import pg_settings
 from onboard90.customers.models import CustomerChange
@@ -142,14 +143,20 @@ def changed_running_acts(*, since: Since, before: int, codes: Iterable[str]) -> 
     # The changed customers' journeys, read once (a day's worth of ids) rather than once per code; the code
     # not to be driven by on SQLite: it would otherwise walk the code's running acts (95k first callbacks at
     # 1M) by the code/status index.
-    changed = list(Journey.objects.filter(*narrow(customer_id__in=since.customers())).values_list("pk", flat=True))
+    # In customer order, each list with its customers' range: on PostgreSQL only those partitions of the acts.
+    changed = list(
+        Journey.objects.filter(*narrow(customer_id__in=since.customers())).order_by("customer_id").values_list(
+            "pk", "customer_id"
+        )
+    )
     with pg_settings(enable_hashjoin="off", enable_mergejoin="off"):
         for code in sorted(set(codes)):  # one code a statement: (journey, code) is then one probe of the key
             found[code] = [
                 pk
                 for chunk in chunks(changed, 5000)
                 for pk in JourneyAction.objects.filter(
-                    *broad(status__in=RUNNING, pk__lte=before), *broad_on_sqlite(action_code=code), journey_id__in=chunk
+                    customers_between(chunk), *broad(status__in=RUNNING, pk__lte=before),
+                    *broad_on_sqlite(action_code=code), journey_id__in=[journey for journey, _customer in chunk],
                 ).values_list("pk", flat=True)
             ]
     return found

@@ -24,6 +24,7 @@ from django.db.models import (
     IntegerField,
     JSONField,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -35,6 +36,7 @@ from django.db.models.functions import Cast, Coalesce
 
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, insert_rows, insert_select
+from onboard90.core.partitions import customers_between
 from onboard90.core.planner import broad, narrow
 from onboard90.core.session import pg_settings
 from onboard90.journeys import audience_sql
@@ -109,6 +111,7 @@ def _null(field):
 
 ACTION_COLUMNS = [
     "journey",
+    "customer",
     "action_code",
     "occurrence",
     "stage",
@@ -224,7 +227,7 @@ def _insert_actions(qs, acts, window, anchor_field, anchors, status, as_of) -> i
     flags = {f"in_{i}": Case(When(q, then=Value(1)), default=Value(0)) for i, (_, _, q) in enumerate(acts) if q}
     try:
         inner, inner_params = (
-            qs.values(jid=F("pk"), anchor=F(anchor_field), **flags).query.get_compiler(connection=connection).as_sql()
+            qs.values(jid=F("pk"), cid=F("customer_id"), anchor=F(anchor_field), **flags).query.get_compiler(connection=connection).as_sql()
         )
     except EmptyResultSet:  # an audience no one can be in (`false`)
         return 0
@@ -240,10 +243,10 @@ def _insert_actions(qs, acts, window, anchor_field, anchors, status, as_of) -> i
     # planner then reads every customer rather than the day's new or changed journeys.
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     select = (
-        f"SELECT d.jid, v.code, 0, v.stage, %s, {window_sql}, %s, {'NULL' if status == ActionStatus.OPEN else '%s'}, %s "
+        f"SELECT d.jid, d.cid, v.code, 0, v.stage, %s, {window_sql}, %s, {'NULL' if status == ActionStatus.OPEN else '%s'}, %s "
         f"FROM ({inner}{fence}) d CROSS JOIN ({codes}) v "
         f"WHERE 1=1 {f'AND ({chosen})' if chosen else ''} AND NOT EXISTS (SELECT 1 FROM {table} a "
-        f"WHERE a.journey_id = d.jid AND a.action_code = v.code AND a.occurrence = 0) "
+        f"WHERE a.journey_id = d.jid AND a.action_code = v.code AND a.occurrence = 0 AND a.customer_id = d.cid) "
         # Sorted, so every row is chosen before the first is written: otherwise each journey's later acts
         # would step over (and look up in the table) the rows just written for its earlier ones.
         f"ORDER BY d.jid, v.code"
@@ -256,6 +259,7 @@ def _insert_actions(qs, acts, window, anchor_field, anchors, status, as_of) -> i
 TASK_COLUMNS = [
     "action",
     "journey",
+    "customer",
     "kind",
     "owner_unit",
     "assignee",
@@ -325,9 +329,10 @@ def create_tasks(
     written = 0
     before = _top(Task)
     for acts in _open_acts(version=version, code=action.code, fresh=fresh):
-        rows = acts.filter(audience).filter(~Exists(Task.objects.filter(action=OuterRef("pk")))).values_list(
+        rows = acts.filter(audience).filter(~Exists(Task.objects.filter(action=OuterRef("pk"), customer=OuterRef("customer_id")))).values_list(
             "pk",
             "journey_id",
+            "customer_id",
             Value(TaskKind.ACT.value),
             owner_unit_expression(spec.channel),
             assignee,
@@ -390,7 +395,7 @@ def queue_messages(
     audience = audience_sql.to_q(spec.audience, prefix="journey__customer__")
     written = 0
     for acts in _open_acts(version=version, code=action.code, fresh=fresh):
-        qs = acts.filter(audience).filter(~Exists(OutboxMessage.objects.filter(action=OuterRef("pk"))))
+        qs = acts.filter(audience).filter(~Exists(OutboxMessage.objects.filter(action=OuterRef("pk"), customer=OuterRef("customer_id"))))
         if spec.message_class == "marketing":
             qs = qs.filter(journey__customer__marketing_opt_out=False)
         written += insert_select(OutboxMessage, SMS_COLUMNS, _sms_rows(qs, spec, send_from=scheduled, as_of=as_of))
@@ -418,7 +423,7 @@ def _scheduled_at(action: schema.Action, *, send_from: dt.datetime, as_of: dt.da
 def _sms_rows(qs: QuerySet, spec, *, send_from, as_of: dt.datetime) -> QuerySet:
     return qs.values_list(
         "pk",
-        "journey__customer_id",
+        "customer_id",
         "journey__customer__msisdn",
         Value(spec.message_class),
         Value(""),
@@ -495,7 +500,13 @@ def mark_overdue(*, as_of: dt.datetime) -> dict[str, int]:
     separate a flip from its escalation; a rerun finds the rest, the escalation's task being unique).
     The cycle's shared steps run it once all pieces are done; `cycle.sla_scan` between cycles.
     """
-    late = list(Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of).order_by("pk").values_list("pk", flat=True))
+    # In customer order: each range's tasks and acts then sit in one or two partitions of their tables on
+    # PostgreSQL (`customers_between`), where in id order they would span all the recent ones.
+    late = list(
+        Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of).order_by("customer_id", "pk").values_list(
+            "pk", "customer_id"
+        )
+    )
     done = [_mark_overdue(late[i : i + RANGE], as_of) for i in range(0, len(late), RANGE)]
     return {"overdue": sum(d["overdue"] for d in done), "escalated": sum(d["escalated"] for d in done)}
 
@@ -504,21 +515,29 @@ def mark_overdue(*, as_of: dt.datetime) -> dict[str, int]:
 RANGE = 5000
 
 
-def _mark_overdue(task_ids: list[int], as_of: dt.datetime) -> dict[str, int]:
+def _journey_customers(journeys: QuerySet) -> Q:
+    """The customer-id range of `journeys`, as `core.partitions.customers_between`."""
+    span = journeys.aggregate(lo=Min("customer_id"), hi=Max("customer_id"))
+    return Q(customer_id__gte=span["lo"], customer_id__lte=span["hi"]) if span["lo"] is not None else Q()
+
+
+def _mark_overdue(late_tasks: list[tuple[int, int]], as_of: dt.datetime) -> dict[str, int]:
     # The late tasks drive every statement here, by id; PostgreSQL's estimate of them is far too high (it
     # cannot know that open tasks are nearly all recent), and it would hash every escalation and every
     # open act on file instead of probing them for the few thousand late ones.
+    task_ids = [pk for pk, _customer in late_tasks]
+    between = customers_between(late_tasks)
     with transaction.atomic(), pg_settings(enable_hashjoin="off", enable_mergejoin="off"):
-        late = Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of, pk__in=task_ids)
+        late = Task.objects.filter(between, status=ActionStatus.OPEN, due_at__lt=as_of, pk__in=task_ids)
         escalated = escalate(late, reason="overdue", at=as_of)
         # Their acts by id: given as a subquery, the planner would start from every open act on file instead.
         action_ids = list(late.values_list("action_id", flat=True))
-        JourneyAction.objects.filter(*broad(status=ActionStatus.OPEN), pk__in=action_ids).update(
+        JourneyAction.objects.filter(*broad(status=ActionStatus.OPEN), between, pk__in=action_ids).update(
             status=ActionStatus.OVERDUE
         )
         overdue = late.update(status=ActionStatus.OVERDUE)
         if overdue:
-            flipped = Task.objects.filter(status=ActionStatus.OVERDUE, due_at__lt=as_of, pk__in=task_ids)
+            flipped = Task.objects.filter(between, status=ActionStatus.OVERDUE, due_at__lt=as_of, pk__in=task_ids)
             tasks_overdue.send(sender=Task, tasks=flipped, at=as_of)
     return {"overdue": overdue, "escalated": escalated}
 
@@ -526,9 +545,10 @@ def _mark_overdue(task_ids: list[int], as_of: dt.datetime) -> dict[str, int]:
 def escalate(tasks: QuerySet, *, reason: str, at: dt.datetime) -> int:
     before = _top(Escalation)
     rows = tasks.filter(~Exists(Escalation.objects.filter(task=OuterRef("pk")))).values_list(
-        "pk", Value(at, output_field=DateTimeField()), "owner_unit_id", _supervisor_of_unit(), Value(reason)
+        "pk", "customer_id", Value(at, output_field=DateTimeField()), "owner_unit_id", _supervisor_of_unit(),
+        Value(reason),
     )
-    written = insert_select(Escalation, ["task", "at", "unit", "supervisor", "reason"], rows)
+    written = insert_select(Escalation, ["task", "customer", "at", "unit", "supervisor", "reason"], rows)
     if written:
         made = Escalation.objects.filter(pk__gt=before, task_id__in=tasks.values("pk"), at=at)
         escalations_created.send(sender=Escalation, escalations=made, at=at)
@@ -550,21 +570,27 @@ def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at
         acts = [(action.code, stage.number) for stage in playbook_of(version).stages for action in stage.actions]
         if not acts:
             continue
-        chosen, chosen_params = (
-            journeys.filter(playbook_version=version).values("pk").query.get_compiler(connection=connection).as_sql()
-        )
+        of_version = journeys.filter(playbook_version=version)
+        chosen, chosen_params = of_version.values("pk").query.get_compiler(connection=connection).as_sql()
+        span = of_version.aggregate(lo=Min("customer_id"), hi=Max("customer_id"))
+        if span["lo"] is None:
+            continue
         codes, act_params = _acts_sql(acts)
         # Every (journey, act) pair EXCEPT the pairs on file: one pass over the journeys' own rows (their
         # index range), not a probe of each journey's rows once per act.
         select = (
-            f"SELECT p.jid, p.code, 0, v.stage, %s, NULL, NULL, NULL, %s, %s, %s FROM ("
-            f"SELECT j.id AS jid, c.code AS code FROM {quote(Journey._meta.db_table)} j CROSS JOIN ({codes}) c "
-            f"WHERE j.id IN ({chosen}) "
-            f"EXCEPT SELECT a.journey_id, a.action_code FROM {table} a WHERE a.journey_id IN ({chosen}) AND a.occurrence = 0"
+            f"SELECT p.jid, p.cid, p.code, 0, v.stage, %s, NULL, NULL, NULL, %s, %s, %s FROM ("
+            f"SELECT j.id AS jid, j.customer_id AS cid, c.code AS code FROM {quote(Journey._meta.db_table)} j "
+            f"CROSS JOIN ({codes}) c WHERE j.id IN ({chosen}) "
+            f"EXCEPT SELECT a.journey_id, a.customer_id, a.action_code FROM {table} a "
+            f"WHERE a.journey_id IN ({chosen}) AND a.occurrence = 0 AND a.customer_id BETWEEN %s AND %s"
             f") p JOIN ({codes}) v ON v.code = p.code WHERE 1=1"
         )
         # In the order of the text: status, stamps and reason, then the pairs, the pairs on file, the acts.
-        params = [str(status), stamp, stamp, "never_opened", *act_params, *chosen_params, *chosen_params, *act_params]
+        params = [
+            str(status), stamp, stamp, "never_opened", *act_params, *chosen_params, *chosen_params, span["lo"],
+            span["hi"], *act_params,
+        ]  # fmt: skip
         total += insert_rows(JourneyAction, ACTION_COLUMNS, select, params)
     return total
 
@@ -595,15 +621,17 @@ def close_finished_journeys(*, version: PlaybookVersion, playbook: schema.Playbo
 
 def _close_journeys(chunk: QuerySet, as_of: dt.datetime) -> int:
     chunk_ids = chunk.values("pk")
+    between = _journey_customers(chunk)  # a day's cohort: one or two partitions
     with transaction.atomic():
         # Driven by the chunk's journeys, not by every running task/action/queued message on file.
-        Task.objects.filter(*broad(status__in=RUNNING), journey_id__in=chunk_ids).update(
+        Task.objects.filter(*broad(status__in=RUNNING), between, journey_id__in=chunk_ids).update(
             status=ActionStatus.MISSED, completed_at=as_of
         )
+        # An act's message is its customer's, and a customer has one journey: by customer, not through the acts.
         OutboxMessage.objects.filter(
-            *broad(status__in=UNSENT), action__journey_id__in=chunk_ids
+            *broad(status__in=UNSENT), between, customer_id__in=chunk.values("customer_id"), action__isnull=False
         ).update(status=MessageStatus.CANCELLED, last_error="journey_completed")
-        JourneyAction.objects.filter(*broad(status__in=RUNNING), journey_id__in=chunk_ids).update(
+        JourneyAction.objects.filter(*broad(status__in=RUNNING), between, journey_id__in=chunk_ids).update(
             status=ActionStatus.MISSED, closed_at=as_of, reason="journey_ended"
         )
         record_unopened(journeys=chunk, status=ActionStatus.NOT_APPLICABLE, at=as_of)

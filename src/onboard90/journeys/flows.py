@@ -135,6 +135,7 @@ def _follow_up_offer(act: JourneyAction, *, at: dt.datetime, text: str) -> Task 
     task = Task.objects.create(
         action_id=act.pk,
         journey_id=act.journey_id,
+        customer_id=act.customer_id,
         kind=TaskKind.ACT,
         owner_unit_id=act.store_id,
         status=ActionStatus.OPEN,

@@ -18,8 +18,11 @@ from onboard90.journeys.enums import (
 # transaction that read them, and its references are never rewritten by hand; a deferred per-row check at
 # each commit only re-read what that statement had just read (about 3 s of a 1M-journey cycle on
 # PostgreSQL, a sixth of it). Django still cascades or refuses deletes along them, and
-# `journeys.selectors.dangling_references` (`onboard90 integrity`) shows that none points nowhere.
-ENGINE_WRITTEN = ("journeys.JourneyAction", "journeys.Task", "journeys.Escalation", "messaging.OutboxMessage")
+# `journeys.selectors.dangling_references` (`onboard90 integrity`) shows that none points nowhere. The contact
+# attempts are checked with them: their task is a row of a partitioned table on PostgreSQL (docs/SCALING.md).
+ENGINE_WRITTEN = (
+    "journeys.JourneyAction", "journeys.Task", "journeys.Escalation", "messaging.OutboxMessage", "journeys.TaskAttempt",
+)
 
 
 class Journey(models.Model):
@@ -55,6 +58,12 @@ class JourneyAction(models.Model):
         Journey, on_delete=models.CASCADE, related_name="actions", verbose_name=_("导入期旅程"), db_index=False,
         db_constraint=False,
     )
+    # The customer's id, copied from the journey in the statement that writes the row: the key PostgreSQL
+    # partitions these rows by and Citus would distribute them by (docs/SCALING.md), so every unique key holds it.
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.DO_NOTHING, related_name="+", verbose_name=_("客户"),
+        db_index=False, db_constraint=False,
+    )
     action_code = models.CharField(_("动作"), max_length=48)
     occurrence = models.PositiveSmallIntegerField(_("次序"), default=0)
     stage = models.PositiveSmallIntegerField(_("阶段"))
@@ -72,7 +81,7 @@ class JourneyAction(models.Model):
         verbose_name_plural = _("服务动作")
         constraints = [
             models.UniqueConstraint(
-                fields=["journey", "action_code", "occurrence"], name="journeys_action_once_per_journey"
+                fields=["journey", "action_code", "occurrence", "customer"], name="journeys_action_once_per_journey"
             )
         ]
         indexes = [
@@ -100,6 +109,11 @@ class Task(models.Model):
     # A copy of action.journey, for the worklists' joins, written from it in the same statement.
     journey = models.ForeignKey(
         Journey, on_delete=models.CASCADE, related_name="tasks", verbose_name=_("导入期旅程"), db_constraint=False
+    )
+    # The customer's id, copied from the act (see JourneyAction.customer).
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.DO_NOTHING, related_name="+", verbose_name=_("客户"),
+        db_index=False, db_constraint=False,
     )
     kind = models.CharField(_("类型"), max_length=32, choices=TaskKind.choices, default=TaskKind.ACT)
     # owner_unit and assignee have no index of their own: the (owner_unit, status) and (assignee, status)
@@ -163,7 +177,11 @@ class Task(models.Model):
 class TaskAttempt(models.Model):
     """One contact attempt on a task (a call that was answered, not answered, busy…)."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("任务"))
+    # Not checked by the database: on PostgreSQL the task table is partitioned, and a foreign key to it would
+    # have to name the partition key too (docs/SCALING.md).
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("任务"), db_constraint=False
+    )
     at = models.DateTimeField(_("时间"))
     outcome = models.CharField(_("结果"), max_length=16, choices=AttemptOutcome.choices)
     note = models.TextField(_("备注"), blank=True)
@@ -183,6 +201,11 @@ class Escalation(models.Model):
 
     task = models.OneToOneField(
         Task, on_delete=models.CASCADE, related_name="escalation", verbose_name=_("任务"), db_constraint=False
+    )
+    # The customer's id, copied from the task (see JourneyAction.customer).
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.DO_NOTHING, related_name="+", verbose_name=_("客户"),
+        db_index=False, db_constraint=False,
     )
     at = models.DateTimeField(_("时间"))
     unit = models.ForeignKey(

@@ -1,5 +1,5 @@
 """The named schedules of the jobs on Celery workers (django-celery-beat's rows, editable in the admin under
-"Periodic tasks"): `cycle-daily`, `outbox-dispatch`, `sla-scan`. `onboard90 init` creates the missing ones and
+"Periodic tasks"): `cycle-daily`, `outbox-dispatch`, `sla-scan`, `partitions-ahead`. `onboard90 init` creates the missing ones and
 leaves those on file as an operator left them (times changed, a job switched off)."""
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ def _schedules() -> list[dict]:
         # 超时扫描 at half past every hour: a task due at 23:59:59 is overdue and escalated before the next cycle.
         {"name": "sla-scan", "task": "onboard90.sla_scan", "crontab": {"minute": "30", "hour": "*"},
          "description": "超时与升级扫描（两次日处理之间） / overdue and escalations between cycles"},
+        # 分区 at 01:10: PostgreSQL's next ranges of customer ids, before the morning's new customers arrive.
+        {"name": "partitions-ahead", "task": "onboard90.partitions_ahead", "crontab": {"minute": "10", "hour": "1"},
+         "description": "按客户编号建好后续分区（PostgreSQL） / the next partitions of the act, task and message rows"},
     ]  # fmt: skip
 
 

@@ -8,6 +8,8 @@
 - `outbox-dispatch` (`outbox_dispatch`): what is due now through the configured gateway, within the
   playbook's sending hours and daily cap — the job `onboard90 dispatch` runs in one process.
 - `sla-scan` (`sla_scan`): overdue and escalations between two cycles.
+- `partitions-ahead` (`partitions_ahead`): PostgreSQL's ranges of the act, task and message rows kept a block
+  ahead of the newest customer (`journeys.partitioning`).
 - after today's cycle, `onboard90.dashboards_refresh` (`reporting.tasks`): the dashboards read ahead.
 
 The outbox job sits here rather than with the outbox because the cycle runs the same service in line and
@@ -25,7 +27,7 @@ from django.db import DatabaseError, InterfaceError
 
 from onboard90.core import clock
 from onboard90.core.celery_app import app
-from onboard90.journeys import cycle, engine
+from onboard90.journeys import cycle, engine, partitioning
 
 log = logging.getLogger("onboard90.journeys")
 
@@ -115,3 +117,9 @@ def sla_scan(at: str | None = None) -> dict:
     """超时扫描 as of `at` (ISO instant; default now): `cycle.sla_scan`."""
     as_of = dt.datetime.fromisoformat(at) if at else clock.now()
     return cycle.sla_scan(as_of=as_of)
+
+
+@app.task(name="onboard90.partitions_ahead", autoretry_for=RETRIED, max_retries=RETRIES, retry_backoff=True)
+def partitions_ahead() -> dict:
+    """The next ranges of customer ids on every partitioned table (`partitioning.partitions_ahead`)."""
+    return {"created": partitioning.partitions_ahead()}

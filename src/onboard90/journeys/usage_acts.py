@@ -32,7 +32,7 @@ from django.db.models import Exists, OuterRef, Q
 from onboard90.core.bulk import chunks, insert_objects, update_rows
 from onboard90.customers.models import Customer, CustomerChange
 from onboard90.journeys.enums import CycleStatus, JourneyStatus
-from onboard90.journeys.models import CycleRun, Task
+from onboard90.journeys.models import CycleRun, JourneyAction, Task
 from onboard90.messaging.models import OutboxMessage
 from onboard90.messaging.services import messages_render
 from onboard90.playbook import schema
@@ -113,7 +113,7 @@ def annotate_tasks(*, version: PlaybookVersion, action: schema.Action, as_of: dt
     rows = list(
         Task.objects.filter(
             action__action_code=FIT_ACT, action__journey__playbook_version=version, created_at=as_of, note=""
-        ).values_list("pk", "journey__customer_id")
+        ).values_list("pk", "customer_id")
     )
     written = 0
     for chunk in chunks(rows, 5000):
@@ -123,7 +123,9 @@ def annotate_tasks(*, version: PlaybookVersion, action: schema.Action, as_of: dt
                 "customer_id", "recommended", "saving", "explanation", "verdict"
             )
         }
-        written += update_rows(Task, ["note"], ((pk, task_note(found[c])) for pk, c in chunk if c in found))
+        written += update_rows(
+            Task, ["note"], ((pk, c, task_note(found[c])) for pk, c in chunk if c in found), key="customer"
+        )
     return written
 
 
@@ -159,12 +161,13 @@ def render_messages(*, version: PlaybookVersion, action: schema.Action, as_of: d
             offered.update(offers)
         return {pk: {"fit": fits.get(pk), "offer": offers.get(pk)} for pk in customer_ids}
 
-    rendered = messages_render(
-        messages=OutboxMessage.objects.filter(
-            action__action_code=action.code, action__journey__playbook_version=version
-        ),
-        extra=contexts,
+    # Each message's act looked up by id and customer (EXISTS, not a join on the id alone): on PostgreSQL the
+    # acts are partitioned by customer, and the id alone would be looked up in every partition.
+    of_act = JourneyAction.objects.filter(
+        pk=OuterRef("action_id"), customer_id=OuterRef("customer_id"), action_code=action.code,
+        journey__playbook_version=version,
     )
+    rendered = messages_render(messages=OutboxMessage.objects.filter(Exists(of_act)), extra=contexts)
     for made in chunks(sorted(offered.intersection(rendered)), 2000):  # a statement's parameters are bounded
         verdicts.offers_made(customer_ids=made, at=as_of)
     return len(rendered)

@@ -142,7 +142,7 @@ def _raise_assignment_task(*, row, as_of) -> int:
         or customer.store
     )
     task = Task.objects.create(
-        action=row, journey_id=row.journey_id, kind=TaskKind.MANUAL_ASSIGNMENT, owner_unit=unit,
+        action=row, journey_id=row.journey_id, customer_id=row.customer_id, kind=TaskKind.MANUAL_ASSIGNMENT, owner_unit=unit,
         status=ActionStatus.OPEN, due_at=row.due_at, created_at=as_of, max_attempts=1,
     )
     tasks_created.send(sender=Task, tasks=Task.objects.filter(pk=task.pk), at=as_of)

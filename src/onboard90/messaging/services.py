@@ -108,17 +108,18 @@ def messages_render(
                 )  # fmt: skip
             except Exception as exc:  # a template that fails for one customer must not stop the others
                 if record_failures:
-                    written.append((pk, "-", 0))
-                    failed.append((pk, MessageStatus.FAILED, f"render: {exc}"[:255]))
+                    written.append((pk, customer.pk, "-", 0))
+                    failed.append((pk, customer.pk, MessageStatus.FAILED, f"render: {exc}"[:255]))
                     log.warning("sms %s for %s failed to render: %s", pk, action.code, exc)
                 continue
-            written.append((pk, text, templating.segments(text)))
+            written.append((pk, customer.pk, text, templating.segments(text)))
             rendered.append(customer.pk)
         # The status only of those that failed: one the engine cancelled meanwhile (its act ended) stays so.
         with transaction.atomic():
-            update_rows(OutboxMessage, ["text", "segments"], written)
-            update_rows(OutboxMessage, ["status", "last_error"], failed)
-            _report_failed([pk for pk, _status, _error in failed], at=clock.now())
+            # By id and customer: the outbox is partitioned by customer on PostgreSQL (docs/SCALING.md).
+            update_rows(OutboxMessage, ["text", "segments"], written, key="customer")
+            update_rows(OutboxMessage, ["status", "last_error"], failed, key="customer")
+            _report_failed([pk for pk, _customer, _status, _error in failed], at=clock.now())
     return rendered
 
 
@@ -275,19 +276,21 @@ def _dispatch(
         instant = now()
         if not _sending_hours(instant, quiet_hours):
             break  # quiet hours: nothing goes out now; what is queued waits for a later dispatch
-        ids = list(
-            queued.filter(scheduled_at__lte=instant, not_after__gte=instant).values_list("pk", flat=True)[:size]
+        due = list(
+            queued.filter(scheduled_at__lte=instant, not_after__gte=instant).values_list("pk", "customer_id")[:size]
         )
-        if not ids:
+        if not due:
             break
+        # The round by id and customer: on PostgreSQL the outbox is partitioned by customer (docs/SCALING.md).
+        round_of = OutboxMessage.objects.filter(pk__in=[pk for pk, _c in due], customer_id__in={c for _p, c in due})
         # Claim before sending, and commit the claim: a crash after this point leaves the batch `sending`,
         # never `queued`, so a rerun cannot hand the same message to the gateway a second time unasked.
         with transaction.atomic():
-            _still_queued(OutboxMessage.objects.filter(pk__in=ids)).update(
+            _still_queued(round_of).update(
                 status=MessageStatus.SENDING, attempts=F("attempts") + 1, gateway=gateway.name
             )
         batch = list(
-            OutboxMessage.objects.filter(pk__in=ids, status=MessageStatus.SENDING)
+            round_of.filter(status=MessageStatus.SENDING)
             .only(
                 "action_id", "customer_id", "msisdn", "text", "attempts", "status", "sent_at", "gateway_ref",
                 "last_error", "scheduled_at", "not_after", "message_class", "purpose",
@@ -360,7 +363,11 @@ def _dispatch(
         with transaction.atomic():
             update_rows(
                 OutboxMessage, ["status", "sent_at", "gateway_ref", "last_error", "attempts", "scheduled_at"],
-                ((m.pk, m.status, m.sent_at, m.gateway_ref, m.last_error, m.attempts, m.scheduled_at) for m in batch),
+                (
+                    (m.pk, m.customer_id, m.status, m.sent_at, m.gateway_ref, m.last_error, m.attempts, m.scheduled_at)
+                    for m in batch
+                ),
+                key="customer",
             )
             _report(at=recorded, delivered=delivered, undelivered=undelivered)
             _report_failed([m.pk for m in batch if m.status == MessageStatus.FAILED], at=recorded or now())

@@ -24,9 +24,10 @@ DAY = dt.date(2012, 3, 1)
 
 
 def test_the_named_schedules_are_created_once_and_an_operators_edit_is_kept():
-    assert schedules_install() == {"created": 3, "unchanged": 0}
+    assert schedules_install() == {"created": 4, "unchanged": 0}
     jobs = {job.name: job for job in PeriodicTask.objects.all()}
-    assert set(jobs) == {"cycle-daily", "outbox-dispatch", "sla-scan"}
+    assert set(jobs) == {"cycle-daily", "outbox-dispatch", "sla-scan", "partitions-ahead"}
+    assert jobs["partitions-ahead"].task == "onboard90.partitions_ahead"
     daily = jobs["cycle-daily"]
     assert daily.task == "onboard90.cycle_daily" and (daily.crontab.hour, daily.crontab.minute) == ("9", "0")
     assert str(daily.crontab.timezone) == "Asia/Shanghai"
@@ -34,7 +35,7 @@ def test_the_named_schedules_are_created_once_and_an_operators_edit_is_kept():
     daily.enabled = False  # the operator switches the daily cycle off in the admin
     daily.save()
 
-    assert schedules_install() == {"created": 0, "unchanged": 3}
+    assert schedules_install() == {"created": 0, "unchanged": 4}
     assert not PeriodicTask.objects.get(name="cycle-daily").enabled
 
 

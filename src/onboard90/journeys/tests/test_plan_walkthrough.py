@@ -388,6 +388,7 @@ def test_every_reference_the_engine_wrote_points_to_a_row_and_a_broken_one_is_re
     run(province, 0, 6)
     found = selectors.dangling_references()
     assert "journeys_journeyaction.journey_id" in found and "messaging_outboxmessage.action_id" in found
+    assert {"journeys_journeyaction.customer_id", "journeys_task.customer_id", "journeys_taskattempt.task_id"} <= set(found)
     assert set(found.values()) == {0}
     assert Task.objects.exists() and OutboxMessage.objects.exists()
 

@@ -80,6 +80,7 @@ def vip(
         due = clock.end_of_day(assigned + dt.timedelta(days=7))
         act = JourneyAction.objects.create(
             journey=journey,
+            customer=customer,
             action_code="vip_first_callback",
             stage=2,
             status=called,
@@ -92,6 +93,7 @@ def vip(
         Task.objects.create(
             action=act,
             journey=journey,
+            customer=customer,
             owner_unit=builders.unit(city, UnitKind.ACCOUNT_MANAGER_TEAM),
             assignee=manager,
             status=called,

@@ -238,10 +238,10 @@ def coaching_tasks(city, n: int) -> None:
         customer = builders.customer(city_obj=city, activated_on=DAY0, number_changed=i % 2 == 0,
                                      vip_tier=builders.vip_tier("gold") if i % 3 == 0 else None)
         action = JourneyAction.objects.create(
-            journey=customer.journey, action_code="internet_coaching", stage=1, status=ActionStatus.OPEN,
+            journey=customer.journey, customer=customer, action_code="internet_coaching", stage=1, status=ActionStatus.OPEN,
             window_start=DAY0, window_end=DAY0 + dt.timedelta(days=3), due_at=due, opened_at=clock.at_local(DAY0, 6),
         )
-        tasks.append(Task(action=action, journey=customer.journey, owner_unit=store, status=ActionStatus.OPEN,
+        tasks.append(Task(action=action, journey=customer.journey, customer=customer, owner_unit=store, status=ActionStatus.OPEN,
                           due_at=due, created_at=clock.at_local(DAY0, 6), assignee=None))
     Task.objects.bulk_create(tasks)
 

@@ -261,14 +261,14 @@ def many_acts(customer, n: int) -> None:
     start = JourneyAction.objects.filter(journey=journey).count() + 1
     due = clock.at_local(DAY0 + dt.timedelta(days=10), 23, 59)
     actions = JourneyAction.objects.bulk_create([
-        JourneyAction(journey=journey, action_code="tariff_notice", occurrence=start + i, stage=1,
+        JourneyAction(journey=journey, customer_id=journey.customer_id, action_code="tariff_notice", occurrence=start + i, stage=1,
                       status=ActionStatus.OPEN, window_start=DAY0, window_end=DAY0 + dt.timedelta(days=10),
                       due_at=due, opened_at=clock.at_local(DAY0, 6))
         for i in range(n)
     ])
     actions = list(JourneyAction.objects.filter(journey=journey, occurrence__gte=start))
     tasks = Task.objects.bulk_create([
-        Task(action=a, journey=journey, owner_unit=cc, status=ActionStatus.OPEN, due_at=due,
+        Task(action=a, journey=journey, customer_id=journey.customer_id, owner_unit=cc, status=ActionStatus.OPEN, due_at=due,
              created_at=clock.at_local(DAY0, 6), max_attempts=3, attempts=1)
         for a in actions
     ])

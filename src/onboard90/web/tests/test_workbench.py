@@ -80,10 +80,10 @@ def open_tasks(city, n: int, *, code: str = "tariff_notice", kind: str = UnitKin
     for _ in range(n):
         customer = builders.customer(city_obj=city, activated_on=DAY0, **customer_fields)
         action = JourneyAction.objects.create(
-            journey=customer.journey, action_code=code, stage=1, status=ActionStatus.OPEN, window_start=DAY0,
+            journey=customer.journey, customer=customer, action_code=code, stage=1, status=ActionStatus.OPEN, window_start=DAY0,
             window_end=clock.local_date(due), due_at=due, opened_at=clock.at_local(DAY0, 6),
         )
-        tasks.append(Task(action=action, journey=customer.journey, owner_unit=owner, status=ActionStatus.OPEN,
+        tasks.append(Task(action=action, journey=customer.journey, customer=customer, owner_unit=owner, status=ActionStatus.OPEN,
                           due_at=due, created_at=clock.at_local(DAY0, 6), max_attempts=3))
     return Task.objects.bulk_create(tasks)
 

@@ -1,5 +1,5 @@
 """`onboard90 beat`: Celery beat with the project's settings, sending the scheduled jobs (`cycle-daily`,
-`outbox-dispatch`, `sla-scan`: `journeys.schedules`, editable in the admin) to the workers. Run exactly one
+`outbox-dispatch`, `sla-scan`, `partitions-ahead`: `journeys.schedules`, editable in the admin) to the workers. Run exactly one
 per installation: each would send every job.
 """
 
