@@ -226,9 +226,8 @@ def _insert_actions(qs, acts, window, anchor_field, anchors, status, as_of) -> i
     window_sql, window_params = _window_columns("d.anchor", window, anchors)
     flags = {f"in_{i}": Case(When(q, then=Value(1)), default=Value(0)) for i, (_, _, q) in enumerate(acts) if q}
     try:
-        inner, inner_params = (
-            qs.values(jid=F("pk"), cid=F("customer_id"), anchor=F(anchor_field), **flags).query.get_compiler(connection=connection).as_sql()
-        )
+        journeys = qs.values(jid=F("pk"), cid=F("customer_id"), anchor=F(anchor_field), **flags)
+        inner, inner_params = journeys.query.get_compiler(connection=connection).as_sql()
     except EmptyResultSet:  # an audience no one can be in (`false`)
         return 0
     table = connection.ops.quote_name(JourneyAction._meta.db_table)
@@ -329,7 +328,9 @@ def create_tasks(
     written = 0
     before = _top(Task)
     for acts in _open_acts(version=version, code=action.code, fresh=fresh):
-        rows = acts.filter(audience).filter(~Exists(Task.objects.filter(action=OuterRef("pk"), customer=OuterRef("customer_id")))).values_list(
+        # By act and customer: the id alone would be looked up in every partition on PostgreSQL.
+        has_task = Exists(Task.objects.filter(action=OuterRef("pk"), customer=OuterRef("customer_id")))
+        rows = acts.filter(audience).filter(~has_task).values_list(
             "pk",
             "journey_id",
             "customer_id",
@@ -395,7 +396,8 @@ def queue_messages(
     audience = audience_sql.to_q(spec.audience, prefix="journey__customer__")
     written = 0
     for acts in _open_acts(version=version, code=action.code, fresh=fresh):
-        qs = acts.filter(audience).filter(~Exists(OutboxMessage.objects.filter(action=OuterRef("pk"), customer=OuterRef("customer_id"))))
+        has_sms = Exists(OutboxMessage.objects.filter(action=OuterRef("pk"), customer=OuterRef("customer_id")))
+        qs = acts.filter(audience).filter(~has_sms)
         if spec.message_class == "marketing":
             qs = qs.filter(journey__customer__marketing_opt_out=False)
         written += insert_select(OutboxMessage, SMS_COLUMNS, _sms_rows(qs, spec, send_from=scheduled, as_of=as_of))
@@ -496,7 +498,7 @@ def mark_overdue(*, as_of: dt.datetime) -> dict[str, int]:
     """Tasks past their due time become overdue and are escalated once to the owning unit's supervisor.
 
     The day's late tasks (index on status, due_at) are all there is to look at, not every overdue task on
-    file. They are flipped and escalated in id ranges, each range in one transaction (a crash cannot
+    file. They are flipped and escalated in ranges of RANGE tasks, each range in one transaction (a crash cannot
     separate a flip from its escalation; a rerun finds the rest, the escalation's task being unique).
     The cycle's shared steps run it once all pieces are done; `cycle.sla_scan` between cycles.
     """
