@@ -192,7 +192,9 @@ def test_the_queue_length_is_the_jobs_waiting_on_the_broker(settings):
     name = f"onboard90-metrics-test-{uuid.uuid4().hex[:12]}"
     settings.BROKER_CONFIGURED, settings.CELERY_BROKER_URL, settings.CELERY_TASK_DEFAULT_QUEUE = True, url, name
     assert metrics.broker_queue_length(url=url, queue=name) == 0  # never declared: nothing waits in it
-    with Connection(url) as conn:
+    # Publisher confirms: each publish returns once the broker holds the message, so the count read next is 3
+    # (without them the broker may still be taking the last ones in when the collector asks).
+    with Connection(url, transport_options={"confirm_publish": True}) as conn:
         queue = Queue(name, routing_key=name)
         producer = conn.Producer()
         for n in range(3):
