@@ -517,10 +517,11 @@ def mark_overdue(*, as_of: dt.datetime) -> dict[str, int]:
 RANGE = 5000
 
 
-def _journey_customers(journeys: QuerySet) -> Q:
-    """The customer-id range of `journeys`, as `core.partitions.customers_between`."""
+def _customer_span(journeys: QuerySet) -> tuple[int, int] | None:
+    """The lowest and highest customer id of `journeys` (None when there is none): said beside the journeys,
+    it lets PostgreSQL read only the partitions of that range, as `core.partitions.customers_between`."""
     span = journeys.aggregate(lo=Min("customer_id"), hi=Max("customer_id"))
-    return Q(customer_id__gte=span["lo"], customer_id__lte=span["hi"]) if span["lo"] is not None else Q()
+    return None if span["lo"] is None else (span["lo"], span["hi"])
 
 
 def _mark_overdue(late_tasks: list[tuple[int, int]], as_of: dt.datetime) -> dict[str, int]:
@@ -574,8 +575,8 @@ def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at
             continue
         of_version = journeys.filter(playbook_version=version)
         chosen, chosen_params = of_version.values("pk").query.get_compiler(connection=connection).as_sql()
-        span = of_version.aggregate(lo=Min("customer_id"), hi=Max("customer_id"))
-        if span["lo"] is None:
+        span = _customer_span(of_version)
+        if span is None:
             continue
         codes, act_params = _acts_sql(acts)
         # Every (journey, act) pair EXCEPT the pairs on file: one pass over the journeys' own rows (their
@@ -590,8 +591,8 @@ def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at
         )
         # In the order of the text: status, stamps and reason, then the pairs, the pairs on file, the acts.
         params = [
-            str(status), stamp, stamp, "never_opened", *act_params, *chosen_params, *chosen_params, span["lo"],
-            span["hi"], *act_params,
+            str(status), stamp, stamp, "never_opened", *act_params, *chosen_params, *chosen_params, *span,
+            *act_params,
         ]  # fmt: skip
         total += insert_rows(JourneyAction, ACTION_COLUMNS, select, params)
     return total
@@ -623,7 +624,8 @@ def close_finished_journeys(*, version: PlaybookVersion, playbook: schema.Playbo
 
 def _close_journeys(chunk: QuerySet, as_of: dt.datetime) -> int:
     chunk_ids = chunk.values("pk")
-    between = _journey_customers(chunk)  # a day's cohort: one or two partitions
+    span = _customer_span(chunk)  # a day's cohort: one or two partitions
+    between = Q(customer_id__gte=span[0], customer_id__lte=span[1]) if span is not None else Q()
     with transaction.atomic():
         # Driven by the chunk's journeys, not by every running task/action/queued message on file.
         Task.objects.filter(*broad(status__in=RUNNING), between, journey_id__in=chunk_ids).update(
