@@ -31,6 +31,7 @@ from onboard90.journeys.rules.assignment import UnitRow, owner_unit
 
 NULL_DAY = -(10**6)  # "no date" in the day-offset arrays
 JOURNEY_AGES = 92  # ages 0 … 91 on T
+BLOCK = 2_000_000  # customers drawn at once (a province's worth): the build's memory grows with this
 
 # Package mix (post-paid): A66 the most common; data cards rare.
 POSTPAID_MIX = {
@@ -246,7 +247,7 @@ def _rows(columns: list[np.ndarray | list]) -> Callable[[], Iterator[list[tuple]
 
 def build(
     ref: Reference, out: Built, *, n: int, daily: int | None, vendor: str, seed: int = 2012, first_id: int = 1,
-    horizon: int = 1,
+    horizon: int = 1, block: int = BLOCK,
 ) -> Iterator[Table]:
     """The tables' rows in insertion order (customers, journeys, bills, then per act); fills `out` as it goes."""
     rng = np.random.default_rng(seed)
@@ -258,10 +259,49 @@ def build(
     future = np.full(horizon - 1, daily if daily is not None else n // JOURNEY_AGES, dtype=np.int64)
     # Ids follow arrival, as daily loads assign them: oldest activation day first.
     age = np.repeat(np.arange(JOURNEY_AGES - 1, -horizon, -1), np.concatenate([sizes[::-1], future]))
-    n_all = age.size
+    ids = np.arange(first_id, first_id + age.size, dtype=np.int64)
+    counts = out.counts
+    counts.update({"customers": n, "bills": 0, "actions": 0, "tasks": 0, "sms": 0, "escalations": 0,
+                   "vip_rated_today": 0, "closing": int((age == 91).sum()), "new_today": int((age == 0).sum())})
+    # Block by block in arrival order, so that the build's memory follows the block, not the file; one
+    # block (the usual province) draws exactly what one pass over all the customers would.
+    next_ids = _NextIds(first_id, first_id, first_id, first_id)
+    for part in _chunks(age.size, block):
+        yield from _cohorts(ref, out, rng=rng, fmt=fmt, age=age[part], ids=ids[part], horizon=horizon,
+                            next_ids=next_ids)
+    for events in out.future.values():
+        for key, value in events.items():
+            events[key] = (value[0], _chained(value[1])) if isinstance(value, tuple) else _chained(value)
+
+
+def _chained(makers: list[Callable[[], Iterator[list[tuple]]]]) -> Callable[[], Iterator[list[tuple]]]:
+    """Several blocks' row sources as one."""
+
+    def make() -> Iterator[list[tuple]]:
+        for rows in makers:
+            yield from rows()
+
+    return make
+
+
+@dataclass
+class _NextIds:
+    """The next act, task, message and escalation ids, carried from one block of customers to the next."""
+
+    action: int
+    task: int
+    sms: int
+    esc: int
+
+
+def _cohorts(
+    ref: Reference, out: Built, *, rng: np.random.Generator, fmt: Formats, age: np.ndarray, ids: np.ndarray,
+    horizon: int, next_ids: _NextIds,
+) -> Iterator[Table]:
+    """One block of customers (consecutive ids, so consecutive arrivals) and everything the cycles gave them."""
+    playbook = ref.playbook
+    n = ids.size
     act = -age  # activation day offset relative to T
-    ids = np.arange(first_id, first_id + n_all, dtype=np.int64)
-    n, n_open = n_all, n
 
     # --- customers -----------------------------------------------------------------------------------
     city = _choice(rng, n, ref.city_ids, ref.city_weights)
@@ -359,12 +399,15 @@ def build(
         rated = np.flatnonzero(vip_ever & (act + rated_age == day))
         bill_new = np.flatnonzero(~prepaid & (act + bill_age == day))
         d = np.full(max(rated.size, bill_new.size, 1), day)
-        out.future[day] = {
-            "customers": (customer_cols, _rows([c[new] for c in customer_data])),
-            "journeys": (journey_cols, _rows([c[new] for c in journey_data])),
-            "vip": _rows([tier_id[rated], fmt.instant(d[: rated.size], 8), fmt.date(d[: rated.size]), ids[rated]]),
-            "bills": _rows([fmt.instant(d[: bill_new.size], 6), fmt.date(d[: bill_new.size]), ids[bill_new]]),
-        }
+        events = out.future.setdefault(day, {
+            "customers": (customer_cols, []), "journeys": (journey_cols, []), "vip": [], "bills": [],
+        })
+        events["customers"][1].append(_rows([c[new] for c in customer_data]))
+        events["journeys"][1].append(_rows([c[new] for c in journey_data]))
+        events["vip"].append(
+            _rows([tier_id[rated], fmt.instant(d[: rated.size], 8), fmt.date(d[: rated.size]), ids[rated]])
+        )
+        events["bills"].append(_rows([fmt.instant(d[: bill_new.size], 6), fmt.date(d[: bill_new.size]), ids[bill_new]]))
     bills = np.flatnonzero(billed)
     bill_day = bill_on[bills]
     month = np.array([(ref.today + dt.timedelta(days=int(d))).strftime("%Y-%m") for d in range(-200, 11)],
@@ -377,8 +420,7 @@ def build(
     # --- acts, tasks, messages, escalations -------------------------------------------------------------
     anchors = {"activation": act, "vip_rated": rated_on, "manager_assigned": manager_on_eff, "bill_issued": bill_on}
     b = -1  # the last cycle that ran
-    next_action = next_task = first_id
-    next_sms = next_esc = first_id
+    next_action, next_task, next_sms, next_esc = next_ids.action, next_ids.task, next_ids.sms, next_ids.esc
     # Journey and customer ids are the same numbers here (both assigned in arrival order, one journey each).
     action_cols = ["id", "journey_id", "customer_id", "action_code", "occurrence", "stage", "status", "window_start",
                    "window_end", "due_at", "opened_at", "closed_at", "reason"]
@@ -390,9 +432,8 @@ def build(
                 "created_at"]
     esc_cols = ["id", "task_id", "customer_id", "at", "unit_id", "supervisor_id", "reason"]
     counts = out.counts
-    counts.update({"customers": n_open, "bills": int(bills.size), "actions": 0, "tasks": 0, "sms": 0, "escalations": 0,
-                   "vip_rated_today": int((vip & (rated_on == 0)).sum()), "closing": int((age == 91).sum()),
-                   "new_today": int((age == 0).sum())})
+    counts["bills"] += int(bills.size)
+    counts["vip_rated_today"] += int((vip & (rated_on == 0)).sum())
     expected = out.expected_due
     sup_by_city = ref.supervisor_by_city
     for action in playbook.actions:
@@ -405,7 +446,7 @@ def build(
         if w.latest_day is not None:
             has &= (opens - act) <= w.latest_day
         due_today = has & (opens <= 0) & (anchor + w.end >= 0) & (opens > b)
-        expected[action.code] = int(due_today.sum())
+        expected[action.code] = expected.get(action.code, 0) + int(due_today.sum())
         sel = np.flatnonzero(has & (opens <= b))
         k = sel.size
         if not k:
@@ -510,3 +551,4 @@ def build(
             ]), ks)
             next_sms += ks
             counts["sms"] += ks
+    next_ids.action, next_ids.task, next_ids.sms, next_ids.esc = next_action, next_task, next_sms, next_esc

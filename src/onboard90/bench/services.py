@@ -342,7 +342,7 @@ def build_state(
     with _Loader(fast=fast) as loader, transaction.atomic():
         for table in generator.build(
             ref, built, n=journeys, daily=daily, vendor=connection.vendor, seed=seed, first_id=first_id,
-            horizon=horizon,
+            horizon=horizon, block=generator.BLOCK,
         ):
             loader.write(table, step)
 

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 from django.db import connection
+from django.db.models import Count, Max, Min
 
 from onboard90.bench import generator, services
 from onboard90.core import clock
@@ -51,8 +52,6 @@ def test_the_build_is_what_the_cycles_left(built):
     assert run.counts["opened"] == sum(built.expected_due.values()) > 0
     assert run.counts["closed"] == counts["closing"] > 0
     assert run.counts["assigned"] == counts["vip_rated_today"]
-    from django.db.models import Count
-
     from onboard90.journeys.models import JourneyAction
 
     rows = (
@@ -180,6 +179,30 @@ def test_postgres_bulk_load_puts_every_index_and_constraint_back(db):
         assert cursor.fetchone()[0] == built.counts["actions"]
     run = cycle_run(as_of=clock.cycle_instant(DAY), dispatch=False)
     assert run.counts["opened"] == sum(built.expected_due.values())
+
+
+def test_a_national_file_drawn_block_by_block_is_what_the_cycles_left(db, monkeypatch):
+    """Past a province the customers are drawn a block at a time (the build's memory follows the block): the
+    ids still follow arrival without a gap, and the cycles find exactly what they would in a file drawn whole."""
+    monkeypatch.setattr(generator, "BLOCK", 700)
+    services.prepare_database(reset=False)
+    built = services.build_state(journeys=2000, daily=None, today=DAY, seed=7, horizon=2)
+    from onboard90.customers.models import Customer
+    from onboard90.journeys.models import JourneyAction, Task
+
+    assert Customer.objects.count() == built.counts["customers"] == 2000
+    for model, counted in ((JourneyAction, "actions"), (Task, "tasks")):
+        ids = model.objects.aggregate(first=Min("id"), last=Max("id"), n=Count("id"))
+        assert ids == {"first": 1, "last": built.counts[counted], "n": built.counts[counted]}
+    oldest = Customer.objects.order_by("id").values_list("activated_on", flat=True)
+    assert list(oldest) == sorted(oldest)  # arrival order across the blocks
+
+    run = cycle_run(as_of=clock.cycle_instant(DAY), dispatch=False)
+    assert run.counts["missed"] == 0
+    assert run.counts["opened"] == sum(built.expected_due.values()) > 0
+    assert run.counts["closed"] == built.counts["closing"] > 0
+    services.arrive(built, 1)
+    assert Customer.objects.count() == 2000 + 2000 // generator.JOURNEY_AGES
 
 
 def test_a_second_day_brings_staff_work_and_arrivals_then_its_cycle_runs(db):
