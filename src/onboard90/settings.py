@@ -60,7 +60,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     # Scheduled jobs on Celery workers (`onboard90 worker`, `onboard90 beat`): the schedules, editable in the
-    # admin, and the task results the fanned-out cycle's chord waits on, both in the project's database.
+    # admin, and the jobs' results, both in the project's database.
     "django_celery_beat",
     "django_celery_results",
     "onboard90.core",
@@ -366,13 +366,19 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = os.environ.get("ONBOARD90_BROKER_URL", "").strip() or "amqp://guest:guest@127.0.0.1:5672//"
 # Named by the installation (not the default above): `/metrics` then asks the broker for the queue's length.
 BROKER_CONFIGURED = bool(os.environ.get("ONBOARD90_BROKER_URL", "").strip())
-# Results (the chord of a cycle's pieces waits on them) in the project's database: no second service to run.
+# Results (what each job returned, for the admin and the logs) in the project's database: no second service to
+# run. The cycle's stages are not chained by them (`cycle.stage_advance`).
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = dt.timedelta(days=7)
 # Every job is idempotent: acknowledged after it ran, put back on the queue if its worker died, one at a time.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A worker cut off from its broker (a restart) stops the jobs it is running rather than finishing them unable
+# to acknowledge: the broker hands them out again once it is back, to one worker at a time.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A job sent while the broker restarts (the next stage of a cycle) waits up to about two minutes for it.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 60, "interval_start": 0, "interval_step": 0.5, "interval_max": 2}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -4,8 +4,9 @@ shared steps once every piece is done.
 
 `cycle_run` runs the pieces one after another in this process, holding the cycle lock throughout (the
 embedded default: `onboard90 run`, the demo, the bench). On Celery workers (`journeys.tasks`) the same
-pieces are fanned out, one stage at a time as a chord, and the finish follows the last stage: a worker
-killed mid-piece rolls its transaction back and the piece is delivered again; a piece that committed is
+pieces are fanned out, one stage at a time, the next stage started by the piece that finds its own stage all
+done (`stage_advance`), and the finish follows the last stage: a worker killed mid-piece, or a broker
+restarted under it, rolls its transaction back and the piece is delivered again; a piece that committed is
 recorded done in the same transaction (`CyclePiece`) and never runs twice.
 
 The steps: usage's verdicts (package fit, the offer: `usage_acts`) and supersede (in the plan), then per window group (acts sharing an anchor and window) open the due
@@ -296,6 +297,19 @@ def cycle_fail(*, run_id: int, counts: dict | None = None) -> None:
     CycleRun.objects.filter(pk=run_id, status=CycleStatus.RUNNING).update(
         status=CycleStatus.FAILED, finished_at=clock.now(), **done
     )
+
+
+def stage_advance(*, run_id: int, stage: int) -> bool:
+    """On workers: once every piece of `stage` is done, move cycle `run_id` on to the next stage — exactly once.
+
+    The stages are not chained by counting the pieces' replies (a chord): a broker restarted mid-cycle hands
+    back pieces that had finished but not been acknowledged, and their second replies would count a stage done
+    before it is. Here the pieces on file decide, and one conditional UPDATE lets a single caller through: the
+    one that gets True starts the next stage.
+    """
+    if CyclePiece.objects.filter(run_id=run_id, stage=stage, finished_at__isnull=True).exclude(name="plan").exists():
+        return False
+    return CycleRun.objects.filter(pk=run_id, stage=stage, status=CycleStatus.RUNNING).update(stage=stage + 1) == 1
 
 
 def stage_pieces(*, run_id: int, stage: int) -> list[str] | None:

@@ -248,6 +248,9 @@ class CycleRun(models.Model):
     # Fanned out over Celery workers (the pieces run in other processes, none of which holds the cycle lock
     # throughout): such a run still `running` is alive while its pieces move (`CyclePiece.finished_at`).
     on_workers = models.BooleanField(_("分布式运行"), default=False)
+    # On workers: the stage whose pieces are running. Moved on once, by the first piece to find its stage all
+    # done (`cycle.stage_advance`), however often a piece is delivered.
+    stage = models.PositiveIntegerField(_("当前阶段"), default=0)
 
     class Meta:
         verbose_name = _("日处理记录")

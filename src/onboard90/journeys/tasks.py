@@ -2,9 +2,11 @@
 `journeys.schedules`): each a thin wrapper that takes a date or ids and calls one service.
 
 - `cycle-daily` (`cycle_daily`): the daily cycle of a date, fanned out — the plan (`cycle.cycle_start`), then
-  one chord per stage of its pieces (`cycle_piece`, one per window group), then the shared steps
-  (`cycle_finish`). A piece that fails is retried alone; a worker killed mid-piece has its message put back
-  (acks late, rejected on worker loss) and the piece, whose transaction rolled back, runs again.
+  the pieces of each stage (`cycle_piece`, one per window group; the piece that finds its stage all done
+  starts the next: `cycle.stage_advance`), then the shared steps (`cycle_finish`). A piece that fails on the
+  database (a lost connection, a restarted server) is retried alone; a worker killed mid-piece, or cut off
+  from a restarted broker, has its message put back (acks late, rejected on worker loss, cancelled on
+  connection loss) and the piece, whose transaction rolled back, runs again.
 - `outbox-dispatch` (`outbox_dispatch`): what is due now through the configured gateway, within the
   playbook's sending hours and daily cap — the job `onboard90 dispatch` runs in one process.
 - `sla-scan` (`sla_scan`): overdue and escalations between two cycles.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from celery import chord, group
+from celery import group
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 
@@ -61,15 +63,17 @@ def cycle_daily(day: str | None = None, rescan: bool = False) -> dict:
 
 @app.task(name="onboard90.cycle_stage")
 def cycle_stage(run_id: int, stage: int) -> dict:
-    """Start stage `stage` of cycle `run_id` as a chord of its pieces, the next stage waiting on it; after the
-    last stage, the shared steps."""
-    while (names := cycle.stage_pieces(run_id=run_id, stage=stage)) == []:
-        stage += 1  # every piece of this stage is done already (a stage started twice)
+    """Start the pieces of stage `stage` of cycle `run_id` still to run; after the last stage, the shared steps.
+    A stage with nothing left to run (started again after its pieces finished) moves straight on."""
+    names = cycle.stage_pieces(run_id=run_id, stage=stage)
     if names is None:
         cycle_finish.delay(run_id=run_id)
         return {"run": run_id, "finish": True}
-    pieces = group(cycle_piece.si(run_id=run_id, name=name) for name in names)
-    chord(pieces, cycle_stage.si(run_id=run_id, stage=stage + 1)).delay()
+    if not names:
+        if cycle.stage_advance(run_id=run_id, stage=stage):
+            cycle_stage.delay(run_id=run_id, stage=stage + 1)
+        return {"run": run_id, "stage": stage, "pieces": 0}
+    group(cycle_piece.si(run_id=run_id, name=name, stage=stage) for name in names).delay()
     return {"run": run_id, "stage": stage, "pieces": len(names)}
 
 
@@ -77,10 +81,13 @@ def cycle_stage(run_id: int, stage: int) -> dict:
     name="onboard90.cycle_piece", autoretry_for=RETRIED, max_retries=RETRIES, retry_backoff=True,
     on_failure=_fail_run,
 )  # fmt: skip
-def cycle_piece(run_id: int, name: str) -> dict[str, int]:
-    """One piece of a cycle's per-journey work (`cycle.piece_run`)."""
+def cycle_piece(run_id: int, name: str, stage: int) -> dict[str, int]:
+    """One piece of a cycle's per-journey work (`cycle.piece_run`); the last of its stage starts the next."""
     with engine.cycle_session():
-        return cycle.piece_run(run_id=run_id, name=name)
+        counts = cycle.piece_run(run_id=run_id, name=name)
+    if cycle.stage_advance(run_id=run_id, stage=stage):
+        cycle_stage.delay(run_id=run_id, stage=stage + 1)
+    return counts
 
 
 @app.task(

@@ -1,5 +1,6 @@
 """The daily cycle fanned out over real Celery workers on the local RabbitMQ ends where one process ends, row for
-row — and so it does when a worker is SIGKILLed in the middle of a piece — on a SQLite file and on PostgreSQL.
+row — and so it does when a worker is SIGKILLed in the middle of a piece, when the broker is restarted in the
+middle of the cycle, and when the database server crashes and restarts in the middle of a piece.
 
 How. A small province is prepared with the real commands (the crash-safety test's `prepare`, smaller): init,
 staff, three earlier days with their cycles, then day D's VIP ratings and activations. The prepared database
@@ -13,6 +14,14 @@ worker is frozen (SIGSTOP) and the database is asked whether a transaction is op
 held; PostgreSQL: a backend is idle in a transaction) — the frozen worker is in the middle of a piece — and the
 worker's whole process group is killed (SIGKILL). Its message was not acknowledged (acks late), so the broker
 hands it to the second worker started then; the piece's transaction was rolled back, and it runs again.
+
+The restarts. The broker and the database server restarted are a RabbitMQ node and a PostgreSQL server of the
+test's own (`restartable`), so that the other test pass's connections to the machine's own are not cut. The
+broker is stopped and started again on its data once some pieces are done and others not: the workers
+reconnect, the pieces they were running are cancelled and handed out again, and the stages still follow one
+another once (`cycle.stage_advance`). The database server is restarted `immediate` (a crash) while a piece is
+in its transaction: the piece fails on its lost connection and is retried alone, and the waiting `run` asks
+again. In both, the cycle finishes by itself and equals the clean run.
 
 Runs without the Django test database: everything happens in subprocesses against scratch databases.
 """
@@ -32,7 +41,7 @@ from pathlib import Path
 
 import pytest
 
-from onboard90.journeys.tests import crashkit
+from onboard90.journeys.tests import crashkit, restartable
 from onboard90.journeys.tests import test_crash_safety as kit
 
 pytestmark = pytest.mark.celery
@@ -131,7 +140,7 @@ class Workers:
     def _drop_queue(self) -> None:
         from kombu import Connection
 
-        url = os.environ.get("ONBOARD90_BROKER_URL", "").strip() or "amqp://guest:guest@127.0.0.1:5672//"
+        url = self.env.get("ONBOARD90_BROKER_URL", "").strip() or "amqp://guest:guest@127.0.0.1:5672//"
         with contextlib.suppress(Exception), Connection(url, connect_timeout=5) as conn:
             conn.default_channel.queue_delete(self.env["ONBOARD90_QUEUE"])
 
@@ -273,3 +282,107 @@ def test_a_cycle_on_two_worker_processes_ends_where_one_process_does_on_postgres
 @pytest.mark.postgres
 def test_a_worker_killed_mid_piece_loses_and_doubles_nothing_on_postgresql(postgres_province):
     kill_mid_piece_then_redeliver(postgres_province)
+
+
+# --- the broker and the database restarted mid-cycle --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def own_servers():
+    """Restarting the machine's own broker or server would cut the other test pass's connections: these tests
+    restart servers of their own (`restartable`)."""
+    missing = restartable.missing()
+    if missing and os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(f"restart tests in CI: {missing}", pytrace=False)
+    if missing:
+        pytest.skip(missing)
+
+
+def mid_cycle(probe: crashkit.Probe) -> bool:
+    """The plan is on file, some of its pieces are done and some are not."""
+    done = probe.scalar("SELECT count(*) FROM journeys_cyclepiece WHERE finished_at IS NOT NULL AND name <> 'plan'")
+    waiting = probe.scalar("SELECT count(*) FROM journeys_cyclepiece WHERE finished_at IS NULL AND name <> 'plan'")
+    return done > 0 and waiting > 0
+
+
+def ends_as_in_one_process(p: kit.Province, name: str, env: dict[str, str]) -> None:
+    state = kit.dump(env, p.root / f"{name}.json")
+    compare(p.clean, state)
+    assert state["cycle_runs"] == p.clean["cycle_runs"]
+    assert counts_of(p.dbs.url(name)) == counts_of(p.dbs.url("clean"))
+
+
+def broker_restarted_mid_cycle(p: kit.Province) -> None:
+    env, var = fan_out(p, "broker")
+    broker = restartable.Broker()
+    probe = crashkit.Probe(p.dbs.url("broker"))
+    workers = Workers({**env, "ONBOARD90_BROKER_URL": broker.url}, var)
+    try:
+        broker.start()
+        workers.start(concurrency=2)
+        runner = on_workers(workers.env, var)
+        restartable.wait_for(lambda: mid_cycle(probe), seconds=DEADLINE, what="a cycle half done")
+        broker.restart()
+        # The workers reconnect; the pieces whose messages were not acknowledged come back from the queue.
+        finished(runner, var, workers)
+    finally:
+        probe.close()
+        workers.stop()
+        broker.close()
+    ends_as_in_one_process(p, "broker", env)
+
+
+def database_restarted_mid_piece(p: kit.Province, server: restartable.Postgres) -> None:
+    import psycopg
+
+    dbs = p.dbs
+    env, var = fan_out(p, "restarted")
+    workers = Workers(env, var)
+    probe = crashkit.Probe(dbs.url("restarted"))
+    try:
+        workers.start(concurrency=2)
+        runner = on_workers(workers.env, var)
+        restartable.wait_for(
+            lambda: mid_cycle(probe) and in_transaction(dbs, "restarted"), seconds=DEADLINE,
+            what="a piece in its transaction",
+        )  # fmt: skip
+        probe.close()
+        server.restart()  # the piece's transaction is lost with the server
+        dbs.admin = psycopg.connect(server.url, autocommit=True)
+        # The piece fails on its lost connection and is retried alone; the waiting `run` asks again.
+        finished(runner, var, workers)
+    finally:
+        probe.close()
+        workers.stop()
+    ends_as_in_one_process(p, "restarted", env)
+
+
+@pytest.fixture(scope="module")
+def restartable_province(tmp_path_factory, own_servers):
+    server = restartable.Postgres()
+    dbs = None
+    try:
+        server.start()
+        root = tmp_path_factory.mktemp("workers-restartable")
+        dbs = kit.PostgresScratch(server.url)
+        yield prepare(dbs, root), server
+    finally:
+        if dbs is not None:
+            with contextlib.suppress(Exception):
+                dbs.drop_all()
+        server.close()
+
+
+def test_a_broker_restarted_mid_cycle_loses_and_doubles_nothing_on_sqlite(sqlite_province, own_servers):
+    broker_restarted_mid_cycle(sqlite_province)
+
+
+@pytest.mark.postgres
+def test_a_broker_restarted_mid_cycle_loses_and_doubles_nothing_on_postgresql(postgres_province, own_servers):
+    broker_restarted_mid_cycle(postgres_province)
+
+
+@pytest.mark.postgres
+def test_a_database_restarted_mid_piece_loses_and_doubles_nothing(restartable_province):
+    province, server = restartable_province
+    database_restarted_mid_piece(province, server)

@@ -10,6 +10,7 @@ import sys
 import time
 
 from django.core.management.base import CommandError
+from django.db import InterfaceError, OperationalError, connection
 
 from onboard90.core import clock
 from onboard90.core.commands import OnboardCommand
@@ -108,7 +109,12 @@ def _on_workers(*, as_of: dt.datetime, rescan: bool, figures: bool, timeout: int
                 "on this broker and queue?"
             )
         time.sleep(0.2)
-        run.refresh_from_db()
+        try:
+            run.refresh_from_db()
+        except (OperationalError, InterfaceError):
+            # The database server restarted under the cycle: its pieces retry on their own; ask again on a
+            # new connection until the deadline.
+            connection.close()
     if run.status != CycleStatus.FINISHED:
         raise CommandError(f"日处理 {clock.local_date(as_of)} 失败 / the cycle of {clock.local_date(as_of)} failed (run {run.pk})")
     return run
