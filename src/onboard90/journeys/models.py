@@ -250,7 +250,7 @@ class CycleRun(models.Model):
     on_workers = models.BooleanField(_("分布式运行"), default=False)
     # On workers: the stage whose pieces are running. Moved on once, by the first piece to find its stage all
     # done (`cycle.stage_advance`), however often a piece is delivered.
-    stage = models.PositiveIntegerField(_("当前阶段"), default=0)
+    stage = models.PositiveIntegerField(_("阶段"), default=0)
 
     class Meta:
         verbose_name = _("日处理记录")

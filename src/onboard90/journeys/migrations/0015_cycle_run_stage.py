@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='cyclerun',
             name='stage',
-            field=models.PositiveIntegerField(default=0, verbose_name='当前阶段'),
+            field=models.PositiveIntegerField(default=0, verbose_name='阶段'),
         ),
     ]
