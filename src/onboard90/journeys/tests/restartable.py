@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from onboard90.messaging.kannel_local import free_port
 
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 
@@ -37,12 +38,6 @@ def missing() -> str | None:
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         return "needs runuser to start PostgreSQL as its own user"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _scratch(prefix: str) -> Path:
