@@ -266,7 +266,12 @@ def cycle_finish(*, run_id: int, gateway=None, dispatch: bool = True, figures: b
         changes.changes_prune(as_of=as_of)
         pieces_prune(as_of=as_of)
     except BaseException:
-        cycle_fail(run_id=run.pk, counts=counts)
+        # In one process a failed step ends the cycle: record it failed, with what was done. On workers the
+        # finish is retried or delivered again (a lost connection, a worker cut off from the broker and
+        # stopped), and each step above is idempotent: only the job's failure for good records the run failed
+        # (`tasks._fail_run`).
+        if not run.on_workers:
+            cycle_fail(run_id=run.pk, counts=counts)
         raise
     run.status = CycleStatus.FINISHED
     run.finished_at = clock.now()

@@ -33,16 +33,19 @@ from onboard90.journeys import cycle, engine, partitioning
 
 log = logging.getLogger("onboard90.journeys")
 
-# A piece or the finish that failed on the database (a lost connection, a deadlock, a locked SQLite file) is
-# retried alone, a few times with growing pauses; a failure for good records the cycle failed.
+# A job that failed on the database (a lost connection, a server restarting, a deadlock, a locked SQLite file) is
+# retried alone, after 2, 4, 8, 16, 32 s and then every minute: about four minutes in all, which rides out a
+# database restart. No jitter: Celery's default draws each pause between zero and its bound, and five retries
+# could then all fall within the seconds a restarting server still refuses connections. A piece or the finish
+# failing for good records the cycle failed.
 RETRIED = (DatabaseError, InterfaceError)
-RETRIES = 5
+RETRY = {"autoretry_for": RETRIED, "max_retries": 8, "retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": False}
 
 
 def _fail_run(task, exc, task_id, args, kwargs, einfo) -> None:
     run_id = kwargs.get("run_id", args[0] if args else None)
     if run_id is not None and not isinstance(exc, cycle.CycleAbandoned):
-        log.error("cycle run %s failed in %s: %s", run_id, task.name, exc)
+        log.error("cycle run %s failed in %s: %r", run_id, task.name, exc)
         cycle.cycle_fail(run_id=run_id)
 
 
@@ -77,10 +80,7 @@ def cycle_stage(run_id: int, stage: int) -> dict:
     return {"run": run_id, "stage": stage, "pieces": len(names)}
 
 
-@app.task(
-    name="onboard90.cycle_piece", autoretry_for=RETRIED, max_retries=RETRIES, retry_backoff=True,
-    on_failure=_fail_run,
-)  # fmt: skip
+@app.task(name="onboard90.cycle_piece", on_failure=_fail_run, **RETRY)
 def cycle_piece(run_id: int, name: str, stage: int) -> dict[str, int]:
     """One piece of a cycle's per-journey work (`cycle.piece_run`); the last of its stage starts the next."""
     with engine.cycle_session():
@@ -90,10 +90,7 @@ def cycle_piece(run_id: int, name: str, stage: int) -> dict[str, int]:
     return counts
 
 
-@app.task(
-    name="onboard90.cycle_finish", autoretry_for=RETRIED, max_retries=RETRIES, retry_backoff=True,
-    on_failure=_fail_run,
-)  # fmt: skip
+@app.task(name="onboard90.cycle_finish", on_failure=_fail_run, **RETRY)
 def cycle_finish(run_id: int) -> dict:
     """The shared steps of cycle `run_id` once its pieces are done (`cycle.cycle_finish`), SMS through the
     configured gateway."""
@@ -110,7 +107,7 @@ def cycle_finish(run_id: int) -> dict:
     return {"run": run.pk, "status": run.status, **run.counts}
 
 
-@app.task(name="onboard90.outbox_dispatch", autoretry_for=RETRIED, max_retries=RETRIES, retry_backoff=True)
+@app.task(name="onboard90.outbox_dispatch", **RETRY)
 def outbox_dispatch() -> dict:
     """发送: the outbox-dispatch job, as `onboard90 dispatch --once` runs it."""
     from onboard90.messaging.gateways import gateway_from_settings
@@ -119,14 +116,14 @@ def outbox_dispatch() -> dict:
     return outbox_dispatch_due(gateway=gateway_from_settings())
 
 
-@app.task(name="onboard90.sla_scan", autoretry_for=RETRIED, max_retries=RETRIES, retry_backoff=True)
+@app.task(name="onboard90.sla_scan", **RETRY)
 def sla_scan(at: str | None = None) -> dict:
     """超时扫描 as of `at` (ISO instant; default now): `cycle.sla_scan`."""
     as_of = dt.datetime.fromisoformat(at) if at else clock.now()
     return cycle.sla_scan(as_of=as_of)
 
 
-@app.task(name="onboard90.partitions_ahead", autoretry_for=RETRIED, max_retries=RETRIES, retry_backoff=True)
+@app.task(name="onboard90.partitions_ahead", **RETRY)
 def partitions_ahead() -> dict:
     """The next ranges of customer ids on every partitioned table (`partitioning.partitions_ahead`)."""
     return {"created": partitioning.partitions_ahead()}

@@ -5,7 +5,7 @@ middle of the cycle, and when the database server crashes and restarts in the mi
 How. A small province is prepared with the real commands (the crash-safety test's `prepare`, smaller): init,
 staff, three earlier days with their cycles, then day D's VIP ratings and activations. The prepared database
 is copied: one copy runs day D in one process (`onboard90 run`), the others fan it out
-(`onboard90 run --on-workers`: planned there, its stages' pieces run as chords by `onboard90 worker`
+(`onboard90 run --on-workers`: planned there, its stages' pieces run one stage after another by `onboard90 worker`
 processes). Each test has its own queue on the broker (ONBOARD90_QUEUE), so other runs on the same broker never
 take its work. The copies are dumped by natural key (crashkit) and compared; so are the cycles' recorded counts.
 
@@ -17,8 +17,8 @@ hands it to the second worker started then; the piece's transaction was rolled b
 
 The restarts. The broker and the database server restarted are a RabbitMQ node and a PostgreSQL server of the
 test's own (`restartable`), so that the other test pass's connections to the machine's own are not cut. The
-broker is stopped and started again on its data once some pieces are done and others not: the workers
-reconnect, the pieces they were running are cancelled and handed out again, and the stages still follow one
+broker is stopped and started again on its data once some pieces are done and others not (the workers frozen
+meanwhile, so that the restart falls mid-cycle on any machine): the workers reconnect, the pieces they were running are cancelled and handed out again, and the stages still follow one
 another once (`cycle.stage_advance`). The database server is restarted `immediate` (a crash) while a piece is
 in its transaction: the piece fails on its lost connection and is retried alone, and the waiting `run` asks
 again. In both, the cycle finishes by itself and equals the clean run.
@@ -121,8 +121,22 @@ class Workers:
         self.procs.append(proc)
         return proc
 
+    def freeze(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGCONT)
+
     def logs(self) -> str:
-        return "\n".join(p.read_text()[-3000:] for p in sorted(self.var.glob("worker-*.log")))
+        """What failed, whole (a job's failure for good, a run recorded failed), then each log's tail."""
+        texts = [p.read_text() for p in sorted(self.var.glob("worker-*.log"))]
+        failures = [line for text in texts for line in text.splitlines() if "raised unexpected" in line
+                    or "failed in onboard90." in line]  # fmt: skip
+        return "\n".join(["failures:", *failures, "tails:", *(text[-3000:] for text in texts)])
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -322,8 +336,14 @@ def broker_restarted_mid_cycle(p: kit.Province) -> None:
         workers.start(concurrency=2)
         runner = on_workers(workers.env, var)
         restartable.wait_for(lambda: mid_cycle(probe), seconds=DEADLINE, what="a cycle half done")
+        # Frozen while the broker restarts (which takes seconds), the workers cannot finish the cycle meanwhile:
+        # the restart falls in its middle on any machine.
+        workers.freeze()
+        assert mid_cycle(probe), "the cycle went past its middle before the workers were frozen"
         broker.restart()
-        # The workers reconnect; the pieces whose messages were not acknowledged come back from the queue.
+        workers.thaw()
+        # The workers find their connection gone: the pieces they were running are cancelled, and every message
+        # not acknowledged comes back from the queue once they reconnect.
         finished(runner, var, workers)
     finally:
         probe.close()
