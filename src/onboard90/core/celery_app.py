@@ -9,16 +9,33 @@ Making the application connects to nothing; a worker or a task sent does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
-from celery import Celery, signals
+from celery import Celery, Task, signals
+from django import db
 from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onboard90.settings")
 
 BROKER_SCHEMES = ("amqp://", "amqps://", "pyamqp://", "redis://", "rediss://")
 
-app = Celery("onboard90")
+
+class Job(Task):
+    """Every job of the application. One that raised closes a database connection it left unusable (the server
+    restarted under it), before Celery writes down the retry or the failure in the result store, which is that
+    same database: on the dead connection that write failed, and Celery took its failure for the job's own."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                db.close_old_connections()
+            raise
+
+
+app = Celery("onboard90", task_cls=Job)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # The apps' `tasks` modules, found through Django's app registry once it is ready.
 app.autodiscover_tasks()

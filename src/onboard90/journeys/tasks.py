@@ -36,14 +36,18 @@ log = logging.getLogger("onboard90.journeys")
 # A job that failed on the database (a lost connection, a server restarting, a deadlock, a locked SQLite file) is
 # retried alone, after 2, 4, 8, 16, 32 s and then every minute: about four minutes in all, which rides out a
 # database restart. No jitter: Celery's default draws each pause between zero and its bound, and five retries
-# could then all fall within the seconds a restarting server still refuses connections. A piece or the finish
-# failing for good records the cycle failed.
+# could then all fall within the seconds a restarting server still refuses connections. A stage, a piece or the
+# finish failing for good records the cycle failed.
 RETRIED = (DatabaseError, InterfaceError)
 RETRY = {"autoretry_for": RETRIED, "max_retries": 8, "retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": False}
 
 
 def _fail_run(task, exc, task_id, args, kwargs, einfo) -> None:
     run_id = kwargs.get("run_id", args[0] if args else None)
+    if isinstance(exc, RETRIED) and task.request.retries < task.max_retries:
+        # Not the job's failure for good: its retry is on the queue already, and what failed was Celery writing
+        # that retry down (the result store is the database, and the database was still away).
+        return
     if run_id is not None and not isinstance(exc, cycle.CycleAbandoned):
         log.error("cycle run %s failed in %s: %r", run_id, task.name, exc)
         cycle.cycle_fail(run_id=run_id)
@@ -64,10 +68,11 @@ def cycle_daily(day: str | None = None, rescan: bool = False) -> dict:
     return {"run": run.pk}
 
 
-@app.task(name="onboard90.cycle_stage")
+@app.task(name="onboard90.cycle_stage", on_failure=_fail_run, **RETRY)
 def cycle_stage(run_id: int, stage: int) -> dict:
     """Start the pieces of stage `stage` of cycle `run_id` still to run; after the last stage, the shared steps.
-    A stage with nothing left to run (started again after its pieces finished) moves straight on."""
+    A stage with nothing left to run (started again after its pieces finished) moves straight on. Retried like a
+    piece: sent twice, its pieces run once each (`cycle.piece_run`), and the next stage starts once."""
     names = cycle.stage_pieces(run_id=run_id, stage=stage)
     if names is None:
         cycle_finish.delay(run_id=run_id)

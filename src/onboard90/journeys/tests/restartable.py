@@ -29,13 +29,13 @@ def _postgres_bin() -> Path | None:
     return found[-1].parent if found else None
 
 
-def missing() -> str | None:
-    """Why a broker and a database server of the test's own cannot be started here, or None."""
-    if not (RABBITMQ_BIN / "rabbitmq-server").exists():
+def missing(*, broker: bool = True, postgres: bool = True) -> str | None:
+    """Why a broker or a database server of the test's own cannot be started here, or None."""
+    if broker and not (RABBITMQ_BIN / "rabbitmq-server").exists():
         return f"needs RabbitMQ's server programs in {RABBITMQ_BIN} (Debian package rabbitmq-server)"
-    if _postgres_bin() is None:
+    if postgres and _postgres_bin() is None:
         return "needs PostgreSQL's server programs in /usr/lib/postgresql/*/bin (Debian package postgresql)"
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
+    if postgres and os.geteuid() == 0 and shutil.which("runuser") is None:
         return "needs runuser to start PostgreSQL as its own user"
     return None
 

@@ -478,6 +478,7 @@ def crash_and_rerun(p: Province, kill_point: str) -> None:
 
 
 @pytest.mark.parametrize("kill_point", KILL_POINTS)
+@pytest.mark.sqlite
 def test_sigkill_mid_cycle_then_rerun_equals_a_clean_run_on_sqlite(sqlite_province, kill_point):
     crash_and_rerun(sqlite_province, kill_point)
 

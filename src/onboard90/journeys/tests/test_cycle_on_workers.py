@@ -16,12 +16,14 @@ worker's whole process group is killed (SIGKILL). Its message was not acknowledg
 hands it to the second worker started then; the piece's transaction was rolled back, and it runs again.
 
 The restarts. The broker and the database server restarted are a RabbitMQ node and a PostgreSQL server of the
-test's own (`restartable`), so that the other test pass's connections to the machine's own are not cut. The
-broker is stopped and started again on its data once some pieces are done and others not (the workers frozen
-meanwhile, so that the restart falls mid-cycle on any machine): the workers reconnect, the pieces they were running are cancelled and handed out again, and the stages still follow one
-another once (`cycle.stage_advance`). The database server is restarted `immediate` (a crash) while a piece is
-in its transaction: the piece fails on its lost connection and is retried alone, and the waiting `run` asks
-again. In both, the cycle finishes by itself and equals the clean run.
+test's own (`restartable`), so that the other test pass's connections to the machine's own are not cut; the
+module's PostgreSQL tests all use the one server, and its province, prepared once. The broker is stopped and
+started again on its data once some pieces are done and others not: the workers reconnect, the pieces they were
+running are cancelled and handed out again, and the stages still follow one another once
+(`cycle.stage_advance`). The database server is restarted `immediate` (a crash) while a piece is in its
+transaction: the piece fails on its lost connection and is retried alone, and the waiting `run` asks again. The
+workers are frozen (SIGSTOP) while either restarts, so that it falls mid-cycle on any machine. In both, the
+cycle finishes by itself and equals the clean run.
 
 Runs without the Django test database: everything happens in subprocesses against scratch databases.
 """
@@ -88,16 +90,40 @@ def sqlite_province(tmp_path_factory):
     yield prepare(kit.SqliteFiles(root), root)
 
 
+def _servers_of_our_own(**needs: bool) -> None:
+    """Restarting the machine's own broker or server would cut the other test pass's connections: the restart
+    tests restart servers of their own (`restartable`)."""
+    missing = restartable.missing(**needs)
+    if missing and os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(f"restart tests in CI: {missing}", pytrace=False)
+    if missing:
+        pytest.skip(missing)
+
+
 @pytest.fixture(scope="module")
-def postgres_province(tmp_path_factory):
+def own_postgres():
+    """A PostgreSQL server of this module's own. The PostgreSQL tests here share one province prepared on it (one
+    preparation for the module), and the last of them crashes it."""
     url = os.environ.get("DATABASE_URL", "")
     assert url.startswith(("postgres://", "postgresql://")), "the postgres marker runs only on PostgreSQL"
+    _servers_of_our_own(broker=False)
+    server = restartable.Postgres()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def postgres_province(tmp_path_factory, own_postgres):
     root = tmp_path_factory.mktemp("workers-postgres")
-    dbs = kit.PostgresScratch(url)
+    dbs = kit.PostgresScratch(own_postgres.url)
     try:
         yield prepare(dbs, root)
     finally:
-        dbs.drop_all()
+        with contextlib.suppress(Exception):  # after the crash, through the connection made since
+            dbs.drop_all()
 
 
 # --- workers ------------------------------------------------------------------------------------------
@@ -280,10 +306,12 @@ def kill_mid_piece_then_redeliver(p: kit.Province) -> None:
     assert counts_of(dbs.url("killed")) == counts_of(dbs.url("clean"))
 
 
+@pytest.mark.sqlite
 def test_a_cycle_on_two_worker_processes_ends_where_one_process_does_on_sqlite(sqlite_province):
     cycle_on_two_workers_equals_one_process(sqlite_province)
 
 
+@pytest.mark.sqlite
 def test_a_worker_killed_mid_piece_loses_and_doubles_nothing_on_sqlite(sqlite_province):
     kill_mid_piece_then_redeliver(sqlite_province)
 
@@ -302,14 +330,8 @@ def test_a_worker_killed_mid_piece_loses_and_doubles_nothing_on_postgresql(postg
 
 
 @pytest.fixture(scope="module")
-def own_servers():
-    """Restarting the machine's own broker or server would cut the other test pass's connections: these tests
-    restart servers of their own (`restartable`)."""
-    missing = restartable.missing()
-    if missing and os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
-        pytest.fail(f"restart tests in CI: {missing}", pytrace=False)
-    if missing:
-        pytest.skip(missing)
+def own_broker():
+    _servers_of_our_own(postgres=False)
 
 
 def mid_cycle(probe: crashkit.Probe) -> bool:
@@ -366,8 +388,11 @@ def database_restarted_mid_piece(p: kit.Province, server: restartable.Postgres) 
             lambda: mid_cycle(probe) and in_transaction(dbs, "restarted"), seconds=DEADLINE,
             what="a piece in its transaction",
         )  # fmt: skip
+        workers.freeze()  # the piece stays in its transaction until the server is gone
+        assert mid_cycle(probe), "the cycle went past its middle before the workers were frozen"
         probe.close()
         server.restart()  # the piece's transaction is lost with the server
+        workers.thaw()
         dbs.admin = psycopg.connect(server.url, autocommit=True)
         # The piece fails on its lost connection and is retried alone; the waiting `run` asks again.
         finished(runner, var, workers)
@@ -377,29 +402,14 @@ def database_restarted_mid_piece(p: kit.Province, server: restartable.Postgres) 
     ends_as_in_one_process(p, "restarted", env)
 
 
-@pytest.fixture(scope="module")
-def restartable_province(tmp_path_factory, own_servers):
-    server = restartable.Postgres()
-    dbs = None
-    try:
-        server.start()
-        root = tmp_path_factory.mktemp("workers-restartable")
-        dbs = kit.PostgresScratch(server.url)
-        yield prepare(dbs, root), server
-    finally:
-        if dbs is not None:
-            with contextlib.suppress(Exception):
-                dbs.drop_all()
-        server.close()
-
-
 # Once, on SQLite: what a broker restart tests is the workers' side (cancel, redeliver, advance once), the same
 # code on either database; the PostgreSQL pass restarts the database server instead.
-def test_a_broker_restarted_mid_cycle_loses_and_doubles_nothing(sqlite_province, own_servers):
+@pytest.mark.sqlite
+def test_a_broker_restarted_mid_cycle_loses_and_doubles_nothing(sqlite_province, own_broker):
     broker_restarted_mid_cycle(sqlite_province)
 
 
+# Last of the module's PostgreSQL tests: it crashes the server their province is on.
 @pytest.mark.postgres
-def test_a_database_restarted_mid_piece_loses_and_doubles_nothing(restartable_province):
-    province, server = restartable_province
-    database_restarted_mid_piece(province, server)
+def test_a_database_restarted_mid_piece_loses_and_doubles_nothing(postgres_province, own_postgres):
+    database_restarted_mid_piece(postgres_province, own_postgres)
