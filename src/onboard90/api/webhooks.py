@@ -40,7 +40,6 @@ from urllib.parse import urlsplit
 from django.db import transaction
 from django.db.models import DateTimeField, F, IntegerField, Q, QuerySet, Value
 
-from onboard90.api.auth import key_account
 from onboard90.api.models import (
     ApiKey,
     WebhookAttempt,
@@ -185,6 +184,10 @@ def _subscribers(event_type: str) -> list[tuple[int, Scope]]:
     ]
     if not wanted:
         return []
+    # Here, not at the top: every process imports this module as it starts (`api.apps` connects its receivers),
+    # and the keys' authentication brings in the REST framework, which only a subscriber's event needs.
+    from onboard90.api.auth import key_account
+
     keys = {
         key.account_id: key
         for key in ApiKey.objects.filter(

@@ -22,17 +22,23 @@ from django.db.models import Exists, F, OuterRef
 from onboard90.core import clock
 from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskKind
 from onboard90.journeys.models import JourneyAction, Task
-from onboard90.journeys.services import journey_exit, journeys_start
 from onboard90.journeys.signals import tasks_created
 from onboard90.messaging.enums import MessageStatus, ReplyKind
-from onboard90.usage.verdicts import offer_accepted
+
+# Every process imports this module as it starts (`journeys.apps` connects its receivers), the command line's
+# included: the engine's services and usage's verdicts (NumPy, the playbook's schema) are imported where first
+# called, so that a start-up does not pay for them.
 
 
 def start_journeys_of_new_customers(sender, *, customer_ids: list[int], at: dt.datetime, **kwargs) -> None:
+    from onboard90.journeys.services import journeys_start  # on first call: see the imports
+
     journeys_start(customer_ids=customer_ids, at=at)
 
 
 def exit_journeys_of_leavers(sender, *, exits, **kwargs) -> None:
+    from onboard90.journeys.services import journey_exit  # on first call: see the imports
+
     for customer, at in exits:
         journey_exit(customer=customer, at=at, reason="cancellation")
 
@@ -103,6 +109,8 @@ def answer_reply(
     if act.action_code == SURVEY_ACT:
         return ReplyKind.SURVEY_SCORE.value, act.pk
     _follow_up_offer(act, at=received_at, text=text)
+    from onboard90.usage.verdicts import offer_accepted  # on first call: see the imports
+
     offer_accepted(customer_id=customer_id, at=received_at)  # the offer chosen for them, if one was named
     return ReplyKind.OFFER_ACCEPTED.value, act.pk
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from onboard90.reporting.services import figure_cells_apply, figures_advance
+# Every process imports this module as it starts (`reporting.apps`), the command line's included: the services
+# the receivers call are imported when one is first called, so that a start-up does not pay for them (the
+# engine, the figures' SQL).
 
 
 def move_figure_cells(sender, *, changes, **kwargs) -> None:
+    from onboard90.reporting.services import figure_cells_apply  # on first call: see above
+
     figure_cells_apply(changes=changes)
 
 
 def advance_figures_after_cycle(sender, *, as_of: dt.datetime, last_day: bool, **kwargs) -> None:
+    from onboard90.reporting.services import figures_advance  # on first call: see above
+
     # A catch-up over many days (the demo's history, `run --until`) counts on its last day only, everything
     # the days since the last count touched at once.
     if last_day:
