@@ -39,7 +39,9 @@ log = logging.getLogger("onboard90.journeys")
 # could then all fall within the seconds a restarting server still refuses connections. A stage, a piece or the
 # finish failing for good records the cycle failed.
 RETRIED = (DatabaseError, InterfaceError)
-RETRY = {"autoretry_for": RETRIED, "max_retries": 8, "retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": False}
+RETRY = {
+    "autoretry_for": RETRIED, "max_retries": 8, "retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": False,
+}
 
 
 def _fail_run(task, exc, task_id, args, kwargs, einfo) -> None:
