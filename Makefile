@@ -99,8 +99,9 @@ test-sqlite: install
 # The PostgreSQL pass leaves out the tests whose subject is not the database: the browser's (they drive the same
 # views the rest of the suite runs on PostgreSQL through the test client), Kannel's (the SMS protocol; the outbox
 # they send from is tested on PostgreSQL by the dispatcher's own tests), and those that drive SQLite files of their
-# own whatever DATABASE_URL says (marked sqlite; each has a PostgreSQL twin marked postgres). All ran in the SQLite
-# pass; pytest reports them as deselected here, never as passed.
+# own whatever DATABASE_URL says (marked sqlite: the command line's contract, the bench's commands, the crash and
+# worker tests on SQLite, whose PostgreSQL counterparts are marked postgres), which would run the same test twice.
+# All ran in the SQLite pass; pytest reports them as deselected here, never as passed.
 PG_MARKERS ?= not browser and not kannel and not sqlite
 
 test-postgres: install

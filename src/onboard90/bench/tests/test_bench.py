@@ -83,6 +83,7 @@ def _bench(tmp_path, *args: str, url: str | None = None) -> subprocess.Completed
     )
 
 
+@pytest.mark.sqlite
 def test_json_is_one_document_with_the_figures(tmp_path):
     done = _bench(tmp_path, "--journeys", "400", "--date", DAY.isoformat(), "--json")
     assert done.returncode == 0, done.stderr
@@ -95,6 +96,7 @@ def test_json_is_one_document_with_the_figures(tmp_path):
     assert len(document["days"]) == 1
 
 
+@pytest.mark.sqlite
 @pytest.mark.celery
 def test_on_two_celery_workers_the_cycles_write_what_they_write_in_one_process(tmp_path):
     """`--workers 2`: each day's cycle fanned out over two real worker processes on the broker, the same rows
@@ -112,12 +114,14 @@ def test_on_two_celery_workers_the_cycles_write_what_they_write_in_one_process(t
         assert {k: v for k, v in a["counts"].items() if v} == {k: v for k, v in b["counts"].items() if v}
 
 
+@pytest.mark.sqlite
 def test_a_bad_number_of_workers_is_a_one_line_error(tmp_path):
     done = _bench(tmp_path, "--journeys", "100", "--workers", "9")
     assert done.returncode == 1
     assert "--workers" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.sqlite
 def test_a_database_with_other_customers_is_refused(tmp_path):
     path = tmp_path / "bench.sqlite3"
     init = subprocess.run(

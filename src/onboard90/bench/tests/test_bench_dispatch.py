@@ -23,6 +23,7 @@ def _bench(tmp_path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.sqlite
 def test_the_file_gateway_renders_and_sends_every_message_and_kannel_can_be_left_out(tmp_path):
     done = _bench(tmp_path, "--messages", "600", "--kannel-messages", "0", "--date", DAY, "--json")
     assert done.returncode == 0, done.stderr
@@ -47,6 +48,7 @@ def test_through_kannel_the_gateway_and_the_plain_loop_send_the_same_messages(tm
     assert "sent 120" in kannel["kannel_status"]  # 60 by the gateway, 60 by the loop, each handed over once
 
 
+@pytest.mark.sqlite
 def test_bad_sizes_are_one_line_errors(tmp_path):
     done = _bench(tmp_path, "--messages", "0")
     assert done.returncode == 1 and "Traceback" not in done.stderr and "--messages" in done.stderr

@@ -10,6 +10,10 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.sqlite  # SQLite files of its own, whatever DATABASE_URL says: the SQLite pass only
+
 
 def _bench(tmp_path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "ONBOARD90_VAR": str(tmp_path / "var"), "DATABASE_URL": f"sqlite:///{tmp_path / 'u.sqlite3'}"}

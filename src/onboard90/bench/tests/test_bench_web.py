@@ -28,6 +28,7 @@ def _broken_dashboard(request):
 urlpatterns = [path("dashboard/", _broken_dashboard), path("", include("onboard90.urls"))]
 
 
+@pytest.mark.sqlite
 def test_the_command_signs_in_users_of_each_role_and_reports_every_page(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("ONBOARD90_DEBUG", "ONBOARD90_CLOCK")}
     env.update(ONBOARD90_VAR=str(tmp_path / "var"), DATABASE_URL=f"sqlite:///{tmp_path / 'web.sqlite3'}")

@@ -14,6 +14,8 @@ import pytest
 
 from onboard90.core import clock
 
+pytestmark = pytest.mark.sqlite  # SQLite files of its own, whatever DATABASE_URL says: the SQLite pass only
+
 
 def onboard90(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(

@@ -249,6 +249,7 @@ def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(ONBOARD90), "import", *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.sqlite
 def test_console_script_exit_codes_are_0_3_and_2(cli_env):
     env, directory = cli_env
     good = write_csv(directory / "good.csv", [customer_row("18600000001")])

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.sqlite  # SQLite files of its own, whatever DATABASE_URL says: the SQLite pass only
+
 
 def _env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)

@@ -270,6 +270,7 @@ def test_the_command_refuses_an_unknown_or_bad_number_with_exit_code_2(province,
     assert not (tmp_path / "x.pdf").exists()
 
 
+@pytest.mark.sqlite
 def test_the_console_script_exits_2_for_an_unknown_number_without_a_traceback(tmp_path):
     env = {
         **os.environ,

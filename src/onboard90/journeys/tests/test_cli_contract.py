@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.sqlite  # SQLite files of its own, whatever DATABASE_URL says: the SQLite pass only
+
 CUSTOMERS = """msisdn,city,activated_at,product,package_code,name,vip_level
 18612345678,济南,2012-03-01 10:00,postpaid,A66,张三,
 18612345679,青岛,2012-03-01 11:00,postpaid,A96,李四,金卡

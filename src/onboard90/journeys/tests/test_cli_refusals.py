@@ -161,6 +161,7 @@ def test_the_workbook_holds_the_rows_and_the_province_total_last(day_4, tmp_path
     assert [p.name for p in tmp_path.iterdir()] == ["compliance.xlsx"]  # no partial file left beside it
 
 
+@pytest.mark.sqlite
 def test_a_refusal_reaches_the_terminal_as_one_line_with_a_non_zero_exit(tmp_path):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "ONBOARD90_VAR": str(tmp_path / "var")}
     env.pop("ONBOARD90_DEBUG", None)

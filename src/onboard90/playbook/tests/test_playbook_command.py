@@ -49,6 +49,7 @@ def bad_file(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.sqlite
 def test_validate_a_good_file_prints_a_summary_and_exits_0(tmp_path):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}"}
     result = _run("playbook", "validate", DEFAULT, env=env)
@@ -57,6 +58,7 @@ def test_validate_a_good_file_prints_a_summary_and_exits_0(tmp_path):
     assert result.stderr == ""
 
 
+@pytest.mark.sqlite
 def test_validate_a_bad_file_lists_each_problem_on_stderr_and_exits_1(tmp_path, bad_file):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}"}
     result = _run("playbook", "validate", str(bad_file), env=env)
@@ -68,6 +70,7 @@ def test_validate_a_bad_file_lists_each_problem_on_stderr_and_exits_1(tmp_path, 
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
+@pytest.mark.sqlite
 def test_validate_bad_yaml_names_line_and_column_without_a_traceback(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("name: x\nstages: [\n  - a\n", encoding="utf-8")
@@ -78,6 +81,7 @@ def test_validate_bad_yaml_names_line_and_column_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.sqlite
 def test_load_twice_publishes_once_and_show_json_is_the_document(cli_env):
     first = _run("playbook", "load", DEFAULT, env=cli_env)
     second = _run("playbook", "load", DEFAULT, env=cli_env)
@@ -95,6 +99,7 @@ def test_load_twice_publishes_once_and_show_json_is_the_document(cli_env):
     assert "first_callback" in table.stdout and "activation 4–10" in table.stdout
 
 
+@pytest.mark.sqlite
 def test_show_json_round_trips_through_load(cli_env, tmp_path):
     exported = tmp_path / "exported.json"
     exported.write_text(_run("playbook", "show", "--json", env=cli_env).stdout, encoding="utf-8")
@@ -102,6 +107,7 @@ def test_show_json_round_trips_through_load(cli_env, tmp_path):
     assert result.returncode == 0 and "无变化" in result.stdout
 
 
+@pytest.mark.sqlite
 def test_load_a_missing_file_is_a_clean_error(cli_env, tmp_path):
     result = _run("playbook", "load", str(tmp_path / "nope.yaml"), env=cli_env)
     assert result.returncode == 1
