@@ -92,10 +92,9 @@ def sqlite_province(tmp_path_factory):
 
 def _servers_of_our_own(**needs: bool) -> None:
     """Restarting the machine's own broker or server would cut the other test pass's connections: the restart
-    tests restart servers of their own (`restartable`)."""
+    tests restart servers of their own (`restartable`). Where their programs are missing the tests skip with
+    the reason, and under CI=true a skip fails the run (conftest)."""
     missing = restartable.missing(**needs)
-    if missing and os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
-        pytest.fail(f"restart tests in CI: {missing}", pytrace=False)
     if missing:
         pytest.skip(missing)
 
