@@ -4,11 +4,12 @@ time, a piece run twice, and the `cycle-daily` job's plan and refusals (Celery's
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import OperationalError, connection
 from django_celery_beat.models import PeriodicTask
 
 from onboard90 import testing as builders
@@ -114,6 +115,14 @@ def test_the_daily_job_plans_the_day_and_hands_its_first_stage_to_the_workers(pr
     assert "ahead of time" in ahead["refused"]
 
 
+def _pieces_done(run: CycleRun) -> None:
+    stage = 0
+    while (names := cycle.stage_pieces(run_id=run.pk, stage=stage)) is not None:
+        for name in names:
+            cycle.piece_run(run_id=run.pk, name=name)
+        stage += 1
+
+
 def test_after_todays_cycle_the_workers_read_the_dashboards_ahead_and_not_after_a_past_day(province, monkeypatch):
     from onboard90.reporting import tasks as reporting_tasks
 
@@ -123,11 +132,7 @@ def test_after_todays_cycle_the_workers_read_the_dashboards_ahead_and_not_after_
 
     def fanned_out(day):
         run = cycle.cycle_start(as_of=clock.cycle_instant(day))
-        stage = 0
-        while (names := cycle.stage_pieces(run_id=run.pk, stage=stage)) is not None:
-            for name in names:
-                cycle.piece_run(run_id=run.pk, name=name)
-            stage += 1
+        _pieces_done(run)
         return tasks.cycle_finish.apply(kwargs={"run_id": run.pk}).get()
 
     today = DAY + dt.timedelta(days=1)
@@ -164,3 +169,41 @@ def test_the_pieces_of_cycles_long_finished_or_deleted_in_bulk_are_pruned_by_a_l
     assert not CyclePiece.objects.filter(run_id=second.pk).exists(), "the deleted record's pieces"
     assert not CyclePiece.objects.filter(run=first).exists(), "a week and more ago"
     assert CyclePiece.objects.filter(run__as_of=clock.cycle_instant(DAY + dt.timedelta(days=9))).exists()
+
+
+
+def test_a_finish_on_the_workers_cut_off_by_the_database_leaves_the_cycle_running_for_its_retry(province, monkeypatch):
+    builders.customer(city_obj=province["city"], activated_on=DAY)
+    run = cycle.cycle_start(as_of=clock.cycle_instant(DAY))
+    _pieces_done(run)
+    real = cycle.engine.mark_overdue
+    calls = []
+
+    def server_gone_once(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(cycle.engine, "mark_overdue", server_gone_once)
+    with pytest.raises(OperationalError):
+        cycle.cycle_finish(run_id=run.pk, gateway=province["gateway"])
+    assert CycleRun.objects.get(pk=run.pk).status == CycleStatus.RUNNING  # the job is retried; nothing is final
+
+    assert cycle.cycle_finish(run_id=run.pk, gateway=province["gateway"]).status == CycleStatus.FINISHED
+
+
+def test_a_job_with_its_retry_on_the_queue_does_not_fail_the_cycle_and_one_out_of_retries_does(province):
+    builders.customer(city_obj=province["city"], activated_on=DAY)
+    run = cycle.cycle_start(as_of=clock.cycle_instant(DAY))
+    lost = OperationalError("the connection is closed")
+    job = SimpleNamespace(name="onboard90.cycle_piece", max_retries=tasks.RETRY["max_retries"],
+                          request=SimpleNamespace(retries=2))  # fmt: skip
+
+    # Celery failed to write down the retry (its result store is the database, still away): the retry is queued.
+    tasks._fail_run(job, lost, "id", (), {"run_id": run.pk, "name": "v1.g0", "stage": 0}, None)
+    assert CycleRun.objects.get(pk=run.pk).status == CycleStatus.RUNNING
+
+    job.request.retries = tasks.RETRY["max_retries"]
+    tasks._fail_run(job, lost, "id", (), {"run_id": run.pk, "name": "v1.g0", "stage": 0}, None)
+    assert CycleRun.objects.get(pk=run.pk).status == CycleStatus.FAILED
