@@ -30,8 +30,10 @@ class Job(Task):
         try:
             return super().__call__(*args, **kwargs)
         except BaseException:
-            with contextlib.suppress(Exception):
-                db.close_old_connections()
+            for connection in db.connections.all(initialized_only=True):
+                if not connection.in_atomic_block:  # a caller's transaction (a test's) is the caller's to end
+                    with contextlib.suppress(Exception):
+                        connection.close_if_unusable_or_obsolete()
             raise
 
 
