@@ -170,7 +170,7 @@ def test_the_demo_refuses_a_database_with_customers_of_its_own(tmp_path):
 def test_the_demo_command_says_where_to_look_next(tmp_path, settings):
     settings.VAR_DIR = tmp_path
     out = io.StringIO()
-    call_command("demo", customers=120, days=20, seed=3, today=TODAY.isoformat(), stdout=out)
+    call_command("demo", customers=40, days=6, seed=3, today=TODAY.isoformat(), stdout=out)
     text = out.getvalue()
     assert "demo province built" in text
     assert "onboard90 journey 1" in text
