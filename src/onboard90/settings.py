@@ -48,7 +48,7 @@ SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = os.environ.get("ONBOARD90_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "onboard90.core.apps.AdminConfig",  # Django's admin, its pages imported when first needed
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

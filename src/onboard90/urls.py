@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+# The admin's pages, imported here rather than as each process starts (`core.apps.AdminConfig`).
+admin.autodiscover()
 admin.site.site_header = _("onboard90 管理后台")
 admin.site.site_title = _("onboard90 管理后台")
 admin.site.index_title = _("省公司管理")
