@@ -29,10 +29,11 @@ from onboard90.core import clock
 from onboard90.core.locks import singleton_lock
 from onboard90.journeys import changes, engine, surge_acts, usage_acts, vip_assignment
 from onboard90.journeys.enums import CycleStatus
-from onboard90.journeys.models import CyclePiece, CycleRun, JourneyAction
+from onboard90.journeys.models import CyclePiece, CycleRun, JourneyAction, Task
 from onboard90.journeys.rules.assignment import CHANNEL_UNIT_KIND
 from onboard90.journeys.selectors import versions_in_use
 from onboard90.journeys.signals import cycle_finishing
+from onboard90.messaging.models import OutboxMessage
 from onboard90.messaging.policy import next_send_time
 from onboard90.messaging.services import outbox_dispatch_due
 from onboard90.org.enums import UnitKind
@@ -355,6 +356,8 @@ def _open_group(*, version, playbook, group, today, as_of, since, changed, send_
         )
         counts["opened"] += opened["opened"]
         counts["missed"] += opened["missed"]
+        # The usage acts' tasks and SMS are written up once created, found by their ids above these.
+        tasks_after, sms_after = engine.top(Task), engine.top(OutboxMessage)
         for action in group:
             if action.system == "assign_account_manager":
                 assigned = vip_assignment.assign_due_account_managers(version=version, action=action, as_of=as_of)
@@ -362,12 +365,12 @@ def _open_group(*, version, playbook, group, today, as_of, since, changed, send_
                 counts["escalated"] += assigned["escalated"]
             fresh = None if changed is None else engine.Fresh(opened_after=opened_after, changed=changed)
             counts["tasks_created"] += engine.create_tasks(version=version, action=action, as_of=as_of, fresh=fresh)
-            usage_acts.annotate_tasks(version=version, action=action, as_of=as_of)
+            usage_acts.annotate_tasks(version=version, action=action, as_of=as_of, after=tasks_after)
             counts["sms_queued"] += engine.queue_messages(
                 version=version, action=action, send_from=send_from, as_of=as_of, fresh=fresh,
                 sending_hours=(playbook.quiet_hours.start, playbook.quiet_hours.end),
             )
-            usage_acts.render_messages(version=version, action=action, as_of=as_of)
+            usage_acts.render_messages(version=version, action=action, as_of=as_of, after=sms_after)
     return counts
 
 

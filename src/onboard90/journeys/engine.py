@@ -326,7 +326,7 @@ def create_tasks(
     )
     audience = audience_sql.to_q(spec.audience, prefix="journey__customer__")
     written = 0
-    before = _top(Task)
+    before = top(Task)
     for acts in _open_acts(version=version, code=action.code, fresh=fresh):
         # By act and customer: the id alone would be looked up in every partition on PostgreSQL.
         has_task = Exists(Task.objects.filter(action=OuterRef("pk"), customer=OuterRef("customer_id")))
@@ -355,7 +355,7 @@ def create_tasks(
     return written
 
 
-def _top(model) -> int:
+def top(model) -> int:
     """The highest id on file (the rows a following INSERT … SELECT writes are above it)."""
     return model.objects.aggregate(top=Max("pk"))["top"] or 0
 
@@ -546,7 +546,7 @@ def _mark_overdue(late_tasks: list[tuple[int, int]], as_of: dt.datetime) -> dict
 
 
 def escalate(tasks: QuerySet, *, reason: str, at: dt.datetime) -> int:
-    before = _top(Escalation)
+    before = top(Escalation)
     rows = tasks.filter(~Exists(Escalation.objects.filter(task=OuterRef("pk")))).values_list(
         "pk", "customer_id", Value(at, output_field=DateTimeField()), "owner_unit_id", _supervisor_of_unit(),
         Value(reason),

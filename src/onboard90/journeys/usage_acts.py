@@ -27,9 +27,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from onboard90.core.bulk import chunks, insert_objects, update_rows
+from onboard90.core.planner import broad
 from onboard90.customers.models import Customer, CustomerChange
 from onboard90.journeys.enums import CycleStatus, JourneyStatus
 from onboard90.journeys.models import CycleRun, JourneyAction, Task
@@ -105,15 +106,17 @@ def usage_verdicts(*, run: CycleRun, versions: Sequence[PlaybookVersion], today:
     return counts
 
 
-def annotate_tasks(*, version: PlaybookVersion, action: schema.Action, as_of: dt.datetime) -> int:
-    """The package-fit call's tasks created at `as_of` carry the verdict in their note: the recommended
-    package, the monthly saving in yuan and why, where the agent works the task."""
+def annotate_tasks(*, version: PlaybookVersion, action: schema.Action, as_of: dt.datetime, after: int) -> int:
+    """The package-fit call's tasks just created (ids above `after`, read before the cycle's piece created
+    them) carry the verdict in their note: the recommended package, the monthly saving in yuan and why,
+    where the agent works the task."""
     if action.code != FIT_ACT or action.task is None:
         return 0
+    # Driven by the new tasks' ids, each act probed by id and customer (`_act_of`): a filter on the creation
+    # instant reads every task on file (65M at a national scale).
+    of_act = _act_of(FIT_ACT, version=version)
     rows = list(
-        Task.objects.filter(
-            action__action_code=FIT_ACT, action__journey__playbook_version=version, created_at=as_of, note=""
-        ).values_list("pk", "customer_id")
+        Task.objects.filter(Exists(of_act), pk__gt=after, created_at=as_of, note="").values_list("pk", "customer_id")
     )
     written = 0
     for chunk in chunks(rows, 5000):
@@ -129,6 +132,20 @@ def annotate_tasks(*, version: PlaybookVersion, action: schema.Action, as_of: dt
     return written
 
 
+def _act_of(code: str, *, version: PlaybookVersion) -> QuerySet:
+    """The row's act, if it is one of `code` on `version`: for EXISTS, probed by its id and customer.
+
+    By id and customer, not the id alone: on PostgreSQL the acts are partitioned by customer, and the id
+    alone would be looked up in every partition. The code is `broad`: the newest partition holds the day's
+    new customers, whose acts its statistics have not seen; taking the code for rare there, PostgreSQL
+    would walk all of the code's acts in it once for every row (quadratic in the day's work).
+    """
+    return JourneyAction.objects.filter(
+        *broad(action_code=code), pk=OuterRef("action_id"), customer_id=OuterRef("customer_id"),
+        journey__playbook_version=version,
+    )
+
+
 def task_note(verdict: PackageFitVerdict) -> str:
     context = verdicts.fit_context(verdict)
     assert context is not None
@@ -137,11 +154,12 @@ def task_note(verdict: PackageFitVerdict) -> str:
     return f"{TASK_NOTE_PREFIX}推荐改用{context['recommended']}，每月可省{context['saving']}元。{verdict.explanation}"
 
 
-def render_messages(*, version: PlaybookVersion, action: schema.Action, as_of: dt.datetime) -> int:
-    """Write the text of this act's queued, unrendered SMS with the customer's verdict and offer in the
-    context (`fit`, `offer`: None when there is none), through the dispatcher's own renderer
-    (`messaging.services.messages_render`). A message whose template fails here is left for the dispatcher
-    to render (and to record if it fails). The offers named by the SMS written are recorded made."""
+def render_messages(*, version: PlaybookVersion, action: schema.Action, as_of: dt.datetime, after: int) -> int:
+    """Write the text of this act's SMS just queued (ids above `after`, read before the cycle's piece queued
+    them) with the customer's verdict and offer in the context (`fit`, `offer`: None when there is none),
+    through the dispatcher's own renderer (`messaging.services.messages_render`). A message whose template
+    fails here is left for the dispatcher to render (and to record if it fails). The offers named by the SMS
+    written are recorded made."""
     if action.code not in USAGE_ACTS or action.sms is None:
         return 0
     offered: set[int] = set()
@@ -161,13 +179,9 @@ def render_messages(*, version: PlaybookVersion, action: schema.Action, as_of: d
             offered.update(offers)
         return {pk: {"fit": fits.get(pk), "offer": offers.get(pk)} for pk in customer_ids}
 
-    # Each message's act looked up by id and customer (EXISTS, not a join on the id alone): on PostgreSQL the
-    # acts are partitioned by customer, and the id alone would be looked up in every partition.
-    of_act = JourneyAction.objects.filter(
-        pk=OuterRef("action_id"), customer_id=OuterRef("customer_id"), action_code=action.code,
-        journey__playbook_version=version,
-    )
-    rendered = messages_render(messages=OutboxMessage.objects.filter(Exists(of_act)), extra=contexts)
+    # Only the new messages are candidates: every SMS of the day still queued is a million at a national scale.
+    new = OutboxMessage.objects.filter(Exists(_act_of(action.code, version=version)), pk__gt=after)
+    rendered = messages_render(messages=new, extra=contexts)
     for made in chunks(sorted(offered.intersection(rendered)), 2000):  # a statement's parameters are bounded
         verdicts.offers_made(customer_ids=made, at=as_of)
     return len(rendered)
