@@ -356,21 +356,25 @@ def _open_group(*, version, playbook, group, today, as_of, since, changed, send_
         )
         counts["opened"] += opened["opened"]
         counts["missed"] += opened["missed"]
-        # The usage acts' tasks and SMS are written up once created, found by their ids above these.
-        tasks_after, sms_after = engine.top(Task), engine.top(OutboxMessage)
         for action in group:
             if action.system == "assign_account_manager":
                 assigned = vip_assignment.assign_due_account_managers(version=version, action=action, as_of=as_of)
                 counts["assigned"] += assigned["assigned"]
                 counts["escalated"] += assigned["escalated"]
             fresh = None if changed is None else engine.Fresh(opened_after=opened_after, changed=changed)
+            # The usage acts' tasks and SMS are written up once created, found by their ids above these.
+            usage = action.code in usage_acts.USAGE_ACTS
+            tasks_after = engine.top(Task) if usage else 0
             counts["tasks_created"] += engine.create_tasks(version=version, action=action, as_of=as_of, fresh=fresh)
-            usage_acts.annotate_tasks(version=version, action=action, as_of=as_of, after=tasks_after)
+            if usage:
+                usage_acts.annotate_tasks(version=version, action=action, as_of=as_of, after=tasks_after)
+            sms_after = engine.top(OutboxMessage) if usage else 0
             counts["sms_queued"] += engine.queue_messages(
                 version=version, action=action, send_from=send_from, as_of=as_of, fresh=fresh,
                 sending_hours=(playbook.quiet_hours.start, playbook.quiet_hours.end),
             )
-            usage_acts.render_messages(version=version, action=action, as_of=as_of, after=sms_after)
+            if usage:
+                usage_acts.render_messages(version=version, action=action, as_of=as_of, after=sms_after)
     return counts
 
 
