@@ -355,11 +355,12 @@ def figures(*, done: int, done_late: int, backdated: int, missed: int, open: int
     }
 
 
-def closed_counts() -> dict:
+def closed_counts(task: str = "task") -> dict:
     """The aggregates of the closed outcomes (see `figures`), over JourneyAction rows: a completion entered
     late (the task's `backdated` mark) is counted apart from on-time and late work. Shared by the report and
-    the dashboard's precomputed cells (`reporting.services`), which differ only in how they count running acts."""
-    late_entry = Q(task__backdated=True)
+    the dashboard's precomputed cells (`reporting.services`), which differ only in how they count running acts.
+    `task`: the relation the act's task is read through (the cells join it by act and customer)."""
+    late_entry = Q(**{f"{task}__backdated": True})
     return {
         "done": Count("id", filter=Q(status=ActionStatus.DONE) & ~late_entry),
         "done_late": Count("id", filter=Q(status=ActionStatus.DONE_LATE) & ~late_entry),
