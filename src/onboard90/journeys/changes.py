@@ -139,7 +139,6 @@ def changed_running_acts(*, since: Since, before: int, codes: Iterable[str]) -> 
 
     Read once per cycle, driven by the changed customers (a day's worth), not by the acts on file.
     """
-    found: dict[str, list[int]] = {}
     # The changed customers' journeys, read once (a day's worth of ids) rather than once per code; the code
     # not to be driven by on SQLite: it would otherwise walk the code's running acts (95k first callbacks at
     # 1M) by the code/status index.
@@ -149,14 +148,17 @@ def changed_running_acts(*, since: Since, before: int, codes: Iterable[str]) -> 
             "pk", "customer_id"
         )
     )
+    codes = sorted(set(codes))
+    found: dict[str, list[int]] = {code: [] for code in codes}
+    if not codes:
+        return found
     with pg_settings(enable_hashjoin="off", enable_mergejoin="off"):
-        for code in sorted(set(codes)):  # one code a statement: (journey, code) is then one probe of the key
-            found[code] = [
-                pk
-                for chunk in chunks(changed, 5000)
-                for pk in JourneyAction.objects.filter(
-                    customers_between(chunk), *broad(status__in=RUNNING, pk__lte=before),
-                    *broad_on_sqlite(action_code=code), journey_id__in=[journey for journey, _customer in chunk],
-                ).values_list("pk", flat=True)
-            ]
+        # Every code in one statement per list of journeys: (journey, code) pairs are probes of the unique key,
+        # the journeys' ids sent once rather than once per code.
+        for chunk in chunks(changed, 5000):
+            for pk, code in JourneyAction.objects.filter(
+                customers_between(chunk), *broad(status__in=RUNNING, pk__lte=before),
+                *broad_on_sqlite(action_code__in=codes), journey_id__in=[journey for journey, _customer in chunk],
+            ).order_by("pk").values_list("pk", "action_code"):
+                found[code].append(pk)
     return found
