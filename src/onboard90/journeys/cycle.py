@@ -61,15 +61,14 @@ def cycle_run(
     with singleton_lock("cycle") as alone:
         if not alone:
             raise CycleBusy("另一个日处理正在运行 / another daily cycle is running on this database; try again later")
-        with engine.cycle_session():
-            run = cycle_begin(as_of=as_of, rescan=rescan)
-            try:
-                for name in run.pieces.filter(finished_at__isnull=True).order_by("position").values_list("name", flat=True):
-                    piece_run(run_id=run.pk, name=name)
-            except BaseException:
-                cycle_fail(run_id=run.pk)
-                raise
-            return cycle_finish(run_id=run.pk, gateway=gateway, dispatch=dispatch, figures=figures)
+        run = cycle_begin(as_of=as_of, rescan=rescan)
+        try:
+            for name in run.pieces.filter(finished_at__isnull=True).order_by("position").values_list("name", flat=True):
+                piece_run(run_id=run.pk, name=name)
+        except BaseException:
+            cycle_fail(run_id=run.pk)
+            raise
+        return cycle_finish(run_id=run.pk, gateway=gateway, dispatch=dispatch, figures=figures)
 
 
 def cycle_start(*, as_of: dt.datetime, rescan: bool = False) -> CycleRun:
@@ -80,8 +79,7 @@ def cycle_start(*, as_of: dt.datetime, rescan: bool = False) -> CycleRun:
     with singleton_lock("cycle") as alone:
         if not alone:
             raise CycleBusy("另一个日处理正在运行 / another daily cycle is running on this database; try again later")
-        with engine.cycle_session():
-            return cycle_begin(as_of=as_of, rescan=rescan, on_workers=True)
+        return cycle_begin(as_of=as_of, rescan=rescan, on_workers=True)
 
 
 class CycleBusy(ValueError):
@@ -335,8 +333,7 @@ def sla_scan(*, as_of: dt.datetime) -> dict[str, int]:
     with singleton_lock("cycle") as alone:
         if not alone or CycleRun.objects.filter(status=CycleStatus.RUNNING, on_workers=True).exists():
             return {"busy": 1, "overdue": 0, "escalated": 0}
-        with engine.cycle_session():
-            return {"busy": 0, **engine.mark_overdue(as_of=as_of)}
+        return {"busy": 0, **engine.mark_overdue(as_of=as_of)}
 
 
 def _ordered(playbook: schema.Playbook) -> list[schema.Action]:

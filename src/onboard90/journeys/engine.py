@@ -66,13 +66,6 @@ ANCHOR_COLUMNS = {
 }
 
 
-def cycle_session():
-    """What the cycle sets on each database connection it uses. PostgreSQL's JIT compiles every statement
-    whose estimated cost looks large, and on a million journeys the cycle's statements all do: ~0.1 s of
-    compiling each, for queries that run in less."""
-    return pg_settings(jit="off")
-
-
 def _acts_sql(acts: Sequence[tuple[str, int]]) -> tuple[str, list]:
     """A derived table (k, code, stage) of the acts, k their position, and its parameters."""
     sql = " UNION ALL ".join("SELECT %s AS k, %s AS code, %s AS stage" for _ in acts)

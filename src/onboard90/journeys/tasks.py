@@ -29,7 +29,7 @@ from django.db import DatabaseError, InterfaceError
 
 from onboard90.core import clock
 from onboard90.core.celery_app import app
-from onboard90.journeys import cycle, engine, partitioning
+from onboard90.journeys import cycle, partitioning
 
 log = logging.getLogger("onboard90.journeys")
 
@@ -90,8 +90,7 @@ def cycle_stage(run_id: int, stage: int) -> dict:
 @app.task(name="onboard90.cycle_piece", on_failure=_fail_run, **RETRY)
 def cycle_piece(run_id: int, name: str, stage: int) -> dict[str, int]:
     """One piece of a cycle's per-journey work (`cycle.piece_run`); the last of its stage starts the next."""
-    with engine.cycle_session():
-        counts = cycle.piece_run(run_id=run_id, name=name)
+    counts = cycle.piece_run(run_id=run_id, name=name)
     if cycle.stage_advance(run_id=run_id, stage=stage):
         cycle_stage.delay(run_id=run_id, stage=stage + 1)
     return counts
@@ -103,10 +102,9 @@ def cycle_finish(run_id: int) -> dict:
     configured gateway."""
     from onboard90.messaging.gateways import gateway_from_settings
 
-    with engine.cycle_session():
-        run = cycle.cycle_finish(
-            run_id=run_id, gateway=gateway_from_settings(), dispatch=settings.ONBOARD90["CYCLE_DISPATCH"]
-        )
+    run = cycle.cycle_finish(
+        run_id=run_id, gateway=gateway_from_settings(), dispatch=settings.ONBOARD90["CYCLE_DISPATCH"]
+    )
     day = clock.local_date(run.as_of)
     if day == clock.today():
         # The morning's dashboards read ahead (`reporting.tasks`, named here: the figures sit above the engine).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from array import array
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -14,7 +15,7 @@ from django.db.models import Count, F, Q, QuerySet
 
 from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
-from onboard90.core.bulk import chunks, update_rows
+from onboard90.core.bulk import update_rows
 from onboard90.core.locks import dispatcher_lock
 from onboard90.core.masking import mask_msisdn
 from onboard90.core.planner import broad, narrow
@@ -148,20 +149,18 @@ class _Bill(NamedTuple):
 def _pages(ids_of, rows, *, batch: int, page: int):
     """The rows of `ids_of`, `batch` at a time in id order, loaded by `rows`.
 
-    The ids are read a page at a time from past the last one read, so no row is read twice: asking again
-    for the first `batch` would, on PostgreSQL, sort every row still waiting (a day's 84k messages at a
-    million journeys) once per batch. A batch is loaded by its id range (still among `ids_of`: another
-    writer may have taken some meanwhile), not by a list of 2,000 ids the query would have to carry.
+    The ids are read first, in one pass (`page` fetched at a time, kept in a compact array: 8 bytes an id):
+    the queue's index is by status and scheduled time, not id, so a read of "the next page past the last id"
+    reads every queued message again for each page (at 13M journeys a day's 840k unrendered SMS, 0.3 s a
+    page, seventeen pages), and asking again for the first `batch` would sort them all once per batch. A batch is
+    loaded by its id range (still among `ids_of`: another writer may have taken some meanwhile), not by a
+    list of 2,000 ids the query would have to carry.
     """
-    last = 0
-    while True:
-        ids = list(ids_of.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:page])
-        if not ids:
-            return
-        last = ids[-1]
-        for chunk in chunks(ids, batch):
-            if found := list(rows.filter(pk__gte=chunk[0], pk__lte=chunk[-1]).order_by("pk")):
-                yield found
+    ids = array("q", ids_of.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=page))
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        if found := list(rows.filter(pk__gte=chunk[0], pk__lte=chunk[-1]).order_by("pk")):
+            yield found
 
 
 class _References:

@@ -30,7 +30,6 @@ from onboard90.core import clock
 from onboard90.core.bulk import chunks, insert_select, insert_values
 from onboard90.core.planner import narrow
 from onboard90.core.session import pg_settings
-from onboard90.journeys.engine import cycle_session
 from onboard90.journeys.enums import RUNNING, ActionStatus
 from onboard90.journeys.models import Journey, JourneyAction
 from onboard90.journeys.selectors import COUNTED, closed_counts
@@ -112,7 +111,7 @@ def figures_rebuild(*, as_of: dt.datetime) -> FigureRefresh:
     every act on file: the cycle runs it only when there is no count to advance (`figures_advance`).
     """
     started, clock_start = clock.now(), time.perf_counter()
-    with transaction.atomic(), cycle_session():
+    with transaction.atomic():
         _lock_cells()
         upto = _last_act()
         FigureCell.objects.all()._raw_delete(FigureCell.objects.db)  # no signals, no per-row collection
@@ -234,7 +233,7 @@ def figures_advance(*, as_of: dt.datetime) -> FigureRefresh:
     if last is None or last.acts_upto is None or as_of < last.as_of:
         return figures_rebuild(as_of=as_of)
     started, clock_start = clock.now(), time.perf_counter()
-    with transaction.atomic(), cycle_session():
+    with transaction.atomic():
         _lock_cells()
         upto = _last_act()
         last_move = CustomerMove.objects.aggregate(top=Max("pk"))["top"]

@@ -38,6 +38,14 @@ def _setting(name: str) -> str:
         return cursor.fetchone()[0]
 
 
+def test_every_connection_of_the_application_runs_without_jit():
+    """The server's default is on; the application's connections turn it off (settings: why)."""
+    assert _setting("jit") == "off"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT boot_val FROM pg_settings WHERE name = 'jit'")
+        assert cursor.fetchone()[0] == "on"
+
+
 def test_planner_settings_hold_for_the_block_and_are_put_back():
     from onboard90.core.session import pg_settings
 
