@@ -267,19 +267,10 @@ def _dispatch(
         unconfirmed = _settle_unconfirmed(at=started)
     counts = {"sms_sent": 0, "sms_failed": unconfirmed, "sms_missed": missed_sms, "sms_suppressed": 0}
     queued = OutboxMessage.objects.filter(status=MessageStatus.QUEUED).exclude(text="").order_by("scheduled_at", "pk")
+    pace = _Pace(settings.ONBOARD90["SMS_RATE_LIMIT"])
     # Messages claimed per round, the gateway's own (SEND_BATCH for most, more for the demo's, which only
     # appends to a file); a crash leaves at most one round unsettled.
-    size = gateway.batch
-    pace = _Pace(settings.ONBOARD90["SMS_RATE_LIMIT"])
-    while True:
-        instant = now()
-        if not _sending_hours(instant, quiet_hours):
-            break  # quiet hours: nothing goes out now; what is queued waits for a later dispatch
-        due = list(
-            queued.filter(scheduled_at__lte=instant, not_after__gte=instant).values_list("pk", "customer_id")[:size]
-        )
-        if not due:
-            break
+    for instant, due in _due_rounds(queued, size=gateway.batch, now=now, quiet_hours=quiet_hours):
         # The round by id and customer: on PostgreSQL the outbox is partitioned by customer (docs/SCALING.md).
         round_of = OutboxMessage.objects.filter(pk__in=[pk for pk, _c in due], customer_id__in={c for _p, c in due})
         # Claim before sending, and commit the claim: a crash after this point leaves the batch `sending`,
@@ -373,6 +364,34 @@ def _dispatch(
         if stop:
             break  # the clock has left the sending hours, or the gateway is down: the next dispatch goes on
     return counts
+
+
+# Rounds of the queue's head read at once (`_due_rounds`).
+ROUNDS_A_READ = 25
+
+
+def _due_rounds(queued: QuerySet, *, size: int, now: Callable[[], dt.datetime], quiet_hours: tuple[str, str]):
+    """The due messages of `queued` (in its order), `size` at a time, each round with the instant it starts at;
+    no more once the sending hours end or nothing is due.
+
+    The head is read ROUNDS_A_READ rounds at a time: PostgreSQL reads every due message of every partition to
+    sort out the first ones (its statistics of the partitions predate the day's messages, so it sorts rather than
+    merges the partitions' index orders) — at 13M journeys 585k messages, 0.35 s, which read for every round of
+    200 held the dispatch to 600 SMS a second. A message that falls due meanwhile waits for the next read, a few
+    seconds; each round is still claimed, sent and recorded on its own, and each message is still judged at the
+    instant it would leave (expiry, quiet hours, the daily cap)."""
+    ahead: list[tuple[int, int]] = []
+    while True:
+        instant = now()
+        if not _sending_hours(instant, quiet_hours):
+            return  # quiet hours: nothing goes out now; what is queued waits for a later dispatch
+        if not ahead:
+            due = queued.filter(scheduled_at__lte=instant, not_after__gte=instant).values_list("pk", "customer_id")
+            ahead = list(due[: size * ROUNDS_A_READ])
+            if not ahead:
+                return
+        yield instant, ahead[:size]
+        ahead = ahead[size:]
 
 
 class _Pace:

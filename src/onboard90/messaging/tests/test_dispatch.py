@@ -61,6 +61,31 @@ def test_a_send_cut_off_by_a_crash_is_settled_once_from_the_gateways_record(queu
     assert set(OutboxMessage.objects.values_list("attempts", flat=True)) == {1}
 
 
+def test_the_queue_is_read_once_for_many_rounds_and_each_round_claimed_on_its_own(queued, monkeypatch):
+    """Rounds of two: each claimed, sent and recorded by itself, but the head of the queue read once for all of
+    them (reading it costs as much for one round as for twenty-five on a national outbox), and the order is the
+    queue's."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from onboard90.messaging import services
+
+    gateway = MemoryGateway()
+    gateway.batch = 2
+    monkeypatch.setattr(services, "ROUNDS_A_READ", 4)  # a read holds four rounds, eight messages
+    order = list(
+        OutboxMessage.objects.filter(status=MessageStatus.QUEUED).order_by("scheduled_at", "pk").values_list("msisdn", flat=True)
+    )
+    with CaptureQueriesContext(connection) as statements:
+        counts = outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway, now=at_cycle)
+    assert counts["sms_sent"] == queued == 20
+    assert [msisdn for msisdn, _text in gateway.sent] == order
+    claims = [q["sql"] for q in statements.captured_queries if q["sql"].startswith("UPDATE") and "'sending'" in q["sql"]]
+    heads = [q["sql"] for q in statements.captured_queries if "LIMIT 8" in q["sql"] and "ORDER BY" in q["sql"]]
+    assert len(claims) == 10  # rounds of two
+    assert len(heads) == 4  # reads of 8, 8 and 4, and the one that found the queue empty
+
+
 def test_a_gateway_that_cannot_tell_gets_the_interrupted_batch_again(queued):
     gateway = ForgetfulGateway(survive=3)
     with pytest.raises(SystemExit):
