@@ -366,8 +366,9 @@ def _dispatch(
     return counts
 
 
-# Rounds of the queue's head read at once (`_due_rounds`).
+# Rounds of the queue's head read at once (`_due_rounds`), and how long a read is used at most.
 ROUNDS_A_READ = 25
+READ_FOR = dt.timedelta(seconds=10)
 
 
 def _due_rounds(queued: QuerySet, *, size: int, now: Callable[[], dt.datetime], quiet_hours: tuple[str, str]):
@@ -377,17 +378,19 @@ def _due_rounds(queued: QuerySet, *, size: int, now: Callable[[], dt.datetime], 
     The head is read ROUNDS_A_READ rounds at a time: PostgreSQL reads every due message of every partition to
     sort out the first ones (its statistics of the partitions predate the day's messages, so it sorts rather than
     merges the partitions' index orders) — at 13M journeys 585k messages, 0.35 s, which read for every round of
-    200 held the dispatch to 600 SMS a second. A message that falls due meanwhile waits for the next read, a few
-    seconds; each round is still claimed, sent and recorded on its own, and each message is still judged at the
-    instant it would leave (expiry, quiet hours, the daily cap)."""
+    200 held the dispatch to 600 SMS a second. A message that falls due meanwhile (an answer to a reply) waits for
+    the next read, READ_FOR at most, however slowly a paced gateway sends; each round is still claimed, sent and
+    recorded on its own, and each message is still judged at the instant it would leave (expiry, quiet hours,
+    the daily cap)."""
     ahead: list[tuple[int, int]] = []
+    read_at = None
     while True:
         instant = now()
         if not _sending_hours(instant, quiet_hours):
             return  # quiet hours: nothing goes out now; what is queued waits for a later dispatch
-        if not ahead:
+        if not ahead or read_at is None or instant - read_at > READ_FOR:
             due = queued.filter(scheduled_at__lte=instant, not_after__gte=instant).values_list("pk", "customer_id")
-            ahead = list(due[: size * ROUNDS_A_READ])
+            ahead, read_at = list(due[: size * ROUNDS_A_READ]), instant
             if not ahead:
                 return
         yield instant, ahead[:size]

@@ -86,6 +86,29 @@ def test_the_queue_is_read_once_for_many_rounds_and_each_round_claimed_on_its_ow
     assert len(heads) == 4  # reads of 8, 8 and 4, and the one that found the queue empty
 
 
+def test_a_message_due_while_a_slow_dispatch_works_through_its_read_goes_within_seconds(queued, monkeypatch):
+    """A paced gateway takes minutes over one read of the queue's head: the head is read again once READ_FOR has
+    passed, so what fell due meanwhile (an answer to a reply) does not wait for the whole read to be sent."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from onboard90.messaging import services
+
+    gateway = MemoryGateway()
+    gateway.batch = 2
+    monkeypatch.setattr(services, "ROUNDS_A_READ", 100)  # one read would hold the whole queue
+    ticks = iter(range(10_000))
+
+    def slow_clock():  # 4 s pass between two readings of the clock
+        return AS_OF + dt.timedelta(seconds=4 * next(ticks))
+
+    with CaptureQueriesContext(connection) as statements:
+        counts = outbox_dispatch(as_of=AS_OF, quiet_hours=HOURS, gateway=gateway, now=slow_clock)
+    assert counts["sms_sent"] == queued
+    heads = [q["sql"] for q in statements.captured_queries if "LIMIT 200" in q["sql"] and "ORDER BY" in q["sql"]]
+    assert len(heads) > 2  # read again as the clock moved on, not once for the whole queue
+
+
 def test_a_gateway_that_cannot_tell_gets_the_interrupted_batch_again(queued):
     gateway = ForgetfulGateway(survive=3)
     with pytest.raises(SystemExit):
