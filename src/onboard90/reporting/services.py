@@ -131,8 +131,9 @@ def _group_of(code: str, due_at, window_end) -> Group:
     return (code, due_at, None if due_at is not None else window_end)
 
 
-def _touched_groups(*, last: FigureRefresh, upto: int) -> set[Group]:
-    """The (act, due time) groups whose cells the work since `last` can have changed, from three sources:
+def _touched_groups(*, last: FigureRefresh, upto: int) -> tuple[set[Group], int]:
+    """The (act, due time) groups whose cells the work since `last` can have changed, and how many groups the
+    cells hold (read on the way: `_probing` weighs the one against the other). The groups come from three sources:
 
     - the acts opened since (ids above `last.acts_upto`);
     - the acts that stopped running or changed between open and overdue: the running acts the cells count
@@ -155,10 +156,12 @@ def _touched_groups(*, last: FigureRefresh, upto: int) -> set[Group]:
     # Running counts per group, the cells' against the acts' (every code the cells know, each of its two
     # running statuses: ranges of the (code, status, id, due time) index).
     in_cells: dict[Group, tuple[int, int]] = {}
+    held = 0
     for code, due_at, window_end, n_open, n_overdue in (
         FigureCell.objects.values_list("action_code", "due_at", "window_end")
         .annotate(Sum("open"), Sum("overdue")).order_by()
     ):
+        held += 1
         if n_open or n_overdue:
             key = _group_of(code, due_at, window_end)
             before = in_cells.get(key, (0, 0))
@@ -179,7 +182,7 @@ def _touched_groups(*, last: FigureRefresh, upto: int) -> set[Group]:
     ):
         on_file[(code, None, window_end)] = (n_open, n_overdue)
     groups.update(key for key in in_cells.keys() | on_file.keys() if in_cells.get(key, (0, 0)) != on_file.get(key, (0, 0)))
-    return groups
+    return groups, held
 
 
 def _in_groups(groups: Iterable[Group]) -> Q:
@@ -209,12 +212,8 @@ def _in_groups(groups: Iterable[Group]) -> Q:
 FEW_GROUPS = 4
 
 
-def _groups_counted() -> int:
-    return FigureCell.objects.values("action_code", "due_at", "window_end").distinct().count()
-
-
 def _probing(*, few: bool):
-    """PostgreSQL prices a hash of every task, journey and customer on file below an index probe for each of a
+    """PostgreSQL prices a hash of every task and customer on file below an index probe for each of a
     few groups' acts (a day's groups are some hundred thousand acts of ten million at 1M journeys): with few
     groups the recount takes the probes (0.5 s there, against 1.8 s for the hashes, which grow with the file,
     not with the day)."""
@@ -237,13 +236,13 @@ def figures_advance(*, as_of: dt.datetime) -> FigureRefresh:
         _lock_cells()
         upto = _last_act()
         last_move = CustomerMove.objects.aggregate(top=Max("pk"))["top"]
-        groups = _touched_groups(last=last, upto=upto)
+        groups, held = _touched_groups(last=last, upto=upto)
         written = 0
         if groups:
             # The cells' side of the key: a cell of an act with a due time has no window end.
             FigureCell.objects.filter(_in_groups(groups))._raw_delete(FigureCell.objects.db)
             rows = _cell_rows(as_of).filter(_in_groups(groups), pk__lte=upto)
-            with _probing(few=len(groups) * FEW_GROUPS <= _groups_counted()):
+            with _probing(few=len(groups) * FEW_GROUPS <= held):
                 written = insert_select(FigureCell, [*KEY, *COUNTS], rows)
         if last_move is not None:
             CustomerMove.objects.filter(pk__lte=last_move)._raw_delete(CustomerMove.objects.db)
