@@ -136,9 +136,24 @@ def _database() -> dict:
         # a province's tables the application's statements all look large — ~0.1 s of compiling each, and on
         # the partitioned outbox (fifty partitions at 13M journeys) 2 s for an UPDATE of 2,000 SMS texts that
         # runs in 30 ms. What the statements do is probe indexes and write rows, which JIT does not speed up.
-        options = config.setdefault("OPTIONS", {})
-        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+        # ONBOARD90_PG_JIT=server sends no startup option, for a connection pooler that refuses them: the
+        # database's own default must then say it (`ALTER DATABASE … SET jit = off`, README).
+        if _pg_jit(os.environ.get("ONBOARD90_PG_JIT", "").strip().lower() or "off") == "off":
+            options = config.setdefault("OPTIONS", {})
+            options["options"] = f"{options.get('options', '')} -c jit=off".strip()
     return config
+
+
+def _pg_jit(text: str) -> str:
+    """ONBOARD90_PG_JIT: `off` (each connection turns JIT off for itself) or `server` (the server's setting)."""
+    if text not in ("off", "server"):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"环境变量 ONBOARD90_PG_JIT 须为 off 或 server，现为 {text!r} / ONBOARD90_PG_JIT must be off or server, "
+            f"not {text!r}"
+        )
+    return text
 
 
 DATABASES = {"default": _database()}

@@ -78,3 +78,24 @@ def test_the_log_format_and_the_metrics_addresses_are_taken():
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["json", "10.0.0.0/8", "192.168.1.7/32"]
+
+
+def test_a_bad_jit_choice_is_refused_by_name_without_a_traceback():
+    done = _onboard90("runs", DATABASE_URL="postgres://postgres@127.0.0.1:5432/onboard90", ONBOARD90_PG_JIT="no")
+    assert done.returncode == 1
+    assert "ONBOARD90_PG_JIT" in done.stderr and "'no'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.postgres
+def test_behind_a_pooler_the_connection_sends_no_startup_option_and_keeps_the_servers_jit():
+    """ONBOARD90_PG_JIT=server: the database's own default decides (the server's here: on)."""
+    from django.db import connection
+
+    server = connection.settings_dict
+    url = f"postgres://{server['USER']}@{server['HOST'] or '127.0.0.1'}:{server['PORT'] or 5432}/{server['NAME']}"
+    show = "from django.db import connection; c = connection.cursor(); c.execute('SHOW jit'); print(c.fetchone()[0])"
+    pooled = _onboard90("shell", "--no-imports", "-c", show, DATABASE_URL=url, ONBOARD90_PG_JIT="server")
+    direct = _onboard90("shell", "--no-imports", "-c", show, DATABASE_URL=url)
+    assert (pooled.returncode, direct.returncode) == (0, 0), pooled.stderr + direct.stderr
+    assert (pooled.stdout.strip(), direct.stdout.strip()) == ("on", "off")
