@@ -30,7 +30,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from onboard90.core.bulk import chunks, insert_objects, update_rows
-from onboard90.core.planner import broad
+from onboard90.core.planner import broad, broad_on_sqlite
 from onboard90.customers.models import Customer, CustomerChange
 from onboard90.journeys.enums import CycleStatus, JourneyStatus
 from onboard90.journeys.models import CycleRun, JourneyAction, Task
@@ -201,8 +201,10 @@ def record_offers_taken(*, closed: Sequence[tuple[int, str, dt.datetime]]) -> in
     reached = {task_id: at for task_id, outcome, at in closed if outcome == "reached"}
     taken = 0
     for ids in chunks(sorted(reached), 2000):
-        follow_ups = Task.objects.filter(pk__in=ids, action__action_code=OFFER_ACT).values_list(
-            "pk", "journey__customer_id"
+        # Driven by the task ids: SQLite, without statistics, would walk every offer act on file by its code
+        # instead (a second a call on the demo's province) and probe each one's task.
+        follow_ups = Task.objects.filter(*broad_on_sqlite(action__action_code=OFFER_ACT), pk__in=ids).values_list(
+            "pk", "customer_id"
         )
         for task_id, customer_id in follow_ups:
             taken += verdicts.offer_taken(customer_id=customer_id, at=reached[task_id], via="task")

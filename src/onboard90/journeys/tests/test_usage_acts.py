@@ -227,6 +227,29 @@ def test_a_follow_up_closed_from_a_dialler_file_takes_the_offer_up_as_one_closed
     assert OfferChoice.objects.get(customer=surfer).taken_via == "task"
 
 
+def test_a_batch_of_closed_tasks_finds_its_offer_follow_ups_by_the_tasks_not_by_every_offer_on_file(plan):
+    """Led by the offer act's code, SQLite walked every offer act on file and probed its task, for each batch
+    a dialler's file or the demo's staff closed (a second a batch on the demo's province)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from onboard90.journeys.usage_acts import record_offers_taken
+
+    with CaptureQueriesContext(connection) as queries:
+        record_offers_taken(closed=[(n, "reached", at(OFFER_DAY, 10)) for n in range(1, 201)])
+    (sql,) = [q["sql"] for q in queries.captured_queries]
+    assert "journeys_journey" not in sql.replace("journeys_journeyaction", "")  # the task's own customer
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+            steps = [str(row[-1]) for row in cursor.fetchall()]
+            assert steps[0].startswith("SEARCH journeys_task USING INTEGER PRIMARY KEY"), steps
+        else:
+            cursor.execute(f"EXPLAIN {sql}")
+            plan_text = " ".join(row[0] for row in cursor.fetchall())
+            assert "journeys_action_code" not in plan_text, plan_text
+
+
 def test_an_offer_sms_that_is_not_sent_yet_is_not_counted_as_made(plan):
     surfer = builders.customer(city_obj=plan["city"], package_code="A46", activated_on=OFFER_START)
     used(surfer, {"2012-03": (30, 400, 10)})  # 28 days on file: about 443 MB a month
