@@ -119,12 +119,14 @@ def _update_from_arrays(meta, targets: Sequence[Any], where: Sequence[Any], rows
 
 def insert_values(
     model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]], *, ignore_conflicts: bool = False,
-    batch: int = 5000,
+    unique_fields: Sequence[str] = (), update_fields: Sequence[str] = (), batch: int = 5000,
 ) -> int:
     """INSERT INTO model(fields) VALUES (row…) for each row, in one prepared statement executed for many
     rows: `bulk_create` for callers that need no ids back, at a fraction of its compiling. The columns not
     named take their database defaults (none here: name every column without one). `ignore_conflicts`
-    skips rows that clash with a unique key (ON CONFLICT DO NOTHING). Returns the rows handed over.
+    skips rows that clash with a unique key (ON CONFLICT DO NOTHING); `update_fields` with `unique_fields`
+    makes a clash on those update the row on file instead (an upsert, as `bulk_create(update_conflicts=True)`).
+    Returns the rows handed over.
     """
     meta = model._meta
     targets = [meta.get_field(name) for name in fields]
@@ -133,6 +135,10 @@ def insert_values(
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join('%s' for _ in targets)})"
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
+    elif update_fields:
+        keys = ", ".join(quote(meta.get_field(name).column) for name in unique_fields)
+        updated = [quote(meta.get_field(name).column) for name in update_fields]
+        sql += f" ON CONFLICT ({keys}) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)
     prepare = [_preparer(field) for field in targets]
     return _execute_many(sql, ([p(v) for p, v in zip(prepare, row, strict=True)] for row in rows), batch)
 
