@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import random
+import functools
 import zlib
 from pathlib import Path
+
+import numpy as np
 
 from onboard90.customers.models import Customer
 from onboard90.usage.services import usage_import
@@ -33,6 +35,7 @@ SURGE_EVERY = 17  # a customer with the surging habit has about one surge day in
 SURGE_MB = (120, 400)
 
 
+@functools.cache
 def habit_of(msisdn: str, seed: int) -> tuple[str, tuple[int, int, int]]:
     """The customer's habit, fixed by the seed and their number."""
     point = zlib.crc32(f"{seed}:{msisdn}".encode()) % 100
@@ -43,27 +46,33 @@ def habit_of(msisdn: str, seed: int) -> tuple[str, tuple[int, int, int]]:
     return HABITS[0][0], HABITS[0][2]
 
 
-def _amount(rng: random.Random, included: int, percent: int, part: str) -> int:
-    base = included * percent / 100 / 30 if included else NONE_INCLUDED[part] * percent / 70
-    return max(0, round(rng.gauss(base, base * 0.35)))
-
-
 def usage_rows(*, day: dt.date, seed: int):
-    """(msisdn, date, voice_min, data_mb, sms) of `day` for every customer activated by then and not gone."""
-    customers = (
+    """(msisdn, date, voice_min, data_mb, sms) of `day` for every customer activated by then and not gone.
+
+    A day's use is drawn around the customer's habit (a normal spread of 35 % around its daily share), for all
+    of the day's customers at once from one generator seeded by the seed and the day: the same seed gives the
+    same history."""
+    customers = list(
         Customer.objects.filter(activated_on__lte=day, status="active")
         .order_by("pk")
         .values_list("msisdn", "package__voice_min", "package__data_mb", "package__sms", "package__family")
-        .iterator(chunk_size=5000)
     )
-    for msisdn, voice, data, sms, family in customers:
-        habit, (v, d, s) = habit_of(msisdn, seed)
-        rng = random.Random(zlib.crc32(f"{seed}:{msisdn}:{day.isoformat()}".encode()))
-        minutes = 0 if family == "datacard" else min(_amount(rng, voice, v, "voice"), 1440)
-        data_mb = _amount(rng, data, d, "data")
-        if habit == "surges" and rng.randrange(SURGE_EVERY) == 0:
-            data_mb += rng.randint(*SURGE_MB)
-        yield msisdn, day.isoformat(), minutes, data_mb, _amount(rng, sms, s, "sms")
+    if not customers:
+        return
+    habits = [habit_of(msisdn, seed) for msisdn, *_ in customers]
+    percent = np.array([levels for _name, levels in habits], dtype=np.float64)  # (customers, voice/data/SMS)
+    included = np.array([[voice or 0, data or 0, sms or 0] for _m, voice, data, sms, _f in customers], dtype=np.float64)
+    none_included = np.array([NONE_INCLUDED[part] for part in ("voice", "data", "sms")], dtype=np.float64)
+    base = np.where(included > 0, included * percent / 100 / 30, none_included * percent / 70)
+    rng = np.random.default_rng([zlib.crc32(str(seed).encode()), day.toordinal()])  # any int seed, negatives too
+    amount = np.maximum(0, np.rint(rng.normal(base, base * 0.35))).astype(np.int64)
+    datacard = np.array([family == "datacard" for *_, family in customers])
+    minutes = np.where(datacard, 0, np.minimum(amount[:, 0], 1440))
+    surging = np.array([name == "surges" for name, _levels in habits]) & (rng.integers(0, SURGE_EVERY, len(customers)) == 0)
+    data_mb = amount[:, 1] + np.where(surging, rng.integers(SURGE_MB[0], SURGE_MB[1] + 1, len(customers)), 0)
+    date = day.isoformat()
+    for (msisdn, *_), voice, data, sms in zip(customers, minutes.tolist(), data_mb.tolist(), amount[:, 2].tolist(), strict=True):
+        yield msisdn, date, voice, data, sms
 
 
 def demo_usage_day(*, day: dt.date, folder: Path, seed: int, now: dt.datetime) -> int:
