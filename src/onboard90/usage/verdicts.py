@@ -226,19 +226,26 @@ def package_fit_store(*, verdicts: list[Verdict], today: dt.date) -> list[int]:
                 ).values_list("customer_id", "verdict", "recommended")
             )
         now = clock.now()
+        fields = ["customer", *_VERDICT_FIELDS]
+
+        def row(v: Verdict) -> list[Any]:
+            values = {
+                "customer": v.customer_id, "as_of": today, "months": ",".join(v.months), "package": v.package,
+                "recommended": v.recommended, "current_cost": v.current_cost, "saving": v.saving,
+                "verdict": v.verdict, "saves_enough": v.saves_enough, "under_used": v.under_used,
+                "explanation": v.explanation, "comparison": v.comparison, "computed_at": now,
+            }  # fmt: skip
+            return [values[name] for name in fields]
+
         # Rows, not model instances: the demo's province stores about two thousand verdicts a day.
         insert_values(
             PackageFitVerdict,
-            ["customer", *_VERDICT_FIELDS],
-            (
-                (v.customer_id, today, ",".join(v.months), v.package, v.recommended, v.current_cost, v.saving,
-                 v.verdict, v.saves_enough, v.under_used, v.explanation, v.comparison, now)
-                for v in verdicts
-            ),
+            fields,
+            map(row, verdicts),
             unique_fields=["customer"],
             update_fields=_VERDICT_FIELDS,
             batch=2000,
-        )  # fmt: skip
+        )
     return [v.customer_id for v in verdicts if before.get(v.customer_id) != (v.verdict, v.recommended)]
 
 
