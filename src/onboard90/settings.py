@@ -121,6 +121,20 @@ TEMPLATES = [
 ]
 
 
+def _env_choice(name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` from the environment (case and spaces aside; unset: the first), refused with its name
+    otherwise."""
+    text = os.environ.get(name, "").strip().lower() or choices[0]
+    if text not in choices:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"环境变量 {name} 须为 {' 或 '.join(choices)}，现为 {text!r} / {name} must be {' or '.join(choices)}, "
+            f"not {text!r}"
+        )
+    return text
+
+
 def _database() -> dict:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'onboard90.sqlite3'}"
     config = dj_database_url.parse(url, conn_max_age=0)
@@ -138,22 +152,10 @@ def _database() -> dict:
         # runs in 30 ms. What the statements do is probe indexes and write rows, which JIT does not speed up.
         # ONBOARD90_PG_JIT=server sends no startup option, for a connection pooler that refuses them: the
         # database's own default must then say it (`ALTER DATABASE … SET jit = off`, README).
-        if _pg_jit(os.environ.get("ONBOARD90_PG_JIT", "").strip().lower() or "off") == "off":
+        if _env_choice("ONBOARD90_PG_JIT", ("off", "server")) == "off":
             options = config.setdefault("OPTIONS", {})
             options["options"] = f"{options.get('options', '')} -c jit=off".strip()
     return config
-
-
-def _pg_jit(text: str) -> str:
-    """ONBOARD90_PG_JIT: `off` (each connection turns JIT off for itself) or `server` (the server's setting)."""
-    if text not in ("off", "server"):
-        from django.core.exceptions import ImproperlyConfigured
-
-        raise ImproperlyConfigured(
-            f"环境变量 ONBOARD90_PG_JIT 须为 off 或 server，现为 {text!r} / ONBOARD90_PG_JIT must be off or server, "
-            f"not {text!r}"
-        )
-    return text
 
 
 DATABASES = {"default": _database()}
@@ -239,20 +241,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 WHITENOISE_MAX_AGE = 3600
 
 
-def _log_format(text: str) -> str:
-    """ONBOARD90_LOG_FORMAT: `plain` (a line of text, as a person reads it) or `json` (one JSON object a line,
-    with the figures as fields, for a log collector); refused with its name if neither."""
-    from django.core.exceptions import ImproperlyConfigured
-
-    if text not in ("plain", "json"):
-        raise ImproperlyConfigured(
-            f"环境变量 ONBOARD90_LOG_FORMAT 须为 plain 或 json，现为 {text!r} / ONBOARD90_LOG_FORMAT must be plain "
-            f"or json, not {text!r}"
-        )
-    return text
-
-
-LOG_FORMAT = _log_format(os.environ.get("ONBOARD90_LOG_FORMAT", "").strip().lower() or "plain")
+# ONBOARD90_LOG_FORMAT: `plain` (a line of text, as a person reads it) or `json` (one JSON object a line, with the
+# figures as fields, for a log collector).
+LOG_FORMAT = _env_choice("ONBOARD90_LOG_FORMAT", ("plain", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
