@@ -3,9 +3,11 @@ recommendation (增值业务推荐).
 
 `usage_verdicts` is a step of the cycle, run after the run is created and *before* the change log is
 claimed (see `cycle.cycle_run`). For the customers whose act's window is open (their activation day in
-it) and who have no verdict yet, and for those in it whose usage changed since the previous cycle (the
-usage loads the cycle claims, `usage.verdicts.loads_claim`), it prices their packages and chooses their
-offer, set-based (`usage.verdicts`), and stores the result. The verdict is then a customer fact like any
+it) and who have no verdict yet, and for those in it whose verdict's inputs moved since it was made (the
+ended months it is priced on, as the usage loads the cycle claims wrote them — `usage.verdicts.loads_claim`,
+`package_fit_stale` —, or the package), it prices their packages; for those with no offer chosen yet, or not
+yet sent one and whose usage changed, it chooses their offer; set-based (`usage.verdicts`), and it stores the
+result. The verdict is then a customer fact like any
 other (`package_fit` in the audience language): the call opens for "does not fit", the confirming SMS for
 "fits". A verdict that is new or moved appends a line to the customers' change log, so the same cycle's
 delta looks at that customer again (a call for a customer whose usage now says the package does not fit).
@@ -73,7 +75,7 @@ def _in_window(playbook: schema.Playbook, code: str, *, version: PlaybookVersion
 
 def usage_verdicts(*, run: CycleRun, versions: Sequence[PlaybookVersion], today: dt.date) -> dict[str, int]:
     """Package-fit verdicts and offer choices for the customers whose acts' windows are open and who have
-    none yet or whose usage changed since (see the module's text). Returns the counts."""
+    none yet or whose verdict's inputs or usage moved since (see the module's text). Returns the counts."""
     unfinished = (
         CycleRun.objects.exclude(status=CycleStatus.FINISHED).exclude(pk=run.pk).values_list("pk", flat=True)
     )
@@ -89,7 +91,7 @@ def usage_verdicts(*, run: CycleRun, versions: Sequence[PlaybookVersion], today:
         playbook = playbook_of(version)
         in_window = _in_window(playbook, FIT_ACT, version=version, today=today)
         if in_window is not None:
-            todo = in_window.filter(with_usage).filter(Q(package_fit__isnull=True) | Q(pk__in=new_usage))
+            todo = verdicts.package_fit_stale(in_window.filter(with_usage), run_id=run.pk, today=today)
             found = verdicts.package_fit_verdicts(todo, today=today, thresholds=thresholds_of(playbook))
             moved.update(verdicts.package_fit_store(verdicts=found, today=today))
             counts["fit_verdicts"] += len(found)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Value, When
 
 from onboard90.catalog import tariff
 from onboard90.catalog.models import Package
@@ -63,6 +63,33 @@ def customers_with_new_usage(*, run_id: int) -> QuerySet:
     """The ids of the customers whose day rows the loads claimed by `run_id` wrote, as a subquery."""
     loads = UsageLoad.objects.filter(consumed_by=run_id).values("pk")
     return UsageDay.objects.filter(load_id__in=loads).values("customer_id")
+
+
+def customers_with_new_ended_months(*, run_id: int, today: dt.date) -> QuerySet:
+    """The ids of the customers whose usage of a month over at `today` the loads claimed by `run_id` wrote
+    (a month row carries the last load that moved it), as a subquery: what a package-fit verdict is priced
+    on (`selectors.complete_months`). A daily feed moves the running month every day, which no verdict reads."""
+    loads = UsageLoad.objects.filter(consumed_by=run_id).values("pk")
+    return UsageMonth.objects.filter(load_id__in=loads, month__lt=month_of(today)).values("customer_id")
+
+
+def package_fit_stale(customers: QuerySet, *, run_id: int, today: dt.date) -> QuerySet:
+    """Those of `customers` whose package-fit verdict is missing or whose inputs moved since it was made: the
+    ended months it is priced on (a month ended, or a load wrote one of them), or the customer's package.
+    The others keep theirs: pricing every customer in the window again each day a usage feed arrives would
+    cost the cycle a verdict per customer in the window (fifteen days of activations) for nothing."""
+    days = sorted(customers.order_by().values_list("activated_on", flat=True).distinct())
+    months = Case(
+        *(When(activated_on=day, then=Value(",".join(complete_months(activated_on=day, today=today)))) for day in days),
+        default=Value(""),
+        output_field=CharField(),
+    )
+    current = PackageFitVerdict.objects.filter(
+        customer_id=OuterRef("pk"), package=OuterRef("package__code"), months=OuterRef("fit_months")
+    )
+    return customers.alias(fit_months=months).filter(
+        ~Exists(current) | Q(pk__in=customers_with_new_ended_months(run_id=run_id, today=today))
+    )
 
 
 # --- package fit -------------------------------------------------------------------------------------------
@@ -188,7 +215,10 @@ def _fit_chunk(
                     comparison={
                         "months": list(months),
                         "usage": usage[i].tolist(),
-                        "packages": [[codes[k], result.costs[i, k].tolist()] for k in shown],
+                        # One conversion of the customer's rows, not one per package (a NumPy scalar each).
+                        "packages": [
+                            [codes[k], costs] for k, costs in zip(shown.tolist(), result.costs[i, shown].tolist(), strict=True)
+                        ],
                     },
                 )
             )

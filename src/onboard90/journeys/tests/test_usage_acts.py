@@ -105,6 +105,34 @@ def test_usage_that_changes_in_the_window_moves_the_verdict_and_opens_the_call(p
     assert Task.objects.get(action=fit_act(customer)).note.startswith("套餐适配结论：推荐改用")
 
 
+def test_a_verdict_is_priced_again_when_its_inputs_move_not_for_each_day_of_the_running_month(plan):
+    from onboard90.catalog.models import Package
+    from onboard90.customers.models import Customer
+
+    # Activated on 20 February: its window (days 61 to 75) runs from 21 April to 5 May; March is its only
+    # complete month until 1 May, when April is over too.
+    start = dt.date(2012, 2, 20)
+    customer = builders.customer(city_obj=plan["city"], package_code="A66", activated_on=start)
+    used(customer, {"2012-03": (40, 250, 200), "2012-04": (10, 50, 30)})
+    first = cycle.cycle_run(as_of=clock.cycle_instant(day(61, start)), dispatch=False)
+    assert first.counts["fit_verdicts"] == 1
+    assert PackageFitVerdict.objects.get(customer=customer).months == "2012-03"
+
+    used(customer, {"2012-04": (30, 120, 60)})  # the daily feed: the running month moves, March does not
+    assert cycle.cycle_run(as_of=clock.cycle_instant(day(62, start)), dispatch=False).counts["fit_verdicts"] == 0
+
+    Customer.objects.filter(pk=customer.pk).update(package=Package.objects.get(code="A46"))
+    moved = cycle.cycle_run(as_of=clock.cycle_instant(day(63, start)), dispatch=False)
+    assert moved.counts["fit_verdicts"] == 1  # another package: priced again
+    assert PackageFitVerdict.objects.get(customer=customer).package == "A46"
+    assert cycle.cycle_run(as_of=clock.cycle_instant(day(64, start)), dispatch=False).counts["fit_verdicts"] == 0
+
+    # 1 May: April is over, with no new load: the verdict is made on the two months.
+    ended = cycle.cycle_run(as_of=clock.cycle_instant(dt.date(2012, 5, 1)), dispatch=False)
+    assert ended.counts["fit_verdicts"] == 1
+    assert PackageFitVerdict.objects.get(customer=customer).months == "2012-03,2012-04"
+
+
 def test_customers_in_the_window_whose_usage_has_not_arrived_are_not_priced_again_every_day(plan, monkeypatch):
     from onboard90.usage import verdicts
 
