@@ -5,7 +5,9 @@ drive a query: the few rows changed or due, never the million that are merely ac
 
 from __future__ import annotations
 
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from collections.abc import Iterable
+
+from django.db.models import BooleanField, ExpressionWrapper, F, Func, IntegerField, Q
 
 
 class _Likely(ExpressionWrapper):
@@ -48,3 +50,45 @@ def narrow(**conditions) -> list[_Likely]:
     the query. SQLite, without statistics, prices a one-sided range at a quarter of the table and would
     rather scan every journey; `likelihood(…, 0.01)` tells it otherwise. Other databases get it plain."""
     return [_Likely(Q(**{key: value}), likely=False) for key, value in conditions.items()]
+
+
+class _Among(Func):
+    """`column = ANY(%s)` with the values as one array parameter on PostgreSQL; `IN (…)` elsewhere."""
+
+    output_field = BooleanField()
+
+    def __init__(self, field: str, values: list[int]):
+        super().__init__(F(field))
+        self.values = values
+
+    def as_sql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        if not self.values:
+            return "1 = 0", []
+        return f"{column} IN ({', '.join(['%s'] * len(self.values))})", [*params, *self.values]
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"{column} = ANY(%s)", [*params, self.values]
+
+
+def among(field: str, values: Iterable[int]) -> _Among:
+    """`field` is one of `values` (ids, thousands of them), for `.filter(among(…))`. On PostgreSQL the list is
+    one array parameter: Django's `__in` sends each value as a parameter of its own, and a list of 20,000
+    ids then costs more to send and plan (2.4 s) than the rows it finds take to read (0.46 s as an array)."""
+    return _Among(field, [int(v) for v in values])
+
+
+class EpochDay(Func):
+    """A date column as the number of days since 1970-01-01: read as a plain integer, not a date object per
+    row (`datetime.date` built and parsed for every one of millions of day rows)."""
+
+    output_field = IntegerField()
+
+    def as_sql(self, compiler, connection, **extra):  # SQLite: julianday of 1970-01-01 is 2440587.5
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)", params
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"({column} - DATE '1970-01-01')", params

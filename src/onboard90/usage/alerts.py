@@ -43,7 +43,8 @@ from django.db.models import BigIntegerField, ExpressionWrapper, F, OuterRef, Q,
 from django.db.models.aggregates import Max
 
 from onboard90.catalog.tariff import half_allowance
-from onboard90.core.bulk import insert_objects
+from onboard90.core.bulk import insert_objects, raw_rows
+from onboard90.core.planner import EpochDay, among
 from onboard90.customers.enums import FirstMonth
 from onboard90.usage import surge
 from onboard90.usage.models import SurgeAlert, SurgeKind, UsageDay, UsageLoad, UsageMonth
@@ -57,6 +58,7 @@ RECENT_DAYS = 3
 BLOCK = 20_000
 # (customer row, month) as one sortable number: a month key (year × 12 + month − 1) is below this.
 _MONTHS = 1 << 20
+_EPOCH = dt.date(1970, 1, 1).toordinal()  # EpochDay's day 0 as a proleptic ordinal
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -173,17 +175,21 @@ def _judge(rows: list[tuple[Any, ...]], *, thresholds: surge.SurgeThresholds) ->
     ids = np.unique(customer)
     base = int(day.min()) - width  # column 0 of the block's day matrix
 
-    held_rows = list(
-        UsageDay.objects.filter(customer_id__in=ids.tolist(), day__gte=dt.date.fromordinal(base)).values_list(
-            "customer_id", "day", "data_mb"
-        )
-    )
-    row_customer = np.searchsorted(ids, np.array([r[0] for r in held_rows], dtype=np.int64))
-    row_day = _ordinals(r[1] for r in held_rows) - base
+    # Millions of rows at a province's scale: read as integers (the day as its number), the ids as one array.
+    held_rows = np.array(
+        raw_rows(
+            UsageDay.objects.filter(
+                among("customer_id", ids.tolist()), day__gte=dt.date.fromordinal(base)
+            ).values_list("customer_id", EpochDay("day"), "data_mb")
+        ),
+        dtype=np.int64,
+    ).reshape(-1, 3)
+    row_customer = np.searchsorted(ids, held_rows[:, 0])
+    row_day = held_rows[:, 1] + _EPOCH - base
     span = int(max(row_day.max(initial=0), day.max() - base)) + 1
     mb = np.zeros((len(ids), span), dtype=np.int32)  # a day's MB < 2**31 (DAY_LIMITS); half the width to judge
     held = np.zeros((len(ids), span), dtype=np.bool_)
-    mb[row_customer, row_day] = [r[2] for r in held_rows]
+    mb[row_customer, row_day] = held_rows[:, 2]
     held[row_customer, row_day] = True
 
     at = np.searchsorted(ids, customer)  # each judged day's customer row
@@ -201,7 +207,7 @@ def _judge(rows: list[tuple[Any, ...]], *, thresholds: surge.SurgeThresholds) ->
     before_in_window = (window * (window_held & (column_month[window_cols] == month[:, None]))).sum(axis=1)
     months = {month_of(dt.date.fromordinal(int(o))) for o in np.unique(day)}
     month_rows = list(
-        UsageMonth.objects.filter(customer_id__in=ids.tolist(), month__in=months).values_list(
+        UsageMonth.objects.filter(among("customer_id", ids.tolist()), month__in=months).values_list(
             "customer_id", "month", "data_mb"
         )
     )
