@@ -1,20 +1,22 @@
 """The `onboard90` console script: Django's management commands under one name, no tracebacks for users."""
 
+import contextlib
 import os
 import sys
+
+import django
+from django.core.management import execute_from_command_line, get_commands, load_command_class
+from django.db import DatabaseError
 
 
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onboard90.settings")
     argv = list(sys.argv if argv is None else argv)
     argv[0] = "onboard90"
-    import django
-    from django.db import DatabaseError
 
     debug = os.environ.get("ONBOARD90_DEBUG") == "1" or "--traceback" in argv
     try:
         django.setup()
-        from django.core.management import execute_from_command_line
 
         words = argv[1:]
         if not words or words[0] in ("help", "--help", "-h") and len(words) == 1:
@@ -77,15 +79,11 @@ GUARDED = frozenset({
 
 def own_commands() -> dict[str, str]:
     """{command: the app that provides it} for onboard90's own commands (not Django's or other packages')."""
-    from django.core.management import get_commands
-
     return {name: app for name, app in get_commands().items() if app.startswith("onboard90")}
 
 
 def usage() -> str:
     """`onboard90 --help`: onboard90's commands with their one-line help; Django's stay behind `django`."""
-    from django.core.management import load_command_class
-
     lines = [
         "onboard90 — 3G客户入网导入期服务系统 / the 90-day onboarding plan, run every day",
         "",
@@ -110,8 +108,6 @@ def simulated_clock(command: str):
     """The wall clock set by ONBOARD90_CLOCK (a scratch database's simulated history, e.g. in tests that run
     the console script on data of 2012), else the real one. `init` runs on the real clock: it is how a
     scratch database is made (`init --scratch`), and a new database cannot be checked before it exists."""
-    import contextlib
-
     from onboard90.core import clock  # once Django is set up: this module runs before the settings load
 
     text = os.environ.get("ONBOARD90_CLOCK", "").strip()

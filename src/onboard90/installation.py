@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from onboard90.catalog.services import catalog_install
+from onboard90.journeys.schedules import schedules_install
 from onboard90.org.services import reference_data_install
 from onboard90.playbook.services import playbook_install_default
 from onboard90.usage.services import offers_install
@@ -33,6 +34,4 @@ def install_reference_data(*, installed_by: Any = None) -> dict[str, Any]:
 
 def install_schedules() -> dict[str, int]:
     """The named schedules of the Celery jobs (`journeys.schedules`), the missing ones only; `onboard90 init`."""
-    from onboard90.journeys.schedules import schedules_install
-
     return schedules_install()

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -126,8 +127,6 @@ def _env_choice(name: str, choices: tuple[str, ...]) -> str:
     otherwise."""
     text = os.environ.get(name, "").strip().lower() or choices[0]
     if text not in choices:
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured(
             f"环境变量 {name} 须为 {' 或 '.join(choices)}，现为 {text!r} / {name} must be {' or '.join(choices)}, "
             f"not {text!r}"
@@ -259,8 +258,6 @@ LOGGING = {
 
 def _env_int(name: str, default: int, *, least: int, most: int) -> int:
     """A whole-number setting from the environment, refused with its name rather than int()'s message."""
-    from django.core.exceptions import ImproperlyConfigured
-
     text = os.environ.get(name, "").strip() or str(default)
     try:
         value = int(text)
@@ -276,8 +273,6 @@ def _env_int(name: str, default: int, *, least: int, most: int) -> int:
 
 def _api_rate(text: str) -> str:
     """ONBOARD90_API_RATE as DRF's throttles read it (`N/sec|min|hour|day`), refused with its name if not."""
-    from django.core.exceptions import ImproperlyConfigured
-
     count, _slash, period = text.partition("/")
     if not (count.isdigit() and int(count) > 0 and period in ("s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day")):
         raise ImproperlyConfigured(
@@ -289,8 +284,6 @@ def _api_rate(text: str) -> str:
 
 def _networks(name: str, text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """A comma-separated list of addresses or CIDR blocks (`10.0.0.0/8,::1`), refused with its name if one is not."""
-    from django.core.exceptions import ImproperlyConfigured
-
     networks = []
     for part in filter(None, (piece.strip() for piece in text.split(","))):
         try:

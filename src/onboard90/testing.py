@@ -7,9 +7,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import itertools
+import os
 from decimal import Decimal
 from typing import Any
+
+import psycopg
+from django.contrib.auth import get_user_model
+from django.db import connection
 
 from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock, locks
@@ -85,9 +91,6 @@ def staff(
 ):
     """A user with a staff profile, written directly (staff_add's rules, such as an account manager's name
     and work phone, are not applied: pass `display_name` and `phone` where a test needs them)."""
-    from django.contrib.auth import get_user_model
-
-
     username = username or f"{role}{next(_seq)}"
     user = get_user_model().objects.create_user(username=username)
     if unit_obj is None and city_obj is not None and role in ROLE_UNIT_KIND:
@@ -159,22 +162,14 @@ class held_elsewhere:
         self.name = name
 
     def __enter__(self):
-        import os
-
-        from django.db import connection
-
         self.postgres = connection.vendor == "postgresql"
         if self.postgres:
-            import psycopg
-
             params = connection.get_connection_params()
             params.pop("cursor_factory", None)
             params.pop("context", None)
             self.other = psycopg.connect(**params, autocommit=True)
             self.other.execute("SELECT pg_advisory_lock(%s)", [locks.ADVISORY_KEYS[self.name]])
         else:
-            import fcntl
-
             path = locks.lock_path(self.name)
             path.parent.mkdir(parents=True, exist_ok=True)
             self.fd = os.open(path, os.O_RDWR | os.O_CREAT)
@@ -182,8 +177,6 @@ class held_elsewhere:
         return self
 
     def __exit__(self, *exc):
-        import os
-
         if self.postgres:
             # Unlock before closing: a closed session's locks are freed by the server a moment later, and a
             # test that takes the lock right after would find it still held.

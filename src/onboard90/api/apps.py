@@ -3,6 +3,15 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from onboard90.journeys.signals import (
+    acts_moved,
+    escalations_created,
+    journeys_closed,
+    tasks_created,
+    tasks_overdue,
+)
+from onboard90.messaging.signals import messages_failed
+
 
 class ApiConfig(AppConfig):
     name = "onboard90.api"
@@ -12,15 +21,7 @@ class ApiConfig(AppConfig):
     def ready(self) -> None:
         # The webhooks' outbox follows what the engine and the SMS outbox report, inside their transactions
         # (api.webhooks); they sit below the API and never import it. dispatch_uid: connected once.
-        from onboard90.api import webhooks
-        from onboard90.journeys.signals import (
-            acts_moved,
-            escalations_created,
-            journeys_closed,
-            tasks_created,
-            tasks_overdue,
-        )
-        from onboard90.messaging.signals import messages_failed
+        from onboard90.api import webhooks  # in ready(): it imports the models
 
         tasks_created.connect(webhooks.on_tasks_created, dispatch_uid="api.webhooks.tasks_created")
         tasks_overdue.connect(webhooks.on_tasks_overdue, dispatch_uid="api.webhooks.tasks_overdue")

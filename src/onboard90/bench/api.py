@@ -27,6 +27,7 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from rest_framework.test import APIClient
 
 from onboard90.api.services import apikey_create
 from onboard90.bench.services import database_label, peak_rss_mb, prepare_database
@@ -89,8 +90,6 @@ def _fresh(force: bool) -> None:
 
 
 def _client():
-    from rest_framework.test import APIClient
-
     new = apikey_create(name="bench", scope="province")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {new.token}")

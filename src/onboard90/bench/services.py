@@ -12,17 +12,23 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+import logging
 import math
 import os
+import pickle
 import resource
 import sys
+import tempfile
 import time
+import traceback
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.conf import settings
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from onboard90.bench import generator
@@ -70,8 +76,6 @@ class BenchRefused(ValueError):
 
 
 def database_label() -> str:
-    from django.conf import settings
-
     config = settings.DATABASES["default"]
     if connection.vendor == "sqlite":
         return f"sqlite:{config['NAME']}"
@@ -98,9 +102,6 @@ def foreign_customers() -> int:
 def prepare_database(*, reset: bool, force: bool = False) -> None:
     """Make the database the bench's: refuse one with other customers (unless force), rebuild it if asked,
     and install what `onboard90 init` installs."""
-    from django.core.management import call_command
-
-
     found = foreign_customers()
     if found and not force:
         raise BenchRefused(
@@ -663,10 +664,6 @@ def _build_in_child(build: dict[str, Any]) -> tuple[generator.Built, float | Non
 
     The child hands back the counts and the later days' arrivals (materialised) through a pickle file.
     """
-    import pickle
-    import tempfile
-    import traceback
-
     connection.close()
     with tempfile.TemporaryDirectory(prefix="onboard90-bench-") as tmp:
         result_path, error_path = Path(tmp) / "built.pickle", Path(tmp) / "error.txt"
@@ -714,8 +711,6 @@ class _materialised:
 
 @contextlib.contextmanager
 def quiet_logs():
-    import logging
-
     logger = logging.getLogger("onboard90")
     level = logger.level
     logger.setLevel(logging.WARNING)

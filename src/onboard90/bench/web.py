@@ -44,7 +44,11 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.db import connection
+from django.db.models import Count, Max, Min
 
 from onboard90.bench import services
 from onboard90.core import clock
@@ -114,8 +118,6 @@ def prepare(
                 f"数据库 {services.database_label()} 不是基准测试建立的 / the database was not built by the bench: "
                 "pass --customers N to build one (DATABASE_URL names a scratch database, which is emptied)"
             )
-        from django.core.management import call_command
-
 
         call_command("migrate", interactive=False, verbosity=0)  # serve refuses a database that needs it
         runs = CycleRun.objects.filter(status=CycleStatus.FINISHED).order_by("-as_of")
@@ -173,9 +175,6 @@ class Account:
 
 def _account(*, username: str, role: str, city, unit=None, password: str):
     """The bench's own sign-in account: created the first time, its password renewed every run."""
-    from django.contrib.auth import get_user_model
-
-
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         phone = services.staff_phone(username) if role == "account_manager" else ""
@@ -207,9 +206,6 @@ def _open_task_numbers(*, scope, limit: int) -> list[str]:
 
 def _sampled_numbers(*, scope, limit: int, rng: random.Random) -> list[str]:
     """What a supervisor or the province looks up: customers anywhere in the scope, drawn by id."""
-    from django.db.models import Max, Min
-
-
     bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"))
     if bounds["lo"] is None:
         return []
@@ -228,9 +224,6 @@ def accounts_prepare(
 ) -> list[Account]:
     """Clerks of the stores with the most open work, supervisors of the biggest cities, the province
     administrator; each with a fresh random password and the customer numbers it may open."""
-    from django.db.models import Count
-
-
     rng = random.Random(seed)
     busiest = (
         Task.objects.filter(status__in=[ActionStatus.OPEN, ActionStatus.OVERDUE], owner_unit__kind="store")
@@ -317,9 +310,6 @@ def serving(
     """`onboard90 serve` in its own process group on a free loopback port, stopped (SIGTERM, then SIGKILL)
     when the block ends. The child gets this process's environment (DATABASE_URL, ONBOARD90_VAR), DEBUG
     off, and a throwaway secret key when the data folder has none (serve refuses the built-in one)."""
-    from django.conf import settings
-
-
     workers = workers or default_workers()
     child_env = {
         k: v for k, v in (env or os.environ).items() if k not in ("ONBOARD90_DEBUG", "ONBOARD90_CLOCK")
@@ -370,8 +360,6 @@ def serving(
 
 
 def _database_url() -> str:
-    from django.conf import settings
-
     config = settings.DATABASES["default"]
     if config["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{config['NAME']}"

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 
 from django.conf import settings
+from kombu import Connection
 
 from onboard90.journeys import cycle
 from onboard90.journeys.enums import CycleStatus
@@ -63,6 +64,7 @@ class CycleWorkers:
 
     def _wait_ready(self, names: list[str]) -> None:
         """Until every worker answers a ping: a cycle's time is not to include their start."""
+        # The Celery app only once the bench runs on workers: the in-process bench imports this module too.
         from onboard90.core.celery_app import app
 
         deadline = time.monotonic() + READY_TIMEOUT
@@ -75,7 +77,7 @@ class CycleWorkers:
 
     def cycle(self, *, as_of: dt.datetime) -> CycleRun:
         """One daily cycle on the workers, from its plan to its record: what `onboard90 run --on-workers` does."""
-        from onboard90.journeys.tasks import cycle_stage
+        from onboard90.journeys.tasks import cycle_stage  # makes the Celery app: see _wait_ready
 
         run = cycle.cycle_start(as_of=as_of)
         cycle_stage.apply_async(kwargs={"run_id": run.pk, "stage": 0}, queue=self.queue)
@@ -103,9 +105,8 @@ class CycleWorkers:
                     os.killpg(proc.pid, signal.SIGKILL)  # a bench's workers hold nothing worth a warm shutdown
         for proc in self.procs:
             proc.wait()
-        from kombu import Connection
 
-        from onboard90.core.celery_app import broker_url
+        from onboard90.core.celery_app import broker_url  # the Celery app: see _wait_ready
 
         with contextlib.suppress(Exception), Connection(broker_url(), connect_timeout=5) as conn:
             conn.default_channel.queue_delete(self.queue)

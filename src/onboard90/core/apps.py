@@ -1,6 +1,7 @@
 """Django app config for `core`: core (基础设施); and the admin's, which imports its pages when first needed."""
 
 from django.apps import AppConfig
+from django.contrib.admin import autodiscover
 from django.contrib.admin.apps import SimpleAdminConfig
 from django.contrib.admin.checks import check_admin_app, check_dependencies
 from django.core import checks
@@ -26,7 +27,5 @@ class AdminConfig(SimpleAdminConfig):
 
 def _admin_pages_checked(app_configs, **kwargs):
     """Django's checks of the admin's pages, once they are imported (the checks may run before the URL map)."""
-    from django.contrib.admin import autodiscover
-
     autodiscover()
     return check_admin_app(app_configs, **kwargs)

@@ -10,11 +10,15 @@ Making the application connects to nothing; a worker or a task sent does.
 from __future__ import annotations
 
 import contextlib
+import logging.config
 import os
 
 from celery import Celery, Task, signals
 from django import db
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from onboard90.core.logs import with_root_logger
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onboard90.settings")
 
@@ -51,19 +55,11 @@ def _logging_as_configured(loglevel=None, **kwargs) -> None:
     a receiver of this signal takes the setting up instead. Celery's loggers reach the root logger at the
     command's `--loglevel`; the project's keep ONBOARD90_LOG_LEVEL, as in every other process.
     """
-    import logging.config
-
-    from django.conf import settings
-
-    from onboard90.core.logs import with_root_logger
-
     logging.config.dictConfig(with_root_logger(settings.LOGGING, level=loglevel or "INFO"))
 
 
 def broker_url() -> str:
     """The configured broker, refused with its setting's name when it is not one Celery is set up for here."""
-    from django.conf import settings
-
     url = settings.CELERY_BROKER_URL
     if not url.startswith(BROKER_SCHEMES):
         raise ImproperlyConfigured(

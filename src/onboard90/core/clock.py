@@ -10,6 +10,8 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterator
 
+from django.conf import settings
+
 from onboard90.core.operator_time import OPERATOR_TZ
 
 
@@ -85,8 +87,6 @@ def end_of_day(day: dt.date) -> dt.datetime:
 
 def cycle_instant(day: dt.date) -> dt.datetime:
     """The instant a daily cycle 'as of `day`' runs at (settings.ONBOARD90['CYCLE_HOUR'] local)."""
-    from django.conf import settings
-
     return at_local(day, settings.ONBOARD90["CYCLE_HOUR"])
 
 

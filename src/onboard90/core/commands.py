@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import importlib.util
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ def to_json(document: Any) -> str:
 
 def console_for(stream: Any) -> Console:
     """A rich console on a command's stdout; wide when piped so tables are not folded."""
+    # rich (~0.1 s): every command imports this module, only those that print a table need it
     from rich.console import Console
 
     # Django's OutputWrapper appends a newline to writes that lack one; rich wants the raw stream.
@@ -41,8 +43,6 @@ def console_for(stream: Any) -> Console:
 def require_tools(*modules: str, command: str) -> None:
     """The demo needs the `tools` extra (Faker), which `pip install onboard90` leaves out:
     say so in one line rather than fail on an import deep inside."""
-    import importlib.util
-
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
         raise CommandError(

@@ -175,8 +175,9 @@ def cell_text(value: Any) -> str:
 
 
 def _open_xlsx(path: Path, data: bytes, required: Sequence[str]) -> Table:
+    # heavy (openpyxl, ~0.5 s): only an .xlsx file needs it, and the importers' services import this module
     import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
+    from openpyxl.utils.exceptions import InvalidFileException  # openpyxl: see above
 
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)

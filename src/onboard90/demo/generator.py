@@ -188,6 +188,7 @@ class ProvinceGenerator:
         return random.Random(f"onboard90-demo:{self.seed}:{purpose}")
 
     def _faker(self, purpose: str):
+        # optional extra (faker): installed with the tools, not with the product
         from faker import Faker
 
         fake = Faker("zh_CN")

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 
 from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
@@ -636,6 +636,4 @@ def demo_summary(*, today: dt.date) -> dict[str, Any]:
 
 
 def _q(**lookup):
-    from django.db.models import Q
-
     return Q(**lookup)

@@ -19,6 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from onboard90.customers.models import Customer
+from onboard90.usage.models import (
+    OfferChoice,
+    PackageFitVerdict,
+    SurgeAlert,
+    UsageDay,
+    UsageLoad,
+    UsageMonth,
+)
 from onboard90.usage.services import usage_import
 
 # (habit, share in 100, voice, data and SMS as % of the allowance a day's 1/30 of it)
@@ -96,15 +104,6 @@ def demo_usage_reset() -> int:
     """Delete the usage of the demo's customers (every customer is one: `demo_reset` checks) and what the
     cycle concluded from it before the customers themselves go (nothing hangs off these rows, so each is one
     DELETE statement, never a load of the rows)."""
-    from onboard90.usage.models import (
-        OfferChoice,
-        PackageFitVerdict,
-        SurgeAlert,
-        UsageDay,
-        UsageLoad,
-        UsageMonth,
-    )
-
     deleted = 0
     for model in (SurgeAlert, OfferChoice, PackageFitVerdict, UsageDay, UsageMonth, UsageLoad):
         deleted += model.objects.all().delete()[0]

@@ -144,6 +144,7 @@ def booklet_for(customer: Customer, *, today: dt.date | None = None) -> Booklet:
 
 def render_booklet(customer: Customer, *, today: dt.date | None = None) -> bytes:
     """The customer's booklet as PDF bytes (A5, Chinese, CJK fonts embedded as subsets)."""
+    # heavy (WeasyPrint, ~1.5 s): only the booklet's PDF needs it, and the customer page imports this module
     from weasyprint import HTML
 
     booklet = booklet_for(customer, today=today)
@@ -158,8 +159,9 @@ def render_booklet(customer: Customer, *, today: dt.date | None = None) -> bytes
 def _stylesheet():
     """The parsed stylesheet and its font configuration, once per process: parsing the CSS and loading the
     system's fonts is most of a first render's time, and neither changes between booklets."""
+    # heavy (WeasyPrint): see render_booklet
     from weasyprint import CSS
-    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.text.fonts import FontConfiguration  # WeasyPrint: see above
 
     font_config = FontConfiguration()
     return CSS(filename=str(STYLESHEET), font_config=font_config), font_config

@@ -3,6 +3,9 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from onboard90.customers.signals import customers_joined, customers_left
+from onboard90.messaging.signals import messages_settled, reply_received
+
 
 class JourneysConfig(AppConfig):
     name = "onboard90.journeys"
@@ -13,9 +16,7 @@ class JourneysConfig(AppConfig):
         # The engine follows what the customers and the outbox report (journeys.flows), and answers the replies
         # the outbox receives; they sit below it and never import it. dispatch_uid: connected once however often
         # ready() runs.
-        from onboard90.customers.signals import customers_joined, customers_left
-        from onboard90.journeys import flows
-        from onboard90.messaging.signals import messages_settled, reply_received
+        from onboard90.journeys import flows  # in ready(): it imports the models
 
         customers_joined.connect(flows.start_journeys_of_new_customers, dispatch_uid="journeys.start")
         customers_left.connect(flows.exit_journeys_of_leavers, dispatch_uid="journeys.exit")

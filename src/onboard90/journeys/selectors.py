@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 
+from django.apps import apps
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q
 from django.db.models.functions import Coalesce
 
 from onboard90.catalog.tariff import to_yuan
@@ -37,9 +39,6 @@ def versions_in_use():
     One index probe per published version rather than a DISTINCT over every active journey: there are a
     handful of versions and a million journeys.
     """
-    from django.db.models import Exists, OuterRef
-
-
     active = Journey.objects.filter(playbook_version=OuterRef("pk"), status=JourneyStatus.ACTIVE)
     return list(PlaybookVersion.objects.filter(Exists(active)).order_by("number"))
 
@@ -278,9 +277,6 @@ def _unit_or_refusal(code: str):
     """The unit a worklist asks for. A province has about a hundred units, too many for one line, so a
     refusal names those that look like what was typed (a near code, or the units of the city it begins with),
     then the first 20 of all, and where to see every one."""
-    import difflib
-
-
     try:
         return unit_lookup(code)
     except ValueError:
@@ -451,10 +447,6 @@ def dangling_references() -> dict[str, int]:
 
     The database does not check these (see `journeys.models.ENGINE_WRITTEN`); one anti-join per reference.
     """
-    from django.apps import apps
-    from django.db.models import Exists, OuterRef
-
-
     found = {}
     for label in ENGINE_WRITTEN:
         model = apps.get_model(label)
@@ -717,9 +709,6 @@ def customer_journey(*, customer, as_of: dt.datetime) -> dict:
     """The customer page's journey: `journey_document`'s acts (opened and still pending, by the same rules),
     each opened one with its row, task (owner unit, assignee, attempts) and SMS. A fixed number of queries
     however many acts there are."""
-    from django.db.models import Prefetch
-
-
     journey = getattr(customer, "journey", None)
     if journey is None:
         return {"journey": None, "acts": [], "playbook": None, "day": None, "stage": None}

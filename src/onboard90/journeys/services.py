@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from onboard90.core import clock
@@ -236,8 +237,6 @@ def _require_supervisor_with_reason(*, user, task: Task, reason: str, zh: str, e
 
 def _actors(user_ids) -> dict[int, dict]:
     """{user id: the keyword arguments of `may_act` that describe the user} for a batch's named users."""
-    from django.contrib.auth import get_user_model
-
     rows = get_user_model().objects.filter(pk__in=[u for u in set(user_ids) if u is not None]).values_list(
         "pk", "is_superuser", "staff__role", "staff__active", "staff__city_id", "staff__unit_id"
     )

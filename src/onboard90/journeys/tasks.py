@@ -30,6 +30,8 @@ from django.db import DatabaseError, InterfaceError
 from onboard90.core import clock
 from onboard90.core.celery_app import app
 from onboard90.journeys import cycle, partitioning
+from onboard90.messaging.gateways import gateway_from_settings
+from onboard90.messaging.services import outbox_dispatch_due
 
 log = logging.getLogger("onboard90.journeys")
 
@@ -100,8 +102,6 @@ def cycle_piece(run_id: int, name: str, stage: int) -> dict[str, int]:
 def cycle_finish(run_id: int) -> dict:
     """The shared steps of cycle `run_id` once its pieces are done (`cycle.cycle_finish`), SMS through the
     configured gateway."""
-    from onboard90.messaging.gateways import gateway_from_settings
-
     run = cycle.cycle_finish(
         run_id=run_id, gateway=gateway_from_settings(), dispatch=settings.ONBOARD90["CYCLE_DISPATCH"]
     )
@@ -115,9 +115,6 @@ def cycle_finish(run_id: int) -> dict:
 @app.task(name="onboard90.outbox_dispatch", **RETRY)
 def outbox_dispatch() -> dict:
     """发送: the outbox-dispatch job, as `onboard90 dispatch --once` runs it."""
-    from onboard90.messaging.gateways import gateway_from_settings
-    from onboard90.messaging.services import outbox_dispatch_due
-
     return outbox_dispatch_due(gateway=gateway_from_settings())
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db.models import Count, OuterRef, Subquery
+
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, update_rows
 from onboard90.core.planner import broad
@@ -75,9 +77,6 @@ def assign_due_account_managers(*, version, action, as_of: dt.datetime) -> dict[
 def _assign_managers(*, picks: list[tuple[int, int, int]], at: dt.datetime) -> None:
     """account_manager_assign for many (customer, journey, manager) at once (by the cycle: no audit row): the
     customers in one prepared UPDATE, their tasks in one statement per chunk, however many managers."""
-    from django.db.models import OuterRef, Subquery
-
-
     stamp, day = clock.now(), clock.local_date(at)
     update_rows(
         Customer, ["account_manager", "manager_assigned_at", "manager_assigned_on", "updated_at"],
@@ -94,9 +93,6 @@ def _assign_managers(*, picks: list[tuple[int, int, int]], at: dt.datetime) -> N
 
 def account_manager_loads(*, city_ids) -> dict[int, dict[int, int]]:
     """{city: {manager user id: open VIP customers}} for the active account managers of those cities."""
-    from django.db.models import Count
-
-
     loads: dict[int, dict[int, int]] = {}
     managers = StaffProfile.objects.filter(role=Role.ACCOUNT_MANAGER, active=True, city_id__in=city_ids)
     city_of = dict(managers.values_list("user_id", "city_id"))

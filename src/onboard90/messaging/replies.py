@@ -28,7 +28,8 @@ from onboard90.customers.services import UPDATED, customer_opt_out
 from onboard90.messaging.enums import MessageClass, MessageStatus, Purpose, ReplyKind
 from onboard90.messaging.models import InboundMessage, OutboxMessage
 from onboard90.messaging.signals import reply_received
-from onboard90.playbook import templating
+from onboard90.playbook import schema, templating
+from onboard90.playbook.selectors import current_version, playbook_of
 
 log = logging.getLogger("onboard90.messaging")
 
@@ -121,9 +122,6 @@ def _confirm_opt_out(customer: Customer) -> OutboxMessage:
 
 def _signature() -> str:
     """The current playbook's SMS signature (【中国联通】), the one every message of the plan carries."""
-    from onboard90.playbook import schema
-    from onboard90.playbook.selectors import current_version, playbook_of
-
     try:
         return playbook_of(current_version()).sms_signature
     except LookupError:  # no playbook yet: no customer either, but a confirmation must still be signed

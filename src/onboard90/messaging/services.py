@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 
@@ -175,8 +176,6 @@ class _References:
         self.managers: dict[int, Any] = {}
 
     def attach(self, customers) -> None:
-        from django.contrib.auth import get_user_model
-
         wanted = {c.account_manager_id for c in customers} - {None} - set(self.managers)
         if wanted:
             self.managers.update(get_user_model().objects.select_related("staff").in_bulk(wanted))

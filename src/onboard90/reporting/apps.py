@@ -3,6 +3,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from onboard90.journeys.signals import acts_moved, cycle_finishing
+
 
 class ReportingConfig(AppConfig):
     name = "onboard90.reporting"
@@ -11,8 +13,7 @@ class ReportingConfig(AppConfig):
 
     def ready(self) -> None:
         # The figures follow the engine (reporting.receivers); it sits below them and never imports them.
-        from onboard90.journeys.signals import acts_moved, cycle_finishing
-        from onboard90.reporting import receivers
+        from onboard90.reporting import receivers  # in ready(): connected once the apps are loaded
 
         acts_moved.connect(receivers.move_figure_cells, dispatch_uid="reporting.cells")
         cycle_finishing.connect(receivers.advance_figures_after_cycle, dispatch_uid="reporting.rebuild")

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Count, Min, Q
+from kombu import Connection
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from onboard90.core import clock
@@ -98,8 +99,6 @@ def _counts_by_status(rows, statuses) -> dict[str, int]:
 def broker_queue_length(*, url: str, queue: str, timeout: float = BROKER_TIMEOUT_SECONDS) -> int | None:
     """The messages ready in `queue` on the broker at `url` (RabbitMQ or Redis), 0 for a queue that is not
     there (no job was ever sent to it), or None when the broker does not answer within about `timeout`."""
-    from kombu import Connection
-
     # Each transport takes its own names for the socket's timeouts; connecting is tried once, not retried.
     if url.startswith("redis"):
         options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}

@@ -19,6 +19,7 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import (
     Case,
@@ -35,8 +36,9 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import TruncDate
+from django.utils import translation
 from django.utils.text import capfirst
-from django.utils.translation import gettext, gettext_noop, ngettext
+from django.utils.translation import get_language, gettext, gettext_noop, ngettext
 
 from onboard90.catalog.tariff import to_yuan
 from onboard90.core import clock
@@ -165,8 +167,6 @@ OVERVIEW_KEEP_SECONDS = 26 * 3600
 
 
 def _overview_key(*, scope: Scope, date_from: dt.date, date_to: dt.date, today: dt.date) -> str:
-    from django.utils.translation import get_language
-
     return "onboard90:ops:" + ":".join(
         str(part) for part in (scope.kind, scope.city_id, date_from, date_to, today, get_language())
     )
@@ -194,9 +194,6 @@ def operations_refresh(*, today: dt.date, date_from: dt.date, date_to: dt.date) 
     """Make the readings the dashboards open with — the province's and each city's, over the default range, in
     the default language — ahead of the first look (after the daily cycle); the scopes read, e.g. ["全省", "济南"].
     Each costs what a first look would (seconds at a million customers), paid by the job, not by a supervisor."""
-    from django.conf import settings
-    from django.utils import translation
-
     scopes = [(gettext_noop("全省"), Scope(PROVINCE))] + [
         (city.name, Scope(CITY, city_id=city.pk))
         for city in City.objects.filter(units__isnull=False).distinct().order_by("sort_order", "code")

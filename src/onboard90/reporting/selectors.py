@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
@@ -261,9 +262,6 @@ def _unit_overview(*, target: Target, due_from: dt.date, due_to: dt.date, as_of:
     """One unit's own work, live from its tasks: per act, per stage and per staff member (the person who
     completed it or, while it runs, its assignee; the work assigned to no one on a row of its own) — the
     compliance report's "staff" view for this unit."""
-    from django.contrib.auth import get_user_model
-
-
     tasks = Task.objects.filter(
         _due_in(due_from, due_to, prefix="action__"), owner_unit_id=target.unit.pk, action__status__in=COUNTED,
         action__opened_at__lte=as_of,

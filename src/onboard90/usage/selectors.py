@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
+from django.db.models import Count, Q
 
 from onboard90.catalog import tariff
 from onboard90.catalog.models import Package
@@ -15,7 +16,7 @@ from onboard90.core import clock
 from onboard90.customers.models import Customer
 from onboard90.customers.validation import parse_msisdn
 from onboard90.usage import fit
-from onboard90.usage.models import UsageMonth
+from onboard90.usage.models import Offer, OfferChoice, PackageFitVerdict, SurgeAlert, UsageDay, UsageMonth
 from onboard90.usage.services import month_of
 
 FIT_MONTHS = 2  # package fit prices the last two complete bill months
@@ -151,10 +152,6 @@ def _offer_row(made: int, accepted: int, taken: int) -> dict[str, Any]:
 def offer_report() -> dict[str, Any]:
     """增值业务推荐效果: the offers made (their SMS written), accepted (a 1/是 reply) and taken up (the follow-up
     reached the customer), per offer and per city, with the province total. Counted in the database."""
-    from django.db.models import Count, Q
-
-    from onboard90.usage.models import Offer, OfferChoice
-
     made = OfferChoice.objects.filter(made_at__isnull=False)
     counts = {
         "made": Count("pk"),
@@ -187,8 +184,6 @@ def customer_usage(*, customer: Customer, today: dt.date) -> dict[str, Any]:
     file against the package's allowances, the package-fit verdict the cycle made with its comparison table
     (money in yuan), the offer chosen and what became of it, and the data-surge alerts with their SMS. A few
     queries whatever the customer."""
-    from onboard90.usage.models import OfferChoice, PackageFitVerdict, SurgeAlert, UsageDay
-
     package = customer.package
     since = today - dt.timedelta(days=PAGE_DAYS - 1)
     days = list(

@@ -46,7 +46,8 @@ from onboard90.customers import importing
 from onboard90.customers.importing import UnusableFile
 from onboard90.customers.services import ImportResult
 from onboard90.customers.validation import RowError
-from onboard90.usage.models import UsageDay, UsageLoad, UsageMonth
+from onboard90.org.services import install_rows
+from onboard90.usage.models import Offer, UsageDay, UsageLoad, UsageMonth
 from onboard90.usage.validation import DAY_LIMITS, USAGE_REQUIRED, Clean, clean_usage, usage_cleaner
 
 __all__ = [
@@ -1009,9 +1010,6 @@ def _offer_rows() -> list[dict[str, Any]]:
 def offers_install(*, installed_by: Any = None) -> dict[str, int]:
     """Install the shipped offers (usage/data/offers.yaml) that are missing; never overwrite one an operator
     edited or switched off. {"created", "unchanged", "edited"}; idempotent (`onboard90 init`)."""
-    from onboard90.org.services import install_rows
-    from onboard90.usage.models import Offer
-
     with transaction.atomic():
         counts = install_rows(Offer, _offer_rows(), key=("code",))
         if counts["created"]:

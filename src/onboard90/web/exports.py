@@ -21,8 +21,9 @@ def xlsx_response(
 ) -> HttpResponse:
     """An .xlsx download: a title row, the header row, the rows. `percent_columns` (0-based) hold fractions
     (0.953) shown as percentages, as the page shows them; None stays an empty cell ("—" on the page)."""
+    # heavy (openpyxl, ~0.5 s): only an export needs it, and the pages import this module
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Font  # openpyxl: see above
 
     book = Workbook()
     sheet = book.active

@@ -14,11 +14,16 @@ entry points, not layers (a command may call any app), and tests may import anyt
 
 The imports that still point up are listed in KNOWN, each with what it is waiting for. The test fails on
 any other upward import, and on a KNOWN one that has gone (so the list only shrinks).
+
+Beside the layers, the imports' place: at the module's top, unless a comment on the import's line or the line
+above says why it sits inside a function (`test_every_function_local_import_says_why`).
 """
 
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # src/onboard90
@@ -89,3 +94,41 @@ def test_no_app_imports_one_above_it_but_the_known_ones_each_with_its_reason():
 def test_every_app_has_a_layer():
     apps = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "apps.py").exists()}
     assert apps <= set(LAYERS), apps - set(LAYERS)
+
+
+def _local_imports_unexplained(path: Path) -> list[int]:
+    """The lines of `path`'s imports inside a function body with no comment at the end of their own line nor
+    on the line directly above (for an import over several lines, its first line)."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    commented = {
+        token.start[0]
+        for token in tokenize.generate_tokens(io.StringIO(text).readline)
+        if token.type == tokenize.COMMENT
+    }
+    found = set()
+    for function in ast.walk(ast.parse(text)):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(function):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                line = node.lineno
+                above = lines[line - 2].strip() if line >= 2 else ""
+                if line not in commented and not above.startswith("#"):
+                    found.add(line)
+    return sorted(found)
+
+
+def test_every_function_local_import_says_why():
+    """An import sits at its module's top unless a comment says why it cannot: code that runs before the
+    settings are loaded, receivers wired in `apps.ready`, a heavy or optional package only one path needs, an
+    import cycle (named). Management commands included; tests and migrations left out."""
+    unexplained = []
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = path.relative_to(ROOT).parts
+        if "tests" in parts or "migrations" in parts:
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for line in _local_imports_unexplained(path):
+            unexplained.append(f"{path.relative_to(ROOT)}:{line}: {lines[line - 1].strip()}")
+    assert not unexplained, "function-local imports without a comment saying why:\n" + "\n".join(unexplained)

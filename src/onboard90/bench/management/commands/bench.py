@@ -18,8 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import CommandError
 
+from onboard90.bench import api, dispatch, insights, services, usage, web
 from onboard90.core import clock
 from onboard90.core.commands import OnboardCommand
 from onboard90.core.progress import progress_bar
@@ -199,7 +201,6 @@ class Command(OnboardCommand):
         if not os.environ.get("DATABASE_URL"):
             self._in_fresh_sqlite(options)
             return
-        from onboard90.bench import services
 
         today = clock.parse_date(options["date"]) if options["date"] else None
         with progress_bar(enabled=sys.stderr.isatty()) as progress, services.quiet_logs():
@@ -220,7 +221,6 @@ class Command(OnboardCommand):
         if not os.environ.get("DATABASE_URL"):
             _again_in_sqlite("dispatch", options, valued=("messages", "kannel_messages", "date", "seed"))
             return
-        from onboard90.bench import dispatch, services
 
         today = clock.parse_date(options["date"]) if options["date"] else None
         with progress_bar(enabled=sys.stderr.isatty()) as progress, services.quiet_logs():
@@ -270,7 +270,6 @@ class Command(OnboardCommand):
         if not os.environ.get("DATABASE_URL"):
             _again_in_sqlite(name, options, valued=valued)
             return None
-        from onboard90.bench import services
 
         with services.quiet_logs():
             try:
@@ -283,8 +282,6 @@ class Command(OnboardCommand):
         return result
 
     def _usage(self, options: dict[str, Any]) -> None:
-        from onboard90.bench import usage
-
         result = self._measured("usage", options, valued=("rows", "days", "seed"), run=lambda: usage.run(
             rows=options["rows"], days=options["days"], seed=options["seed"], force=options["force"]
         ))  # fmt: skip
@@ -300,8 +297,6 @@ class Command(OnboardCommand):
         w(f"内存峰值 / peak RSS       {result['peak_rss_mb']} MB")
 
     def _api(self, options: dict[str, Any]) -> None:
-        from onboard90.bench import api
-
         result = self._measured("api", options, valued=("events", "single", "seed"), run=lambda: api.run(
             events=options["events"], single=options["single"], seed=options["seed"], force=options["force"]
         ))  # fmt: skip
@@ -318,8 +313,6 @@ class Command(OnboardCommand):
         self._print_ratio("比值 / batched÷import", result["ratio"], result["target_ratio"], result["met"])
 
     def _insights(self, options: dict[str, Any]) -> None:
-        from onboard90.bench import insights
-
         try:
             r = insights.run(
                 customers=options["customers"], sample=options["sample"], seed=options["seed"],
@@ -349,7 +342,6 @@ class Command(OnboardCommand):
                 valued=("customers", "users", "requests", "seconds", "think", "workers", "threads", "date", "seed"),
             )
             return
-        from onboard90.bench import services, web
 
         day = clock.parse_date(options["date"]) if options["date"] else None
         with progress_bar(enabled=sys.stderr.isatty()) as progress, services.quiet_logs():
@@ -425,8 +417,6 @@ def _again_in_sqlite(
 ) -> None:
     """No DATABASE_URL: run `bench <bench>` again in a child process on the bench's own SQLite file under
     var/bench/ (new unless not `fresh`), never the data folder's database, which a build would empty."""
-    from django.conf import settings
-
     path = Path(settings.VAR_DIR) / "bench" / f"{file or bench}.sqlite3"
     path.parent.mkdir(parents=True, exist_ok=True)
     if fresh:

@@ -9,6 +9,7 @@ from typing import Any
 
 from onboard90.core.commands import OnboardCommand
 from onboard90.core.management.commands.worker import LEVELS, celery_ready
+from onboard90.installation import install_schedules
 
 
 class Command(OnboardCommand):
@@ -19,8 +20,8 @@ class Command(OnboardCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         level = celery_ready(options["loglevel"])
+        # Only what uses the broker makes the Celery app (core.celery_app); `onboard90 --help` loads this module.
         from onboard90.core.celery_app import app
-        from onboard90.installation import install_schedules
 
         install_schedules()  # a database made before the schedules existed gets them here
         app.start(["beat", f"--loglevel={level}", "--scheduler=django_celery_beat.schedulers:DatabaseScheduler"])

@@ -6,6 +6,8 @@ operator's edits.
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from django.db.migrations.executor import MigrationExecutor
 from onboard90.core.commands import OnboardCommand
 from onboard90.core.models import ScratchDatabase
 from onboard90.core.services import scratch_mark
+from onboard90.customers.models import Customer
 from onboard90.installation import install_reference_data, install_schedules
 
 LABELS = {
@@ -52,9 +55,6 @@ def _prepare_storage() -> None:
 def _secret_key_file() -> None:
     """A secret key of this installation's own, readable by its owner only, unless one is set in the
     environment (ONBOARD90_SECRET_KEY) or was generated before: the web app signs sessions with it."""
-    import os
-    import secrets
-
     path = Path(settings.VAR_DIR) / "secret.key"  # settings.SECRET_KEY_FILE, in the data folder as it is now
     if os.environ.get("ONBOARD90_SECRET_KEY") or path.exists():
         return
@@ -90,8 +90,6 @@ class Command(OnboardCommand):
         applied = _migrate()
         installed = install_reference_data()
         if options["scratch"]:
-            from onboard90.customers.models import Customer
-
             if Customer.objects.exists() and not ScratchDatabase.objects.exists():
                 raise CommandError(
                     "库中已有客户，不能标记为演练库 / this database already holds customers: it cannot be marked "

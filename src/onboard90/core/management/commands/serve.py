@@ -12,6 +12,7 @@ files in one folder (prometheus-client's multiprocess mode: `metrics_folder`) an
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from onboard90.core.commands import OnboardCommand
+from onboard90.core.logs import JsonFormatter
 
 
 def pending_migrations() -> int:
@@ -47,6 +49,7 @@ def metrics_folder() -> Path:
     for stale in folder.glob("*.db"):
         stale.unlink()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    # after PROMETHEUS_MULTIPROC_DIR is set: prometheus-client picks its way of keeping values as it is imported
     from prometheus_client import values
 
     # Imported in this process already (by a caller that reported metrics), it would have picked the
@@ -58,6 +61,7 @@ def metrics_folder() -> Path:
 def _worker_gone(arbiter, worker) -> None:
     """gunicorn's `child_exit` hook, in the arbiter: a worker that exited drops out of the live gauges (its
     counters stay in the sums: a request it served was served)."""
+    # prometheus-client only once metrics_folder() has named its folder (see there), not at this module's top
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
@@ -66,10 +70,6 @@ def _worker_gone(arbiter, worker) -> None:
 def _json_server_logs(arbiter) -> None:
     """gunicorn's `on_starting` hook with ONBOARD90_LOG_FORMAT=json: its own lines (errors, the access log)
     as JSON objects too, so that the server's output is one JSON object a line throughout."""
-    import logging
-
-    from onboard90.core.logs import JsonFormatter
-
     for name in ("gunicorn.error", "gunicorn.access"):
         for handler in logging.getLogger(name).handlers:
             handler.setFormatter(JsonFormatter(time_zone=settings.TIME_ZONE))
@@ -77,8 +77,10 @@ def _json_server_logs(arbiter) -> None:
 
 def gunicorn_application(*, host: str, port: int, workers: int, threads: int, access_log: bool):
     """A gunicorn application serving `onboard90.wsgi` with the given options, not yet running."""
+    # gunicorn only where it serves: worker, beat and the bench import this module too
     from gunicorn.app.base import BaseApplication
 
+    # after metrics_folder(): loading the application makes the request metrics, in the workers' shared mode
     from onboard90.wsgi import application
 
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

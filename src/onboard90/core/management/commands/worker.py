@@ -14,6 +14,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from onboard90.core.commands import OnboardCommand
+from onboard90.core.management.commands.serve import pending_migrations
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -24,8 +25,8 @@ def celery_ready(loglevel: str) -> str:
     level = loglevel.upper()
     if level not in LEVELS:
         raise CommandError(f"--loglevel 须为 {', '.join(LEVELS)} 之一 / --loglevel must be one of {', '.join(LEVELS)}")
+    # Only what uses the broker makes the Celery app (core.celery_app); `onboard90 --help` loads this module.
     from onboard90.core.celery_app import broker_url
-    from onboard90.core.management.commands.serve import pending_migrations
 
     try:
         broker_url()
@@ -58,6 +59,7 @@ class Command(OnboardCommand):
         if concurrency < 1:
             raise CommandError("--concurrency 须为正数 / --concurrency must be positive")
         level = celery_ready(options["loglevel"])
+        # the Celery app: see celery_ready
         from onboard90.core.celery_app import app
         argv = [
             "worker", f"--loglevel={level}", f"--concurrency={concurrency}",

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from django.core.management.base import CommandError
+from rich.cells import cell_len
 
 from onboard90.core import clock
 from onboard90.core.commands import OnboardCommand
@@ -26,8 +27,6 @@ CELL_WIDTH = 12
 
 def pad(text: str, width: int, *, right: bool = False) -> str:
     """`text` padded to `width` terminal columns, a Chinese character counting two (so columns line up)."""
-    from rich.cells import cell_len
-
     space = " " * max(width - cell_len(text), 1 if right else 0)
     return space + text if right else text + space
 
@@ -80,6 +79,7 @@ class Command(OnboardCommand):
             report = offer_report()
             if options["xlsx"]:
                 _writable(options["xlsx"])
+                # heavy (openpyxl, ~0.5 s): only --xlsx needs it
                 from openpyxl import Workbook
 
                 book = Workbook()
@@ -137,6 +137,7 @@ def _date(text: str | None, option: str):
 def _write_xlsx(path: str, report: dict) -> None:
     """The same rows and province total (last row) as the table; refused in one line when the file cannot be
     written, and never left half-written (the workbook is saved beside it, then moved into place)."""
+    # heavy (openpyxl, ~0.5 s): only --xlsx needs it
     from openpyxl import Workbook
 
     _writable(path)

@@ -96,6 +96,7 @@ def _on_workers(*, as_of: dt.datetime, rescan: bool, figures: bool, timeout: int
 
     The figures are advanced by every fanned-out cycle (the workers' finish does not know it is one day of a
     range), which costs a range a little more than in one process and gives the same figures."""
+    # journeys.tasks makes the Celery app: only --on-workers uses the broker (see core.celery_app)
     from onboard90.journeys.tasks import cycle_stage
 
     run = cycle.cycle_start(as_of=as_of, rescan=rescan)

@@ -10,8 +10,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.db import DatabaseError
 
+from onboard90.catalog.selectors import catalogue_packages
 from onboard90.core import clock
 from onboard90.core.commands import OnboardCommand
+from onboard90.messaging.context import reference_lists
+from onboard90.org.models import City
 from onboard90.playbook import content, schema, selectors, services
 from onboard90.playbook.models import PlaybookVersion
 
@@ -190,10 +193,6 @@ class Command(OnboardCommand):
             raise CommandError(str(exc)) from exc
 
     def _checked(self, document: dict) -> tuple[schema.Playbook, list[str]]:
-        from onboard90.catalog.selectors import catalogue_packages
-        from onboard90.messaging.context import reference_lists
-        from onboard90.org.models import City
-
         # What only the database can tell: the cities the content must cover, the reference lists it quotes.
         # A file is checked on a machine without one too: then those checks are left out.
         try:

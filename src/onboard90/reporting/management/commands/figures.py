@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from onboard90.core import clock
 from onboard90.core.commands import OnboardCommand
+from onboard90.reporting.services import dashboards_refresh, figures_rebuild
 
 
 class Command(OnboardCommand):
@@ -22,8 +23,6 @@ class Command(OnboardCommand):
         )
 
     def handle(self, *args, **options):
-        from onboard90.reporting.services import dashboards_refresh, figures_rebuild
-
         if options["action"] == "dashboards":
             done = dashboards_refresh(today=clock.today())
             self.stdout.write(
