@@ -80,7 +80,7 @@ def usage_verdicts(*, run: CycleRun, versions: Sequence[PlaybookVersion], today:
         CycleRun.objects.exclude(status=CycleStatus.FINISHED).exclude(pk=run.pk).values_list("pk", flat=True)
     )
     verdicts.loads_claim(run_id=run.pk, unfinished=list(unfinished))
-    new_usage = verdicts.customers_with_new_usage(run_id=run.pk)
+    new_usage = verdicts.new_usage_of(run_id=run.pk)
     counts = {"fit_verdicts": 0, "offers_chosen": 0}
     moved: set[int] = set()
     # Only a customer with usage on file can have a verdict or an offer: without this, every customer in a
@@ -98,7 +98,7 @@ def usage_verdicts(*, run: CycleRun, versions: Sequence[PlaybookVersion], today:
         in_window = _in_window(playbook, OFFER_ACT, version=version, today=today)
         if in_window is not None:
             todo = in_window.filter(with_usage).filter(
-                Q(offer_choice__isnull=True) | Q(pk__in=new_usage, offer_choice__made_at__isnull=True)
+                Q(offer_choice__isnull=True) | (Q(offer_choice__made_at__isnull=True) & new_usage)
             )
             counts["offers_chosen"] += verdicts.offer_choices_store(
                 choices=verdicts.offer_choices(todo), today=today

@@ -59,18 +59,23 @@ def loads_claim(*, run_id: int, unfinished: Iterable[int] = ()) -> int:
     )
 
 
-def customers_with_new_usage(*, run_id: int) -> QuerySet:
-    """The ids of the customers whose day rows the loads claimed by `run_id` wrote, as a subquery."""
+def new_usage_of(*, run_id: int) -> Exists:
+    """For a queryset of Customer: the customer has day rows the loads claimed by `run_id` wrote. A probe of
+    each customer's own rows, not `pk IN (…)`: beside an OR, PostgreSQL reads such a list again for every
+    customer once it outgrows `work_mem` (a day's file of a province: a million ids, minutes)."""
     loads = UsageLoad.objects.filter(consumed_by=run_id).values("pk")
-    return UsageDay.objects.filter(load_id__in=loads).values("customer_id")
+    return Exists(UsageDay.objects.filter(customer_id=OuterRef("pk"), load_id__in=loads))
 
 
-def customers_with_new_ended_months(*, run_id: int, today: dt.date) -> QuerySet:
-    """The ids of the customers whose usage of a month over at `today` the loads claimed by `run_id` wrote
-    (a month row carries the last load that moved it), as a subquery: what a package-fit verdict is priced
-    on (`selectors.complete_months`). A daily feed moves the running month every day, which no verdict reads."""
+def new_ended_months_of(*, run_id: int, today: dt.date) -> Exists:
+    """For a queryset of Customer: a month over at `today` was written by a load claimed by `run_id` (a month
+    row carries the last load that moved it): what a package-fit verdict is priced on
+    (`selectors.complete_months`). A daily feed moves the running month every day, which no verdict reads.
+    A probe of the customer's month rows, for the reason `new_usage_of` gives."""
     loads = UsageLoad.objects.filter(consumed_by=run_id).values("pk")
-    return UsageMonth.objects.filter(load_id__in=loads, month__lt=month_of(today)).values("customer_id")
+    return Exists(
+        UsageMonth.objects.filter(customer_id=OuterRef("pk"), month__lt=month_of(today), load_id__in=loads)
+    )
 
 
 def package_fit_stale(customers: QuerySet, *, run_id: int, today: dt.date) -> QuerySet:
@@ -88,7 +93,7 @@ def package_fit_stale(customers: QuerySet, *, run_id: int, today: dt.date) -> Qu
         customer_id=OuterRef("pk"), package=OuterRef("package__code"), months=OuterRef("fit_months")
     )
     return customers.alias(fit_months=months).filter(
-        ~Exists(current) | Q(pk__in=customers_with_new_ended_months(run_id=run_id, today=today))
+        ~Exists(current) | new_ended_months_of(run_id=run_id, today=today)
     )
 
 

@@ -133,6 +133,19 @@ def test_a_verdict_is_priced_again_when_its_inputs_move_not_for_each_day_of_the_
     assert PackageFitVerdict.objects.get(customer=customer).months == "2012-03,2012-04"
 
 
+def test_whose_usage_moved_is_asked_of_each_customer_not_as_a_list_of_every_customer_a_file_touched(plan):
+    from onboard90.customers.models import Customer
+    from onboard90.usage import verdicts
+
+    # Beside an OR, `pk IN (the customers a day's file wrote)` is read again for every customer in the window
+    # once the list outgrows PostgreSQL's work_mem: a province's file is a million customers.
+    stale = verdicts.package_fit_stale(Customer.objects.all(), run_id=1, today=day(FIT_DAY))
+    offers = Customer.objects.filter(verdicts.new_usage_of(run_id=1))
+    for query in (str(stale.query), str(offers.query)):
+        assert "EXISTS" in query
+        assert '"id" IN (SELECT' not in query
+
+
 def test_customers_in_the_window_whose_usage_has_not_arrived_are_not_priced_again_every_day(plan, monkeypatch):
     from onboard90.usage import verdicts
 
