@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
-from onboard90.bench import generator
+from onboard90.bench import feed, generator
 from onboard90.bench.workers import CycleWorkers
 from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
@@ -317,9 +317,10 @@ def _next_id() -> int:
 
 def build_state(
     *, journeys: int, daily: int | None, today: dt.date, seed: int = 2012, horizon: int = 1, fast: bool = False,
-    progress: Progress = _no_progress,
+    progress: Progress = _no_progress, usage: bool = False,
 ) -> generator.Built:
-    """Load `journeys` open journeys as the cycles up to yesterday left them (see bench.generator)."""
+    """Load `journeys` open journeys as the cycles up to yesterday left them (see bench.generator); with
+    `usage`, the usage feed those cycles consumed (`bench.feed`)."""
     staff_install(journeys=journeys)
     ref = reference(today)
     built = generator.Built()
@@ -369,6 +370,8 @@ def build_state(
         )
     progress("build", done, done)
     _reset_sequences()
+    if usage:
+        built.counts["usage_history_rows"] = feed.history(today=today, seed=seed)
     _analyze()
     # The dashboard's cells as yesterday's cycle left them: the measured cycle advances them by its own day.
     figures_rebuild(as_of=last.as_of)
@@ -588,10 +591,11 @@ def baseline(*, rows: int) -> dict[str, Any]:
 def run(
     *, journeys: int, daily: int | None = None, days: int = 1, today: dt.date | None = None, seed: int = 2012,
     reset: bool = True, force: bool = False, dispatch: bool = True, progress: Progress = _no_progress,
-    fork: bool = True, workers: int = 0,
+    fork: bool = True, workers: int = 0, usage: bool = False,
 ) -> dict[str, Any]:
     """The whole bench: prepare, build, time `days` cycles (and dispatch), the baseline. Returns the figures.
-    With `workers`, each cycle is fanned out over that many Celery worker processes (`bench.workers`)."""
+    With `workers`, each cycle is fanned out over that many Celery worker processes (`bench.workers`); with
+    `usage`, a usage feed arrives before each cycle (`bench.feed`)."""
     if journeys < 1:
         raise ValueError("--journeys 必须为正数 / must be at least 1")
     if days < 1 or days > 7:
@@ -601,7 +605,10 @@ def run(
     today = today or clock.today()
     prepare_database(reset=reset, force=force)
     started = time.perf_counter()
-    build = dict(journeys=journeys, daily=daily, today=today, seed=seed, horizon=days, fast=reset, progress=progress)
+    build = dict(
+        journeys=journeys, daily=daily, today=today, seed=seed, horizon=days, fast=reset, progress=progress,
+        usage=usage,
+    )
     if fork and reset and hasattr(os, "fork"):  # a scratch database the child can commit to
         built, build_rss = _build_in_child(build)
     else:
@@ -622,9 +629,12 @@ def run(
                 staff_work(until=clock.cycle_instant(day), at=wall.at)
                 arrive(built, i)
                 autoanalyze()
+            delivered = feed.deliver(day=day, seed=seed) if usage else {}
+            if usage:
+                autoanalyze()  # the night's file changed every customer's month: as autovacuum would by morning
             wall.at = clock.cycle_instant(day)
             progress("cycle", i, days)
-            per_day.append(time_cycle(day=day, dispatch=dispatch, settle=days > 1, workers=on_workers))
+            per_day.append(time_cycle(day=day, dispatch=dispatch, settle=days > 1, workers=on_workers) | delivered)
         worker_rss = on_workers.peak_rss_mb() if on_workers is not None else None
     progress("cycle", days, days)
     first = per_day[0]
@@ -647,6 +657,7 @@ def run(
         "build_peak_rss_mb": build_rss,
         "workers": workers,
         "worker_peak_rss_mb": worker_rss,
+        "usage": usage,
         "dispatch_s": first.get("dispatch_s"),
         "daily": daily if daily is not None else journeys // generator.JOURNEY_AGES,
         "date": today.isoformat(),

@@ -248,3 +248,29 @@ def test_each_day_of_a_days_run_runs_at_its_own_instant_and_looks_only_at_that_d
     assert changed.filter(activated_on=today + dt.timedelta(days=1)).exists()  # the second day's arrivals
     # The first day's arrivals were that day's cycle's; only the VIPs its cycle gave a manager changed since.
     assert not changed.filter(activated_on=today, account_manager__isnull=True).exists()
+
+
+def test_with_a_usage_feed_the_cycles_price_packages_choose_offers_and_raise_surge_alerts(db):
+    """`--usage`: the build leaves the feed the earlier cycles consumed, and yesterday's file arrives before each
+    cycle, which claims it; the usage steps then have work on both days (this test pass's database)."""
+    from onboard90.bench import feed
+    from onboard90.usage.models import PackageFitVerdict, UsageLoad, UsageMonth
+
+    services.prepare_database(reset=False)
+    built = services.build_state(journeys=2000, daily=None, today=DAY, seed=7, horizon=2, usage=True)
+    assert built.counts["usage_history_rows"] > 2000 * feed.HISTORY_DAYS // 2
+    assert not UsageLoad.objects.filter(consumed_by__isnull=True).exists()  # the earlier cycles consumed it
+    assert UsageMonth.objects.filter(month="2026-05", days=30).exists()  # a complete month to price on
+
+    counts = []
+    for day in (DAY, DAY + dt.timedelta(days=1)):
+        delivered = feed.deliver(day=day, seed=7)
+        assert delivered["usage_rows"] > 0
+        with clock.simulated(clock.cycle_instant(day)):
+            run = cycle_run(as_of=clock.cycle_instant(day), dispatch=False)
+        assert UsageLoad.objects.filter(consumed_by=run.pk).exists()
+        counts.append(run.counts)
+    assert counts[0]["fit_verdicts"] > 0 and counts[0]["surge_alerts"] > 0
+    # The second day's file moved only the running month: the verdicts priced are the window's newcomers.
+    assert 0 < counts[1]["fit_verdicts"] < counts[0]["fit_verdicts"]
+    assert PackageFitVerdict.objects.count() == counts[0]["fit_verdicts"] + counts[1]["fit_verdicts"]

@@ -1,4 +1,4 @@
-"""`onboard90 bench cycle --journeys N [--daily D] [--days K] [--json]`: time the daily cycle at scale.
+"""`onboard90 bench cycle --journeys N [--daily D] [--days K] [--usage] [--json]`: time the daily cycle at scale.
 `onboard90 bench web [--customers N] [--users U] [--requests R] [--seconds S] [--json]`: signed-in staff on
 the real web server.
 `onboard90 bench usage --rows N [--days D] [--json]`: the usage import against a raw bulk write.
@@ -119,6 +119,9 @@ class Command(OnboardCommand):
         cycle.add_argument("--date", default=None, help="the measured cycle's date, YYYY-MM-DD (default today)")
         cycle.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
         cycle.add_argument("--no-dispatch", action="store_true", help="skip timing the outbox dispatch")
+        cycle.add_argument("--usage", action="store_true",
+                           help="a usage feed: the history the earlier cycles consumed, and yesterday's file "
+                                "imported before each cycle (package fit, offers and surge alerts have work)")
         cycle.add_argument("--workers", type=int, default=0,
                            help="fan each cycle out over N Celery worker processes on the configured broker "
                                 "(0–8; default 0: in this process)")
@@ -208,7 +211,7 @@ class Command(OnboardCommand):
                 result = services.run(
                     journeys=options["journeys"], daily=options["daily"], days=options["days"], today=today,
                     seed=options["seed"], force=options["force"], dispatch=not options["no_dispatch"],
-                    progress=progress, workers=options["workers"],
+                    progress=progress, workers=options["workers"], usage=options["usage"],
                 )
             except (services.BenchRefused, ValueError) as exc:
                 raise CommandError(str(exc)) from None
@@ -261,7 +264,7 @@ class Command(OnboardCommand):
         """No DATABASE_URL: run again in a child process on a new SQLite file under var/bench/."""
         _again_in_sqlite(
             "cycle", options, file="bench", valued=("journeys", "days", "seed", "daily", "date", "workers"),
-            flags=("no_dispatch", "force", "json"),
+            flags=("no_dispatch", "usage", "force", "json"),
         )
 
     def _measured(self, name: str, options: dict[str, Any], *, valued: tuple[str, ...], run) -> dict | None:
@@ -405,6 +408,12 @@ class Command(OnboardCommand):
         w(f"内存峰值 / peak RSS       {r['peak_rss_mb']} MB")
         if r.get("workers"):
             w(f"工作进程 / workers        {r['workers']} (peak RSS {', '.join(map(str, r['worker_peak_rss_mb']))} MB)")
+        if r.get("usage"):
+            for day in r["days"]:
+                counts = day["counts"]
+                w(f"用量 / usage {day['date']}  file {day['usage_rows']:,} rows imported in {day['usage_import_s']} s "
+                  f"(before the cycle); verdicts {counts.get('fit_verdicts', 0):,}, offers "
+                  f"{counts.get('offers_chosen', 0):,}, surge alerts {counts.get('surge_alerts', 0):,}")
         if len(r["days"]) > 1:
             for day in r["days"]:
                 w(f"  {day['date']}  due {day['due_rows']:>8,}  cycle {day['cycle_s']:>7} s  "
