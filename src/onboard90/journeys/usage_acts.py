@@ -6,8 +6,8 @@ claimed (see `cycle.cycle_run`). For the customers whose act's window is open (t
 it) and who have no verdict yet, and for those in it whose verdict's inputs moved since it was made (the
 ended months it is priced on, as the usage loads the cycle claims wrote them — `usage.verdicts.loads_claim`,
 `package_fit_stale` —, or the package), it prices their packages; for those with no offer chosen yet, or not
-yet sent one and whose usage changed, it chooses their offer; set-based (`usage.verdicts`), and it stores the
-result. The verdict is then a customer fact like any
+yet sent one and whose first month a claimed load wrote (`offers_stale`), it chooses their offer; set-based
+(`usage.verdicts`), and it stores the result. The verdict is then a customer fact like any
 other (`package_fit` in the audience language): the call opens for "does not fit", the confirming SMS for
 "fits". A verdict that is new or moved appends a line to the customers' change log, so the same cycle's
 delta looks at that customer again (a call for a customer whose usage now says the package does not fit).
@@ -29,7 +29,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from onboard90.core.bulk import chunks, insert_objects, update_rows
 from onboard90.core.planner import broad, broad_on_sqlite
@@ -80,7 +80,6 @@ def usage_verdicts(*, run: CycleRun, versions: Sequence[PlaybookVersion], today:
         CycleRun.objects.exclude(status=CycleStatus.FINISHED).exclude(pk=run.pk).values_list("pk", flat=True)
     )
     verdicts.loads_claim(run_id=run.pk, unfinished=list(unfinished))
-    new_usage = verdicts.new_usage_of(run_id=run.pk)
     counts = {"fit_verdicts": 0, "offers_chosen": 0}
     moved: set[int] = set()
     # Only a customer with usage on file can have a verdict or an offer: without this, every customer in a
@@ -97,9 +96,7 @@ def usage_verdicts(*, run: CycleRun, versions: Sequence[PlaybookVersion], today:
             counts["fit_verdicts"] += len(found)
         in_window = _in_window(playbook, OFFER_ACT, version=version, today=today)
         if in_window is not None:
-            todo = in_window.filter(with_usage).filter(
-                Q(offer_choice__isnull=True) | (Q(offer_choice__made_at__isnull=True) & new_usage)
-            )
+            todo = verdicts.offers_stale(in_window.filter(with_usage), run_id=run.pk)
             counts["offers_chosen"] += verdicts.offer_choices_store(
                 choices=verdicts.offer_choices(todo), today=today
             )

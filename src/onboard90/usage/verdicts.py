@@ -36,7 +36,6 @@ from onboard90.usage.models import (
     OfferChoice,
     OfferKind,
     PackageFitVerdict,
-    UsageDay,
     UsageLoad,
     UsageMonth,
 )
@@ -59,19 +58,29 @@ def loads_claim(*, run_id: int, unfinished: Iterable[int] = ()) -> int:
     )
 
 
-def new_usage_of(*, run_id: int) -> Exists:
-    """For a queryset of Customer: the customer has day rows the loads claimed by `run_id` wrote. A probe of
-    each customer's own rows, not `pk IN (…)`: beside an OR, PostgreSQL reads such a list again for every
-    customer once it outgrows `work_mem` (a day's file of a province: a million ids, minutes)."""
+def offers_stale(customers: QuerySet, *, run_id: int) -> QuerySet:
+    """Those of `customers` with no offer chosen yet, or whose offer is not yet made (its SMS not written) and
+    whose first month — the activation month, all `offer_choices` reads — a load claimed by `run_id` wrote. A
+    daily feed moves the running month, which by the offer's window (day 31 on) is never the first one."""
+    days = sorted(customers.order_by().values_list("activated_on", flat=True).distinct())
+    first = Case(
+        *(When(activated_on=day, then=Value(month_of(day))) for day in days), default=Value(""), output_field=CharField()
+    )
     loads = UsageLoad.objects.filter(consumed_by=run_id).values("pk")
-    return Exists(UsageDay.objects.filter(customer_id=OuterRef("pk"), load_id__in=loads))
+    moved = Exists(
+        UsageMonth.objects.filter(customer_id=OuterRef("pk"), month=OuterRef("activation_month"), load_id__in=loads)
+    )
+    return customers.alias(activation_month=first).filter(
+        Q(offer_choice__isnull=True) | (Q(offer_choice__made_at__isnull=True) & moved)
+    )
 
 
 def new_ended_months_of(*, run_id: int, today: dt.date) -> Exists:
     """For a queryset of Customer: a month over at `today` was written by a load claimed by `run_id` (a month
     row carries the last load that moved it): what a package-fit verdict is priced on
     (`selectors.complete_months`). A daily feed moves the running month every day, which no verdict reads.
-    A probe of the customer's month rows, for the reason `new_usage_of` gives."""
+    A probe of each customer's own rows, not `pk IN (…)`: beside an OR, PostgreSQL reads such a list again for
+    every customer once it outgrows `work_mem` (a day's file of a province: a million ids, minutes)."""
     loads = UsageLoad.objects.filter(consumed_by=run_id).values("pk")
     return Exists(
         UsageMonth.objects.filter(customer_id=OuterRef("pk"), month__lt=month_of(today), load_id__in=loads)

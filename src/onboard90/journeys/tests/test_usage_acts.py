@@ -133,6 +133,18 @@ def test_a_verdict_is_priced_again_when_its_inputs_move_not_for_each_day_of_the_
     assert PackageFitVerdict.objects.get(customer=customer).months == "2012-03,2012-04"
 
 
+def test_an_offer_not_sent_is_not_chosen_again_for_each_day_of_the_running_month(plan):
+    # Opted out of marketing: the recommendation's SMS is never written, so the offer stays not made.
+    customer = builders.customer(city_obj=plan["city"], package_code="A66", activated_on=DAY0, marketing_opt_out=True)
+    used(customer, {"2012-01": (40, 900, 20)})  # the first month, all the offer reads
+    first = cycle.cycle_run(as_of=clock.cycle_instant(day(31)), dispatch=False)
+    assert first.counts["offers_chosen"] == 1
+    used(customer, {"2012-03": (10, 80, 5)})  # the daily feed: the running month moves
+    again = cycle.cycle_run(as_of=clock.cycle_instant(day(32)), dispatch=False)
+    assert again.counts["offers_chosen"] == 0
+    assert OfferChoice.objects.get(customer=customer).made_at is None
+
+
 def test_whose_usage_moved_is_asked_of_each_customer_not_as_a_list_of_every_customer_a_file_touched(plan):
     from onboard90.customers.models import Customer
     from onboard90.usage import verdicts
@@ -140,7 +152,7 @@ def test_whose_usage_moved_is_asked_of_each_customer_not_as_a_list_of_every_cust
     # Beside an OR, `pk IN (the customers a day's file wrote)` is read again for every customer in the window
     # once the list outgrows PostgreSQL's work_mem: a province's file is a million customers.
     stale = verdicts.package_fit_stale(Customer.objects.all(), run_id=1, today=day(FIT_DAY))
-    offers = Customer.objects.filter(verdicts.new_usage_of(run_id=1))
+    offers = verdicts.offers_stale(Customer.objects.all(), run_id=1)
     for query in (str(stale.query), str(offers.query)):
         assert "EXISTS" in query
         assert '"id" IN (SELECT' not in query
