@@ -629,8 +629,9 @@ def run(
                 staff_work(until=clock.cycle_instant(day), at=wall.at)
                 arrive(built, i)
                 autoanalyze()
-            delivered = feed.deliver(day=day, seed=seed) if usage else {}
+            delivered = {}
             if usage:
+                delivered = feed.deliver(day=day, seed=seed)
                 autoanalyze()  # the night's file changed every customer's month: as autovacuum would by morning
             wall.at = clock.cycle_instant(day)
             progress("cycle", i, days)

@@ -158,7 +158,7 @@ def _ordinals(days: Iterable[dt.date]) -> Int64Array:
 
 def _month_keys(ordinals: Int64Array) -> Int64Array:
     """year × 12 + month − 1 of proleptic ordinals, as NumPy dates (no Python per day)."""
-    dates = (ordinals - dt.date(1970, 1, 1).toordinal()).astype("datetime64[D]")
+    dates = (ordinals - _EPOCH).astype("datetime64[D]")
     months = dates.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
     return months + 1970 * 12
 

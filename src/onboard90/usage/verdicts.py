@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,52 +58,46 @@ def loads_claim(*, run_id: int, unfinished: Iterable[int] = ()) -> int:
     )
 
 
+def _by_activation_day(customers: QuerySet, value: Callable[[dt.date], str]) -> Case:
+    """`value` of each customer's activation day, as one CASE over the days `customers` hold (a window's
+    activations: a few weeks of days), for SQL to compare with what a row stores."""
+    days = sorted(customers.order_by().values_list("activated_on", flat=True).distinct())
+    return Case(
+        *(When(activated_on=day, then=Value(value(day))) for day in days), default=Value(""), output_field=CharField()
+    )
+
+
+def _month_written(*, run_id: int, **month: Any) -> Exists:
+    """For a queryset of Customer: a month row of the customer matching `month` carries a load claimed by
+    `run_id` (a month row carries the last load that moved it). A probe of each customer's own rows, not
+    `pk IN (…)`: beside an OR, PostgreSQL reads such a list again for every customer once it outgrows
+    `work_mem` (a day's file of a province: a million ids, minutes)."""
+    loads = UsageLoad.objects.filter(consumed_by=run_id).values("pk")
+    return Exists(UsageMonth.objects.filter(customer_id=OuterRef("pk"), load_id__in=loads, **month))
+
+
 def offers_stale(customers: QuerySet, *, run_id: int) -> QuerySet:
     """Those of `customers` with no offer chosen yet, or whose offer is not yet made (its SMS not written) and
     whose first month — the activation month, all `offer_choices` reads — a load claimed by `run_id` wrote. A
     daily feed moves the running month, which by the offer's window (day 31 on) is never the first one."""
-    days = sorted(customers.order_by().values_list("activated_on", flat=True).distinct())
-    first = Case(
-        *(When(activated_on=day, then=Value(month_of(day))) for day in days), default=Value(""), output_field=CharField()
-    )
-    loads = UsageLoad.objects.filter(consumed_by=run_id).values("pk")
-    moved = Exists(
-        UsageMonth.objects.filter(customer_id=OuterRef("pk"), month=OuterRef("activation_month"), load_id__in=loads)
-    )
-    return customers.alias(activation_month=first).filter(
+    moved = _month_written(run_id=run_id, month=OuterRef("activation_month"))
+    return customers.alias(activation_month=_by_activation_day(customers, month_of)).filter(
         Q(offer_choice__isnull=True) | (Q(offer_choice__made_at__isnull=True) & moved)
-    )
-
-
-def new_ended_months_of(*, run_id: int, today: dt.date) -> Exists:
-    """For a queryset of Customer: a month over at `today` was written by a load claimed by `run_id` (a month
-    row carries the last load that moved it): what a package-fit verdict is priced on
-    (`selectors.complete_months`). A daily feed moves the running month every day, which no verdict reads.
-    A probe of each customer's own rows, not `pk IN (…)`: beside an OR, PostgreSQL reads such a list again for
-    every customer once it outgrows `work_mem` (a day's file of a province: a million ids, minutes)."""
-    loads = UsageLoad.objects.filter(consumed_by=run_id).values("pk")
-    return Exists(
-        UsageMonth.objects.filter(customer_id=OuterRef("pk"), month__lt=month_of(today), load_id__in=loads)
     )
 
 
 def package_fit_stale(customers: QuerySet, *, run_id: int, today: dt.date) -> QuerySet:
     """Those of `customers` whose package-fit verdict is missing or whose inputs moved since it was made: the
-    ended months it is priced on (a month ended, or a load wrote one of them), or the customer's package.
-    The others keep theirs: pricing every customer in the window again each day a usage feed arrives would
-    cost the cycle a verdict per customer in the window (fifteen days of activations) for nothing."""
-    days = sorted(customers.order_by().values_list("activated_on", flat=True).distinct())
-    months = Case(
-        *(When(activated_on=day, then=Value(",".join(complete_months(activated_on=day, today=today)))) for day in days),
-        default=Value(""),
-        output_field=CharField(),
-    )
+    ended months it is priced on (a month ended, or a load wrote one of them: `selectors.complete_months`), or
+    the customer's package. The others keep theirs: a daily feed moves only the running month, which no verdict
+    reads, and pricing every customer in the window again each day would cost the cycle a verdict per customer
+    in the window (fifteen days of activations) for nothing."""
+    months = _by_activation_day(customers, lambda day: ",".join(complete_months(activated_on=day, today=today)))
     current = PackageFitVerdict.objects.filter(
         customer_id=OuterRef("pk"), package=OuterRef("package__code"), months=OuterRef("fit_months")
     )
-    return customers.alias(fit_months=months).filter(
-        ~Exists(current) | new_ended_months_of(run_id=run_id, today=today)
-    )
+    ended_written = _month_written(run_id=run_id, month__lt=month_of(today))
+    return customers.alias(fit_months=months).filter(~Exists(current) | ended_written)
 
 
 # --- package fit -------------------------------------------------------------------------------------------
