@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.sql import UpdateQuery
 
 T = TypeVar("T")
 
@@ -190,6 +191,25 @@ def raw_rows(queryset: QuerySet) -> list[tuple]:
         return []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def update_returning(queryset: QuerySet, values: dict[str, Any], *, returning: Sequence[str]) -> list[tuple]:
+    """`queryset.update(**values)`, and the `returning` columns of the rows it changed (UPDATE … RETURNING, on
+    SQLite and PostgreSQL alike): exactly the rows this statement moved, not those a second read would find in
+    their new state (some may have been there before it). Only for columns the driver returns as the Python
+    type wanted (ids), as `raw_rows`."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    try:
+        sql, params = query.get_compiler(connection=connection).as_sql()
+    except EmptyResultSet:
+        return []
+    if not sql:
+        return []
+    cols = ", ".join(connection.ops.quote_name(queryset.model._meta.get_field(c).column) for c in returning)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {cols}", params)
         return cursor.fetchall()
 
 

@@ -35,7 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce
 
 from onboard90.core import clock
-from onboard90.core.bulk import chunks, insert_rows, insert_select
+from onboard90.core.bulk import chunks, insert_rows, insert_select, update_returning
 from onboard90.core.partitions import customers_between
 from onboard90.core.planner import broad, narrow
 from onboard90.core.session import pg_settings
@@ -45,7 +45,13 @@ from onboard90.journeys.enums import RUNNING, ActionStatus, JourneyStatus, TaskK
 from onboard90.journeys.models import Escalation, Journey, JourneyAction, Task
 from onboard90.journeys.rules import windows
 from onboard90.journeys.rules.assignment import CITY_UNIT_ORDER, unit_kind
-from onboard90.journeys.signals import escalations_created, journeys_closed, tasks_created, tasks_overdue
+from onboard90.journeys.signals import (
+    acts_flipped,
+    escalations_created,
+    journeys_closed,
+    tasks_created,
+    tasks_overdue,
+)
 from onboard90.messaging.enums import UNSENT, MessageStatus
 from onboard90.messaging.models import OutboxMessage
 from onboard90.messaging.policy import next_send_time
@@ -528,13 +534,15 @@ def _mark_overdue(late_tasks: list[tuple[int, int]], as_of: dt.datetime) -> dict
         escalated = escalate(late, reason="overdue", at=as_of)
         # Their acts by id: given as a subquery, the planner would start from every open act on file instead.
         action_ids = list(late.values_list("action_id", flat=True))
-        JourneyAction.objects.filter(*broad(status=ActionStatus.OPEN), between, pk__in=action_ids).update(
-            status=ActionStatus.OVERDUE
+        flipped = update_returning(
+            JourneyAction.objects.filter(*broad(status=ActionStatus.OPEN), between, pk__in=action_ids),
+            {"status": ActionStatus.OVERDUE}, returning=("id", "customer"),
         )
+        acts_flipped.send(sender=JourneyAction, acts=flipped, before=ActionStatus.OPEN, after=ActionStatus.OVERDUE)
         overdue = late.update(status=ActionStatus.OVERDUE)
         if overdue:
-            flipped = Task.objects.filter(between, status=ActionStatus.OVERDUE, due_at__lt=as_of, pk__in=task_ids)
-            tasks_overdue.send(sender=Task, tasks=flipped, at=as_of)
+            late_now = Task.objects.filter(between, status=ActionStatus.OVERDUE, due_at__lt=as_of, pk__in=task_ids)
+            tasks_overdue.send(sender=Task, tasks=late_now, at=as_of)
     return {"overdue": overdue, "escalated": escalated}
 
 
@@ -628,9 +636,15 @@ def _close_journeys(chunk: QuerySet, as_of: dt.datetime) -> int:
         OutboxMessage.objects.filter(
             *broad(status__in=UNSENT), between, customer_id__in=chunk.values("customer_id"), action__isnull=False
         ).update(status=MessageStatus.CANCELLED, last_error="journey_completed")
-        JourneyAction.objects.filter(*broad(status__in=RUNNING), between, journey_id__in=chunk_ids).update(
-            status=ActionStatus.MISSED, closed_at=as_of, reason="journey_ended"
-        )
+        # Open and overdue apart: each is a different count of the figures to move (`acts_flipped`).
+        acts = JourneyAction.objects.filter(between, journey_id__in=chunk_ids)
+        for before in RUNNING:
+            ended = update_returning(
+                acts.filter(*broad(status=before)),
+                {"status": ActionStatus.MISSED, "closed_at": as_of, "reason": "journey_ended"},
+                returning=("id", "customer"),
+            )
+            acts_flipped.send(sender=JourneyAction, acts=ended, before=before, after=ActionStatus.MISSED)
         record_unopened(journeys=chunk, status=ActionStatus.NOT_APPLICABLE, at=as_of)
         journeys_closed.send(sender=Journey, journeys=chunk, status=JourneyStatus.COMPLETED, at=as_of)
         return Journey.objects.filter(*broad(status=JourneyStatus.ACTIVE), pk__in=chunk_ids).update(

@@ -11,6 +11,13 @@ from django.dispatch import Signal
 # work moved, sent inside the transaction that moved them, so the figures move with the work.
 acts_moved = Signal()
 
+# acts: list of (act id, customer id); before, after: ActionStatus — acts the engine moved in bulk, no staff
+# involved: open → overdue with their task (`engine.mark_overdue`), running → missed at the journey's end
+# (`engine.close_finished_journeys`). Sent inside the transaction that moved them, so the figures move with
+# them rather than recounting every act of their (act, due time) groups, which for a closing cohort are
+# ninety days old. Not a staff completion: no task.completed webhook.
+acts_flipped = Signal()
+
 # run: CycleRun; as_of: datetime; last_day: bool — a cycle's work is on file and it is about to finish (a
 # receiver that raises fails the run). `last_day` is False for the earlier days of a catch-up over many days,
 # whose figures the last day's replace.

@@ -1,5 +1,6 @@
 """How the dashboard's figures follow the engine (`journeys.signals`; connected in `reporting.apps`): staff work
-moves its cells in the work's own transaction, and a finished cycle recounts the ones its work touched."""
+and the engine's bulk flips (overdue, missed at a journey's end) move their cells in the write's own
+transaction, and a finished cycle recounts the ones the rest of its work touched."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ def move_figure_cells(sender, *, changes, **kwargs) -> None:
     from onboard90.reporting.services import figure_cells_apply  # on first call: see above
 
     figure_cells_apply(changes=changes)
+
+
+def move_flipped_cells(sender, *, acts, before: str, after: str, **kwargs) -> None:
+    from onboard90.reporting.services import CellChange, figure_cells_apply  # on first call: see above
+
+    figure_cells_apply(changes=[CellChange(pk, before, after, customer_id=customer) for pk, customer in acts])
 
 
 def advance_figures_after_cycle(sender, *, as_of: dt.datetime, last_day: bool, **kwargs) -> None:

@@ -5,13 +5,16 @@ When the cells change (统计更新时机):
 - the first cycle counts every cell (`figures_rebuild`; also `onboard90 figures rebuild`, any time);
 - every later cycle, at its end, recounts the cells its work touched (`figures_advance`, on
   `journeys.signals.cycle_finishing`, see `receivers`): those of the acts opened since the last count, of the
-  acts that stopped running or went overdue (opened, marked overdue, superseded, missed, done by SMS, closed at
-  the journey's end or at a cancellation), and of the customers who moved to another city or store. A day's
-  work, not the file, sets its cost;
+  acts that stopped running by other means than those below (superseded, missed unseen, done by SMS, closed
+  at a cancellation), and of the customers who moved to another city or store. A day's work, not the file,
+  sets its cost;
 - a completion, a bulk completion and a supervisor's correction (`journeys.services.task_complete`,
   `tasks_complete_bulk`, `task_correct`) move their acts from one count to another in their own
   transaction (`figure_cells_apply`, on `journeys.signals.acts_moved`), so the dashboard shows staff work at
-  once — except for an act opened since the last count, which the next cycle counts as it then stands.
+  once — except for an act opened since the last count, which the next cycle counts as it then stands;
+- so do the engine's two bulk flips, an act gone overdue with its task and a running act missed at its
+  journey's end (`journeys.signals.acts_flipped`): counted by recount, a closing cohort's groups would read
+  all ninety days of its acts back, which at a national size are on disk, to move a few of them.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from django.db.models import Case, Count, F, FilteredRelation, Max, Q, Sum, When
 
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, insert_select, insert_values
-from onboard90.core.planner import narrow
+from onboard90.core.partitions import customers_between
+from onboard90.core.planner import among, narrow
 from onboard90.core.session import pg_settings
 from onboard90.journeys.enums import RUNNING, ActionStatus
 from onboard90.journeys.models import Journey, JourneyAction
@@ -52,13 +56,23 @@ def bucket(status: str, backdated: bool = False) -> str | None:
 
 
 class CellChange(NamedTuple):
-    """One act moved by staff work: its status (and the task's backdated mark) before and after."""
+    """One act moved by staff work or flipped by the engine: its status (and the task's backdated mark) before
+    and after; its customer when the mover knows it (the engine's flips), which lets PostgreSQL read the act in
+    its customer's partition only."""
 
     action_id: int
     status_before: str
     status_after: str
     backdated_before: bool = False
     backdated_after: bool = False
+    customer_id: int | None = None
+
+
+# A cell's key read off an act (its customer's city and store; its window's end only when it has no due time).
+_CELL_KEY = (
+    F("customer__city_id"), F("customer__store_id"), "action_code", "stage", "due_at",
+    Case(When(due_at__isnull=True, then=F("window_end"))),
+)
 
 
 def _cell_rows(as_of: dt.datetime):
@@ -69,10 +83,7 @@ def _cell_rows(as_of: dt.datetime):
     return (
         JourneyAction.objects.filter(status__in=COUNTED, opened_at__lte=as_of)
         .annotate(own_task=FilteredRelation("task", condition=Q(task__customer_id=F("customer_id"))))
-        .values_list(
-            F("customer__city_id"), F("customer__store_id"), "action_code", "stage", "due_at",
-            Case(When(due_at__isnull=True, then=F("window_end"))),
-        )
+        .values_list(*_CELL_KEY)
         .annotate(
             **closed_counts(task="own_task"),
             open=Count("id", filter=Q(status=ActionStatus.OPEN)),
@@ -138,8 +149,8 @@ def _touched_groups(*, last: FigureRefresh, upto: int) -> tuple[set[Group], int]
     - the acts opened since (ids above `last.acts_upto`);
     - the acts that stopped running or changed between open and overdue: the running acts the cells count
       for each group against those on file now. Nothing else makes an act leave those counts but staff
-      work, which has moved its cells already (so counts them the same on both sides), and nothing but a
-      correction brings one back;
+      work and the engine's overdue and journey-end flips, which have moved their cells already (so count
+      them the same on both sides), and nothing but a correction brings one back;
     - the customers who moved to another city or store (`CustomerMove`): all their acts.
     """
     counted = JourneyAction.objects.filter(status__in=COUNTED)
@@ -267,26 +278,29 @@ def figure_cells_apply(*, changes: Iterable[CellChange | tuple]) -> int:
     if last is None:
         return 0
     last_as_of, upto = last
-    acts = {}
-    for chunk in chunks([m.action_id for m in moves]):
-        for pk, *key, opened_at in JourneyAction.objects.filter(pk__in=chunk).values_list(
-            "pk", "customer__city_id", "customer__store_id", "action_code", "stage", "due_at",
-            "window_end", "opened_at",
-        ):
-            if key[4] is not None:
-                key[5] = None  # window_end is part of the key only for acts without a due time
-            if (pk <= upto) if upto is not None else (opened_at <= last_as_of):
-                acts[pk] = tuple(key)
+    counted = Q(pk__lte=upto) if upto is not None else Q(opened_at__lte=last_as_of)
+    # The moves by the counts they leave and join, each kind's acts counted per cell by the database: a day's
+    # overdue flips are thousands of acts in a few hundred cells. In customer order where the customers are
+    # known, so each chunk's range names a partition or two.
+    kinds: dict[tuple[str | None, str | None], list[tuple[int, int | None]]] = defaultdict(list)
+    for m in moves:
+        kind = (bucket(m.status_before, m.backdated_before), bucket(m.status_after, m.backdated_after))
+        kinds[kind].append((m.action_id, m.customer_id))
     deltas: dict[tuple, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
-    for move in moves:
-        if move.action_id not in acts:
-            continue
-        key = acts[move.action_id]
-        before, after = bucket(move.status_before, move.backdated_before), bucket(move.status_after, move.backdated_after)
-        if before:
-            deltas[key][before] -= 1
-        if after:
-            deltas[key][after] += 1
+    for (before, after), acts in kinds.items():
+        placed = sorted((act for act in acts if act[1] is not None), key=lambda act: act[1])
+        unplaced = [act for act in acts if act[1] is None]
+        for chunk in (*chunks(placed, 5000), *chunks(unplaced, 5000)):
+            between = customers_between(chunk) if chunk[0][1] is not None else Q()
+            cells = (
+                JourneyAction.objects.filter(between, counted, among("pk", [pk for pk, _ in chunk]))
+                .values_list(*_CELL_KEY).annotate(n=Count("pk")).order_by()
+            )
+            for *key, n in cells:
+                if before:
+                    deltas[tuple(key)][before] -= n
+                if after:
+                    deltas[tuple(key)][after] += n
     if not deltas:
         return 0
     # The cells of these keys, in one read: by the cities and due times involved, then matched exactly.
@@ -305,6 +319,7 @@ def figure_cells_apply(*, changes: Iterable[CellChange | tuple]) -> int:
     table = connection.ops.quote_name(FigureCell._meta.db_table)
     sets = ", ".join(f"{connection.ops.quote_name(name)} = {connection.ops.quote_name(name)} + %s" for name in COUNTS)
     if updates:
+        updates.sort(key=lambda row: row[-1])  # one order of the cells for every writer: no deadlock between two
         with connection.cursor() as cursor:
             cursor.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", updates)
     if inserts:

@@ -11,7 +11,7 @@ import re
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import Count, F, Sum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,11 +20,13 @@ from onboard90.catalog.models import VipTier
 from onboard90.core import clock
 from onboard90.customers.models import Customer
 from onboard90.customers.services import customer_cancel, customer_rate_vip
-from onboard90.journeys import cycle, services
+from onboard90.journeys import cycle, engine, services
 from onboard90.journeys import selectors as journeys
 from onboard90.journeys.enums import RUNNING
 from onboard90.journeys.models import JourneyAction, Task
+from onboard90.journeys.selectors import versions_in_use
 from onboard90.org.models import Unit
+from onboard90.playbook.selectors import playbook_of
 from onboard90.reporting import selectors
 from onboard90.reporting import services as reporting_services
 from onboard90.reporting.models import CustomerMove, FigureCell, FigureRefresh
@@ -318,3 +320,40 @@ def test_an_act_opened_since_the_last_count_is_counted_once_when_done_before_the
     builders.customer(city_obj=province["jinan"]["city"], activated_on=day(2))
     run(province, 3, 3)
     assert cells_by_key() == counted_afresh(at(3, 9))
+
+
+def test_tasks_gone_overdue_move_their_cells_with_the_flip_and_leave_nothing_to_recount(province):
+    """The engine's overdue flip moves its acts from open to overdue in the cells in its own transaction: the
+    cells equal a full count at once, and the next advance finds no group to recount for it."""
+    populate(province, per_city=2)
+    run(province, 0, 1)
+    later = at(12)
+    flipped = engine.mark_overdue(as_of=later)["overdue"]
+    assert flipped > 0
+    assert JourneyAction.objects.filter(status="overdue").count() >= flipped
+    assert cells_by_key() == counted_afresh(later)
+    refresh = reporting_services.figures_advance(as_of=later)
+    assert refresh.cells == 0  # no group recounted: the flips were counted as they happened
+    assert cells_by_key() == counted_afresh(later)
+
+
+def test_a_journey_that_reaches_its_last_day_moves_its_running_acts_to_missed_without_a_recount(province):
+    """At day 90 the work still running is missed (open and overdue alike): each act leaves its own count
+    for `missed` in the cells as the journey closes, not at the next advance by a recount of ninety days of
+    acts."""
+    populate(province, per_city=2)
+    run(province, 0, 1)
+    engine.mark_overdue(as_of=at(12))  # some running acts overdue, the others still open
+    reporting_services.figures_advance(as_of=at(12))
+    running = dict(JourneyAction.objects.filter(status__in=RUNNING).values_list("status").annotate(n=Count("pk")))
+    assert running.get("open") and running.get("overdue")
+    end = at(day_count := 100)
+    for version in versions_in_use():
+        closed = engine.close_finished_journeys(
+            version=version, playbook=playbook_of(version), today=day(day_count), as_of=end
+        )
+        assert closed > 0
+    assert not JourneyAction.objects.filter(status__in=RUNNING).exists()
+    assert cells_by_key() == counted_afresh(end)
+    assert reporting_services.figures_advance(as_of=end).cells == 0
+    assert_cells_match(end)
