@@ -19,9 +19,10 @@ is raised (`data_surge` anchor: start 0, end 0 = that day, by the last second of
 
 The SMS:
 
-* its text is rendered now, from the act's template with `alert` in the context (`usage.alerts.alert_context`);
-  the dispatcher never renders it (it has no act to find the template by). A template that fails for this
-  customer records the message failed, with the reason;
+* its text is rendered now, by the dispatcher's renderer (`messaging.services.messages_render`) from the act's
+  template with `alert` in the context (`usage.alerts.alert_context`); the dispatcher never renders it later (it
+  has no act to find the template by). A template that fails for this customer records the message failed, with
+  the reason;
 * one SMS per customer per cycle: a day that sets off several alerts at once (a surge that also takes the month
   past 80 %, or past 80 % and 100 % together) tells the customer once, of the highest share of the allowance
   reached, else of the surge; every alert of that day is linked to that message;
@@ -36,6 +37,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import transaction
 
@@ -46,11 +48,11 @@ from onboard90.journeys import audience_sql
 from onboard90.journeys.enums import JourneyStatus
 from onboard90.journeys.models import CycleRun
 from onboard90.journeys.rules import windows
-from onboard90.messaging.context import SharedParts, latest_bills, message_text, reference_lists
 from onboard90.messaging.enums import MessageStatus, Purpose
 from onboard90.messaging.models import OutboxMessage
 from onboard90.messaging.policy import next_send_time
-from onboard90.playbook import schema, templating
+from onboard90.messaging.services import messages_render
+from onboard90.playbook import schema
 from onboard90.playbook.models import PlaybookVersion
 from onboard90.playbook.selectors import playbook_of
 from onboard90.usage import alerts, surge
@@ -95,7 +97,7 @@ def surge_alerts(*, run: CycleRun, versions: Sequence[PlaybookVersion], today: d
             raised = alerts.surge_alerts_store(found=found, run_id=run.pk)
             counts["surge_alerts"] += len(raised)
             counts["surge_sms"] += _tell(
-                raised, playbook=playbook, action=action, as_of=run.as_of, today=today
+                raised, version=version, playbook=playbook, action=action, as_of=run.as_of, today=today
             )
     return counts
 
@@ -119,13 +121,15 @@ def send_times(playbook: schema.Playbook, action: schema.Action, *, as_of: dt.da
 def _tell(
     raised: list[SurgeAlert],
     *,
+    version: PlaybookVersion,
     playbook: schema.Playbook,
     action: schema.Action,
     as_of: dt.datetime,
     today: dt.date,
 ) -> int:
-    """Queue one rendered SMS per customer for the alerts just raised, and link it on them. Returns the SMS
-    queued (a failed render included: it is on file, recorded failed)."""
+    """Queue one SMS per customer for the alerts just raised, rendered at once through the dispatcher's own
+    renderer (`messaging.services.messages_render`, with the alert in the context), and link it on them.
+    Returns the SMS queued (a failed render included: it is on file, recorded failed)."""
     spec = action.sms
     if spec is None or not raised:
         return 0
@@ -133,43 +137,34 @@ def _tell(
     by_customer: dict[int, list[SurgeAlert]] = defaultdict(list)
     for alert in raised:
         by_customer[alert.customer_id].append(alert)
-    refs, shared = reference_lists(), SharedParts()
+
+    def contexts(customer_ids: list[int]) -> dict[int, dict[str, Any]]:
+        return {pk: {"alert": alerts.alert_context(_telling(by_customer[pk]))} for pk in customer_ids}
+
     audience = audience_sql.to_q(spec.audience, prefix="")
     queued = 0
     for chunk in chunks(sorted(by_customer), MESSAGE_BATCH):
         told = Customer.objects.filter(pk__in=chunk).filter(audience)
         if spec.message_class == "marketing":
             told = told.filter(marketing_opt_out=False)
-        related = ("city", "store", "package", "vip_tier", "account_manager__staff")
-        customers = list(told.select_related(*related).order_by("pk"))
-        bills = latest_bills(c.pk for c in customers)
-        messages: list[OutboxMessage] = []
-        for customer in customers:
-            extra = {"alert": alerts.alert_context(_telling(by_customer[customer.pk]))}
-            try:
-                text = message_text(
-                    playbook, action, customer, bill=bills.get(customer.pk), refs=refs, shared=shared, extra=extra
-                )
-                status, error, parts = MessageStatus.QUEUED, "", templating.segments(text)
-            except Exception as exc:  # one customer's failure must not stop the others' alerts
-                text, status, error, parts = "-", MessageStatus.FAILED, f"render: {exc}"[:255], 0
-            messages.append(
-                OutboxMessage(
-                    action=None,
-                    purpose=Purpose.DATA_SURGE_ALERT,
-                    customer=customer,
-                    msisdn=customer.msisdn,
-                    message_class=spec.message_class,
-                    text=text,
-                    segments=parts,
-                    status=status,
-                    scheduled_at=scheduled_at,
-                    not_after=not_after,
-                    last_error=error,
-                    created_at=as_of,
-                )
+        messages = [
+            OutboxMessage(
+                action=None, purpose=Purpose.DATA_SURGE_ALERT, customer_id=customer_id, msisdn=msisdn,
+                message_class=spec.message_class, text="", status=MessageStatus.QUEUED, scheduled_at=scheduled_at,
+                not_after=not_after, created_at=as_of,
             )
+            for customer_id, msisdn in told.order_by("pk").values_list("pk", "msisdn")
+        ]  # fmt: skip
+        if not messages:
+            continue
         OutboxMessage.objects.bulk_create(messages, batch_size=MESSAGE_BATCH)
+        ids = [message.pk for message in messages]
+        # These messages by their customers' range (the outbox is partitioned by customer on PostgreSQL) and ids.
+        written = OutboxMessage.objects.filter(
+            customer_id__gte=chunk[0], customer_id__lte=chunk[-1], pk__gte=min(ids), pk__lte=max(ids),
+            purpose=Purpose.DATA_SURGE_ALERT,
+        )
+        messages_render(messages=written, extra=contexts, act=(version.pk, action.code), record_failures=True)
         update_rows(
             SurgeAlert,
             ["message"],

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Value
 
 from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
@@ -61,13 +61,16 @@ def messages_render(
     messages: QuerySet[OutboxMessage],
     extra: ExtraContext | None = None,
     record_failures: bool = False,
+    act: tuple[int, str] | None = None,
     batch: int = 2000,
     page: int = 50_000,
 ) -> list[int]:
     """Render those of `messages` that are queued and not yet rendered; the ids of the customers whose SMS
     was written. The dispatcher renders every one (`outbox_render`); the daily cycle renders its usage acts'
     SMS as it queues them, with each customer's verdict and offer in the context (`extra`). A message whose
-    template fails is recorded failed when `record_failures`, else left unrendered for the dispatcher.
+    template fails is recorded failed when `record_failures`, else left unrendered for the dispatcher. `act`, a
+    (playbook version id, act code), is the template of every one of `messages` when they carry no act of their
+    own (a data-surge alert's SMS, `journeys.surge_acts`); otherwise each message's act names it.
 
     What it reads per message is a row, not model instances: the message's and its customer's columns
     (`_Recipient`), with the package, city, store, tier and manager — a few dozen rows of reference data —
@@ -77,10 +80,8 @@ def messages_render(
     written back by one prepared statement (its texts and parts; a second for any that failed to render).
     """
     unrendered = messages.filter(status=MessageStatus.QUEUED, text="")
-    rows = unrendered.values_list(
-        "pk", "action__journey__playbook_version_id", "action__action_code",
-        *(f"customer__{field}" for field in ("pk", *CUSTOMER_FIELDS)),
-    )
+    template = ("action__journey__playbook_version_id", "action__action_code") if act is None else map(Value, act)
+    rows = unrendered.values_list("pk", *template, *(f"customer__{field}" for field in ("pk", *CUSTOMER_FIELDS)))
     playbooks: dict[int, tuple[Any, SharedParts]] = {}
     refs = references = None
     rendered: list[int] = []

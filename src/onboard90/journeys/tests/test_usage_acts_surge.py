@@ -31,8 +31,8 @@ from onboard90.messaging.models import OutboxMessage
 from onboard90.messaging.services import outbox_dispatch
 from onboard90.playbook import schema
 from onboard90.playbook.services import default_document
+from onboard90.usage import alerts, verdicts
 from onboard90.usage import services as usage_services
-from onboard90.usage import verdicts
 from onboard90.usage.models import SurgeAlert
 from onboard90.usage.services import usage_import
 
@@ -170,6 +170,36 @@ def test_a_customer_new_to_the_network_has_no_usual_day_yet(plan, usage):
     usage.night(may(10), a=(newcomer, 150))  # 60 + 150 = 210 MB: under 80 % of 300 too
     assert run(may(11)).counts["surge_alerts"] == 0
     assert alerts_of(newcomer) == []
+
+
+class _Unreadable:
+    def __getattr__(self, name):
+        raise RuntimeError(f"alert.{name} cannot be read")
+
+    __getitem__ = __getattr__
+
+
+def test_an_alert_whose_sms_fails_to_render_keeps_its_message_recorded_failed_and_the_others_go(
+    plan, usage, monkeypatch
+):
+    """One customer's template failing (here: an alert the template cannot read) must not stop the others'
+    SMS: the alert is on file, linked to its message, which is recorded failed with the reason."""
+    broken, fine = customer(plan), customer(plan)
+    quiet_until_may_10(usage, broken, fine)
+    told = alerts.alert_context
+    monkeypatch.setattr(
+        alerts, "alert_context", lambda alert: _Unreadable() if alert.customer_id == broken.pk else told(alert)
+    )
+    usage.night(may(10), a=(broken, 120), b=(fine, 120))
+    done = run(may(11))
+
+    assert (done.counts["surge_alerts"], done.counts["surge_sms"]) == (2, 2)
+    [failed], [queued] = alert_sms(broken), alert_sms(fine)
+    assert (failed.status, failed.text) == (MessageStatus.FAILED, "-")
+    assert failed.last_error.startswith("render: ")
+    assert [a.message_id for a in alerts_of(broken)] == [failed.pk]
+    assert queued.status == MessageStatus.QUEUED and queued.text.startswith("【中国联通】流量提醒：")
+    assert [a.message_id for a in alerts_of(fine)] == [queued.pk]
 
 
 def test_second_surge_in_same_month_sends_no_second_sms(plan, usage):
