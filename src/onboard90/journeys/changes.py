@@ -22,7 +22,7 @@ from onboard90.catalog.models import Package, VipTier
 from onboard90.core import clock
 from onboard90.core.bulk import chunks
 from onboard90.core.partitions import customers_between
-from onboard90.core.planner import broad, broad_on_sqlite, narrow
+from onboard90.core.planner import among, broad, broad_on_sqlite, narrow
 from onboard90.core.session import pg_settings
 from onboard90.customers.models import CustomerChange
 from onboard90.journeys import audience_sql
@@ -158,7 +158,7 @@ def changed_running_acts(*, since: Since, before: int, codes: Iterable[str]) -> 
         for chunk in chunks(changed, 5000):
             for pk, code in JourneyAction.objects.filter(
                 customers_between(chunk), *broad(status__in=RUNNING, pk__lte=before),
-                *broad_on_sqlite(action_code__in=codes), journey_id__in=[journey for journey, _customer in chunk],
+                *broad_on_sqlite(action_code__in=codes), among("journey_id", [journey for journey, _customer in chunk]),
             ).order_by("pk").values_list("pk", "action_code"):
                 found[code].append(pk)
     return found

@@ -37,7 +37,7 @@ from django.db.models.functions import Cast, Coalesce
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, insert_rows, insert_select, update_returning
 from onboard90.core.partitions import customers_between
-from onboard90.core.planner import broad, narrow
+from onboard90.core.planner import among, broad, narrow
 from onboard90.core.session import pg_settings
 from onboard90.journeys import audience_sql
 from onboard90.journeys.changes import Since
@@ -308,7 +308,7 @@ def _open_acts(*, version: PlaybookVersion, code: str, fresh: Fresh | None) -> I
         return
     yield acts.filter(pk__gt=fresh.opened_after)
     for chunk in chunks(fresh.changed.get(code, []), 5000):
-        yield acts.filter(pk__in=chunk)
+        yield acts.filter(among("pk", chunk))
 
 
 def create_tasks(
@@ -530,18 +530,18 @@ def _mark_overdue(late_tasks: list[tuple[int, int]], as_of: dt.datetime) -> dict
     task_ids = [pk for pk, _customer in late_tasks]
     between = customers_between(late_tasks)
     with transaction.atomic(), pg_settings(enable_hashjoin="off", enable_mergejoin="off"):
-        late = Task.objects.filter(between, status=ActionStatus.OPEN, due_at__lt=as_of, pk__in=task_ids)
+        late = Task.objects.filter(between, among("pk", task_ids), status=ActionStatus.OPEN, due_at__lt=as_of)
         escalated = escalate(late, reason="overdue", at=as_of)
         # Their acts by id: given as a subquery, the planner would start from every open act on file instead.
         action_ids = list(late.values_list("action_id", flat=True))
         flipped = update_returning(
-            JourneyAction.objects.filter(*broad(status=ActionStatus.OPEN), between, pk__in=action_ids),
+            JourneyAction.objects.filter(*broad(status=ActionStatus.OPEN), between, among("pk", action_ids)),
             {"status": ActionStatus.OVERDUE}, returning=("id", "customer"),
         )
         acts_flipped.send(sender=JourneyAction, acts=flipped, before=ActionStatus.OPEN, after=ActionStatus.OVERDUE)
         overdue = late.update(status=ActionStatus.OVERDUE)
         if overdue:
-            late_now = Task.objects.filter(between, status=ActionStatus.OVERDUE, due_at__lt=as_of, pk__in=task_ids)
+            late_now = Task.objects.filter(between, among("pk", task_ids), status=ActionStatus.OVERDUE, due_at__lt=as_of)
             tasks_overdue.send(sender=Task, tasks=late_now, at=as_of)
     return {"overdue": overdue, "escalated": escalated}
 

@@ -32,7 +32,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, QuerySet
 
 from onboard90.core.bulk import chunks, insert_objects, update_rows
-from onboard90.core.planner import broad, broad_on_sqlite
+from onboard90.core.planner import among, broad, broad_on_sqlite
 from onboard90.customers.models import Customer, CustomerChange
 from onboard90.journeys.enums import CycleStatus, JourneyStatus
 from onboard90.journeys.models import CycleRun, JourneyAction, Task
@@ -166,13 +166,13 @@ def render_messages(*, version: PlaybookVersion, action: schema.Action, as_of: d
     def contexts(customer_ids: list[int]) -> dict[int, dict[str, Any]]:
         fits = {
             verdict.customer_id: verdicts.fit_context(verdict)
-            for verdict in PackageFitVerdict.objects.filter(customer_id__in=customer_ids).only(
+            for verdict in PackageFitVerdict.objects.filter(among("customer_id", customer_ids)).only(
                 "customer_id", "verdict", "recommended", "saving", "current_cost", "explanation"
             )
         }
         offers = {
             choice.customer_id: verdicts.offer_context(choice)
-            for choice in OfferChoice.objects.filter(customer_id__in=customer_ids).select_related("offer")
+            for choice in OfferChoice.objects.filter(among("customer_id", customer_ids)).select_related("offer")
         }
         if action.code == OFFER_ACT:
             offered.update(offers)

@@ -19,7 +19,7 @@ from onboard90.core import clock
 from onboard90.core.bulk import update_rows
 from onboard90.core.locks import dispatcher_lock
 from onboard90.core.masking import mask_msisdn
-from onboard90.core.planner import broad, narrow
+from onboard90.core.planner import among, broad, narrow
 from onboard90.customers.models import Bill, Customer
 from onboard90.messaging import policy
 from onboard90.messaging.context import CUSTOMER_FIELDS, SharedParts, message_text, reference_lists
@@ -92,7 +92,7 @@ def messages_render(
         references.attach(recipients)
         bills: dict[int, _Bill] = {}
         for customer_id, month, amount in (
-            Bill.objects.filter(customer_id__in={r.pk for r in recipients})
+            Bill.objects.filter(among("customer_id", {r.pk for r in recipients}))
             .order_by("-issued_at")
             .values_list("customer_id", "bill_month", "amount")
         ):
