@@ -32,11 +32,7 @@ COMPLETE_MONTHS = 2
 
 def history(*, today: dt.date, seed: int) -> int:
     """The usage the cycles before `today` consumed; returns the day rows written."""
-    rows = 0
-    with tempfile.TemporaryDirectory(prefix="onboard90-feed-") as folder:
-        for back in range(HISTORY_DAYS + 1, 1, -1):
-            day = today - dt.timedelta(days=back)
-            rows += demo_usage_day(day=day, folder=Path(folder), seed=seed, now=_night_before(day + dt.timedelta(days=1)))
+    rows = _import_days([today - dt.timedelta(days=back) for back in range(HISTORY_DAYS + 1, 1, -1)], seed=seed)
     last = CycleRun.objects.filter(status=CycleStatus.FINISHED).order_by("-as_of").values_list("pk", flat=True).first()
     UsageLoad.objects.filter(consumed_by__isnull=True).update(consumed_by=last)
     load = UsageLoad.objects.order_by("-pk").values_list("pk", flat=True).first()
@@ -44,7 +40,6 @@ def history(*, today: dt.date, seed: int) -> int:
     for _ in range(COMPLETE_MONTHS):
         first = (first - dt.timedelta(days=1)).replace(day=1)
         _complete_month(first, load=load)
-    habit_of.cache_clear()  # a million numbers' habits: not for the measured process to keep
     return rows
 
 
@@ -66,10 +61,19 @@ def _complete_month(first: dt.date, *, load: int | None) -> None:
 def deliver(*, day: dt.date, seed: int) -> dict[str, float | int]:
     """Yesterday's file for the cycle of `day`, written and imported the night before it; its rows and seconds."""
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="onboard90-feed-") as folder:
-        rows = demo_usage_day(day=day - dt.timedelta(days=1), folder=Path(folder), seed=seed, now=_night_before(day))
-    habit_of.cache_clear()
+    rows = _import_days([day - dt.timedelta(days=1)], seed=seed)
     return {"usage_rows": rows, "usage_import_s": round(time.perf_counter() - started, 3)}
+
+
+def _import_days(days: list[dt.date], *, seed: int) -> int:
+    """Each day's file of the demo's habits, written and imported the night after it; the day rows written."""
+    with tempfile.TemporaryDirectory(prefix="onboard90-feed-") as folder:
+        rows = sum(
+            demo_usage_day(day=day, folder=Path(folder), seed=seed, now=_night_before(day + dt.timedelta(days=1)))
+            for day in days
+        )
+    habit_of.cache_clear()  # a million numbers' habits: not for the measured process to keep
+    return rows
 
 
 def _night_before(day: dt.date) -> dt.datetime:
