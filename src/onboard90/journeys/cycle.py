@@ -1,17 +1,19 @@
 """The daily cycle (日处理) from end to end, in pieces: `cycle_begin` takes the change log and plans the day,
-one piece per window group of each playbook version does the per-journey work, and `cycle_finish` runs the
-shared steps once every piece is done.
+one piece per window group of each playbook version does the per-journey work, then the shared steps run as
+pieces of their own (overdue by shard of customers, the dispatch, the journeys' ends by shard), and
+`cycle_finish` brings the figures up to date and records the run.
 
 `cycle_run` runs the pieces one after another in this process, holding the cycle lock throughout (the
 embedded default: `onboard90 run`, the demo, the bench). On Celery workers (`journeys.tasks`) the same
 pieces are fanned out, one stage at a time, the next stage started by the piece that finds its own stage all
 done (`stage_advance`), and the finish follows the last stage: a worker killed mid-piece, or a broker
-restarted under it, rolls its transaction back and the piece is delivered again; a piece that committed is
-recorded done in the same transaction (`CyclePiece`) and never runs twice.
+restarted under it, rolls its transaction back and the piece is delivered again; a piece that was recorded done
+(`CyclePiece`) never runs twice.
 
-The steps: usage's verdicts (package fit, the offer: `usage_acts`) and supersede (in the plan), then per window group (acts sharing an anchor and window) open the due
-acts, assign VIP managers, create tasks and queue SMS; then overdue and escalations, the outbox's dispatch,
-the journeys that reached their last day, and the figures (`signals.cycle_finishing`).
+The steps: usage's verdicts (package fit, the offer: `usage_acts`) and supersede (in the plan), then per window
+group (acts sharing an anchor and window) open the due acts, assign VIP managers, create tasks and queue SMS;
+then overdue and escalations, the outbox's dispatch, the journeys that reached their last day, and the figures
+(`signals.cycle_finishing`).
 """
 
 from __future__ import annotations
@@ -64,11 +66,11 @@ def cycle_run(
         run = cycle_begin(as_of=as_of, rescan=rescan)
         try:
             for name in run.pieces.filter(finished_at__isnull=True).order_by("position").values_list("name", flat=True):
-                piece_run(run_id=run.pk, name=name)
+                piece_run(run_id=run.pk, name=name, gateway=gateway, dispatch=dispatch)
         except BaseException:
             cycle_fail(run_id=run.pk)
             raise
-        return cycle_finish(run_id=run.pk, gateway=gateway, dispatch=dispatch, figures=figures)
+        return cycle_finish(run_id=run.pk, figures=figures)
 
 
 def cycle_start(*, as_of: dt.datetime, rescan: bool = False) -> CycleRun:
@@ -163,6 +165,10 @@ def cycle_begin(*, as_of: dt.datetime, rescan: bool = False, on_workers: bool = 
                 pieces.append(
                     CyclePiece(run=run, name=f"v{version.pk}.g{index}", position=len(pieces) + 1, stage=stage, plan=plan)
                 )
+        pieces += _shared_pieces(
+            run=run, stage=1 + max((p.stage for p in pieces), default=-1), position=len(pieces) + 1,
+            shards=settings.ONBOARD90["CYCLE_SHARDS"] if on_workers else 1,
+        )
         # The plan's own piece, done: it carries the supersedes' count and marks the run's first move.
         done = CyclePiece(
             run=run, name="plan", position=0, stage=0, counts={"superseded": superseded, **usage_counts},
@@ -183,12 +189,40 @@ def cycle_begin(*, as_of: dt.datetime, rescan: bool = False, on_workers: bool = 
     return run
 
 
-def piece_run(*, run_id: int, name: str) -> dict[str, int]:
-    """One piece of cycle `run_id`'s per-journey work, in one transaction that also records it done; its counts.
+OVERDUE, DISPATCH, CLOSING = "overdue", "dispatch", "closing"
+SHARED_STEPS = (OVERDUE, DISPATCH, CLOSING)
 
-    Run again after it committed, it returns what it recorded and writes nothing. Cut off before, its
-    transaction rolled back, it starts over: it re-reads where the acts stand (`opened_after`) and writes
-    against the same unique keys, so it ends where one clean run of it would have.
+
+def _shared_pieces(*, run: CycleRun, stage: int, position: int, shards: int) -> list[CyclePiece]:
+    """The shared steps after the window groups, each stage waiting for the one before: overdue and escalations
+    by shard of customers (`engine.Shard`), the outbox's dispatch, the journeys that reached their last day by
+    shard. The dispatch comes between the two, as it always has: at the cycle's hour it sends what a journey
+    closed before it would cancel. One shard of each in one process; on workers the shards run side by side."""
+    overdue = [
+        CyclePiece(run=run, name=f"{OVERDUE}.{k}", stage=stage, position=position + k, plan={"shard": [k, shards]})
+        for k in range(shards)
+    ]
+    dispatch = CyclePiece(run=run, name=DISPATCH, stage=stage + 1, position=position + shards, plan={})
+    closing = [
+        CyclePiece(
+            run=run, name=f"{CLOSING}.{k}", stage=stage + 2, position=position + shards + 1 + k,
+            plan={"shard": [k, shards]},
+        )
+        for k in range(shards)
+    ]
+    return [*overdue, dispatch, *closing]
+
+
+def piece_run(*, run_id: int, name: str, gateway=None, dispatch: bool = True) -> dict[str, int]:
+    """One piece of cycle `run_id` and its record done; its counts. A window group's per-journey work runs in one
+    transaction with its record. A shard of a shared step commits its own ranges (see `engine.mark_overdue`) and
+    is recorded after them; the dispatch sends through `gateway` (when `dispatch`), outside any transaction of
+    ours, as the outbox's job does.
+
+    Run again after it was recorded, it returns what it recorded and writes nothing. Cut off before, it starts
+    over: a window group, its transaction rolled back, re-reads where the acts stand (`opened_after`) and writes
+    against the same unique keys; a shared step finds what is left to do. Either ends where one clean run of it
+    would have.
     """
     began = time.monotonic()
     piece = CyclePiece.objects.select_related("run").get(run_id=run_id, name=name)
@@ -197,26 +231,18 @@ def piece_run(*, run_id: int, name: str) -> dict[str, int]:
     run = piece.run
     if run.status != CycleStatus.RUNNING:
         raise CycleAbandoned(f"日处理 {run.pk} 已不在运行 / cycle run {run.pk} is {run.status}, not running")
-    version_key, _dot, group_key = name.partition(".")
-    version = PlaybookVersion.objects.get(pk=int(version_key[1:]))
-    playbook = playbook_of(version)
-    group = window_groups(_ordered(playbook))[int(group_key[1:])]
-    since_day = piece.plan.get("since")
-    since = changes.Since(day=dt.date.fromisoformat(since_day), run_id=run.pk) if since_day else None
-    as_of = run.as_of
-    send_from = next_send_time(as_of, playbook.quiet_hours.start, playbook.quiet_hours.end)
+    kind = name.partition(".")[0]
     try:
-        with transaction.atomic():
-            counts = _open_group(
-                version=version, playbook=playbook, group=group, today=clock.local_date(as_of), as_of=as_of,
-                since=since, changed=piece.plan.get("changed"), send_from=send_from,
-            )
-            if not CyclePiece.objects.filter(pk=piece.pk, finished_at__isnull=True).update(
-                counts=counts, finished_at=clock.now()
-            ):
-                raise _DoneElsewhere  # a second delivery ran it meanwhile: keep its record, drop this copy
+        if kind in SHARED_STEPS:
+            counts = _shared_step(piece=piece, gateway=gateway, dispatch=dispatch)
+            _record(piece, counts)
+        else:
+            with transaction.atomic():
+                counts = _window_group(piece=piece)
+                _record(piece, counts)
     except _DoneElsewhere:
         return CyclePiece.objects.get(pk=piece.pk).counts
+    as_of = run.as_of
     log.info("cycle %s: piece %s " + " ".join(f"{key}=%d" for key in counts), clock.local_date(as_of).isoformat(),
              name, *counts.values(),
              extra={"event": "cycle_piece", "run_id": run.pk, "piece": name, "stage": piece.stage,
@@ -225,14 +251,57 @@ def piece_run(*, run_id: int, name: str) -> dict[str, int]:
     return counts
 
 
+def _record(piece: CyclePiece, counts: dict[str, int]) -> None:
+    if not CyclePiece.objects.filter(pk=piece.pk, finished_at__isnull=True).update(
+        counts=counts, finished_at=clock.now()
+    ):
+        raise _DoneElsewhere  # a second delivery ran it meanwhile: keep its record, drop this copy
+
+
+def _window_group(*, piece: CyclePiece) -> dict[str, int]:
+    run = piece.run
+    version_key, _dot, group_key = piece.name.partition(".")
+    version = PlaybookVersion.objects.get(pk=int(version_key[1:]))
+    playbook = playbook_of(version)
+    group = window_groups(_ordered(playbook))[int(group_key[1:])]
+    since_day = piece.plan.get("since")
+    since = changes.Since(day=dt.date.fromisoformat(since_day), run_id=run.pk) if since_day else None
+    as_of = run.as_of
+    send_from = next_send_time(as_of, playbook.quiet_hours.start, playbook.quiet_hours.end)
+    return _open_group(
+        version=version, playbook=playbook, group=group, today=clock.local_date(as_of), as_of=as_of,
+        since=since, changed=piece.plan.get("changed"), send_from=send_from,
+    )
+
+
+def _shared_step(*, piece: CyclePiece, gateway, dispatch: bool) -> dict[str, int]:
+    as_of = piece.run.as_of
+    kind = piece.name.partition(".")[0]
+    shard = engine.Shard(*piece.plan["shard"]) if "shard" in piece.plan else None
+    if kind == OVERDUE:
+        done = engine.mark_overdue(as_of=as_of, shard=shard)
+        return {"overdue": done["overdue"], "escalated": done["escalated"]}
+    if kind == DISPATCH:
+        # The outbox-dispatch job, run in line by default; at scale it runs on its own too (`CYCLE_DISPATCH`).
+        sent = outbox_dispatch_due(as_of=as_of, gateway=gateway) if dispatch else {"sms_sent": 0, "sms_missed": 0}
+        return {"sms_sent": sent["sms_sent"], "missed": sent["sms_missed"]}
+    closed = sum(
+        engine.close_finished_journeys(
+            version=version, playbook=playbook_of(version), today=clock.local_date(as_of), as_of=as_of, shard=shard
+        )
+        for version in versions_in_use()
+    )
+    return {"closed": closed}
+
+
 class _DoneElsewhere(Exception):
     pass
 
 
-def cycle_finish(*, run_id: int, gateway=None, dispatch: bool = True, figures: bool = True) -> CycleRun:
-    """The shared steps once every piece of cycle `run_id` is done: overdue and escalations, the outbox's
-    dispatch, the journeys that reached their last day, the figures; then the record, with the counts of all
-    pieces. A finished run is left as it is (the finish delivered twice)."""
+def cycle_finish(*, run_id: int, figures: bool = True) -> CycleRun:
+    """The end of cycle `run_id` once every piece is done (the shared steps among them): the figures, the change
+    log and old pieces pruned, then the record, with the counts of all pieces. A finished run is left as it is
+    (the finish delivered twice)."""
     began = time.monotonic()
     run = CycleRun.objects.get(pk=run_id)
     if run.status == CycleStatus.FINISHED:
@@ -249,17 +318,6 @@ def cycle_finish(*, run_id: int, gateway=None, dispatch: bool = True, figures: b
         for key, value in piece_counts.items():
             counts[key] = counts.get(key, 0) + value
     try:
-        overdue = engine.mark_overdue(as_of=as_of)
-        counts["overdue"] += overdue["overdue"]
-        counts["escalated"] += overdue["escalated"]
-        if dispatch:  # the outbox-dispatch job, run in line by default; at scale it runs on its own too
-            dispatched = outbox_dispatch_due(as_of=as_of, gateway=gateway)
-            counts["sms_sent"] += dispatched["sms_sent"]
-            counts["missed"] += dispatched["sms_missed"]
-        for version in versions_in_use():
-            counts["closed"] += engine.close_finished_journeys(
-                version=version, playbook=playbook_of(version), today=today, as_of=as_of
-            )
         # The dashboard's figures follow, once the day's work is on file (reporting listens).
         cycle_finishing.send(sender=CycleRun, run=run, as_of=as_of, last_day=figures)
         changes.changes_prune(as_of=as_of)

@@ -12,6 +12,7 @@ import functools
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
@@ -32,7 +33,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, Mod
 
 from onboard90.core import clock
 from onboard90.core.bulk import chunks, insert_rows, insert_select, update_returning
@@ -493,23 +494,40 @@ def _supervisor_of_unit():
     )
 
 
-def mark_overdue(*, as_of: dt.datetime) -> dict[str, int]:
+def mark_overdue(*, as_of: dt.datetime, shard: Shard | None = None) -> dict[str, int]:
     """Tasks past their due time become overdue and are escalated once to the owning unit's supervisor.
 
     The day's late tasks (index on status, due_at) are all there is to look at, not every overdue task on
     file. They are flipped and escalated in ranges of RANGE tasks, each range in one transaction (a crash cannot
     separate a flip from its escalation; a rerun finds the rest, the escalation's task being unique).
-    The cycle's shared steps run it once all pieces are done; `cycle.sla_scan` between cycles.
+    The cycle runs it once all window groups are done, by `shard` of customers on workers (`cycle`);
+    `cycle.sla_scan` between cycles, whole.
     """
     # In customer order: each range's tasks and acts then sit in one or two partitions of their tables on
     # PostgreSQL (`customers_between`), where in id order they would span all the recent ones.
     late = list(
-        Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of).order_by("customer_id", "pk").values_list(
-            "pk", "customer_id"
-        )
+        of_shard(Task.objects.filter(status=ActionStatus.OPEN, due_at__lt=as_of), shard)
+        .order_by("customer_id", "pk")
+        .values_list("pk", "customer_id")
     )
     done = [_mark_overdue(late[i : i + RANGE], as_of) for i in range(0, len(late), RANGE)]
     return {"overdue": sum(d["overdue"] for d in done), "escalated": sum(d["escalated"] for d in done)}
+
+
+class Shard(NamedTuple):
+    """One of `count` disjoint parts of the customers (their id modulo `count`), for a shared step of the cycle
+    run side by side on workers. Not ranges of ids: a day's late tasks and its closing cohort are the customers
+    of a few activation days, one narrow range of ids, which ranges would give to one part."""
+
+    index: int
+    count: int
+
+
+def of_shard(rows: QuerySet, shard: Shard | None, field: str = "customer_id") -> QuerySet:
+    """The rows of `shard`'s customers (all of them without one, or with one part only)."""
+    if shard is None or shard.count == 1:
+        return rows
+    return rows.alias(_shard=Mod(field, shard.count)).filter(_shard=shard.index)
 
 
 # Rows one transaction of the shared steps (overdue flips, journey ends) takes at most.
@@ -538,11 +556,13 @@ def _mark_overdue(late_tasks: list[tuple[int, int]], as_of: dt.datetime) -> dict
             JourneyAction.objects.filter(*broad(status=ActionStatus.OPEN), between, among("pk", action_ids)),
             {"status": ActionStatus.OVERDUE}, returning=("id", "customer"),
         )
-        acts_flipped.send(sender=JourneyAction, acts=flipped, before=ActionStatus.OPEN, after=ActionStatus.OVERDUE)
         overdue = late.update(status=ActionStatus.OVERDUE)
         if overdue:
             late_now = Task.objects.filter(between, among("pk", task_ids), status=ActionStatus.OVERDUE, due_at__lt=as_of)
             tasks_overdue.send(sender=Task, tasks=late_now, at=as_of)
+        # Last: the figures' cells it moves are shared with the other shards' transactions (`Shard`), which wait
+        # for this one's commit once it has written them.
+        acts_flipped.send(sender=JourneyAction, acts=flipped, before=ActionStatus.OPEN, after=ActionStatus.OVERDUE)
     return {"overdue": overdue, "escalated": escalated}
 
 
@@ -599,18 +619,24 @@ def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at
     return total
 
 
-def close_finished_journeys(*, version: PlaybookVersion, playbook: schema.Playbook, today: dt.date, as_of) -> int:
+def close_finished_journeys(
+    *, version: PlaybookVersion, playbook: schema.Playbook, today: dt.date, as_of, shard: Shard | None = None
+) -> int:
     """Journeys past their last day (day 90) complete; work still running then is missed.
 
-    The finished journeys are closed in id ranges, each in its own transaction: no two ranges share a
-    journey, nor any row written here, so a crash between two leaves the rest to the rerun.
+    The finished journeys (of `shard`'s customers, on workers) are closed in id ranges, each in its own
+    transaction: no two ranges share a journey, nor any row written here, so a crash between two leaves the
+    rest to the rerun.
     """
     last_activation = today - dt.timedelta(days=playbook.journey_days + 1)
     # Narrow: the active journeys that old are a day's cohort; SQLite would otherwise scan every journey
     # in id order (for the ORDER BY) rather than read the cohort by its activation date.
-    finished = Journey.objects.filter(
-        *broad(status=JourneyStatus.ACTIVE, playbook_version=version),
-        *narrow(customer__activated_on__lte=last_activation),
+    finished = of_shard(
+        Journey.objects.filter(
+            *broad(status=JourneyStatus.ACTIVE, playbook_version=version),
+            *narrow(customer__activated_on__lte=last_activation),
+        ),
+        shard,
     )
     ids = list(finished.order_by("pk").values_list("pk", flat=True))
     if not ids:
@@ -638,15 +664,20 @@ def _close_journeys(chunk: QuerySet, as_of: dt.datetime) -> int:
         ).update(status=MessageStatus.CANCELLED, last_error="journey_completed")
         # Open and overdue apart: each is a different count of the figures to move (`acts_flipped`).
         acts = JourneyAction.objects.filter(between, journey_id__in=chunk_ids)
-        for before in RUNNING:
-            ended = update_returning(
+        ended = {
+            before: update_returning(
                 acts.filter(*broad(status=before)),
                 {"status": ActionStatus.MISSED, "closed_at": as_of, "reason": "journey_ended"},
                 returning=("id", "customer"),
             )
-            acts_flipped.send(sender=JourneyAction, acts=ended, before=before, after=ActionStatus.MISSED)
+            for before in RUNNING
+        }
         record_unopened(journeys=chunk, status=ActionStatus.NOT_APPLICABLE, at=as_of)
         journeys_closed.send(sender=Journey, journeys=chunk, status=JourneyStatus.COMPLETED, at=as_of)
-        return Journey.objects.filter(*broad(status=JourneyStatus.ACTIVE), pk__in=chunk_ids).update(
+        closed = Journey.objects.filter(*broad(status=JourneyStatus.ACTIVE), pk__in=chunk_ids).update(
             status=JourneyStatus.COMPLETED, closed_at=as_of
         )
+        # Last, as in `_mark_overdue`: the cells are shared with the other shards' transactions.
+        for before, flipped in ended.items():
+            acts_flipped.send(sender=JourneyAction, acts=flipped, before=before, after=ActionStatus.MISSED)
+        return closed

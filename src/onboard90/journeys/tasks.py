@@ -3,7 +3,8 @@
 
 - `cycle-daily` (`cycle_daily`): the daily cycle of a date, fanned out — the plan (`cycle.cycle_start`), then
   the pieces of each stage (`cycle_piece`, one per window group; the piece that finds its stage all done
-  starts the next: `cycle.stage_advance`), then the shared steps (`cycle_finish`). A piece that fails on the
+  starts the next: `cycle.stage_advance`; the shared steps are the last stages' pieces), then the figures and the
+  record (`cycle_finish`). A piece that fails on the
   database (a lost connection, a restarted server) is retried alone; a worker killed mid-piece, or cut off
   from a restarted broker, has its message put back (acks late, rejected on worker loss, cancelled on
   connection loss) and the piece, whose transaction rolled back, runs again.
@@ -74,7 +75,7 @@ def cycle_daily(day: str | None = None, rescan: bool = False) -> dict:
 
 @app.task(name="onboard90.cycle_stage", on_failure=_fail_run, **RETRY)
 def cycle_stage(run_id: int, stage: int) -> dict:
-    """Start the pieces of stage `stage` of cycle `run_id` still to run; after the last stage, the shared steps.
+    """Start the pieces of stage `stage` of cycle `run_id` still to run; after the last stage, the finish.
     A stage with nothing left to run (started again after its pieces finished) moves straight on. Retried like a
     piece: sent twice, its pieces run once each (`cycle.piece_run`), and the next stage starts once."""
     names = cycle.stage_pieces(run_id=run_id, stage=stage)
@@ -91,8 +92,13 @@ def cycle_stage(run_id: int, stage: int) -> dict:
 
 @app.task(name="onboard90.cycle_piece", on_failure=_fail_run, **RETRY)
 def cycle_piece(run_id: int, name: str, stage: int) -> dict[str, int]:
-    """One piece of a cycle's per-journey work (`cycle.piece_run`); the last of its stage starts the next."""
-    counts = cycle.piece_run(run_id=run_id, name=name)
+    """One piece of a cycle (`cycle.piece_run`): a window group or a shard of a shared step; the last of its stage
+    starts the next."""
+    sends = name == cycle.DISPATCH  # the one piece that sends: through the configured gateway, if at all
+    counts = cycle.piece_run(
+        run_id=run_id, name=name, gateway=gateway_from_settings() if sends else None,
+        dispatch=settings.ONBOARD90["CYCLE_DISPATCH"],
+    )
     if cycle.stage_advance(run_id=run_id, stage=stage):
         cycle_stage.delay(run_id=run_id, stage=stage + 1)
     return counts
@@ -100,11 +106,8 @@ def cycle_piece(run_id: int, name: str, stage: int) -> dict[str, int]:
 
 @app.task(name="onboard90.cycle_finish", on_failure=_fail_run, **RETRY)
 def cycle_finish(run_id: int) -> dict:
-    """The shared steps of cycle `run_id` once its pieces are done (`cycle.cycle_finish`), SMS through the
-    configured gateway."""
-    run = cycle.cycle_finish(
-        run_id=run_id, gateway=gateway_from_settings(), dispatch=settings.ONBOARD90["CYCLE_DISPATCH"]
-    )
+    """The end of cycle `run_id` once its pieces are done (`cycle.cycle_finish`): the figures and the record."""
+    run = cycle.cycle_finish(run_id=run_id)
     day = clock.local_date(run.as_of)
     if day == clock.today():
         # The morning's dashboards read ahead (`reporting.tasks`, named here: the figures sit above the engine).

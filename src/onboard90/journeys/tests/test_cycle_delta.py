@@ -188,9 +188,9 @@ def as_on_workers(*, as_of, gateway, rescan):
     stage = 0
     while (names := cycle.stage_pieces(run_id=run.pk, stage=stage)) is not None:
         for name in reversed(names):
-            cycle.piece_run(run_id=run.pk, name=name)
+            cycle.piece_run(run_id=run.pk, name=name, gateway=gateway)
         stage += 1
-    return cycle.cycle_finish(run_id=run.pk, gateway=gateway)
+    return cycle.cycle_finish(run_id=run.pk)
 
 
 def test_cycles_fanned_out_in_stages_end_where_the_pieces_one_after_another_do(province, sim):

@@ -172,25 +172,37 @@ def test_the_pieces_of_cycles_long_finished_or_deleted_in_bulk_are_pruned_by_a_l
 
 
 
-def test_a_finish_on_the_workers_cut_off_by_the_database_leaves_the_cycle_running_for_its_retry(province, monkeypatch):
+def test_a_shared_step_or_a_finish_on_the_workers_cut_off_by_the_database_leaves_the_cycle_running_for_its_retry(
+    province, monkeypatch
+):
     builders.customer(city_obj=province["city"], activated_on=DAY)
     run = cycle.cycle_start(as_of=clock.cycle_instant(DAY))
-    _pieces_done(run)
-    real = cycle.engine.mark_overdue
+    real_overdue, real_prune = cycle.engine.mark_overdue, cycle.changes.changes_prune
     calls = []
 
-    def server_gone_once(**kwargs):
-        calls.append(kwargs)
-        if len(calls) == 1:
-            raise OperationalError("server closed the connection unexpectedly")
-        return real(**kwargs)
+    def server_gone_once(real):
+        def call(**kwargs):
+            calls.append(real)
+            if calls.count(real) == 1:
+                raise OperationalError("server closed the connection unexpectedly")
+            return real(**kwargs)
 
-    monkeypatch.setattr(cycle.engine, "mark_overdue", server_gone_once)
+        return call
+
+    monkeypatch.setattr(cycle.engine, "mark_overdue", server_gone_once(real_overdue))
+    monkeypatch.setattr(cycle.changes, "changes_prune", server_gone_once(real_prune))
+    overdue = next(p.name for p in CyclePiece.objects.filter(run=run) if p.name.startswith(cycle.OVERDUE))
     with pytest.raises(OperationalError):
-        cycle.cycle_finish(run_id=run.pk, gateway=province["gateway"])
+        _pieces_done(run)
+    assert CyclePiece.objects.get(run=run, name=overdue).finished_at is None  # the piece is retried alone
+    assert CycleRun.objects.get(pk=run.pk).status == CycleStatus.RUNNING
+    _pieces_done(run)
+    with pytest.raises(OperationalError):
+        cycle.cycle_finish(run_id=run.pk)
     assert CycleRun.objects.get(pk=run.pk).status == CycleStatus.RUNNING  # the job is retried; nothing is final
 
-    assert cycle.cycle_finish(run_id=run.pk, gateway=province["gateway"]).status == CycleStatus.FINISHED
+    assert cycle.cycle_finish(run_id=run.pk).status == CycleStatus.FINISHED
+    assert calls.count(real_overdue) == 1 + cycle.settings.ONBOARD90["CYCLE_SHARDS"] and calls.count(real_prune) == 2
 
 
 def test_a_job_with_its_retry_on_the_queue_does_not_fail_the_cycle_and_one_out_of_retries_does(province):

@@ -357,3 +357,33 @@ def test_a_journey_that_reaches_its_last_day_moves_its_running_acts_to_missed_wi
     assert cells_by_key() == counted_afresh(end)
     assert reporting_services.figures_advance(as_of=end).cells == 0
     assert_cells_match(end)
+
+
+def test_the_shared_steps_in_shards_each_take_their_own_customers_and_together_leave_the_cells_exact(province):
+    """On workers, overdue and the journeys' ends run as shards of the customers side by side (`engine.Shard`):
+    each shard flips and closes only its own customers' rows, and the shards together do what one pass does, the
+    cells moved as they go."""
+    populate(province, per_city=3)
+    run(province, 0, 1)
+    late = dict(Task.objects.filter(status="open", due_at__lt=at(12)).values_list("pk", "customer_id"))
+    assert len({customer % 3 for customer in late.values()}) == 3, "every shard has late tasks"
+    flipped = {}
+    for index in range(3):
+        engine.mark_overdue(as_of=at(12), shard=engine.Shard(index, 3))
+        flipped[index] = set(Task.objects.filter(status="overdue").values_list("pk", flat=True)) - set().union(
+            *flipped.values()
+        )
+        assert flipped[index] == {pk for pk, customer in late.items() if customer % 3 == index}
+        assert cells_by_key() == counted_afresh(at(12))
+    end, ended = at(100), {}
+    for index in range(3):
+        for version in versions_in_use():
+            engine.close_finished_journeys(
+                version=version, playbook=playbook_of(version), today=day(100), as_of=end, shard=engine.Shard(index, 3)
+            )
+        ended[index] = set(
+            JourneyAction.objects.filter(status="missed", closed_at=end).values_list("customer_id", flat=True)
+        ) - set().union(*ended.values())
+        assert ended[index] and {customer % 3 for customer in ended[index]} == {index}
+    assert not JourneyAction.objects.filter(status__in=RUNNING).exists()
+    assert cells_by_key() == counted_afresh(end) and reporting_services.figures_advance(as_of=end).cells == 0
