@@ -16,7 +16,8 @@ def _onboard90(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("ONBOARD90_CYCLE_WORKERS", "two"), ("ONBOARD90_CYCLE_WORKERS", "0"), ("ONBOARD90_CYCLE_HOUR", "25")],
+    [("ONBOARD90_CYCLE_WORKERS", "two"), ("ONBOARD90_CYCLE_WORKERS", "0"), ("ONBOARD90_CYCLE_HOUR", "25"),
+     ("ONBOARD90_CYCLE_SHARDS", "0")],
 )
 def test_a_bad_whole_number_setting_is_refused_by_name_without_a_traceback(name, value):
     done = _onboard90("runs", **{name: value})
