@@ -275,6 +275,8 @@ def _window_group(*, piece: CyclePiece) -> dict[str, int]:
 
 
 def _shared_step(*, piece: CyclePiece, gateway, dispatch: bool) -> dict[str, int]:
+    """Overdue, the dispatch or the journeys' ends, for the piece's shard of the customers (all of them in one
+    process)."""
     as_of = piece.run.as_of
     kind = piece.name.partition(".")[0]
     shard = engine.Shard(*piece.plan["shard"]) if "shard" in piece.plan else None
