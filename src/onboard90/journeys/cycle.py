@@ -127,8 +127,9 @@ def _settle_running() -> None:
 
 def cycle_begin(*, as_of: dt.datetime, rescan: bool = False, on_workers: bool = False) -> CycleRun:
     """The plan of a cycle, holding the cycle lock: the run's record, the change log consumed, the delta, the
-    supersedes (every piece reads what they close), and one `CyclePiece` per window group of each version, in
-    the order one process runs them and in the stages workers run them in (`stages`)."""
+    supersedes (every piece reads what they close), one `CyclePiece` per window group of each version, in the
+    order one process runs them and in the stages workers run them in (`stages`), and after them the shared
+    steps' pieces (`_shared_pieces`)."""
     began = time.monotonic()  # for the log line's seconds: wall time, whatever the simulated clock says
     today = clock.local_date(as_of)
     _settle_running()
@@ -234,7 +235,7 @@ def piece_run(*, run_id: int, name: str, gateway=None, dispatch: bool = True) ->
     kind = name.partition(".")[0]
     try:
         if kind in SHARED_STEPS:
-            counts = _shared_step(piece=piece, gateway=gateway, dispatch=dispatch)
+            counts = _shared_step(piece=piece, kind=kind, gateway=gateway, dispatch=dispatch)
             _record(piece, counts)
         else:
             with transaction.atomic():
@@ -274,11 +275,10 @@ def _window_group(*, piece: CyclePiece) -> dict[str, int]:
     )
 
 
-def _shared_step(*, piece: CyclePiece, gateway, dispatch: bool) -> dict[str, int]:
+def _shared_step(*, piece: CyclePiece, kind: str, gateway, dispatch: bool) -> dict[str, int]:
     """Overdue, the dispatch or the journeys' ends, for the piece's shard of the customers (all of them in one
     process)."""
     as_of = piece.run.as_of
-    kind = piece.name.partition(".")[0]
     shard = engine.Shard(*piece.plan["shard"]) if "shard" in piece.plan else None
     if kind == OVERDUE:
         done = engine.mark_overdue(as_of=as_of, shard=shard)

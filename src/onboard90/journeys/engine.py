@@ -523,11 +523,11 @@ class Shard(NamedTuple):
     count: int
 
 
-def of_shard(rows: QuerySet, shard: Shard | None, field: str = "customer_id") -> QuerySet:
-    """The rows of `shard`'s customers (all of them without one, or with one part only)."""
+def of_shard(rows: QuerySet, shard: Shard | None) -> QuerySet:
+    """The rows (of a model with `customer_id`) of `shard`'s customers: all of them without one, or with one part."""
     if shard is None or shard.count == 1:
         return rows
-    return rows.alias(_shard=Mod(field, shard.count)).filter(_shard=shard.index)
+    return rows.alias(_shard=Mod("customer_id", shard.count)).filter(_shard=shard.index)
 
 
 # Rows one transaction of the shared steps (overdue flips, journey ends) takes at most.
