@@ -252,7 +252,11 @@ def _insert_actions(qs, acts, window, anchor_field, anchors, status, as_of) -> i
     )
     reason = "window_passed_unseen" if status == ActionStatus.MISSED else ""
     head = [str(status), *window_params, stamp] + ([] if status == ActionStatus.OPEN else [stamp]) + [reason]
-    return insert_rows(JourneyAction, ACTION_COLUMNS, select, [*head, *inner_params, *code_params])
+    # The NOT EXISTS leaves out the acts on file; a clash with a writer beside the cycle fails the piece, which
+    # starts over (`cycle.piece_run`).
+    return insert_rows(
+        JourneyAction, ACTION_COLUMNS, select, [*head, *inner_params, *code_params], skip_conflicts=False
+    )
 
 
 TASK_COLUMNS = [
@@ -346,7 +350,7 @@ def create_tasks(
             Value(""),
             Value({}, output_field=JSONField()),
         )
-        written += insert_select(Task, TASK_COLUMNS, rows)
+        written += insert_select(Task, TASK_COLUMNS, rows, skip_conflicts=False)  # ~has_task, as the acts
     if written:
         # The statement's tasks: above the id read before it, of this act (groups of other acts insert
         # beside it on other connections), stamped with this cycle's instant.
@@ -400,7 +404,8 @@ def queue_messages(
         qs = acts.filter(audience).filter(~has_sms)
         if spec.message_class == "marketing":
             qs = qs.filter(journey__customer__marketing_opt_out=False)
-        written += insert_select(OutboxMessage, SMS_COLUMNS, _sms_rows(qs, spec, send_from=scheduled, as_of=as_of))
+        rows = _sms_rows(qs, spec, send_from=scheduled, as_of=as_of)
+        written += insert_select(OutboxMessage, SMS_COLUMNS, rows, skip_conflicts=False)  # ~has_sms, as the acts
     return written
 
 
@@ -579,11 +584,14 @@ def escalate(tasks: QuerySet, *, reason: str, at: dt.datetime) -> int:
     return written
 
 
-def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at: dt.datetime, journeys=None) -> int:
+def record_unopened(
+    *, journey_ids: Sequence[int] | None = None, status: str, at: dt.datetime, journeys=None, skip_conflicts=True
+) -> int:
     """At a journey's end, give every act that never opened its outcome (not_applicable or cancelled).
 
     One INSERT … SELECT per playbook version: the journeys crossed with the version's acts, EXCEPT the
-    (journey, act) pairs on file — not one statement per act.
+    (journey, act) pairs on file — not one statement per act. `skip_conflicts` as `core.bulk.insert_rows`: the
+    cycle's journey ends start over on a clash; an exit, beside the cycle, skips what the cycle wrote.
     """
     journeys = journeys if journeys is not None else Journey.objects.filter(pk__in=list(journey_ids or []))
     quote = connection.ops.quote_name
@@ -615,7 +623,7 @@ def record_unopened(*, journey_ids: Sequence[int] | None = None, status: str, at
             str(status), stamp, stamp, "never_opened", *act_params, *chosen_params, *chosen_params, *span,
             *act_params,
         ]  # fmt: skip
-        total += insert_rows(JourneyAction, ACTION_COLUMNS, select, params)
+        total += insert_rows(JourneyAction, ACTION_COLUMNS, select, params, skip_conflicts=skip_conflicts)
     return total
 
 
@@ -672,7 +680,7 @@ def _close_journeys(chunk: QuerySet, as_of: dt.datetime) -> int:
             )
             for before in RUNNING
         }
-        record_unopened(journeys=chunk, status=ActionStatus.NOT_APPLICABLE, at=as_of)
+        record_unopened(journeys=chunk, status=ActionStatus.NOT_APPLICABLE, at=as_of, skip_conflicts=False)
         journeys_closed.send(sender=Journey, journeys=chunk, status=JourneyStatus.COMPLETED, at=as_of)
         closed = Journey.objects.filter(*broad(status=JourneyStatus.ACTIVE), pk__in=chunk_ids).update(
             status=JourneyStatus.COMPLETED, closed_at=as_of

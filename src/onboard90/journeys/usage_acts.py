@@ -180,7 +180,9 @@ def render_messages(*, version: PlaybookVersion, action: schema.Action, as_of: d
 
     # Only the new messages are candidates: every SMS of the day still queued is a million at a national scale.
     new = OutboxMessage.objects.filter(Exists(_act_of(action.code, version=version)), pk__gt=after)
-    rendered = messages_render(messages=new, extra=contexts)
+    # All of one act, named: the renderer need not join each message to its act (by its id alone, which on
+    # PostgreSQL is looked up in every partition of the acts) to find the template.
+    rendered = messages_render(messages=new, extra=contexts, act=(version.pk, action.code))
     for made in chunks(sorted(offered.intersection(rendered)), 2000):  # a statement's parameters are bounded
         verdicts.offers_made(customer_ids=made, at=as_of)
     return len(rendered)

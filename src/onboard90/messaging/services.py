@@ -70,7 +70,8 @@ def messages_render(
     SMS as it queues them, with each customer's verdict and offer in the context (`extra`). A message whose
     template fails is recorded failed when `record_failures`, else left unrendered for the dispatcher. `act`, a
     (playbook version id, act code), is the template of every one of `messages` when they carry no act of their
-    own (a data-surge alert's SMS, `journeys.surge_acts`); otherwise each message's act names it.
+    own (a data-surge alert's SMS, `journeys.surge_acts`) or are all of that one act (the cycle's usage acts);
+    otherwise each message's act names it.
 
     What it reads per message is a row, not model instances: the message's and its customer's columns
     (`_Recipient`), with the package, city, store, tier and manager — a few dozen rows of reference data —

@@ -4,17 +4,21 @@ time, a piece run twice, and the `cycle-daily` job's plan and refusals (Celery's
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
+import time
 from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import OperationalError, connection
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django_celery_beat.models import PeriodicTask
 
 from onboard90 import testing as builders
 from onboard90.core import clock
 from onboard90.journeys import cycle, tasks
+from onboard90.journeys import services as journeys_services
 from onboard90.journeys.enums import CycleStatus
 from onboard90.journeys.models import CyclePiece, CycleRun, JourneyAction, Task
 from onboard90.journeys.schedules import schedules_install
@@ -219,3 +223,90 @@ def test_a_job_with_its_retry_on_the_queue_does_not_fail_the_cycle_and_one_out_o
     job.request.retries = tasks.RETRY["max_retries"]
     tasks._fail_run(job, lost, "id", (), {"run_id": run.pk, "name": "v1.g0", "stage": 0}, None)
     assert CycleRun.objects.get(pk=run.pk).status == CycleStatus.FAILED
+
+
+def test_a_piece_whose_insert_fails_on_a_row_written_beside_it_starts_over_once_and_then_fails_loudly(
+    province, monkeypatch
+):
+    builders.customer(city_obj=province["city"], activated_on=DAY)
+    run = cycle.cycle_start(as_of=clock.cycle_instant(DAY))
+    names = cycle.stage_pieces(run_id=run.pk, stage=0)
+    real_open, real_create_tasks = cycle.engine.open_due_actions, cycle.engine.create_tasks
+
+    def clash(**kwargs):
+        raise IntegrityError('duplicate key value violates unique constraint "journeys_action_once_per_journey"')
+
+    monkeypatch.setattr(cycle.engine, "open_due_actions", clash)  # a clash each time: the second attempt raises
+    with pytest.raises(IntegrityError):
+        cycle.piece_run(run_id=run.pk, name=names[0])
+    assert CyclePiece.objects.get(run=run, name=names[0]).finished_at is None
+    assert JourneyAction.objects.count() == 0
+
+    clashes = [1]  # the first call writes its tasks, then its statement is taken as failed on a clash
+
+    def clash_once(**kwargs):
+        written = real_create_tasks(**kwargs)
+        if clashes:
+            clashes.pop()
+            raise IntegrityError('duplicate key value violates unique constraint "journeys_task_action_id_key"')
+        return written
+
+    monkeypatch.setattr(cycle.engine, "open_due_actions", real_open)
+    monkeypatch.setattr(cycle.engine, "create_tasks", clash_once)
+    counts = {name: cycle.piece_run(run_id=run.pk, name=name) for name in names}
+    assert not clashes and sum(c["tasks_created"] for c in counts.values()) == Task.objects.count() > 0
+    assert Task.objects.values("action").distinct().count() == Task.objects.count()  # one task an act
+    assert sum(c["opened"] for c in counts.values()) == JourneyAction.objects.count()
+    assert cycle.stage_pieces(run_id=run.pk, stage=0) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_who_leaves_while_the_cycle_opens_their_acts_keeps_the_exits_record_and_the_rest_open(
+    province, caplog
+):
+    leaving = builders.customer(city_obj=province["city"], activated_on=DAY)
+    staying = builders.customer(city_obj=province["city"], activated_on=DAY)
+    run = cycle.cycle_start(as_of=clock.cycle_instant(DAY))
+    names = cycle.stage_pieces(run_id=run.pk, stage=0)
+    exit_at = clock.cycle_instant(DAY) + dt.timedelta(minutes=5)
+    written, blocked = threading.Event(), threading.Event()
+    failures = []
+
+    def leave_while_the_cycle_writes():
+        # The exit's transaction stays open until the cycle's insert waits on a row it wrote: the cycle's read of
+        # the acts on file did not see that row, its insert meets it.
+        try:
+            with transaction.atomic():
+                journeys_services.journey_exit(customer=leaving, at=exit_at)
+                written.set()
+                for _ in range(500):
+                    with connection.cursor() as cursor:
+                        cursor.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                        )
+                        if cursor.fetchone()[0]:
+                            blocked.set()
+                            break
+                    time.sleep(0.02)
+        except BaseException as exc:  # noqa: B036 — reported to the test
+            failures.append(exc)
+        finally:
+            written.set()
+            connection.close()
+
+    leaver = threading.Thread(target=leave_while_the_cycle_writes)
+    leaver.start()
+    assert written.wait(timeout=30)
+    with caplog.at_level(logging.WARNING, logger="onboard90.journeys"):
+        counts = {name: cycle.piece_run(run_id=run.pk, name=name) for name in names}
+    leaver.join(timeout=30)
+
+    assert not failures and blocked.is_set(), "the cycle's insert never waited on the exit's rows"
+    assert "met a row written beside it" in caplog.text
+    left = JourneyAction.objects.filter(customer=leaving)
+    assert left.exists() and set(left.values_list("status", flat=True)) == {"cancelled"}
+    assert Task.objects.filter(customer=leaving).count() == 0
+    opened = JourneyAction.objects.filter(customer=staying, status="open").count()
+    assert opened > 0 and sum(c["opened"] for c in counts.values()) == opened
