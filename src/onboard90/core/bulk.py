@@ -236,8 +236,8 @@ def insert_rows(model, columns: Sequence[str], select: str, params: Sequence, *,
     transaction beside this one, is left out: a concurrent or repeated insert of the same key is harmless.
     Without it such a row fails the statement (IntegrityError): for a `select` that already leaves out the keys
     on file, whose caller would rather start over on the rare clash with a writer beside it than pay for the
-    clause on every row — on PostgreSQL it makes each row a speculative insertion, probed and confirmed, about a
-    third of what a day's rows cost to write into the cycle's tables.
+    clause on every row — on PostgreSQL it makes each row a speculative insertion, probed and confirmed: a sixth of
+    what the daily cycle's inserts cost at 1M journeys (docs/PERFORMANCE.md).
 
     A `select` with a join must end in a WHERE clause (SQLite would read ON CONFLICT as part of the join).
     """
