@@ -585,7 +585,7 @@ def escalate(tasks: QuerySet, *, reason: str, at: dt.datetime) -> int:
 
 
 def record_unopened(
-    *, journey_ids: Sequence[int] | None = None, status: str, at: dt.datetime, journeys=None, skip_conflicts=True
+    *, journey_ids: Sequence[int] | None = None, status: str, at: dt.datetime, journeys=None, skip_conflicts: bool = True
 ) -> int:
     """At a journey's end, give every act that never opened its outcome (not_applicable or cancelled).
 
